@@ -1,0 +1,3 @@
+fn main() {
+    println!("corral {}", env!("CARGO_PKG_VERSION"));
+}

@@ -1,0 +1,1 @@
+//! The Linux backend: procfs readers, pidfd, cgroups.

@@ -1,0 +1,24 @@
+//! The one platform switch.
+//!
+//! Exactly one backend is compiled: `linux` on Linux, `unsupported` elsewhere (or
+//! everywhere with the `force-unsupported` feature, which CI builds to keep the contract
+//! honest). Every backend provides the same items; ARCHITECTURE.md lists the contract.
+//! Nothing outside `sys/` and `os/` may name a platform.
+
+#[cfg(all(target_os = "linux", not(feature = "force-unsupported")))]
+pub(crate) mod linux;
+#[cfg(all(target_os = "linux", not(feature = "force-unsupported")))]
+#[allow(unused_imports)]
+pub(crate) use linux as imp;
+
+#[cfg(any(not(target_os = "linux"), feature = "force-unsupported"))]
+pub(crate) mod unsupported;
+#[cfg(any(not(target_os = "linux"), feature = "force-unsupported"))]
+#[allow(unused_imports)]
+pub(crate) use unsupported as imp;
+
+/// The pure parsers are plain functions on bytes; they compile and are tested on every
+/// host so that fuzzing and fixtures do not need Linux.
+#[allow(dead_code)]
+#[path = "linux/parse/mod.rs"]
+pub(crate) mod procfs;
