@@ -5,6 +5,8 @@
 //! A parser returns `None` (or a `Parse` error at the call site) on malformed input.
 
 pub mod stat;
+pub mod status;
+pub mod text;
 
 /// Parses an unsigned decimal number from ASCII bytes; `None` when empty or not all digits.
 pub fn parse_u64(b: &[u8]) -> Option<u64> {
