@@ -4,7 +4,10 @@
 //! (`crates/corral/testdata/`) and property-tested never to panic on any input.
 //! A parser returns `None` (or a `Parse` error at the call site) on malformed input.
 
+pub mod fdinfo;
+pub mod io;
 pub mod stat;
+pub mod statm;
 pub mod status;
 pub mod text;
 
