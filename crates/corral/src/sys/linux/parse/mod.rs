@@ -9,6 +9,7 @@ pub mod io;
 pub mod stat;
 pub mod statm;
 pub mod status;
+pub mod system;
 pub mod text;
 
 /// Parses an unsigned decimal number from ASCII bytes; `None` when empty or not all digits.
