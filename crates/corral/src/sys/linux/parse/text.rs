@@ -29,6 +29,20 @@ pub fn fields(b: &[u8]) -> impl Iterator<Item = &[u8]> {
         .filter(|f| !f.is_empty())
 }
 
+/// Takes the next space- or tab-separated field off the front of `rest`, leaving `rest`
+/// just after it (so the caller can still see the exact spacing that follows).
+pub fn next_field<'a>(rest: &mut &'a [u8]) -> Option<&'a [u8]> {
+    let blank = |c: &u8| *c == b' ' || *c == b'\t';
+    let start = rest.iter().position(|c| !blank(c))?;
+    let len = rest[start..]
+        .iter()
+        .position(blank)
+        .unwrap_or(rest.len() - start);
+    let field = &rest[start..start + len];
+    *rest = &rest[start + len..];
+    Some(field)
+}
+
 /// Splits a `Key: value` line at its first `:`, returning the key and the trimmed value.
 pub fn key_value(line: &[u8]) -> Option<(&[u8], &[u8])> {
     let colon = line.iter().position(|&c| c == b':')?;
@@ -99,6 +113,13 @@ mod tests {
         );
         assert_eq!(key_value(b"Uid:\t1\t2"), Some((&b"Uid"[..], &b"1\t2"[..])));
         assert_eq!(key_value(b"no colon"), None);
+        let mut rest = &b"  a\tbb  c "[..];
+        assert_eq!(next_field(&mut rest), Some(&b"a"[..]));
+        assert_eq!(next_field(&mut rest), Some(&b"bb"[..]));
+        assert_eq!(rest, b"  c ");
+        assert_eq!(next_field(&mut rest), Some(&b"c"[..]));
+        assert_eq!(rest, b" ");
+        assert_eq!(next_field(&mut rest), None);
     }
 
     #[test]
@@ -128,6 +149,8 @@ mod tests {
             let _ = lines(&bytes).count();
             let _ = fields(&bytes).count();
             let _ = key_value(&bytes);
+            let mut rest = &bytes[..];
+            while next_field(&mut rest).is_some() {}
             let _ = parse_hex_u64(&bytes);
             let _ = parse_octal_u64(&bytes);
             let _ = parse_kb(&bytes);
