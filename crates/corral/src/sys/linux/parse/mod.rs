@@ -6,6 +6,7 @@
 
 pub mod fdinfo;
 pub mod io;
+pub mod net;
 pub mod smaps;
 pub mod stat;
 pub mod statm;
