@@ -4,6 +4,8 @@
 //! (`crates/corral/testdata/`) and property-tested never to panic on any input.
 //! A parser returns `None` (or a `Parse` error at the call site) on malformed input.
 
+pub mod cgroup;
+pub mod cmdline;
 pub mod fdinfo;
 pub mod io;
 pub mod net;
