@@ -15,6 +15,7 @@ pub mod statm;
 pub mod status;
 pub mod system;
 pub mod text;
+pub mod tty;
 
 /// Parses an unsigned decimal number from ASCII bytes; `None` when empty or not all digits.
 pub fn parse_u64(b: &[u8]) -> Option<u64> {
