@@ -25,13 +25,15 @@ pub fn split_nul(buf: &[u8]) -> Vec<Vec<u8>> {
     body.split(|&c| c == sep).map(<[u8]>::to_vec).collect()
 }
 
-/// Splits a `cmdline` buffer exactly as psutil's `Process.cmdline()` does.
+/// Splits a `cmdline` buffer as psutil's `Process.cmdline()` does.
 ///
 /// This is [`split_nul`] plus one more rule psutil applies (psutil issue 1179): when the
 /// buffer ends in NUL but holds a single string that contains a space, the string is
 /// split at spaces, since some programs write their new title as `"prog arg arg\0"`.
 /// That also splits a genuine lone argument with a space (`/opt/my app/bin`), which
-/// [`split_nul`] keeps whole.
+/// [`split_nul`] keeps whole. The one difference from psutil is a buffer with NULs inside
+/// but none at the end, which psutil splits at spaces and this splits at NULs; the kernel
+/// never produces one (after `setproctitle` it stops at the first NUL).
 pub fn split_cmdline(buf: &[u8]) -> Vec<Vec<u8>> {
     let mut args = split_nul(buf);
     if buf.ends_with(&[0]) && args.len() == 1 && args[0].contains(&b' ') {
