@@ -1,10 +1,66 @@
 //! corral: see, control, spawn and confine processes and threads.
+//!
+//! # A process is a pid *and* a start time
+//!
+//! Pids are reused. A [`Process`] pairs the pid with the process's start time and, on
+//! Linux, holds a pidfd, so that every getter either returns data of *that* process or
+//! fails with [`ErrorKind::NoSuchProcess`] — never data of a newer process that took the
+//! pid. Open one with [`Process::open`], [`Process::open_ref`] (`PID:inode`, pinned by the
+//! pidfs inode) or from a snapshot row with [`ProcessInfo::open`].
+//!
+//! ```
+//! use corral::{Pid, Process};
+//! let me = Process::current()?;
+//! let again = Process::open(me.pid())?;
+//! assert_eq!(again.start_time()?.raw, me.start_time()?.raw);
+//! println!("{} {:?} {}", me.name()?, me.cpu_times()?, me.memory_info()?.rss);
+//! # Ok::<(), corral::Error>(())
+//! ```
+//!
+//! # Snapshots
+//!
+//! [`Snapshot`] enumerates processes with a declared set of [`Field`]s, reading only the
+//! OS data those fields need, with filters, and with errors per field inside each
+//! [`ProcessInfo`] row.
+//!
+//! # Errors
+//!
+//! Every fallible call returns [`Error`], whose [`ErrorKind`] says what happened
+//! (`NoSuchProcess`, `AccessDenied`, `Zombie`, `Timeout`, `Unsupported`, `InvalidInput`,
+//! `Parse`, `Os`) and which carries the pid and the operation. corral never reports "could
+//! not read" as a zero or an empty value.
+//!
+//! # Names
+//!
+//! A process's name follows one rule everywhere (library, `corral ps`, matching): the
+//! kernel's `comm`, which Linux cuts at 15 bytes; when it is exactly 15 bytes long, it is
+//! completed from the basename of argv\[0\], or else of the executable, if that basename
+//! starts with it. Name matching is exact on that completed name.
+//!
+//! # Counters and rates
+//!
+//! Cumulative counters (CPU times, I/O, faults) are returned as the OS keeps them. For
+//! percentages take two samples yourself ([`Process::cpu_sample`],
+//! [`CpuSample::percent_since`]); there is no hidden refresh state.
+//!
+//! # Platform-specific behavior
+//!
+//! Linux is fully supported. Other platforms currently compile against a backend that
+//! returns [`ErrorKind::Unsupported`] for everything; the Windows backend is in progress.
+//! Linux-only extensions live in [`os::linux`].
 #![warn(missing_docs)]
 
 mod error;
 pub mod info;
+pub mod os;
 mod pid;
+mod process;
+mod snapshot;
 mod sys;
+pub mod system;
 
 pub use error::{Error, ErrorKind, Result};
+pub use info::*;
 pub use pid::{Pid, ProcessRef, Tid};
+pub use process::{CpuSample, Process};
+pub use snapshot::{Field, FieldSet, FieldValue, Filter, NameMatch, ProcessInfo, Snapshot};

@@ -16,9 +16,3 @@ pub(crate) mod unsupported;
 #[cfg(any(not(target_os = "linux"), feature = "force-unsupported"))]
 #[allow(unused_imports)]
 pub(crate) use unsupported as imp;
-
-/// The pure parsers are plain functions on bytes; they compile and are tested on every
-/// host so that fuzzing and fixtures do not need Linux.
-#[allow(dead_code)]
-#[path = "linux/parse/mod.rs"]
-pub(crate) mod procfs;

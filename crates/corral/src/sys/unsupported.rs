@@ -1,2 +1,174 @@
 //! The backend for platforms corral does not support yet: every contract item returns
-//! [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported).
+//! [`ErrorKind::Unsupported`]. It is compiled in CI (feature `force-unsupported`) so the
+//! contract between the portable modules and the backends stays complete.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use crate::info::*;
+use crate::snapshot::{FieldSet, Filter, ProcessInfo};
+use crate::{Error, ErrorKind, Pid, Result};
+
+fn unsupported<T>(op: &'static str) -> Result<T> {
+    Err(Error::new(ErrorKind::Unsupported, op)
+        .with_detail("corral has no backend for this platform"))
+}
+
+/// An open process (never constructed here).
+#[derive(Debug)]
+pub(crate) struct Handle {
+    pub(crate) pid: Pid,
+    pub(crate) start_ticks: u64,
+    pub(crate) inode: Option<u64>,
+}
+
+pub(crate) fn snapshot(_: FieldSet, _: &Filter, _: impl FnMut(ProcessInfo)) -> Result<()> {
+    unsupported("snapshot")
+}
+
+pub(crate) fn total_memory() -> Result<u64> {
+    unsupported("read total memory")
+}
+
+pub(crate) fn boot_time_secs() -> Result<u64> {
+    unsupported("read boot time")
+}
+
+pub(crate) fn uptime() -> Result<std::time::Duration> {
+    unsupported("read uptime")
+}
+
+pub(crate) fn user_id(_: &str) -> Result<Option<u32>> {
+    unsupported("look up user")
+}
+
+pub(crate) fn user_name(_: u32) -> Option<String> {
+    None
+}
+
+pub(crate) fn start_time_of(_: &Handle) -> Result<StartTime> {
+    unsupported("read start time")
+}
+
+impl Handle {
+    pub(crate) fn open(_: Pid) -> Result<Handle> {
+        unsupported("open")
+    }
+    pub(crate) fn open_pinned(_: Pid, _: u64) -> Result<Handle> {
+        unsupported("open")
+    }
+    pub(crate) fn open_with_start(_: Pid, _: u64) -> Result<Handle> {
+        unsupported("open")
+    }
+    pub(crate) fn has_exited(&self) -> bool {
+        true
+    }
+    pub(crate) fn verify(&self, op: &'static str, _: bool) -> Result<()> {
+        unsupported(op)
+    }
+    pub(crate) fn name(&self) -> Result<String> {
+        unsupported("read name")
+    }
+    pub(crate) fn exe(&self) -> Result<Option<PathBuf>> {
+        unsupported("read exe")
+    }
+    pub(crate) fn cmdline(&self) -> Result<Vec<OsString>> {
+        unsupported("read cmdline")
+    }
+    pub(crate) fn cwd(&self) -> Result<PathBuf> {
+        unsupported("read cwd")
+    }
+    pub(crate) fn environ(&self) -> Result<Vec<(OsString, OsString)>> {
+        unsupported("read environ")
+    }
+    pub(crate) fn status(&self) -> Result<Status> {
+        unsupported("read status")
+    }
+    pub(crate) fn username(&self) -> Result<String> {
+        unsupported("read username")
+    }
+    pub(crate) fn uids(&self) -> Result<Ids> {
+        unsupported("read uids")
+    }
+    pub(crate) fn gids(&self) -> Result<Ids> {
+        unsupported("read gids")
+    }
+    pub(crate) fn terminal(&self) -> Result<Option<String>> {
+        unsupported("read terminal")
+    }
+    pub(crate) fn ppid(&self) -> Result<Option<Pid>> {
+        unsupported("read ppid")
+    }
+    pub(crate) fn cpu_times(&self) -> Result<CpuTimes> {
+        unsupported("read cpu_times")
+    }
+    pub(crate) fn cpu_num(&self) -> Result<u32> {
+        unsupported("read cpu_num")
+    }
+    pub(crate) fn affinity(&self) -> Result<Vec<usize>> {
+        unsupported("read cpu_affinity")
+    }
+    pub(crate) fn set_affinity(&self, _: &[usize]) -> Result<()> {
+        unsupported("set cpu_affinity")
+    }
+    pub(crate) fn nice(&self) -> Result<i32> {
+        unsupported("read nice")
+    }
+    pub(crate) fn set_nice(&self, _: i32) -> Result<()> {
+        unsupported("set nice")
+    }
+    pub(crate) fn ionice(&self) -> Result<IoPriority> {
+        unsupported("read ionice")
+    }
+    pub(crate) fn set_ionice(&self, _: IoPriority) -> Result<()> {
+        unsupported("set ionice")
+    }
+    pub(crate) fn rlimit(&self, _: Resource) -> Result<Rlimit> {
+        unsupported("read rlimit")
+    }
+    pub(crate) fn set_rlimit(&self, _: Resource, _: Rlimit) -> Result<()> {
+        unsupported("set rlimit")
+    }
+    pub(crate) fn ctx_switches(&self) -> Result<CtxSwitches> {
+        unsupported("read context switches")
+    }
+    pub(crate) fn num_threads(&self) -> Result<u64> {
+        unsupported("read num_threads")
+    }
+    pub(crate) fn threads(&self) -> Result<Vec<ThreadTimes>> {
+        unsupported("read threads")
+    }
+    pub(crate) fn num_fds(&self) -> Result<usize> {
+        unsupported("read num_fds")
+    }
+    pub(crate) fn open_files(&self) -> Result<Vec<OpenFile>> {
+        unsupported("read open_files")
+    }
+    pub(crate) fn connections(&self, _: ConnectionKind) -> Result<Vec<Connection>> {
+        unsupported("read connections")
+    }
+    pub(crate) fn io_counters(&self) -> Result<IoCounters> {
+        unsupported("read io_counters")
+    }
+    pub(crate) fn memory_info(&self) -> Result<MemoryInfo> {
+        unsupported("read memory")
+    }
+    pub(crate) fn memory_full_info(&self) -> Result<MemoryFullInfo> {
+        unsupported("read memory_full_info")
+    }
+    pub(crate) fn memory_peaks(&self) -> Result<MemoryPeaks> {
+        unsupported("read memory peaks")
+    }
+    pub(crate) fn memory_maps(&self, _: bool) -> Result<Vec<MemoryMap>> {
+        unsupported("read memory_maps")
+    }
+    pub(crate) fn page_faults(&self) -> Result<PageFaults> {
+        unsupported("read page faults")
+    }
+    pub(crate) fn group_info(&self) -> Result<ProcessGroupInfo> {
+        unsupported("read process group")
+    }
+    pub(crate) fn cgroups(&self) -> Result<Vec<CgroupMembership>> {
+        unsupported("read cgroups")
+    }
+}

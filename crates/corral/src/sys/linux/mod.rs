@@ -1,1 +1,20 @@
-//! The Linux backend: procfs readers, pidfd, cgroups.
+//! The Linux backend: procfs readers, pidfd identity, cgroups.
+
+mod fields;
+pub(crate) mod parse;
+pub(crate) mod proc;
+mod process;
+mod snapshot;
+
+pub(crate) use fields::{total_memory, uptime, user_id, username as user_name};
+pub(crate) use proc::boot_time_secs;
+pub(crate) use process::Handle;
+pub(crate) use snapshot::snapshot;
+
+use crate::info::StartTime;
+use crate::Result;
+
+/// The start time of an open process.
+pub(crate) fn start_time_of(h: &Handle) -> Result<StartTime> {
+    fields::start_time_from_ticks(h.start_ticks)
+}

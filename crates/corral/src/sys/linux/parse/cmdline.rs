@@ -14,8 +14,9 @@
 ///   dropped first and runs of spaces give empty strings (`b"nginx: worker process"`
 ///   gives `["nginx:", "worker", "process"]`).
 ///
-/// For psutil's further heuristic for a single NUL-terminated string holding spaces,
-/// see [`split_cmdline`].
+/// psutil further splits a single NUL-terminated string holding spaces
+/// (`"postgres: checkpointer \0"`); corral does not, because that also splits a genuine
+/// lone argument with a space (`/opt/my app/bin`), so such a title stays one argument.
 pub fn split_nul(buf: &[u8]) -> Vec<Vec<u8>> {
     if buf.is_empty() {
         return Vec::new();
@@ -23,23 +24,6 @@ pub fn split_nul(buf: &[u8]) -> Vec<Vec<u8>> {
     let sep = if buf.contains(&0) { 0 } else { b' ' };
     let body = buf.strip_suffix(&[sep]).unwrap_or(buf);
     body.split(|&c| c == sep).map(<[u8]>::to_vec).collect()
-}
-
-/// Splits a `cmdline` buffer as psutil's `Process.cmdline()` does.
-///
-/// This is [`split_nul`] plus one more rule psutil applies (psutil issue 1179): when the
-/// buffer ends in NUL but holds a single string that contains a space, the string is
-/// split at spaces, since some programs write their new title as `"prog arg arg\0"`.
-/// That also splits a genuine lone argument with a space (`/opt/my app/bin`), which
-/// [`split_nul`] keeps whole. The one difference from psutil is a buffer with NULs inside
-/// but none at the end, which psutil splits at spaces and this splits at NULs; the kernel
-/// never produces one (after `setproctitle` it stops at the first NUL).
-pub fn split_cmdline(buf: &[u8]) -> Vec<Vec<u8>> {
-    let mut args = split_nul(buf);
-    if buf.ends_with(&[0]) && args.len() == 1 && args[0].contains(&b' ') {
-        args = args[0].split(|&c| c == b' ').map(<[u8]>::to_vec).collect();
-    }
-    args
 }
 
 /// Parses an `environ` buffer into `(name, value)` pairs, in file order.
@@ -86,9 +70,7 @@ mod tests {
             "two",
         ]);
         assert_eq!(split_nul(SMALL), want);
-        assert_eq!(split_cmdline(SMALL), want);
         assert_eq!(split_nul(ZOMBIE), Vec::<Vec<u8>>::new());
-        assert_eq!(split_cmdline(ZOMBIE), Vec::<Vec<u8>>::new());
     }
 
     #[test]
@@ -113,19 +95,11 @@ mod tests {
         assert_eq!(split_nul(b"a b "), v(&["a", "b"]));
         assert_eq!(split_nul(b"a  b"), v(&["a", "", "b"]));
         assert_eq!(split_nul(b" "), v(&[""]));
-        // A single NUL-terminated string with spaces: split_nul keeps it whole,
-        // split_cmdline follows psutil.
+        // A single NUL-terminated string with spaces stays whole (unlike psutil).
         assert_eq!(
             split_nul(b"postgres: checkpointer \0"),
             v(&["postgres: checkpointer "])
         );
-        assert_eq!(
-            split_cmdline(b"postgres: checkpointer \0"),
-            v(&["postgres:", "checkpointer", ""])
-        );
-        assert_eq!(split_cmdline(b"a b\0c\0"), v(&["a b", "c"]));
-        assert_eq!(split_cmdline(b"a b"), v(&["a", "b"]));
-        assert_eq!(split_cmdline(b"a\0"), v(&["a"]));
     }
 
     #[test]
@@ -160,7 +134,6 @@ mod tests {
         #[test]
         fn never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
             let _ = split_nul(&bytes);
-            let _ = split_cmdline(&bytes);
             let _ = parse_environ(&bytes);
         }
 

@@ -55,8 +55,9 @@ pub fn open_mode(flags: u32) -> &'static str {
         (O_WRONLY, false) => "w",
         (O_WRONLY, true) => "a",
         (0, _) => "r",
-        (_, false) => "r+",
-        (_, true) => "a+",
+        // O_RDWR, and the Linux-only access mode 3, read as read-write.
+        (O_RDWR | O_ACCMODE, false) => "r+",
+        (_, _) => "a+",
     }
 }
 

@@ -1,0 +1,118 @@
+//! Process selection options shared by listing commands.
+
+use clap::Args;
+use corral::{NameMatch, Pid, Snapshot};
+
+use crate::Failure;
+
+#[derive(Args, Debug, Default, Clone)]
+pub struct Selection {
+    /// Only processes with exactly this name (the name rule: comm completed from argv[0]).
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Only processes whose name contains this text (repeat for any of several).
+    #[arg(long, value_name = "TEXT")]
+    pub contains: Vec<String>,
+    /// Only processes whose name matches this regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub regex: Option<String>,
+    /// Only processes whose full command line matches this regular expression.
+    #[arg(long, value_name = "REGEX")]
+    pub pattern: Option<String>,
+    /// Only processes of this user (name or uid; the real uid).
+    #[arg(long, short = 'u', value_name = "USER")]
+    pub user: Option<String>,
+    /// Only children of this pid.
+    #[arg(long, value_name = "PID")]
+    pub parent: Option<String>,
+    /// Only these pids (comma-separated or repeated).
+    #[arg(long = "pid", short = 'p', value_name = "PID", value_delimiter = ',')]
+    pub pids: Vec<String>,
+    /// Only members of this process group.
+    #[arg(long, value_name = "PGID")]
+    pub pgid: Option<String>,
+    /// Only members of this session.
+    #[arg(long, value_name = "SID")]
+    pub session: Option<String>,
+}
+
+fn pid_arg(s: &str, what: &str) -> Result<Pid, Failure> {
+    s.parse::<Pid>()
+        .map_err(|e| Failure::usage(format!("{what}: {}", e.detail().unwrap_or("bad pid"))))
+}
+
+fn regex_arg(s: &str, what: &str) -> Result<regex::Regex, Failure> {
+    regex::Regex::new(s).map_err(|e| Failure::usage(format!("{what}: bad regular expression: {e}")))
+}
+
+impl Selection {
+    /// Whether any selector is given.
+    pub fn any(&self) -> bool {
+        self.name.is_some()
+            || !self.contains.is_empty()
+            || self.regex.is_some()
+            || self.pattern.is_some()
+            || self.user.is_some()
+            || self.parent.is_some()
+            || !self.pids.is_empty()
+            || self.pgid.is_some()
+            || self.session.is_some()
+    }
+
+    /// Applies the selection to a snapshot request, validating every value.
+    pub fn apply(&self, mut snap: Snapshot) -> Result<Snapshot, Failure> {
+        let name_selectors = self.name.is_some() as u8
+            + (!self.contains.is_empty()) as u8
+            + self.regex.is_some() as u8;
+        if name_selectors > 1 {
+            return Err(Failure::usage(
+                "choose one of --name, --contains and --regex",
+            ));
+        }
+        if let Some(n) = &self.name {
+            if n.is_empty() {
+                return Err(Failure::usage("--name: empty name"));
+            }
+            snap = snap.name(NameMatch::Exact(n.clone()));
+        }
+        if !self.contains.is_empty() {
+            if self.contains.iter().any(|s| s.is_empty()) {
+                return Err(Failure::usage("--contains: empty text"));
+            }
+            snap = snap.name(NameMatch::Contains(self.contains.clone()));
+        }
+        if let Some(r) = &self.regex {
+            snap = snap.name(NameMatch::Regex(regex_arg(r, "--regex")?));
+        }
+        if let Some(r) = &self.pattern {
+            snap = snap.cmdline(NameMatch::Regex(regex_arg(r, "--pattern")?));
+        }
+        if let Some(u) = &self.user {
+            let uid = match u.parse::<u32>() {
+                Ok(n) => n,
+                Err(_) => corral::system::user_id(u)
+                    .map_err(|e| Failure::fatal(e.to_string()))?
+                    .ok_or_else(|| Failure::usage(format!("--user: no user named {u:?}")))?,
+            };
+            snap = snap.uid(uid);
+        }
+        if let Some(p) = &self.parent {
+            snap = snap.parent(pid_arg(p, "--parent")?);
+        }
+        if !self.pids.is_empty() {
+            let pids = self
+                .pids
+                .iter()
+                .map(|p| pid_arg(p, "--pid"))
+                .collect::<Result<Vec<_>, _>>()?;
+            snap = snap.pids(&pids);
+        }
+        if let Some(g) = &self.pgid {
+            snap = snap.pgid(pid_arg(g, "--pgid")?.as_raw());
+        }
+        if let Some(s) = &self.session {
+            snap = snap.session(pid_arg(s, "--session")?.as_raw());
+        }
+        Ok(snap)
+    }
+}

@@ -1,0 +1,627 @@
+//! [`Process`]: one process, identified by pid *and* start time.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+use crate::info::*;
+use crate::sys::imp;
+use crate::{ErrorKind, Pid, ProcessRef, Result};
+
+/// One process, held so that nothing done through it can reach another process.
+///
+/// A `Process` is a pid plus the start time the process had when it was opened. On
+/// Linux it also holds a pidfd (where the kernel has `pidfd_open`, 5.3+), through which
+/// every read is checked after the fact: if the process exited meanwhile, getters fail
+/// with [`ErrorKind::NoSuchProcess`] (or [`ErrorKind::Zombie`]) instead of returning
+/// data of a newer process that reused the pid. On Windows it holds a process handle.
+///
+/// Holding a `Process` keeps one file descriptor open; dropping it closes it.
+///
+/// # Examples
+///
+/// ```
+/// let me = corral::Process::current()?;
+/// assert_eq!(me.pid().as_raw(), std::process::id());
+/// assert!(me.is_running());
+/// println!("{} uses {} bytes", me.name()?, me.memory_info()?.rss);
+/// # Ok::<(), corral::Error>(())
+/// ```
+#[derive(Debug)]
+pub struct Process {
+    h: imp::Handle,
+}
+
+/// A sample of a process's CPU time with the instant it was taken, for computing CPU
+/// percentages from two samples (see [`CpuSample::percent_since`]).
+#[derive(Debug, Clone, Copy)]
+pub struct CpuSample {
+    /// When the sample was taken.
+    pub at: Instant,
+    /// The process's CPU times then.
+    pub times: CpuTimes,
+}
+
+impl CpuSample {
+    /// CPU use between `earlier` and this sample, in percent of one CPU (so a process
+    /// busy on two CPUs shows 200, as `top` and psutil show it). Zero if no time passed.
+    pub fn percent_since(&self, earlier: &CpuSample) -> f64 {
+        let wall = self.at.saturating_duration_since(earlier.at).as_secs_f64();
+        if wall <= 0.0 {
+            return 0.0;
+        }
+        let cpu = self
+            .times
+            .total()
+            .saturating_sub(earlier.times.total())
+            .as_secs_f64();
+        cpu / wall * 100.0
+    }
+}
+
+impl Process {
+    /// Opens the process that has `pid` now.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if there is none.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: reads `/proc/PID/stat` and calls `pidfd_open` (without it, quietly falls back
+    /// to start-time checks).
+    pub fn open(pid: Pid) -> Result<Process> {
+        imp::Handle::open(pid).map(|h| Process { h })
+    }
+
+    /// Opens the process named by a [`ProcessRef`]: with an inode, only that exact
+    /// process.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if the process is gone or the pid now belongs to
+    /// another process; [`ErrorKind::Unsupported`] for an inode on a kernel without
+    /// pidfs (before Linux 6.9).
+    pub fn open_ref(r: ProcessRef) -> Result<Process> {
+        match r.inode {
+            Some(inode) => imp::Handle::open_pinned(r.pid, inode).map(|h| Process { h }),
+            None => Process::open(r.pid),
+        }
+    }
+
+    /// Opens `pid` only if it is still the process that started at `start` (a start time
+    /// read earlier, as from a snapshot row).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if the process is gone or the pid was reused.
+    pub fn open_with_start(pid: Pid, start: &StartTime) -> Result<Process> {
+        imp::Handle::open_with_start(pid, start.raw).map(|h| Process { h })
+    }
+
+    /// The calling process.
+    ///
+    /// # Errors
+    ///
+    /// Only if `/proc` is not mounted (Linux).
+    pub fn current() -> Result<Process> {
+        let pid = Pid::new(std::process::id()).expect("own pid is positive");
+        Process::open(pid)
+    }
+
+    /// The pid.
+    pub fn pid(&self) -> Pid {
+        self.h.pid
+    }
+
+    /// When the process started: its wall-clock time and the raw OS stamp that, with the
+    /// pid, identifies it.
+    ///
+    /// # Errors
+    ///
+    /// Only if the boot time cannot be read (Linux: `/proc/stat`).
+    pub fn start_time(&self) -> Result<StartTime> {
+        imp::start_time_of(&self.h)
+    }
+
+    /// The wall-clock time the process started (psutil's `create_time`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Process::start_time`].
+    pub fn create_time(&self) -> Result<SystemTime> {
+        Ok(self.start_time()?.wall)
+    }
+
+    /// The pidfs inode number of the process: with the pid, a name no other process will
+    /// ever have on this boot (`PID:inode`, as util-linux `kill` accepts).
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// `None` on Linux before 6.9 (no pidfs) and on other platforms.
+    pub fn pidfs_inode(&self) -> Option<u64> {
+        self.h.inode
+    }
+
+    /// A [`ProcessRef`] naming exactly this process (pinned by inode where there is one).
+    pub fn process_ref(&self) -> ProcessRef {
+        ProcessRef {
+            pid: self.pid(),
+            inode: self.pidfs_inode(),
+        }
+    }
+
+    /// Whether this process has not exited yet. A zombie (exited, not yet reaped) is not
+    /// running; a newer process that reused the pid is not this one.
+    pub fn is_running(&self) -> bool {
+        !self.h.has_exited()
+    }
+
+    /// The process name: the kernel's `comm`, completed to the full executable name when
+    /// the kernel cut it at 15 bytes (see the crate docs, "Names").
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if the process is gone.
+    pub fn name(&self) -> Result<String> {
+        self.h.name()
+    }
+
+    /// The executable's path; `None` for kernel threads, which have none.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::AccessDenied`] for another user's process without privilege;
+    /// [`ErrorKind::Zombie`] once the process exited.
+    pub fn exe(&self) -> Result<Option<PathBuf>> {
+        self.h.exe()
+    }
+
+    /// The command line, argument by argument (empty for kernel threads).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Zombie`] once the process exited.
+    pub fn cmdline(&self) -> Result<Vec<OsString>> {
+        self.h.cmdline()
+    }
+
+    /// The current working directory.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::AccessDenied`] for another user's process without privilege.
+    pub fn cwd(&self) -> Result<PathBuf> {
+        self.h.cwd()
+    }
+
+    /// The environment the process started with, as `(name, value)` pairs in order.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::AccessDenied`] for another user's process without privilege.
+    pub fn environ(&self) -> Result<Vec<(OsString, OsString)>> {
+        self.h.environ()
+    }
+
+    /// The scheduler state.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if the process is gone.
+    pub fn status(&self) -> Result<Status> {
+        self.h.status()
+    }
+
+    /// The name of the user who owns the process (its real uid); the uid as a number
+    /// when the user database has no name for it, as `ps` shows it.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if the process is gone.
+    pub fn username(&self) -> Result<String> {
+        self.h.username()
+    }
+
+    /// Real, effective, saved and filesystem user ids.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if the process is gone.
+    pub fn uids(&self) -> Result<Ids> {
+        self.h.uids()
+    }
+
+    /// Real, effective, saved and filesystem group ids.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if the process is gone.
+    pub fn gids(&self) -> Result<Ids> {
+        self.h.gids()
+    }
+
+    /// The controlling terminal's device path (`/dev/pts/3`), or `None` when the process
+    /// has none.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if the process is gone.
+    pub fn terminal(&self) -> Result<Option<String>> {
+        self.h.terminal()
+    }
+
+    /// The parent's pid; `None` for processes without one (pid 1, kernel threads'
+    /// root `kthreadd`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if the process is gone.
+    pub fn ppid(&self) -> Result<Option<Pid>> {
+        self.h.ppid()
+    }
+
+    /// The parent process, opened, or `None` if it has none or it is gone (the parent
+    /// pid of a reparented process names the new parent; a parent that started after
+    /// this process cannot be its parent and is not returned).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if this process is gone.
+    pub fn parent(&self) -> Result<Option<Process>> {
+        let Some(ppid) = self.ppid()? else {
+            return Ok(None);
+        };
+        match Process::open(ppid) {
+            Ok(p) if p.h.start_ticks <= self.h.start_ticks => Ok(Some(p)),
+            Ok(_) => Ok(None),
+            Err(e) if e.kind() == ErrorKind::NoSuchProcess => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The direct children, opened (those that exit meanwhile are left out).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if this process is gone.
+    pub fn children(&self) -> Result<Vec<Process>> {
+        self.children_impl(false)
+    }
+
+    /// All descendants (children, their children …), opened, parents before children.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if this process is gone.
+    pub fn descendants(&self) -> Result<Vec<Process>> {
+        self.children_impl(true)
+    }
+
+    fn children_impl(&self, recursive: bool) -> Result<Vec<Process>> {
+        let rows = crate::Snapshot::new().field(crate::Field::Ppid).collect()?;
+        self.h.verify("list children", true)?;
+        let mut out = Vec::new();
+        let mut frontier = vec![(self.pid(), self.h.start_ticks)];
+        while let Some((parent, pstart)) = frontier.pop() {
+            for row in &rows {
+                let is_child = matches!(row.ppid, Some(Ok(Some(p))) if p == parent);
+                // A child starts after its parent; anything older is a pid-reuse artefact.
+                if is_child && row.start.raw >= pstart {
+                    if let Ok(p) = Process::open_with_start(row.pid, &row.start) {
+                        if recursive {
+                            frontier.push((p.pid(), p.h.start_ticks));
+                        }
+                        out.push(p);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// CPU times used so far.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if the process is gone.
+    pub fn cpu_times(&self) -> Result<CpuTimes> {
+        self.h.cpu_times()
+    }
+
+    /// A CPU-time sample for [`CpuSample::percent_since`]: take one now, one later, and
+    /// the difference is the CPU percentage over that interval. No state is kept here.
+    ///
+    /// # Errors
+    ///
+    /// As [`Process::cpu_times`].
+    pub fn cpu_sample(&self) -> Result<CpuSample> {
+        let times = self.cpu_times()?;
+        Ok(CpuSample {
+            at: Instant::now(),
+            times,
+        })
+    }
+
+    /// CPU percentage over `interval`: two samples `interval` apart (this call sleeps).
+    ///
+    /// # Errors
+    ///
+    /// As [`Process::cpu_times`].
+    pub fn cpu_percent(&self, interval: Duration) -> Result<f64> {
+        let a = self.cpu_sample()?;
+        std::thread::sleep(interval);
+        let b = self.cpu_sample()?;
+        Ok(b.percent_since(&a))
+    }
+
+    /// The CPU the process last ran on.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if the process is gone.
+    pub fn cpu_num(&self) -> Result<u32> {
+        self.h.cpu_num()
+    }
+
+    /// The CPUs the process may run on, ascending.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if the process is gone.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: `sched_getaffinity` of the main thread, checked against pid reuse.
+    pub fn cpu_affinity(&self) -> Result<Vec<usize>> {
+        self.h.affinity()
+    }
+
+    /// Restricts the process to `cpus`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`] for an empty list or CPUs that do not exist;
+    /// [`ErrorKind::AccessDenied`] for another user's process without privilege.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: `sched_setaffinity` on the main thread only (threads started later inherit
+    /// it); the call is made by pid and checked against pid reuse before and after.
+    pub fn set_cpu_affinity(&self, cpus: &[usize]) -> Result<()> {
+        self.h.set_affinity(cpus)
+    }
+
+    /// The nice value, -20 (most favoured) to 19.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if the process is gone.
+    pub fn nice(&self) -> Result<i32> {
+        self.h.nice()
+    }
+
+    /// Sets the nice value.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`] outside -20..=19; [`ErrorKind::AccessDenied`] when
+    /// lowering it without privilege.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: `setpriority(PRIO_PROCESS)`, which changes the main thread only; checked
+    /// against pid reuse before and after.
+    pub fn set_nice(&self, nice: i32) -> Result<()> {
+        self.h.set_nice(nice)
+    }
+
+    /// The I/O scheduling class and level.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if the process is gone.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: `ioprio_get(IOPRIO_WHO_PROCESS)`.
+    pub fn ionice(&self) -> Result<IoPriority> {
+        self.h.ionice()
+    }
+
+    /// Sets the I/O scheduling class and level.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`] for a level above 7; [`ErrorKind::AccessDenied`] for
+    /// the real-time class without privilege.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: `ioprio_set(IOPRIO_WHO_PROCESS)`, checked against pid reuse.
+    pub fn set_ionice(&self, prio: IoPriority) -> Result<()> {
+        self.h.set_ionice(prio)
+    }
+
+    /// A resource limit.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::AccessDenied`] for another user's process without privilege.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: `prlimit`, checked against pid reuse.
+    pub fn rlimit(&self, resource: Resource) -> Result<Rlimit> {
+        self.h.rlimit(resource)
+    }
+
+    /// Sets a resource limit.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`] when soft exceeds hard; [`ErrorKind::AccessDenied`]
+    /// when raising the hard limit without privilege.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: `prlimit`, checked against pid reuse before and after.
+    pub fn set_rlimit(&self, resource: Resource, limit: Rlimit) -> Result<()> {
+        self.h.set_rlimit(resource, limit)
+    }
+
+    /// Voluntary and involuntary context switches.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if the process is gone.
+    pub fn num_ctx_switches(&self) -> Result<CtxSwitches> {
+        self.h.ctx_switches()
+    }
+
+    /// The number of threads.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if the process is gone.
+    pub fn num_threads(&self) -> Result<u64> {
+        self.h.num_threads()
+    }
+
+    /// Every thread with its CPU times.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if the process is gone.
+    pub fn threads(&self) -> Result<Vec<ThreadTimes>> {
+        self.h.threads()
+    }
+
+    /// The number of open file descriptors.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::AccessDenied`] for another user's process without privilege.
+    pub fn num_fds(&self) -> Result<usize> {
+        self.h.num_fds()
+    }
+
+    /// Regular files the process has open, with offset and mode.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::AccessDenied`] for another user's process without privilege.
+    pub fn open_files(&self) -> Result<Vec<OpenFile>> {
+        self.h.open_files()
+    }
+
+    /// Sockets the process has open, of the given kind, with addresses and TCP state.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::AccessDenied`] for another user's process without privilege.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: matches the inodes of `/proc/PID/fd` against the tables of the process's
+    /// own network namespace (`/proc/PID/net/…`).
+    pub fn connections(&self, kind: ConnectionKind) -> Result<Vec<Connection>> {
+        self.h.connections(kind)
+    }
+
+    /// I/O counters.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::AccessDenied`] for another user's process without privilege.
+    pub fn io_counters(&self) -> Result<IoCounters> {
+        self.h.io_counters()
+    }
+
+    /// Memory use (cheap).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if the process is gone.
+    pub fn memory_info(&self) -> Result<MemoryInfo> {
+        self.h.memory_info()
+    }
+
+    /// Memory use including USS, PSS and swap (walks the page tables; costly).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::AccessDenied`] for another user's process without privilege.
+    pub fn memory_full_info(&self) -> Result<MemoryFullInfo> {
+        self.h.memory_full_info()
+    }
+
+    /// Peak resident and virtual size, and swap.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if the process is gone.
+    pub fn memory_peaks(&self) -> Result<MemoryPeaks> {
+        self.h.memory_peaks()
+    }
+
+    /// Resident memory as a percentage of physical memory.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if the process is gone.
+    pub fn memory_percent(&self) -> Result<f64> {
+        let rss = self.memory_info()?.rss;
+        let total = imp::total_memory()?;
+        Ok(if total == 0 {
+            0.0
+        } else {
+            rss as f64 * 100.0 / total as f64
+        })
+    }
+
+    /// Memory mappings; `grouped` sums all mappings of each path.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::AccessDenied`] for another user's process without privilege.
+    pub fn memory_maps(&self, grouped: bool) -> Result<Vec<MemoryMap>> {
+        self.h.memory_maps(grouped)
+    }
+
+    /// Minor and major page faults.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if the process is gone.
+    pub fn page_faults(&self) -> Result<PageFaults> {
+        self.h.page_faults()
+    }
+
+    /// Session id, process-group id and tracer.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if the process is gone.
+    pub fn process_group(&self) -> Result<ProcessGroupInfo> {
+        self.h.group_info()
+    }
+
+    /// The cgroups the process belongs to, one per hierarchy.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if the process is gone.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux only; elsewhere [`ErrorKind::Unsupported`].
+    pub fn cgroups(&self) -> Result<Vec<CgroupMembership>> {
+        self.h.cgroups()
+    }
+
+    #[cfg_attr(feature = "force-unsupported", allow(dead_code))]
+    pub(crate) fn handle(&self) -> &imp::Handle {
+        &self.h
+    }
+}

@@ -1,0 +1,443 @@
+//! The snapshot loop: `/proc` read with `openat` relative to one directory fd, into
+//! reused buffers, reading each needed file once per process.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
+
+use rustix::fs::{Dir, Mode, OFlags};
+
+use super::fields::{self, COMM_LEN};
+use super::parse::{self, cgroup, io as pio, stat, statm, status, tty};
+use super::proc::{open_at, page_size, read_all, read_path, PathBuf32};
+use crate::info::*;
+use crate::snapshot::{Field, FieldSet, Filter, ProcessInfo};
+use crate::{Error, ErrorKind, Pid, Result};
+
+/// Why a file read failed: the process vanished (drop the row) or a field error.
+enum Fail {
+    Vanished,
+    Field(Error),
+}
+
+struct Reader {
+    proc_fd: OwnedFd,
+    path: PathBuf32,
+}
+
+impl Reader {
+    fn classify(pid: u32, op: &'static str, e: io::Error) -> Fail {
+        match e.raw_os_error() {
+            Some(libc::ENOENT) | Some(libc::ESRCH) => Fail::Vanished,
+            _ => {
+                let pid = Pid::new(pid).expect("pid from /proc is positive");
+                Fail::Field(Error::from_io(op, e).with_pid(pid))
+            }
+        }
+    }
+
+    fn read(
+        &mut self,
+        pid: u32,
+        file: &[u8],
+        op: &'static str,
+        buf: &mut Vec<u8>,
+    ) -> Result<(), Fail> {
+        let p = self.path.pid_file(pid, file);
+        let fd = open_at(self.proc_fd.as_fd(), p).map_err(|e| Self::classify(pid, op, e))?;
+        read_all(fd.as_fd(), buf).map_err(|e| Self::classify(pid, op, e))
+    }
+
+    fn readlink(&mut self, pid: u32, file: &[u8], op: &'static str) -> Result<PathBuf, Fail> {
+        let p = self.path.pid_file(pid, file);
+        rustix::fs::readlinkat(self.proc_fd.as_fd(), p, Vec::new())
+            .map(|c| PathBuf::from(OsString::from_vec(c.into_bytes())))
+            .map_err(|e| Self::classify(pid, op, e.into()))
+    }
+
+    fn count_dir(&mut self, pid: u32, file: &[u8], op: &'static str) -> Result<usize, Fail> {
+        let p = self.path.pid_file(pid, file);
+        let fd = rustix::fs::openat(
+            self.proc_fd.as_fd(),
+            p,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Self::classify(pid, op, e.into()))?;
+        let mut dir = Dir::new(fd).map_err(|e| Self::classify(pid, op, e.into()))?;
+        let mut n = 0;
+        while let Some(ent) = dir.read() {
+            let ent = ent.map_err(|e| Self::classify(pid, op, e.into()))?;
+            if ent
+                .file_name()
+                .to_bytes()
+                .first()
+                .is_some_and(|b| b.is_ascii_digit())
+            {
+                n += 1;
+            }
+        }
+        Ok(n)
+    }
+}
+
+fn parse_error(pid: Pid, op: &'static str, file: &str) -> Error {
+    Error::new(ErrorKind::Parse, op)
+        .with_pid(pid)
+        .with_detail(format!("malformed /proc/PID/{file}"))
+}
+
+/// Lists the pids in `/proc`, ascending.
+fn list_pids(proc_fd: &OwnedFd) -> Result<Vec<u32>> {
+    let fd = rustix::fs::openat(
+        proc_fd.as_fd(),
+        c".",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::from_io("list /proc", e.into()))?;
+    let mut dir = Dir::new(fd).map_err(|e| Error::from_io("list /proc", e.into()))?;
+    let mut pids = Vec::with_capacity(1024);
+    while let Some(ent) = dir.read() {
+        let ent = ent.map_err(|e| Error::from_io("list /proc", e.into()))?;
+        if let Some(n) = parse::parse_u64(ent.file_name().to_bytes()) {
+            if let Ok(n) = u32::try_from(n) {
+                if n != 0 {
+                    pids.push(n);
+                }
+            }
+        }
+    }
+    pids.sort_unstable();
+    Ok(pids)
+}
+
+/// Runs a snapshot: see [`crate::Snapshot`].
+pub(crate) fn snapshot(
+    fields: FieldSet,
+    filter: &Filter,
+    mut each: impl FnMut(ProcessInfo),
+) -> Result<()> {
+    let mut want = fields;
+    for f in Field::ALL {
+        if filter.needs().contains(f) {
+            want.insert(f);
+        }
+    }
+    let proc_fd = rustix::fs::open(
+        "/proc",
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Error::from_io("open /proc", e.into()))?;
+    let pids: Vec<u32> = match &filter.pids {
+        Some(v) => v.iter().map(|p| p.as_raw()).collect(),
+        None => list_pids(&proc_fd)?,
+    };
+    let boot = super::proc::boot_time_secs()?;
+    let page = page_size();
+    let mut rd = Reader {
+        proc_fd,
+        path: PathBuf32::new(),
+    };
+    let mut stat_buf = Vec::with_capacity(1024);
+    let mut buf = Vec::with_capacity(4096);
+    let mut users: HashMap<u32, String> = HashMap::new();
+    let mut drivers: Option<Vec<tty::TtyDriver>> = None;
+
+    let need_status = want.any(&[
+        Field::Gids,
+        Field::MemoryPeaks,
+        Field::CtxSwitches,
+        Field::ProcessGroup,
+    ]);
+    let need_uids = want.any(&[Field::Uids, Field::Username]);
+
+    'procs: for pid in pids {
+        let Some(ppid_ok) = Pid::new(pid) else {
+            continue;
+        };
+        // stat: always (identity), and it carries most cheap fields.
+        match rd.read(pid, b"stat", "read stat", &mut stat_buf) {
+            Ok(()) => {}
+            Err(_) => continue, // vanished, or unreadable stat: not a usable process
+        }
+        let Some(st) = stat::parse(&stat_buf) else {
+            continue;
+        };
+        let start = fields::start_time_at(boot, st.starttime);
+        let kthread = fields::is_kernel_thread(&st);
+        let zombie = st.state == b'Z';
+        let mut row = ProcessInfo::new(ppid_ok, start, kthread);
+        if want.contains(Field::Ppid) {
+            row.ppid = Some(Ok(Pid::new(st.ppid)));
+        }
+        if want.contains(Field::Status) {
+            row.status = Some(Ok(Status::from_letter(st.state)));
+        }
+        if want.contains(Field::CpuTimes) {
+            row.cpu_times = Some(Ok(fields::cpu_times(&st)));
+        }
+        if want.contains(Field::NumThreads) {
+            row.num_threads = Some(Ok(st.num_threads));
+        }
+        if want.contains(Field::Nice) {
+            row.nice = Some(Ok(st.nice as i32));
+        }
+        if want.contains(Field::PageFaults) {
+            row.page_faults = Some(Ok(fields::page_faults(&st)));
+        }
+        if want.contains(Field::CpuNum) {
+            row.cpu_num = Some(
+                st.processor
+                    .ok_or_else(|| parse_error(ppid_ok, "read cpu_num", "stat")),
+            );
+        }
+        let comm_complete = st.comm.len() < COMM_LEN || kthread;
+        if want.contains(Field::Name) && comm_complete {
+            row.name = Some(Ok(String::from_utf8_lossy(&st.comm).into_owned()));
+        }
+        if want.contains(Field::Terminal) {
+            let d = drivers.get_or_insert_with(|| {
+                let mut b = Vec::new();
+                match read_path("/proc/tty/drivers", &mut b) {
+                    Ok(()) => tty::parse_drivers(&b),
+                    Err(_) => Vec::new(),
+                }
+            });
+            row.terminal = Some(Ok(if st.tty_nr == 0 {
+                None
+            } else {
+                tty::device_name(d, st.tty_nr)
+            }));
+        }
+        if filter.check(&row) == Some(false) {
+            continue;
+        }
+
+        // status: uids (fast path when that is all), or the whole file.
+        if need_status || need_uids {
+            match rd.read(pid, b"status", "read status", &mut buf) {
+                Ok(()) => {
+                    if need_status {
+                        match status::parse(&buf) {
+                            Some(s) => {
+                                let u = fields::ids(s.uids);
+                                if want.contains(Field::Uids) {
+                                    row.uids = Some(Ok(u));
+                                }
+                                if want.contains(Field::Username) {
+                                    row.username = Some(Ok(users
+                                        .entry(u.real)
+                                        .or_insert_with(|| {
+                                            fields::username(u.real)
+                                                .unwrap_or_else(|| u.real.to_string())
+                                        })
+                                        .clone()));
+                                }
+                                if want.contains(Field::Gids) {
+                                    row.gids = Some(Ok(fields::ids(s.gids)));
+                                }
+                                if want.contains(Field::MemoryPeaks) {
+                                    row.memory_peaks = Some(Ok(fields::peaks(&s)));
+                                }
+                                if want.contains(Field::CtxSwitches) {
+                                    row.ctx_switches = Some(Ok(fields::ctx_switches(&s)));
+                                }
+                                if want.contains(Field::ProcessGroup) {
+                                    row.group = Some(Ok(fields::group_info(&st, s.tracer_pid)));
+                                }
+                            }
+                            None => {
+                                let e = parse_error(ppid_ok, "read status", "status");
+                                set_status_err(&mut row, want, e);
+                            }
+                        }
+                    } else {
+                        match status::parse_uids_only(&buf) {
+                            Some(u) => {
+                                let u = fields::ids(u);
+                                if want.contains(Field::Uids) {
+                                    row.uids = Some(Ok(u));
+                                }
+                                if want.contains(Field::Username) {
+                                    row.username = Some(Ok(users
+                                        .entry(u.real)
+                                        .or_insert_with(|| {
+                                            fields::username(u.real)
+                                                .unwrap_or_else(|| u.real.to_string())
+                                        })
+                                        .clone()));
+                                }
+                            }
+                            None => {
+                                let e = parse_error(ppid_ok, "read status", "status");
+                                set_status_err(&mut row, want, e);
+                            }
+                        }
+                    }
+                }
+                Err(Fail::Vanished) => continue 'procs,
+                Err(Fail::Field(e)) => set_status_err(&mut row, want, e),
+            }
+            if filter.check(&row) == Some(false) {
+                continue;
+            }
+        }
+
+        // cmdline: requested, or needed to complete a cut name.
+        let need_cmdline =
+            want.contains(Field::Cmdline) || (want.contains(Field::Name) && !comm_complete);
+        let mut argv: Option<Result<Vec<OsString>>> = None;
+        if need_cmdline {
+            if zombie {
+                argv = Some(Err(
+                    Error::new(ErrorKind::Zombie, "read cmdline").with_pid(ppid_ok)
+                ));
+            } else {
+                match rd.read(pid, b"cmdline", "read cmdline", &mut buf) {
+                    Ok(()) => argv = Some(Ok(fields::cmdline_args(&buf))),
+                    Err(Fail::Vanished) => continue 'procs,
+                    Err(Fail::Field(e)) => argv = Some(Err(e)),
+                }
+            }
+        }
+        let mut exe: Option<Result<Option<PathBuf>>> = None;
+        let read_exe = |rd: &mut Reader| -> Result<Result<Option<PathBuf>>, ()> {
+            if kthread {
+                return Ok(Ok(None));
+            }
+            if zombie {
+                return Ok(Err(
+                    Error::new(ErrorKind::Zombie, "read exe").with_pid(ppid_ok)
+                ));
+            }
+            match rd.readlink(pid, b"exe", "read exe") {
+                Ok(p) => Ok(Ok(Some(p))),
+                Err(Fail::Vanished) => Err(()),
+                Err(Fail::Field(e)) => Ok(Err(e)),
+            }
+        };
+        if want.contains(Field::Exe) {
+            match read_exe(&mut rd) {
+                Ok(v) => exe = Some(v),
+                Err(()) => continue 'procs,
+            }
+        }
+        if want.contains(Field::Name) && !comm_complete {
+            let a0 = match &argv {
+                Some(Ok(a)) => a.first().map(|s| s.as_encoded_bytes().to_vec()),
+                _ => None,
+            };
+            let from_argv = fields::complete_name(&st.comm, a0.as_deref(), None);
+            let name = if from_argv.len() > st.comm.len() {
+                from_argv
+            } else {
+                if exe.is_none() {
+                    match read_exe(&mut rd) {
+                        Ok(v) => exe = Some(v),
+                        Err(()) => continue 'procs,
+                    }
+                }
+                let e = match &exe {
+                    Some(Ok(Some(p))) => Some(p.as_os_str().as_encoded_bytes().to_vec()),
+                    _ => None,
+                };
+                fields::complete_name(&st.comm, None, e.as_deref())
+            };
+            row.name = Some(Ok(name));
+        }
+        if want.contains(Field::Cmdline) {
+            row.cmdline = argv;
+        }
+        if want.contains(Field::Exe) {
+            row.exe = exe;
+        }
+        if filter.check(&row) == Some(false) {
+            continue;
+        }
+
+        if want.contains(Field::Memory) {
+            row.memory = Some(match rd.read(pid, b"statm", "read memory", &mut buf) {
+                Ok(()) => statm::parse(&buf, page)
+                    .ok_or_else(|| parse_error(ppid_ok, "read memory", "statm")),
+                Err(Fail::Vanished) => continue 'procs,
+                Err(Fail::Field(e)) => Err(e),
+            });
+        }
+        if want.contains(Field::Cwd) {
+            row.cwd = Some(if zombie {
+                Err(Error::new(ErrorKind::Zombie, "read cwd").with_pid(ppid_ok))
+            } else {
+                match rd.readlink(pid, b"cwd", "read cwd") {
+                    Ok(p) => Ok(p),
+                    Err(Fail::Vanished) => continue 'procs,
+                    Err(Fail::Field(e)) => Err(e),
+                }
+            });
+        }
+        if want.contains(Field::Environ) {
+            row.environ = Some(if zombie {
+                Err(Error::new(ErrorKind::Zombie, "read environ").with_pid(ppid_ok))
+            } else {
+                match rd.read(pid, b"environ", "read environ", &mut buf) {
+                    Ok(()) => Ok(fields::environ(&buf)),
+                    Err(Fail::Vanished) => continue 'procs,
+                    Err(Fail::Field(e)) => Err(e),
+                }
+            });
+        }
+        if want.contains(Field::Io) {
+            row.io = Some(match rd.read(pid, b"io", "read io_counters", &mut buf) {
+                Ok(()) => {
+                    pio::parse(&buf).ok_or_else(|| parse_error(ppid_ok, "read io_counters", "io"))
+                }
+                Err(Fail::Vanished) => continue 'procs,
+                Err(Fail::Field(e)) => Err(e),
+            });
+        }
+        if want.contains(Field::Cgroups) {
+            row.cgroups = Some(match rd.read(pid, b"cgroup", "read cgroups", &mut buf) {
+                Ok(()) => cgroup::parse(&buf)
+                    .ok_or_else(|| parse_error(ppid_ok, "read cgroups", "cgroup")),
+                Err(Fail::Vanished) => continue 'procs,
+                Err(Fail::Field(e)) => Err(e),
+            });
+        }
+        if want.contains(Field::NumFds) {
+            row.num_fds = Some(match rd.count_dir(pid, b"fd", "read num_fds") {
+                Ok(n) => Ok(n),
+                Err(Fail::Vanished) => continue 'procs,
+                Err(Fail::Field(e)) => Err(e),
+            });
+        }
+        if filter.check(&row) != Some(false) {
+            each(row);
+        }
+    }
+    Ok(())
+}
+
+fn set_status_err(row: &mut ProcessInfo, want: FieldSet, e: Error) {
+    if want.contains(Field::Uids) {
+        row.uids = Some(Err(e.clone()));
+    }
+    if want.contains(Field::Username) {
+        row.username = Some(Err(e.clone()));
+    }
+    if want.contains(Field::Gids) {
+        row.gids = Some(Err(e.clone()));
+    }
+    if want.contains(Field::MemoryPeaks) {
+        row.memory_peaks = Some(Err(e.clone()));
+    }
+    if want.contains(Field::CtxSwitches) {
+        row.ctx_switches = Some(Err(e.clone()));
+    }
+    if want.contains(Field::ProcessGroup) {
+        row.group = Some(Err(e));
+    }
+}

@@ -1,0 +1,48 @@
+//! Machine-wide facts: memory, boot time, users.
+
+use std::time::{Duration, SystemTime};
+
+use crate::sys::imp;
+use crate::Result;
+
+/// Total physical memory in bytes.
+///
+/// # Errors
+///
+/// Only if the OS does not say (Linux: `/proc/meminfo` unreadable).
+pub fn total_memory() -> Result<u64> {
+    imp::total_memory()
+}
+
+/// When the machine booted.
+///
+/// # Errors
+///
+/// Only if the OS does not say (Linux: `/proc/stat` unreadable).
+pub fn boot_time() -> Result<SystemTime> {
+    Ok(SystemTime::UNIX_EPOCH + Duration::from_secs(imp::boot_time_secs()?))
+}
+
+/// How long the machine has been up (time since boot, suspend excluded on Linux).
+///
+/// # Errors
+///
+/// Only if the OS does not say (Linux: `/proc/uptime` unreadable).
+pub fn uptime() -> Result<Duration> {
+    imp::uptime()
+}
+
+/// The uid of the user called `name`, from the system's user database (NSS on Linux);
+/// `Ok(None)` if there is no such user.
+///
+/// # Errors
+///
+/// Only if the user database itself fails.
+pub fn user_id(name: &str) -> Result<Option<u32>> {
+    imp::user_id(name)
+}
+
+/// The name of the user with `uid`, or `None` if the user database has none.
+pub fn user_name(uid: u32) -> Option<String> {
+    imp::user_name(uid)
+}
