@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 use super::parse::{
     cgroup, cmdline, fdinfo, io as pio, net, smaps, stat::Stat, statm, status, tty,
 };
-use super::proc::{page_size, proc_error, read_path, ticks};
+use super::proc::{page_size, read_path, ticks};
 use super::process::Handle;
 use crate::info::*;
 use crate::{Error, ErrorKind, Pid, Result, Tid};
@@ -313,20 +313,24 @@ impl Handle {
                 if is_kernel_thread(&st) {
                     Ok(None)
                 } else {
-                    Err(proc_error("read exe", self.pid, e))
+                    Err(self.live_error("read exe", e))
                 }
             }
-            Err(e) => Err(proc_error("read exe", self.pid, e)),
+            Err(e) => Err(self.live_error("read exe", e)),
         }
     }
 
     pub(crate) fn cwd(&self) -> Result<PathBuf> {
         let r = std::fs::read_link(format!("/proc/{}/cwd", self.pid));
         self.verify("read cwd", false)?;
-        r.map_err(|e| proc_error("read cwd", self.pid, e))
+        r.map_err(|e| self.live_error("read cwd", e))
     }
 
     pub(crate) fn environ(&self) -> Result<Vec<(OsString, OsString)>> {
+        if is_kernel_thread(&self.stat()?) {
+            // Kernel threads have no user space, hence no environment.
+            return Ok(Vec::new());
+        }
         let buf = self.read_buf("environ", "read environ", false)?;
         Ok(environ(&buf))
     }
@@ -435,7 +439,7 @@ impl Handle {
             }
         });
         self.verify(op, false)?;
-        res.map_err(|e| proc_error(op, self.pid, e))?;
+        res.map_err(|e| self.live_error(op, e))?;
         out.sort_unstable();
         Ok(out)
     }
@@ -473,7 +477,7 @@ impl Handle {
             match std::fs::read_link(format!("/proc/{}/fd/{}", self.pid, fd)) {
                 Ok(target) => out.push((fd as i32, target.into_os_string().into_vec())),
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue, // closed meanwhile
-                Err(e) => return Err(proc_error(op, self.pid, e)),
+                Err(e) => return Err(self.live_error(op, e)),
             }
         }
         Ok(out)
@@ -543,7 +547,7 @@ impl Handle {
             match read_path(&format!("/proc/{}/net/{}", self.pid, file), &mut buf) {
                 Ok(()) => {}
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue, // no IPv6
-                Err(e) => return Err(proc_error(op, self.pid, e)),
+                Err(e) => return Err(self.live_error(op, e)),
             }
             for s in net::parse_inet(&buf, family, st) {
                 if let Some(&fd) = inodes.get(&s.inode) {
@@ -582,7 +586,7 @@ impl Handle {
                     }
                 }
                 Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-                Err(e) => return Err(proc_error(op, self.pid, e)),
+                Err(e) => return Err(self.live_error(op, e)),
             }
         }
         self.verify(op, false)?;

@@ -175,7 +175,18 @@ impl Handle {
         // Check identity whether or not the read worked: a failure because the process
         // is gone must say NoSuchProcess, not the errno of the vanished file.
         self.verify(op, zombie_ok)?;
-        r.map_err(|e| proc_error(op, self.pid, e))
+        r.map_err(|e| self.live_error(op, e))
+    }
+
+    /// An error reading a file of this process, known to be still alive: ENOENT/ESRCH
+    /// then mean it is exiting (its memory map is already gone), not that it is gone.
+    pub(crate) fn live_error(&self, op: &'static str, e: io::Error) -> Error {
+        match e.raw_os_error() {
+            Some(libc::ENOENT) | Some(libc::ESRCH) => Error::new(ErrorKind::Zombie, op)
+                .with_pid(self.pid)
+                .with_detail("the process is exiting"),
+            _ => proc_error(op, self.pid, e),
+        }
     }
 
     /// The pidfd, if any.

@@ -39,6 +39,17 @@ impl Reader {
         }
     }
 
+    /// Whether the process that started at `start` still has `pid`: ENOENT/ESRCH on one
+    /// of its files does not always mean it is gone (an exiting process has lost its
+    /// memory map, kernel threads have no `environ`).
+    fn still_there(&mut self, pid: u32, start: u64, buf: &mut Vec<u8>) -> bool {
+        let p = self.path.pid_file(pid, b"stat");
+        let Ok(fd) = open_at(self.proc_fd.as_fd(), p) else {
+            return false;
+        };
+        read_all(fd.as_fd(), buf).is_ok() && stat::parse(buf).is_some_and(|s| s.starttime == start)
+    }
+
     fn read(
         &mut self,
         pid: u32,
@@ -145,6 +156,7 @@ pub(crate) fn snapshot(
     };
     let mut stat_buf = Vec::with_capacity(1024);
     let mut buf = Vec::with_capacity(4096);
+    let mut check_buf = Vec::with_capacity(1024);
     let mut users: HashMap<u32, String> = HashMap::new();
     let mut drivers: Option<Vec<tty::TtyDriver>> = None;
 
@@ -172,6 +184,18 @@ pub(crate) fn snapshot(
         let kthread = fields::is_kernel_thread(&st);
         let zombie = st.state == b'Z';
         let mut row = ProcessInfo::new(ppid_ok, start, kthread);
+        // A file of the process answered ENOENT/ESRCH: drop the row if the process is
+        // really gone, else the field is lost because the process is exiting.
+        macro_rules! gone {
+            () => {{
+                if !rd.still_there(pid, st.starttime, &mut check_buf) {
+                    continue 'procs;
+                }
+                Error::new(ErrorKind::Zombie, "read")
+                    .with_pid(ppid_ok)
+                    .with_detail("the process is exiting")
+            }};
+        }
         if want.contains(Field::Ppid) {
             row.ppid = Some(Ok(Pid::new(st.ppid)));
         }
@@ -280,7 +304,10 @@ pub(crate) fn snapshot(
                         }
                     }
                 }
-                Err(Fail::Vanished) => continue 'procs,
+                Err(Fail::Vanished) => {
+                    let e = gone!();
+                    set_status_err(&mut row, want, e)
+                }
                 Err(Fail::Field(e)) => set_status_err(&mut row, want, e),
             }
             if filter.check(&row) == Some(false) {
@@ -300,7 +327,7 @@ pub(crate) fn snapshot(
             } else {
                 match rd.read(pid, b"cmdline", "read cmdline", &mut buf) {
                     Ok(()) => argv = Some(Ok(fields::cmdline_args(&buf))),
-                    Err(Fail::Vanished) => continue 'procs,
+                    Err(Fail::Vanished) => argv = Some(Err(gone!())),
                     Err(Fail::Field(e)) => argv = Some(Err(e)),
                 }
             }
@@ -324,7 +351,7 @@ pub(crate) fn snapshot(
         if want.contains(Field::Exe) {
             match read_exe(&mut rd) {
                 Ok(v) => exe = Some(v),
-                Err(()) => continue 'procs,
+                Err(()) => exe = Some(Err(gone!())),
             }
         }
         if want.contains(Field::Name) && !comm_complete {
@@ -339,7 +366,7 @@ pub(crate) fn snapshot(
                 if exe.is_none() {
                     match read_exe(&mut rd) {
                         Ok(v) => exe = Some(v),
-                        Err(()) => continue 'procs,
+                        Err(()) => exe = Some(Err(gone!())),
                     }
                 }
                 let e = match &exe {
@@ -364,7 +391,7 @@ pub(crate) fn snapshot(
             row.memory = Some(match rd.read(pid, b"statm", "read memory", &mut buf) {
                 Ok(()) => statm::parse(&buf, page)
                     .ok_or_else(|| parse_error(ppid_ok, "read memory", "statm")),
-                Err(Fail::Vanished) => continue 'procs,
+                Err(Fail::Vanished) => Err(gone!()),
                 Err(Fail::Field(e)) => Err(e),
             });
         }
@@ -374,18 +401,21 @@ pub(crate) fn snapshot(
             } else {
                 match rd.readlink(pid, b"cwd", "read cwd") {
                     Ok(p) => Ok(p),
-                    Err(Fail::Vanished) => continue 'procs,
+                    Err(Fail::Vanished) => Err(gone!()),
                     Err(Fail::Field(e)) => Err(e),
                 }
             });
         }
         if want.contains(Field::Environ) {
-            row.environ = Some(if zombie {
+            row.environ = Some(if kthread {
+                // Kernel threads have no user space, hence no environment.
+                Ok(Vec::new())
+            } else if zombie {
                 Err(Error::new(ErrorKind::Zombie, "read environ").with_pid(ppid_ok))
             } else {
                 match rd.read(pid, b"environ", "read environ", &mut buf) {
                     Ok(()) => Ok(fields::environ(&buf)),
-                    Err(Fail::Vanished) => continue 'procs,
+                    Err(Fail::Vanished) => Err(gone!()),
                     Err(Fail::Field(e)) => Err(e),
                 }
             });
@@ -395,7 +425,7 @@ pub(crate) fn snapshot(
                 Ok(()) => {
                     pio::parse(&buf).ok_or_else(|| parse_error(ppid_ok, "read io_counters", "io"))
                 }
-                Err(Fail::Vanished) => continue 'procs,
+                Err(Fail::Vanished) => Err(gone!()),
                 Err(Fail::Field(e)) => Err(e),
             });
         }
@@ -403,14 +433,14 @@ pub(crate) fn snapshot(
             row.cgroups = Some(match rd.read(pid, b"cgroup", "read cgroups", &mut buf) {
                 Ok(()) => cgroup::parse(&buf)
                     .ok_or_else(|| parse_error(ppid_ok, "read cgroups", "cgroup")),
-                Err(Fail::Vanished) => continue 'procs,
+                Err(Fail::Vanished) => Err(gone!()),
                 Err(Fail::Field(e)) => Err(e),
             });
         }
         if want.contains(Field::NumFds) {
             row.num_fds = Some(match rd.count_dir(pid, b"fd", "read num_fds") {
                 Ok(n) => Ok(n),
-                Err(Fail::Vanished) => continue 'procs,
+                Err(Fail::Vanished) => Err(gone!()),
                 Err(Fail::Field(e)) => Err(e),
             });
         }
