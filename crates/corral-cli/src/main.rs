@@ -7,10 +7,14 @@
 //!   3  fatal error: the process table could not be read, or output failed
 
 mod columns;
+mod duration;
+mod find;
 mod info;
+mod kill;
 mod output;
 mod ps;
 mod select;
+mod targets;
 mod tree;
 
 use std::process::ExitCode;
@@ -51,6 +55,10 @@ enum Cmd {
     Info(info::InfoArgs),
     /// Show the process tree (of all processes, or below PID).
     Tree(tree::TreeArgs),
+    /// Find processes (like pgrep): print the pids that match the selectors.
+    Find(Box<find::FindArgs>),
+    /// Signal processes (like pkill/taskkill): by pid, name, pattern, user, age, port …
+    Kill(Box<kill::KillArgs>),
 }
 
 /// A command's failure: a message and an exit code.
@@ -121,6 +129,8 @@ fn main() -> ExitCode {
         Cmd::Ps(a) => ps::run(*a),
         Cmd::Info(a) => info::run(a),
         Cmd::Tree(a) => tree::run(a),
+        Cmd::Find(a) => find::run(*a),
+        Cmd::Kill(a) => kill::run(*a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
@@ -130,5 +140,15 @@ fn main() -> ExitCode {
             }
             ExitCode::from(f.code)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        super::Cli::command().debug_assert();
     }
 }

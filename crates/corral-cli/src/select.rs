@@ -7,6 +7,19 @@ use crate::Failure;
 
 #[derive(Args, Debug, Default, Clone)]
 pub struct Selection {
+    /// Match --name/--contains/--regex against the whole command line, not the name.
+    #[arg(long)]
+    pub full: bool,
+    /// Only processes that started at least this long ago (5m, 2h, 3d, 1h30m).
+    #[arg(long, value_name = "AGE")]
+    pub older_than: Option<String>,
+    /// Only processes that started less than this long ago.
+    #[arg(long, value_name = "AGE")]
+    pub younger_than: Option<String>,
+    /// Only processes with a TCP or UDP socket on this port, listening or connected,
+    /// IPv4 or IPv6 (`8069`, `8069/tcp`, `53/udp`).
+    #[arg(long, value_name = "PORT[/PROTO]")]
+    pub port: Option<String>,
     /// Only processes with exactly this name (the name rule: comm completed from argv[0]).
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
@@ -45,6 +58,29 @@ fn regex_arg(s: &str, what: &str) -> Result<regex::Regex, Failure> {
     regex::Regex::new(s).map_err(|e| Failure::usage(format!("{what}: bad regular expression: {e}")))
 }
 
+/// Parses `PORT` or `PORT/tcp` / `PORT/udp`.
+pub fn parse_port(s: &str) -> Result<corral::PortMatch, Failure> {
+    let (num, proto) = match s.split_once('/') {
+        Some((n, p)) => (n, Some(p)),
+        None => (s, None),
+    };
+    let port: u16 =
+        num.trim().parse().ok().filter(|&p| p != 0).ok_or_else(|| {
+            Failure::usage(format!("--port: {num:?} is not a port number (1-65535)"))
+        })?;
+    let kind = match proto.map(|p| p.trim().to_ascii_lowercase()) {
+        None => None,
+        Some(p) if p == "tcp" => Some(corral::SocketType::Stream),
+        Some(p) if p == "udp" => Some(corral::SocketType::Datagram),
+        Some(p) => {
+            return Err(Failure::usage(format!(
+                "--port: unknown protocol {p:?} (tcp or udp)"
+            )))
+        }
+    };
+    Ok(corral::PortMatch { port, kind })
+}
+
 impl Selection {
     /// Whether any selector is given.
     pub fn any(&self) -> bool {
@@ -57,6 +93,9 @@ impl Selection {
             || !self.pids.is_empty()
             || self.pgid.is_some()
             || self.session.is_some()
+            || self.older_than.is_some()
+            || self.younger_than.is_some()
+            || self.port.is_some()
     }
 
     /// Applies the selection to a snapshot request, validating every value.
@@ -69,20 +108,51 @@ impl Selection {
                 "choose one of --name, --contains and --regex",
             ));
         }
+        let mut m = None;
         if let Some(n) = &self.name {
             if n.is_empty() {
                 return Err(Failure::usage("--name: empty name"));
             }
-            snap = snap.name(NameMatch::Exact(n.clone()));
+            m = Some(NameMatch::Exact(n.clone()));
         }
         if !self.contains.is_empty() {
             if self.contains.iter().any(|s| s.is_empty()) {
                 return Err(Failure::usage("--contains: empty text"));
             }
-            snap = snap.name(NameMatch::Contains(self.contains.clone()));
+            m = Some(NameMatch::Contains(self.contains.clone()));
         }
         if let Some(r) = &self.regex {
-            snap = snap.name(NameMatch::Regex(regex_arg(r, "--regex")?));
+            m = Some(NameMatch::Regex(regex_arg(r, "--regex")?));
+        }
+        match m {
+            Some(m) if self.full => {
+                if self.pattern.is_some() {
+                    return Err(Failure::usage(
+                        "--full with --pattern: give one command-line match",
+                    ));
+                }
+                snap = snap.cmdline(m);
+            }
+            Some(m) => snap = snap.name(m),
+            None if self.full => {
+                return Err(Failure::usage("--full needs --name, --contains or --regex"));
+            }
+            None => {}
+        }
+        if let Some(a) = &self.older_than {
+            snap = snap.older_than(
+                crate::duration::parse(a)
+                    .map_err(|e| Failure::usage(format!("--older-than: {e}")))?,
+            );
+        }
+        if let Some(a) = &self.younger_than {
+            snap = snap.younger_than(
+                crate::duration::parse(a)
+                    .map_err(|e| Failure::usage(format!("--younger-than: {e}")))?,
+            );
+        }
+        if let Some(p) = &self.port {
+            snap = snap.port(parse_port(p)?);
         }
         if let Some(r) = &self.pattern {
             snap = snap.cmdline(NameMatch::Regex(regex_arg(r, "--pattern")?));

@@ -50,11 +50,13 @@
 //! Linux-only extensions live in [`os::linux`].
 #![warn(missing_docs)]
 
+pub mod control;
 mod error;
 pub mod info;
 pub mod os;
 mod pid;
 mod process;
+mod signal;
 mod snapshot;
 mod sys;
 pub mod system;
@@ -63,4 +65,7 @@ pub use error::{Error, ErrorKind, Result};
 pub use info::*;
 pub use pid::{Pid, ProcessRef, Tid};
 pub use process::{CpuSample, Process};
-pub use snapshot::{Field, FieldSet, FieldValue, Filter, NameMatch, ProcessInfo, Snapshot};
+pub use signal::{ExitStatus, Signal};
+pub use snapshot::{
+    Field, FieldSet, FieldValue, Filter, NameMatch, PortMatch, ProcessInfo, Snapshot,
+};

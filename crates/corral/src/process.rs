@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::info::*;
+use crate::signal::{ExitStatus, Signal};
 use crate::sys::imp;
 use crate::{ErrorKind, Pid, ProcessRef, Result};
 
@@ -618,6 +619,81 @@ impl Process {
     /// Linux only; elsewhere [`ErrorKind::Unsupported`].
     pub fn cgroups(&self) -> Result<Vec<CgroupMembership>> {
         self.h.cgroups()
+    }
+
+    /// Sends a signal to this process (and to no other: a reused pid is not reached).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if it is gone; [`ErrorKind::AccessDenied`] for
+    /// another user's process without privilege; [`ErrorKind::InvalidInput`] for a
+    /// signal number the OS rejects.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: `pidfd_send_signal`. Without a pidfd (kernels before 5.3) the identity is
+    /// checked immediately before `kill(2)`. A zombie accepts signals and ignores them.
+    pub fn send_signal(&self, sig: Signal) -> Result<()> {
+        self.h.send_signal(sig)
+    }
+
+    /// Asks the process to end: `SIGTERM`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Process::send_signal`].
+    pub fn terminate(&self) -> Result<()> {
+        self.send_signal(Signal::Term)
+    }
+
+    /// Ends the process at once: `SIGKILL`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Process::send_signal`].
+    pub fn kill(&self) -> Result<()> {
+        self.send_signal(Signal::Kill)
+    }
+
+    /// Stops the process: `SIGSTOP` (Windows: `NtSuspendProcess`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Process::send_signal`].
+    pub fn suspend(&self) -> Result<()> {
+        self.send_signal(Signal::Stop)
+    }
+
+    /// Continues a stopped process: `SIGCONT` (Windows: `NtResumeProcess`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Process::send_signal`].
+    pub fn resume(&self) -> Result<()> {
+        self.send_signal(Signal::Cont)
+    }
+
+    /// Waits until the process exits, at most `timeout` (`None`: no limit), and says how
+    /// it ended.
+    ///
+    /// Event-driven: nothing sleeps and polls. The process is not reaped: if it is your
+    /// child, you (or `std::process::Child`) still reap it.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Timeout`] if it is still running at the deadline.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: `poll` on the pidfd. The status comes from `waitid(P_PIDFD, WNOWAIT)` for
+    /// your own children, from `/proc/PID/stat` while a non-child is a zombie, and from
+    /// `PIDFD_GET_INFO` (Linux 6.15+) once its parent reaped it; a non-child reaped on an
+    /// older kernel, or another user's zombie, gives [`ExitStatus::Unknown`]. Kernels
+    /// without `pidfd_open` (before 5.3) fall back to checking with a backoff from 1 ms
+    /// to 100 ms.
+    pub fn wait(&self, timeout: Option<Duration>) -> Result<ExitStatus> {
+        self.h.wait_exit(timeout)?;
+        Ok(self.h.exit_status())
     }
 
     #[cfg_attr(feature = "force-unsupported", allow(dead_code))]

@@ -195,7 +195,10 @@ impl FromStr for Signal {
             if rest.is_empty() {
                 return Some(origin);
             }
-            let off: i32 = rest.strip_prefix(if sign > 0 { '+' } else { '-' })?.parse().ok()?;
+            let off: i32 = rest
+                .strip_prefix(if sign > 0 { '+' } else { '-' })?
+                .parse()
+                .ok()?;
             let n = origin + sign * off;
             (34..=64).contains(&n).then_some(n)
         };
@@ -308,7 +311,9 @@ mod tests {
         ] {
             assert_eq!(s.parse::<Signal>().unwrap().number(), n, "{s}");
         }
-        for bad in ["", "0", "65", "-1", "FOO", "SIG", "RTMIN+40", "RTMAX+1", "TERM9"] {
+        for bad in [
+            "", "0", "65", "-1", "FOO", "SIG", "RTMIN+40", "RTMAX+1", "TERM9",
+        ] {
             let e = bad.parse::<Signal>().unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidInput, "{bad}");
         }

@@ -25,6 +25,7 @@
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
 
 use crate::info::*;
 use crate::sys::imp;
@@ -192,6 +193,22 @@ pub struct Filter {
     pub pgid: Option<u32>,
     /// Leave out kernel threads.
     pub exclude_kernel_threads: bool,
+    /// Only processes that started at least this long ago.
+    pub older_than: Option<Duration>,
+    /// Only processes that started less than this long ago.
+    pub younger_than: Option<Duration>,
+    /// Only processes holding a socket on this port (see [`PortMatch`]).
+    pub port: Option<PortMatch>,
+}
+
+/// Which sockets select a process for [`Filter::port`]: a local or remote port, TCP or
+/// UDP (or both), listening or connected, IPv4 and IPv6.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortMatch {
+    /// The port number.
+    pub port: u16,
+    /// Only TCP (`Some(Stream)`), only UDP (`Some(Datagram)`), or both (`None`).
+    pub kind: Option<SocketType>,
 }
 
 // The unsupported backend reads no rows, so it uses none of the row plumbing.
@@ -227,6 +244,16 @@ impl Filter {
         }
         if self.exclude_kernel_threads && row.kernel_thread {
             return Some(false);
+        }
+        if self.older_than.is_some() || self.younger_than.is_some() {
+            let age = SystemTime::now()
+                .duration_since(row.start.wall)
+                .unwrap_or(Duration::ZERO);
+            if self.older_than.is_some_and(|d| age < d)
+                || self.younger_than.is_some_and(|d| age >= d)
+            {
+                return Some(false);
+            }
         }
         if let Some(m) = &self.name {
             match get(&row.name)? {
@@ -453,6 +480,31 @@ impl Snapshot {
     /// Only processes of process group `pgid`.
     pub fn pgid(mut self, pgid: u32) -> Snapshot {
         self.filter.pgid = Some(pgid);
+        self
+    }
+
+    /// Only processes that started at least `age` ago.
+    pub fn older_than(mut self, age: Duration) -> Snapshot {
+        self.filter.older_than = Some(age);
+        self
+    }
+
+    /// Only processes that started less than `age` ago.
+    pub fn younger_than(mut self, age: Duration) -> Snapshot {
+        self.filter.younger_than = Some(age);
+        self
+    }
+
+    /// Only processes with a socket on `port` (local or remote; TCP, UDP or both;
+    /// IPv4 and IPv6), as `lsof -i :PORT` finds them.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: reads the socket tables of this network namespace once, then the
+    /// descriptor links of each process; sockets of processes you may not inspect are
+    /// not seen (run as root to see all).
+    pub fn port(mut self, port: PortMatch) -> Snapshot {
+        self.filter.port = Some(port);
         self
     }
 

@@ -46,3 +46,20 @@ pub fn user_id(name: &str) -> Result<Option<u32>> {
 pub fn user_name(uid: u32) -> Option<String> {
     imp::user_name(uid)
 }
+
+/// Raises this process's soft limit on open files to its hard limit (what `ulimit -n`
+/// shows to what `ulimit -Hn` allows), and returns the new soft limit. Each open
+/// [`Process`](crate::Process) holds one descriptor, so waiting on thousands at once
+/// needs this.
+///
+/// # Errors
+///
+/// Only if the OS refuses.
+///
+/// # Platform-specific behavior
+///
+/// Linux: `setrlimit(RLIMIT_NOFILE)`. Windows has no such limit and returns
+/// `u64::MAX`.
+pub fn raise_fd_limit() -> Result<u64> {
+    imp::raise_fd_limit()
+}

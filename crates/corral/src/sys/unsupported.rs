@@ -26,6 +26,18 @@ pub(crate) fn snapshot(_: FieldSet, _: &Filter, _: impl FnMut(ProcessInfo)) -> R
     unsupported("snapshot")
 }
 
+pub(crate) fn wait_many(
+    _: &[&Handle],
+    _: Option<std::time::Duration>,
+    _: impl FnMut(usize) -> bool,
+) -> Result<()> {
+    unsupported("wait for processes")
+}
+
+pub(crate) fn raise_fd_limit() -> Result<u64> {
+    unsupported("raise open-file limit")
+}
+
 pub(crate) fn total_memory() -> Result<u64> {
     unsupported("read total memory")
 }
@@ -65,6 +77,15 @@ impl Handle {
     }
     pub(crate) fn verify(&self, op: &'static str, _: bool) -> Result<()> {
         unsupported(op)
+    }
+    pub(crate) fn send_signal(&self, _: crate::Signal) -> Result<()> {
+        unsupported("send signal")
+    }
+    pub(crate) fn wait_exit(&self, _: Option<std::time::Duration>) -> Result<()> {
+        unsupported("wait")
+    }
+    pub(crate) fn exit_status(&self) -> crate::ExitStatus {
+        crate::ExitStatus::Unknown
     }
     pub(crate) fn name(&self) -> Result<String> {
         unsupported("read name")

@@ -1,13 +1,15 @@
 //! The Linux backend: procfs readers, pidfd identity, cgroups.
 
+mod control;
 mod fields;
 pub(crate) mod parse;
 pub(crate) mod proc;
 mod process;
 mod snapshot;
 
+pub(crate) use control::wait_many;
 pub(crate) use fields::{total_memory, uptime, user_id, username as user_name};
-pub(crate) use proc::boot_time_secs;
+pub(crate) use proc::{boot_time_secs, raise_fd_limit};
 pub(crate) use process::Handle;
 pub(crate) use snapshot::snapshot;
 

@@ -137,3 +137,24 @@ impl PathBuf32 {
         CStr::from_bytes_with_nul(&self.buf[..=total]).expect("proc path has no interior NUL")
     }
 }
+
+/// Raises the soft open-file limit to the hard limit; returns the new soft limit.
+pub(crate) fn raise_fd_limit() -> Result<u64> {
+    use rustix::process::{getrlimit, setrlimit, Resource};
+    let lim = getrlimit(Resource::Nofile);
+    let Some(hard) = lim.maximum else {
+        return Ok(u64::MAX);
+    };
+    if lim.current == Some(hard) {
+        return Ok(hard);
+    }
+    setrlimit(
+        Resource::Nofile,
+        rustix::process::Rlimit {
+            current: Some(hard),
+            maximum: Some(hard),
+        },
+    )
+    .map_err(|e| Error::from_io("raise open-file limit", e.into()))?;
+    Ok(hard)
+}

@@ -1,7 +1,7 @@
 //! The snapshot loop: `/proc` read with `openat` relative to one directory fd, into
 //! reused buffers, reading each needed file once per process.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
@@ -11,10 +11,10 @@ use std::path::PathBuf;
 use rustix::fs::{Dir, Mode, OFlags};
 
 use super::fields::{self, COMM_LEN};
-use super::parse::{self, cgroup, io as pio, stat, statm, status, tty};
+use super::parse::{self, cgroup, io as pio, net, stat, statm, status, tty};
 use super::proc::{open_at, page_size, read_all, read_path, PathBuf32};
 use crate::info::*;
-use crate::snapshot::{Field, FieldSet, Filter, ProcessInfo};
+use crate::snapshot::{Field, FieldSet, Filter, PortMatch, ProcessInfo};
 use crate::{Error, ErrorKind, Pid, Result};
 
 /// Why a file read failed: the process vanished (drop the row) or a field error.
@@ -67,6 +67,44 @@ impl Reader {
         rustix::fs::readlinkat(self.proc_fd.as_fd(), p, Vec::new())
             .map(|c| PathBuf::from(OsString::from_vec(c.into_bytes())))
             .map_err(|e| Self::classify(pid, op, e.into()))
+    }
+
+    /// Whether any descriptor of the process is a socket in `inodes`.
+    fn has_socket(&mut self, pid: u32, inodes: &HashSet<u64>) -> Result<bool, Fail> {
+        let op = "read fd";
+        let p = self.path.pid_file(pid, b"fd");
+        let fd = rustix::fs::openat(
+            self.proc_fd.as_fd(),
+            p,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| Self::classify(pid, op, e.into()))?;
+        let mut dir = Dir::read_from(&fd).map_err(|e| Self::classify(pid, op, e.into()))?;
+        let mut link = Vec::with_capacity(64);
+        while let Some(ent) = dir.read() {
+            let ent = ent.map_err(|e| Self::classify(pid, op, e.into()))?;
+            let name = ent.file_name();
+            if !name.to_bytes().first().is_some_and(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            link.clear();
+            let Ok(target) = rustix::fs::readlinkat(&fd, name, std::mem::take(&mut link)) else {
+                continue; // closed meanwhile
+            };
+            let bytes = target.into_bytes();
+            if let Some(ino) = bytes
+                .strip_prefix(b"socket:[")
+                .and_then(|r| r.strip_suffix(b"]"))
+                .and_then(parse::parse_u64)
+            {
+                if inodes.contains(&ino) {
+                    return Ok(true);
+                }
+            }
+            link = bytes;
+        }
+        Ok(false)
     }
 
     fn count_dir(&mut self, pid: u32, file: &[u8], op: &'static str) -> Result<usize, Fail> {
@@ -126,6 +164,35 @@ fn list_pids(proc_fd: &OwnedFd) -> Result<Vec<u32>> {
     Ok(pids)
 }
 
+/// Inodes of this network namespace's TCP/UDP sockets with `m.port` as local or remote
+/// port.
+fn port_inodes(m: PortMatch) -> Result<HashSet<u64>> {
+    let mut set = HashSet::new();
+    let mut buf = Vec::with_capacity(16384);
+    for (file, family, kind) in [
+        ("/proc/net/tcp", Family::Inet, SocketType::Stream),
+        ("/proc/net/tcp6", Family::Inet6, SocketType::Stream),
+        ("/proc/net/udp", Family::Inet, SocketType::Datagram),
+        ("/proc/net/udp6", Family::Inet6, SocketType::Datagram),
+    ] {
+        if m.kind.is_some_and(|k| k != kind) {
+            continue;
+        }
+        match read_path(file, &mut buf) {
+            Ok(()) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => continue, // no IPv6
+            Err(e) => return Err(Error::from_io("read socket tables", e)),
+        }
+        for s in net::parse_inet(&buf, family, kind) {
+            // Inode 0: a socket in TIME_WAIT or otherwise owned by no process.
+            if s.inode != 0 && (s.local.port() == m.port || s.remote.port() == m.port) {
+                set.insert(s.inode);
+            }
+        }
+    }
+    Ok(set)
+}
+
 /// Runs a snapshot: see [`crate::Snapshot`].
 pub(crate) fn snapshot(
     fields: FieldSet,
@@ -147,6 +214,10 @@ pub(crate) fn snapshot(
     let pids: Vec<u32> = match &filter.pids {
         Some(v) => v.iter().map(|p| p.as_raw()).collect(),
         None => list_pids(&proc_fd)?,
+    };
+    let port_set = match filter.port {
+        Some(m) => Some(port_inodes(m)?),
+        None => None,
     };
     let boot = super::proc::boot_time_secs()?;
     let page = page_size();
@@ -240,6 +311,14 @@ pub(crate) fn snapshot(
         }
         if filter.check(&row) == Some(false) {
             continue;
+        }
+        if let Some(set) = &port_set {
+            // Processes whose descriptors cannot be read cannot be matched.
+            match rd.has_socket(pid, set) {
+                Ok(true) => {}
+                Ok(false) | Err(Fail::Field(_)) => continue,
+                Err(Fail::Vanished) => continue,
+            }
         }
 
         // status: uids (fast path when that is all), or the whole file.

@@ -59,6 +59,9 @@ pub struct Stat {
     pub policy: Option<u32>,
     /// Field 42: aggregated block-I/O delay, ticks.
     pub delayacct_blkio_ticks: Option<u64>,
+    /// Field 52: the exit status in `waitpid` form, kept while the process is a zombie
+    /// (shown only to callers allowed to ptrace-read the process; 0 otherwise).
+    pub exit_code: Option<i32>,
 }
 
 /// `PF_KTHREAD`: the task is a kernel thread.
@@ -84,7 +87,7 @@ pub fn parse(buf: &[u8]) -> Option<Stat> {
     if state_f.len() != 1 {
         return None;
     }
-    let mut f = [&b""[..]; 40];
+    let mut f = [&b""[..]; 49];
     let mut n = 0;
     for field in it.by_ref() {
         if n == f.len() {
@@ -125,6 +128,11 @@ pub fn parse(buf: &[u8]) -> Option<Stat> {
         processor: opt(35).and_then(|v| u32::try_from(v).ok()),
         policy: opt(37).and_then(|v| u32::try_from(v).ok()),
         delayacct_blkio_ticks: opt(38),
+        exit_code: if n > 48 {
+            parse_i64(f[48]).and_then(|v| i32::try_from(v).ok())
+        } else {
+            None
+        },
     })
 }
 
@@ -174,6 +182,7 @@ mod tests {
         assert_eq!(s.processor, Some(1));
         assert_eq!(s.policy, Some(0));
         assert_eq!(s.delayacct_blkio_ticks, Some(0));
+        assert_eq!(s.exit_code, Some(0));
     }
 
     #[test]
@@ -198,6 +207,9 @@ mod tests {
         let z = b"900 (defunct thing) Z 1 900 900 0 -1 4227084 0 0 0 0 0 0 0 0 20 0 1 0 5000 0 0 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n";
         let s = parse(z).unwrap();
         assert_eq!(s.state, b'Z');
+        assert_eq!(s.exit_code, None, "an old kernel's line without field 52");
+        let z52 = b"901 (z) Z 1 901 901 0 -1 4227084 0 0 0 0 0 0 0 0 20 0 1 0 5000 0 0 18446744073709551615 0 0 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0 0 0 0 0 0 0 0 1792\n";
+        assert_eq!(parse(z52).unwrap().exit_code, Some(7 << 8));
         assert_eq!(s.vsize, 0);
     }
 
