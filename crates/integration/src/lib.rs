@@ -557,7 +557,20 @@ impl TestProcBuilder {
             cmd.uid(uid);
         }
         let what = format!("{program:?} {:?}", self.args);
-        let mut child = cmd.spawn().map_err(|e| format!("spawning {what}: {e}"))?;
+        // A freshly written copy of testbin can fail with ETXTBSY while another test thread
+        // is between fork and exec holding the copy's (close-on-exec) write fd: retry.
+        let retry_until = Instant::now() + Duration::from_secs(5);
+        let mut child = loop {
+            match cmd.spawn() {
+                Ok(child) => break child,
+                Err(e)
+                    if e.raw_os_error() == Some(libc::ETXTBSY) && Instant::now() < retry_until =>
+                {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => return Err(format!("spawning {what}: {e}")),
+            }
+        };
         // Our own unreaped child: its pid cannot be reused, so this start time is its own.
         let child_start = start_time_of(child.id());
         let mut stdout = child.stdout.take().expect("piped stdout");
