@@ -11,6 +11,8 @@
 //! values) is percent-escaped (`%20` for a space, `%25` for `%`, every byte outside
 //! printable ASCII as `%XX`).
 //!
+//! Arguments after `--` are ignored (payload for command-line tests).
+//!
 //! Exit codes: 2 for a usage error (unknown flag, bad value), 90 when setting up failed
 //! (the reason goes to stderr), otherwise what the flags ask (0 by default).
 //!
@@ -169,6 +171,10 @@ fn parse_args(args: Vec<OsString>) -> Config {
             .unwrap_or_else(|| usage_error(&format!("{flag}: bad number {v:?}")))
     }
     while let Some(arg) = it.next() {
+        if arg == "--" {
+            // Everything after `--` is payload for tests of long or odd command lines.
+            break;
+        }
         let Some(flag) = arg.to_str() else {
             usage_error(&format!("unknown argument {arg:?}"));
         };
