@@ -260,7 +260,7 @@ def make_tools(bins, skip_corral):
 
 
 def measure(measure_bin, argv, env, stdout_path):
-    """Run argv once under `measure`; returns (wall seconds, peak RSS KiB)."""
+    """Run argv once under `measure`; returns (wall s, CPU s, peak RSS KiB)."""
     res = subprocess.run(
         [measure_bin, "--stdout", stdout_path, "--"] + argv,
         env=env,
@@ -273,7 +273,7 @@ def measure(measure_bin, argv, env, stdout_path):
     kv = dict(item.split("=", 1) for item in res.stdout.split())
     if kv["status"] != "0":
         raise RuntimeError(f"{' '.join(argv)} exited with status {kv['status']}")
-    return int(kv["wall_ns"]) / 1e9, int(kv["maxrss_kb"])
+    return int(kv["wall_ns"]) / 1e9, int(kv["cpu_ns"]) / 1e9, int(kv["maxrss_kb"])
 
 
 def seen(name, counts, out_path):
@@ -332,10 +332,10 @@ def run_size(n, rounds, tools, bins, env, scratch):
             order = tools[r % len(tools):] + tools[: r % len(tools)]
             for name, argv, counts in order:
                 out = "/dev/null" if not counts else str(scratch / f"{name}.out")
-                wall, rss = measure(bins["measure"], argv, env, out)
+                wall, cpu, rss = measure(bins["measure"], argv, env, out)
                 if counts and seen(name, counts, out) < n:
                     raise RuntimeError(f"{name} saw fewer than N={n} processes")
-                samples[name].append({"wall_s": wall, "maxrss_kb": rss})
+                samples[name].append({"wall_s": wall, "cpu_s": cpu, "maxrss_kb": rss})
             log(f"N={n}: round {r + 1}/{rounds} done ("
                 + ", ".join(f"{nm} {samples[nm][-1]['wall_s'] * 1e3:.1f}ms"
                             for nm, _, _ in tools) + ")")
@@ -413,6 +413,7 @@ def summarize(result, tool_names):
         rows[name] = {
             "min": min(walls),
             "median": statistics.median(walls),
+            "cpu": statistics.median(x["cpu_s"] for x in s),
             "rss_mib": statistics.median(x["maxrss_kb"] for x in s) / 1024,
         }
     return rows
@@ -428,7 +429,8 @@ def render(env_info, results, tool_names):
         f"- {env_info['rustc']}; Python {env_info['python']}, psutil "
         f"{env_info['psutil']}; sysinfo {env_info['sysinfo']}; {env_info['ps']}",
         "- each tool runs as a fresh process; wall time from fork to exit (`measure`), "
-        "peak RSS = `ru_maxrss`; tools interleaved, order rotated each round",
+        "CPU = user + system time, peak RSS = `ru_maxrss`; tools interleaved, order "
+        "rotated each round; ratios are of wall times",
         "",
     ]
     for res in results:
@@ -447,7 +449,7 @@ def render(env_info, results, tool_names):
         head = ["tool", "min ms", "median ms", "× floor (min)", "× floor (median)"]
         if has_corral:
             head += ["× corral (min)", "× corral (median)"]
-        head += ["peak RSS MiB (median)"]
+        head += ["CPU ms (median)", "peak RSS MiB (median)"]
         out.append("| " + " | ".join(head) + " |")
         out.append("|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|")
         for name in tool_names:
@@ -464,7 +466,7 @@ def render(env_info, results, tool_names):
                     f"{r['min'] / corral['min']:.2f}",
                     f"{r['median'] / corral['median']:.2f}",
                 ]
-            cells.append(f"{r['rss_mib']:.1f}")
+            cells += [f"{r['cpu'] * 1e3:.1f}", f"{r['rss_mib']:.1f}"]
             out.append("| " + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)
