@@ -3,7 +3,7 @@
 
 Usage:
     python3 bench/compare.py                 # sizes 1000 and 5000, 7 rounds
-    python3 bench/compare.py --skip-corral   # until corral's Snapshot API has landed
+    python3 bench/compare.py --skip-corral   # peers and floor only
     python3 bench/compare.py --quick         # smoke run: size 200, 3 rounds
     python3 bench/compare.py --sizes 500,2000 --rounds 11
 
@@ -193,16 +193,13 @@ def _on_signal(signum, _frame):
 # Build and tools
 
 
-def build(with_corral):
+def build():
     cmd = ["cargo", "build", "--release", "-p", "corral-bench", "--bins"]
-    if with_corral:
-        cmd += ["--features", "corral"]
     cmd += ["--message-format=json-render-diagnostics"]
     log("building: " + " ".join(cmd))
     proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     if proc.returncode != 0:
-        hint = " (corral's Snapshot API may not have landed yet: try --skip-corral)"
-        raise SystemExit("cargo build failed" + (hint if with_corral else ""))
+        raise SystemExit("cargo build failed")
     bins = {}
     for line in proc.stdout.splitlines():
         msg = json.loads(line)
@@ -481,7 +478,7 @@ def parse_args():
     ap.add_argument("--rounds", type=int, help="measured rounds per size (default 7)")
     ap.add_argument("--quick", action="store_true", help="smoke run: size 200, 3 rounds")
     ap.add_argument("--skip-corral", action="store_true",
-                    help="leave corral out (until its Snapshot API has landed)")
+                    help="leave corral out (peers and floor only)")
     ap.add_argument("--results", default=str(BENCH / "results"),
                     help="directory for the report (default bench/results)")
     args = ap.parse_args()
@@ -501,7 +498,7 @@ def main():
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, _on_signal)
 
-    bins, target_dir = build(with_corral=not args.skip_corral)
+    bins, target_dir = build()
     env, psutil_version = python_env(target_dir)
     tools = make_tools(bins, args.skip_corral)
     names = [t[0] for t in tools]

@@ -1,7 +1,7 @@
 //! `corral_snap`: lists every process with corral's snapshot API, asking for the same
 //! fields as the other tools, and prints how many it saw.
 //!
-//! Built only with `--features corral` (see bench/Cargo.toml).
+//! Pid and start time are always read; RSS and VMS come from the same `stat` read.
 
 use std::process::ExitCode;
 
@@ -14,9 +14,9 @@ fn main() -> ExitCode {
             Field::Name,
             Field::Status,
             Field::CpuTimes,
-            Field::Memory,
+            Field::Rss,
+            Field::Vms,
             Field::Uids,
-            Field::StartTime,
             Field::NumThreads,
             Field::Cmdline,
         ])

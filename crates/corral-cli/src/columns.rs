@@ -276,29 +276,29 @@ pub static COLUMNS: &[Column] = &[
         name: "rss",
         header: "RSS",
         align: Align::Right,
-        needs: &[Field::Memory],
+        needs: &[Field::Rss],
         help: "resident memory (bytes; human units in tables)",
-        get: |r, _| v(&r.memory, |m| Val::U(m.rss)),
+        get: |r, _| v(&r.rss, |m| Val::U(*m)),
         show: show_bytes,
     },
     Column {
         name: "vms",
         header: "VMS",
         align: Align::Right,
-        needs: &[Field::Memory],
+        needs: &[Field::Vms],
         help: "virtual memory size",
-        get: |r, _| v(&r.memory, |m| Val::U(m.vms)),
+        get: |r, _| v(&r.vms, |m| Val::U(*m)),
         show: show_bytes,
     },
     Column {
         name: "mem",
         header: "%MEM",
         align: Align::Right,
-        needs: &[Field::Memory],
+        needs: &[Field::Rss],
         help: "resident memory as a percentage of physical memory",
         get: |r, c| {
-            v(&r.memory, |m| match c.total_memory {
-                Some(t) if t > 0 => Val::F(m.rss as f64 * 100.0 / t as f64),
+            v(&r.rss, |m| match c.total_memory {
+                Some(t) if t > 0 => Val::F(*m as f64 * 100.0 / t as f64),
                 _ => Val::None,
             })
         },

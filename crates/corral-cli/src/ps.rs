@@ -179,7 +179,7 @@ pub fn run(a: PsArgs) -> Result<(), Failure> {
     let rows = snap.collect().map_err(|e| Failure::fatal(e.to_string()))?;
     let ctx = Ctx {
         now: SystemTime::now(),
-        total_memory: if fields.contains(corral::Field::Memory) {
+        total_memory: if fields.contains(corral::Field::Rss) {
             corral::system::total_memory().ok()
         } else {
             None

@@ -67,7 +67,12 @@ impl fmt::Display for ErrorKind {
 }
 
 /// An error from corral: a kind, the pid concerned, the operation, and the cause.
-pub struct Error {
+///
+/// One pointer wide, so that a `Result<T, Error>` in every field of a snapshot row costs
+/// little when, as usual, nothing failed.
+pub struct Error(Box<Inner>);
+
+struct Inner {
     kind: ErrorKind,
     pid: Option<Pid>,
     op: &'static str,
@@ -81,13 +86,13 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 impl Error {
     /// A new error of `kind` for operation `op`.
     pub fn new(kind: ErrorKind, op: &'static str) -> Error {
-        Error {
+        Error(Box::new(Inner {
             kind,
             pid: None,
             op,
             detail: None,
             source: None,
-        }
+        }))
     }
 
     /// An error for operation `op` built from an OS error, classifying its errno.
@@ -109,61 +114,61 @@ impl Error {
                 _ => ErrorKind::Os,
             },
         };
-        Error {
+        Error(Box::new(Inner {
             kind,
             pid: None,
             op,
             detail: None,
             source: Some(err),
-        }
+        }))
     }
 
     /// Attaches the pid this error is about.
     pub fn with_pid(mut self, pid: Pid) -> Error {
-        self.pid = Some(pid);
+        self.0.pid = Some(pid);
         self
     }
 
     /// Attaches a human-readable detail (what was wrong with the input, say).
     pub fn with_detail(mut self, detail: impl Into<String>) -> Error {
-        self.detail = Some(detail.into().into_boxed_str());
+        self.0.detail = Some(detail.into().into_boxed_str());
         self
     }
 
     /// Changes the kind, keeping everything else.
     pub fn with_kind(mut self, kind: ErrorKind) -> Error {
-        self.kind = kind;
+        self.0.kind = kind;
         self
     }
 
     /// The kind of failure.
     pub fn kind(&self) -> ErrorKind {
-        self.kind
+        self.0.kind
     }
 
     /// The pid this error is about, if any.
     pub fn pid(&self) -> Option<Pid> {
-        self.pid
+        self.0.pid
     }
 
     /// The operation that failed, such as `"open"` or `"read environ"`.
     pub fn op(&self) -> &'static str {
-        self.op
+        self.0.op
     }
 
     /// The extra detail given for this error, if any.
     pub fn detail(&self) -> Option<&str> {
-        self.detail.as_deref()
+        self.0.detail.as_deref()
     }
 
     /// The underlying OS error, if this error came from one.
     pub fn os_error(&self) -> Option<&io::Error> {
-        self.source.as_ref()
+        self.0.source.as_ref()
     }
 
     /// The raw OS error code, if this error came from one.
     pub fn raw_os_error(&self) -> Option<i32> {
-        self.source.as_ref().and_then(io::Error::raw_os_error)
+        self.0.source.as_ref().and_then(io::Error::raw_os_error)
     }
 }
 
@@ -175,16 +180,17 @@ const EOPNOTSUPP: i32 = 95;
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.op)?;
-        if let Some(pid) = self.pid {
+        let e = &self.0;
+        write!(f, "{}", e.op)?;
+        if let Some(pid) = e.pid {
             write!(f, " (pid {pid})")?;
         }
-        write!(f, ": {}", self.kind)?;
-        if let Some(detail) = &self.detail {
+        write!(f, ": {}", e.kind)?;
+        if let Some(detail) = &e.detail {
             write!(f, ": {detail}")?;
         }
-        if let Some(source) = &self.source {
-            if self.kind == ErrorKind::Os || self.detail.is_none() {
+        if let Some(source) = &e.source {
+            if e.kind == ErrorKind::Os || e.detail.is_none() {
                 write!(f, " ({source})")?;
             }
         }
@@ -194,15 +200,16 @@ impl fmt::Display for Error {
 
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = &self.0;
         let mut d = f.debug_struct("Error");
-        d.field("kind", &self.kind).field("op", &self.op);
-        if let Some(pid) = self.pid {
+        d.field("kind", &e.kind).field("op", &e.op);
+        if let Some(pid) = e.pid {
             d.field("pid", &pid);
         }
-        if let Some(detail) = &self.detail {
+        if let Some(detail) = &e.detail {
             d.field("detail", detail);
         }
-        if let Some(source) = &self.source {
+        if let Some(source) = &e.source {
             d.field("source", source);
         }
         d.finish()
@@ -211,7 +218,8 @@ impl fmt::Debug for Error {
 
 impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.source
+        self.0
+            .source
             .as_ref()
             .map(|e| e as &(dyn std::error::Error + 'static))
     }
@@ -219,22 +227,23 @@ impl std::error::Error for Error {
 
 impl Clone for Error {
     fn clone(&self) -> Error {
-        Error {
-            kind: self.kind,
-            pid: self.pid,
-            op: self.op,
-            detail: self.detail.clone(),
-            source: self.source.as_ref().map(|e| match e.raw_os_error() {
+        let e = &self.0;
+        Error(Box::new(Inner {
+            kind: e.kind,
+            pid: e.pid,
+            op: e.op,
+            detail: e.detail.clone(),
+            source: e.source.as_ref().map(|s| match s.raw_os_error() {
                 Some(code) => io::Error::from_raw_os_error(code),
-                None => io::Error::new(e.kind(), e.to_string()),
+                None => io::Error::new(s.kind(), s.to_string()),
             }),
-        }
+        }))
     }
 }
 
 impl From<Error> for io::Error {
     fn from(err: Error) -> io::Error {
-        let kind = match err.kind {
+        let kind = match err.kind() {
             ErrorKind::NoSuchProcess | ErrorKind::Zombie => io::ErrorKind::NotFound,
             ErrorKind::AccessDenied => io::ErrorKind::PermissionDenied,
             ErrorKind::Timeout => io::ErrorKind::TimedOut,
@@ -275,6 +284,12 @@ mod tests {
             e.to_string(),
             "parse pid: invalid input: pid 0 is not a process"
         );
+    }
+
+    #[test]
+    fn error_is_one_pointer() {
+        assert_eq!(std::mem::size_of::<Error>(), std::mem::size_of::<usize>());
+        assert_eq!(std::mem::size_of::<Result<u64>>(), 16);
     }
 
     #[test]

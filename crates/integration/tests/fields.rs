@@ -268,7 +268,10 @@ fn unprivileged_child_ids_and_username() {
 
 #[test]
 fn gone_process_is_no_such_process() {
-    let mut t = TestProc::builder().stdin_piped().arg("--exit-on-stdin-eof").spawn();
+    let mut t = TestProc::builder()
+        .stdin_piped()
+        .arg("--exit-on-stdin-eof")
+        .spawn();
     let p = open(&t);
     assert!(p.is_running());
     t.close_stdin();

@@ -27,7 +27,10 @@ fn spawn_onto_pid(pid: u32) -> Option<TestProc> {
 #[test]
 fn reused_pid_is_not_the_same_process() {
     integration::require_root!();
-    let mut old = TestProc::builder().stdin_piped().arg("--exit-on-stdin-eof").spawn();
+    let mut old = TestProc::builder()
+        .stdin_piped()
+        .arg("--exit-on-stdin-eof")
+        .spawn();
     let pid = old.pid();
     let handle = Process::open(Pid::new(pid).unwrap()).unwrap();
     let old_inode = handle.pidfs_inode();
@@ -85,7 +88,10 @@ fn reused_pid_is_not_the_same_process() {
 #[test]
 fn snapshot_row_open_refuses_a_reused_pid() {
     integration::require_root!();
-    let mut old = TestProc::builder().stdin_piped().arg("--exit-on-stdin-eof").spawn();
+    let mut old = TestProc::builder()
+        .stdin_piped()
+        .arg("--exit-on-stdin-eof")
+        .spawn();
     let pid = Pid::new(old.pid()).unwrap();
     let row = corral::Snapshot::new()
         .pids(&[pid])

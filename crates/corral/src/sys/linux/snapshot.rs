@@ -276,6 +276,12 @@ pub(crate) fn snapshot(
         if want.contains(Field::CpuTimes) {
             row.cpu_times = Some(Ok(fields::cpu_times(&st)));
         }
+        if want.contains(Field::Rss) {
+            row.rss = Some(Ok(st.rss_pages * page));
+        }
+        if want.contains(Field::Vms) {
+            row.vms = Some(Ok(st.vsize));
+        }
         if want.contains(Field::NumThreads) {
             row.num_threads = Some(Ok(st.num_threads));
         }
