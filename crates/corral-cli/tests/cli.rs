@@ -24,6 +24,14 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// Waits until the child is asleep (just after its ready line it may still be running).
+fn asleep(pid: u32) {
+    assert!(integration::wait_until(
+        std::time::Duration::from_secs(10),
+        || integration::read_stat(pid).is_some_and(|s| s.state == 'S')
+    ));
+}
+
 fn json_lines(o: &Output) -> Vec<Value> {
     stdout(o)
         .lines()
@@ -35,6 +43,7 @@ fn json_lines(o: &Output) -> Vec<Value> {
 fn ps_lists_a_child_by_exact_name_with_json() {
     let name = unique_comm("cps");
     let t = TestProc::spawn(&["--comm", &name, "--threads", "2"]);
+    asleep(t.pid());
     let o = corral(&[
         "ps",
         "--name",
@@ -151,6 +160,7 @@ fn ps_tree_shows_children_under_parent() {
 #[test]
 fn info_human_and_json() {
     let t = TestProc::spawn(&["--listen-tcp"]);
+    asleep(t.pid());
     let pid = t.pid().to_string();
     let o = corral(&["info", &pid, "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));

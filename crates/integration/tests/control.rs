@@ -1,0 +1,208 @@
+//! Process control: signals through pidfds, event-driven waits with exit statuses,
+//! graceful stop, tree kill.
+
+use std::time::{Duration, Instant};
+
+use corral::control::{self, StopOutcome};
+use corral::{ErrorKind, ExitStatus, Pid, Process, Signal};
+use integration::{is_dead, TestProc};
+
+fn open(t: &TestProc) -> Process {
+    Process::open(Pid::new(t.pid()).unwrap()).unwrap()
+}
+
+#[test]
+fn terminate_and_wait_child_reports_the_signal() {
+    let t = TestProc::spawn::<&str>(&[]);
+    let p = open(&t);
+    p.terminate().unwrap();
+    let st = p.wait(Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(
+        st,
+        ExitStatus::Signaled {
+            signal: Signal::Term,
+            core_dumped: false
+        }
+    );
+    assert_eq!(st.shell_code(), Some(143));
+}
+
+#[test]
+fn wait_reports_exit_code_of_a_non_child() {
+    // testbin's child (our grandchild) exits 7 as a zombie of testbin: not our child.
+    let t = TestProc::spawn(&["--zombie-child"]);
+    let z = Process::open(Pid::new(t.list("zombie")[0]).unwrap()).unwrap();
+    assert_eq!(
+        z.wait(Some(Duration::from_secs(5))).unwrap(),
+        ExitStatus::Exited(7)
+    );
+}
+
+#[test]
+fn wait_times_out_without_sleeping_through() {
+    let t = TestProc::spawn::<&str>(&[]);
+    let p = open(&t);
+    let start = Instant::now();
+    let e = p.wait(Some(Duration::from_millis(200))).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout);
+    assert!(start.elapsed() >= Duration::from_millis(200));
+    assert!(p.is_running());
+}
+
+#[test]
+fn suspend_and_resume() {
+    let t = TestProc::spawn::<&str>(&[]);
+    let p = open(&t);
+    p.suspend().unwrap();
+    assert!(integration::wait_until(Duration::from_secs(5), || p
+        .status()
+        .ok()
+        == Some(corral::Status::Stopped)));
+    p.resume().unwrap();
+    assert!(integration::wait_until(Duration::from_secs(5), || p
+        .status()
+        .ok()
+        == Some(corral::Status::Sleeping)));
+}
+
+#[test]
+fn signal_after_exit_is_no_such_process_and_bad_signal_is_invalid() {
+    let mut t = TestProc::builder()
+        .stdin_piped()
+        .arg("--exit-on-stdin-eof")
+        .spawn();
+    let p = open(&t);
+    assert_eq!(
+        p.send_signal(Signal::Raw(99)).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    t.close_stdin();
+    assert!(t.wait().success());
+    assert_eq!(p.kill().unwrap_err().kind(), ErrorKind::NoSuchProcess);
+}
+
+#[test]
+fn wait_all_and_wait_any() {
+    let ts: Vec<TestProc> = (0..20)
+        .map(|i| TestProc::spawn(&["--sleep-ms", &(50 + 10 * i).to_string()]))
+        .collect();
+    let ps: Vec<Process> = ts.iter().map(open).collect();
+    let (first, st) = control::wait_any(&ps, Some(Duration::from_secs(10))).unwrap();
+    assert_eq!(first, 0, "the shortest sleeper exits first");
+    assert_eq!(st, ExitStatus::Exited(0));
+    let mut order = Vec::new();
+    let left = control::wait_all(&ps, Some(Duration::from_secs(10)), |i, _, s| {
+        assert_eq!(s, ExitStatus::Exited(0));
+        order.push(i);
+    })
+    .unwrap();
+    assert!(left.is_empty());
+    assert_eq!(order.len(), 20);
+    assert!(control::wait_any(&[], None).is_err());
+}
+
+#[test]
+fn wait_all_many_processes_with_one_poller() {
+    // Hundreds at once through one epoll; the open-file limit is raised for the pidfds.
+    control_many(300);
+}
+
+fn control_many(n: usize) {
+    corral::system::raise_fd_limit().unwrap();
+    let root = TestProc::spawn(&[
+        "--children",
+        &n.to_string(),
+        "--child-args",
+        "--ignore-term",
+        "--end-child-args",
+    ]);
+    let kids: Vec<Process> = root
+        .list("children")
+        .iter()
+        .map(|&k| Process::open(Pid::new(k).unwrap()).unwrap())
+        .collect();
+    assert_eq!(kids.len(), n);
+    for k in &kids {
+        k.kill().unwrap();
+    }
+    let mut gone = 0;
+    let left =
+        control::wait_all(&kids, Some(Duration::from_secs(30)), |_, _, _| gone += 1).unwrap();
+    assert!(left.is_empty());
+    assert_eq!(gone, n);
+}
+
+#[test]
+fn stop_escalates_to_kill_for_a_process_ignoring_term() {
+    let stubborn = TestProc::spawn(&["--ignore-term"]);
+    let polite = TestProc::spawn::<&str>(&[]);
+    let mut done = TestProc::builder()
+        .stdin_piped()
+        .arg("--exit-on-stdin-eof")
+        .spawn();
+    let ps = vec![open(&stubborn), open(&polite), open(&done)];
+    done.close_stdin();
+    done.wait();
+    let out = control::stop(&ps, Signal::Term, Duration::from_millis(300));
+    assert!(
+        matches!(
+            out[0],
+            StopOutcome::Killed(ExitStatus::Signaled {
+                signal: Signal::Kill,
+                ..
+            })
+        ),
+        "{:?}",
+        out[0]
+    );
+    assert!(
+        matches!(
+            out[1],
+            StopOutcome::Exited(ExitStatus::Signaled {
+                signal: Signal::Term,
+                ..
+            })
+        ),
+        "{:?}",
+        out[1]
+    );
+    assert!(matches!(out[2], StopOutcome::AlreadyGone), "{:?}", out[2]);
+}
+
+#[test]
+fn kill_tree_reaches_every_descendant_even_while_they_fork() {
+    // A tree three levels deep whose members keep forking while it is being killed.
+    let t = TestProc::spawn(&[
+        "--children",
+        "3",
+        "--depth",
+        "2",
+        "--child-args",
+        "--fork-bomb-ms",
+        "3000",
+        "--fork-bomb-max",
+        "40",
+        "--end-child-args",
+    ]);
+    std::thread::sleep(Duration::from_millis(100));
+    let root = open(&t);
+    let before = integration::descendants_of(t.pid());
+    assert!(before.len() >= 12, "{}", before.len());
+    let tk = control::kill_tree(&root, Signal::Kill).unwrap();
+    assert!(tk.failed.is_empty(), "{:?}", tk.failed);
+    // Found by kill_tree itself, not reaped by the fork bomb's parent-death signal.
+    let found: std::collections::HashSet<u32> =
+        tk.signalled.iter().map(|p| p.pid().as_raw()).collect();
+    for (pid, _) in &before {
+        assert!(
+            found.contains(pid),
+            "descendant {pid} was not found by kill_tree"
+        );
+    }
+    let left = control::wait_tree(&tk, Some(Duration::from_secs(10))).unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    for (pid, start) in before {
+        assert!(is_dead(pid, start), "descendant {pid} survived");
+    }
+    assert!(integration::descendants_of(t.pid()).is_empty());
+}
