@@ -187,12 +187,24 @@ fn once(a: &KillArgs, sig: Signal, grace: Option<Duration>, out: &mut Out) -> Re
     } else if a.tree {
         for (p, n) in procs.iter().zip(&names) {
             match control::kill_tree(p, sig) {
-                Ok(tk) => {
+                Ok(mut tk) => {
+                    let mut escalated = Vec::new();
+                    if a.wait || grace.is_some() {
+                        let left = control::wait_tree(&mut tk, grace)
+                            .map_err(|e| Failure::fatal(e.to_string()))?;
+                        if !left.is_empty() && sig != Signal::Kill {
+                            // Still running after the grace period: kill what is left.
+                            tk.resignal(Signal::Kill);
+                            let _ = control::wait_tree(&mut tk, Some(Duration::from_secs(5)));
+                            escalated = left;
+                        }
+                    }
                     for m in &tk.signalled {
+                        let killed = escalated.contains(&m.pid());
                         reports.push(report(
                             m,
                             m.name().unwrap_or_else(|_| "?".into()),
-                            "signalled",
+                            if killed { "killed" } else { "signalled" },
                         ));
                     }
                     for (pid, e) in &tk.failed {
@@ -204,27 +216,6 @@ fn once(a: &KillArgs, sig: Signal, grace: Option<Duration>, out: &mut Out) -> Re
                             status: None,
                             error: Some(e.to_string()),
                         });
-                    }
-                    if a.wait || grace.is_some() {
-                        let left = control::wait_tree(&tk, grace)
-                            .map_err(|e| Failure::fatal(e.to_string()))?;
-                        if !left.is_empty() && sig != Signal::Kill {
-                            // Still running after the grace period: kill what is left.
-                            if let Ok(tk2) = control::kill_tree(p, Signal::Kill) {
-                                let _ = control::wait_tree(&tk2, Some(Duration::from_secs(5)));
-                            }
-                            for m in &tk.signalled {
-                                if left.contains(&m.pid()) {
-                                    let _ = m.kill();
-                                }
-                            }
-                            for r in reports
-                                .iter_mut()
-                                .filter(|r| left.iter().any(|p| p.as_raw() == r.pid))
-                            {
-                                r.result = "killed";
-                            }
-                        }
                     }
                 }
                 Err(e) => {

@@ -156,13 +156,91 @@ pub fn stop(procs: &[Process], signal: Signal, grace: Duration) -> Vec<StopOutco
         .collect()
 }
 
-/// The result of [`kill_tree`]: every process that was signalled, root first.
+/// A process tree being killed by [`kill_tree`]: every process signalled so far, and
+/// (where the OS allows) a live view of the forks its members make, so that
+/// [`wait_tree`] can signal offspring created while the tree was dying.
 #[derive(Debug)]
 pub struct TreeKill {
-    /// The processes signalled, opened (so their exits can be awaited).
+    /// The processes signalled, opened (so their exits can be awaited), root first.
     pub signalled: Vec<Process>,
     /// Processes of the tree that could not be signalled, with why.
     pub failed: Vec<(Pid, Error)>,
+    signal: Signal,
+    members: HashSet<u32>,
+    seen: HashSet<(Pid, u64)>,
+    watch: Option<imp::ForkWatch>,
+}
+
+impl TreeKill {
+    /// Whether every fork in the tree was observed from the start of the kill (the
+    /// kernel's fork events were available and none was lost), so that no descendant can
+    /// have escaped by double-forking. `false` means the `/proc` scans alone were used.
+    pub fn saw_every_fork(&self) -> bool {
+        self.watch.as_ref().is_some_and(|w| !w.lost_events())
+    }
+
+    /// Sends `sig` to every member still running, and to offspring found from now on
+    /// (to escalate from `SIGTERM` to `SIGKILL` after a grace period).
+    pub fn resignal(&mut self, sig: Signal) {
+        self.signal = sig;
+        for p in &self.signalled {
+            if p.is_running()
+                && p.send_signal(sig).is_ok()
+                && sig != Signal::Kill
+                && sig != Signal::Stop
+            {
+                let _ = p.send_signal(Signal::Cont);
+            }
+        }
+    }
+
+    /// Opens `pid`, a new child of a member, stops it and adds it; `true` if added.
+    fn adopt(&mut self, pid: Pid, stop: bool) -> bool {
+        let Ok(p) = Process::open(pid) else {
+            return false; // already gone
+        };
+        let start = p.handle().start_ticks;
+        if !self.seen.insert((pid, start)) {
+            return false;
+        }
+        let sig = if stop { Signal::Stop } else { self.signal };
+        match p.send_signal(sig) {
+            Ok(()) => {
+                if !stop && sig != Signal::Kill {
+                    let _ = p.send_signal(Signal::Cont);
+                }
+                self.members.insert(pid.as_raw());
+                self.signalled.push(p);
+                true
+            }
+            Err(e) if e.kind() == ErrorKind::NoSuchProcess => false,
+            Err(e) => {
+                self.failed.push((pid, e));
+                false
+            }
+        }
+    }
+
+    /// Adopts the children of members that the fork events reported, in order (so a
+    /// grandchild is found even after its parent exited).
+    fn follow_forks(&mut self, stop: bool) -> bool {
+        let Some(w) = self.watch.as_mut() else {
+            return false;
+        };
+        let mut forks = Vec::new();
+        w.drain(&mut forks);
+        let mut added = false;
+        for (parent, child) in forks {
+            if self.members.contains(&parent) {
+                // Even if the child is gone, its pid is a member for its own forks.
+                self.members.insert(child);
+                if let Some(pid) = Pid::new(child) {
+                    added |= self.adopt(pid, stop);
+                }
+            }
+        }
+        added
+    }
 }
 
 /// Signals a process and all its descendants, robustly against descendants that fork,
@@ -172,83 +250,105 @@ pub struct TreeKill {
 /// descendant of a stopped process found in a fresh process list, until a pass finds
 /// nothing new (a stopped process cannot fork, so the set converges). Then every member
 /// gets `signal` and, unless the signal is `SIGKILL` or `SIGSTOP`, `SIGCONT` so it can
-/// act on it.
+/// act on it. [`wait_tree`] then waits for them, signalling any offspring they create
+/// while dying (a daemon's double fork in its `SIGTERM` handler, say).
 ///
 /// # Platform-specific behavior
 ///
-/// What remains open: a process that forks and exits between being seen and being
-/// stopped hands its child to the nearest subreaper (usually init) before the next pass
-/// can see it as a descendant. Only a cgroup (a corral `Job`) closes that window; the
-/// Jobs API uses the cgroup's kill instead of this function.
+/// Linux, as root: the kernel's process-events connector reports every fork from before
+/// the root is stopped, so a member that forks and exits between two `/proc` scans
+/// cannot hand its child to init unseen ([`TreeKill::saw_every_fork`] is `true`).
+/// Without that privilege, that one window remains: a process that forks and exits
+/// between being listed and being stopped can leave an orphan outside the tree. Only a
+/// cgroup (a corral `Job`) closes it for unprivileged callers.
 ///
 /// # Errors
 ///
 /// [`ErrorKind::NoSuchProcess`] if the root is gone, [`ErrorKind::AccessDenied`] if it
 /// cannot be signalled.
 pub fn kill_tree(root: &Process, signal: Signal) -> Result<TreeKill> {
+    // Subscribe before anything is stopped, so no fork can fall between the two.
+    let watch = imp::ForkWatch::new();
     root.send_signal(Signal::Stop)?;
-    let root_again = root.process_ref();
-    let mut members: Vec<Process> = vec![Process::open_ref(root_again)?];
-    let mut seen: HashSet<(Pid, u64)> = HashSet::new();
-    seen.insert((root.pid(), root.handle().start_ticks));
-    let mut failed = Vec::new();
+    let first = Process::open_ref(root.process_ref())?;
+    let mut tk = TreeKill {
+        signalled: Vec::new(),
+        failed: Vec::new(),
+        signal,
+        members: HashSet::from([root.pid().as_raw()]),
+        seen: HashSet::from([(root.pid(), root.handle().start_ticks)]),
+        watch,
+    };
+    tk.signalled.push(first);
     loop {
+        let mut added = tk.follow_forks(true);
         let rows = Snapshot::new().field(Field::Ppid).collect()?;
-        let mut added = false;
-        // Descendants of any member, found by walking ppid links from each row.
-        let member_ids: HashSet<Pid> = members.iter().map(|p| p.pid()).collect();
         for row in &rows {
-            if seen.contains(&(row.pid, row.start.raw)) {
-                continue;
-            }
             let parent = match &row.ppid {
                 Some(Ok(Some(p))) => *p,
                 _ => continue,
             };
-            if !member_ids.contains(&parent) {
+            if !tk.members.contains(&parent.as_raw()) || tk.seen.contains(&(row.pid, row.start.raw))
+            {
                 continue;
             }
-            seen.insert((row.pid, row.start.raw));
-            match row.open() {
-                Ok(p) => match p.send_signal(Signal::Stop) {
-                    Ok(()) => {
-                        members.push(p);
-                        added = true;
-                    }
-                    Err(e) if e.kind() == ErrorKind::NoSuchProcess => {}
-                    Err(e) => failed.push((row.pid, e)),
-                },
-                Err(e) if e.kind() == ErrorKind::NoSuchProcess => {}
-                Err(e) => failed.push((row.pid, e)),
-            }
+            // A descendant found by the scan (possibly one whose fork event came first).
+            added |= tk.adopt(row.pid, true);
         }
+        added |= tk.follow_forks(true);
         if !added {
             break;
         }
     }
-    let mut signalled = Vec::with_capacity(members.len());
-    for p in members {
+    let stopped = std::mem::take(&mut tk.signalled);
+    for p in stopped {
         match p.send_signal(signal) {
             Ok(()) => {
                 if signal != Signal::Kill && signal != Signal::Stop {
                     let _ = p.send_signal(Signal::Cont);
                 }
-                signalled.push(p);
+                tk.signalled.push(p);
             }
-            Err(e) if e.kind() == ErrorKind::NoSuchProcess => signalled.push(p),
-            Err(e) => failed.push((p.pid(), e)),
+            Err(e) if e.kind() == ErrorKind::NoSuchProcess => tk.signalled.push(p),
+            Err(e) => tk.failed.push((p.pid(), e)),
         }
     }
-    Ok(TreeKill { signalled, failed })
+    Ok(tk)
 }
 
-/// Waits until every process of a [`TreeKill`] has exited, up to `timeout`; returns
-/// those still running.
+/// Waits until every process of a [`TreeKill`] has exited, up to `timeout`, giving the
+/// same signal to offspring its members create meanwhile (seen through fork events where
+/// available); returns those still running at the deadline.
 ///
 /// # Errors
 ///
 /// As [`wait_all`].
-pub fn wait_tree(tree: &TreeKill, timeout: Option<Duration>) -> Result<Vec<Pid>> {
-    let left = wait_all(&tree.signalled, timeout, |_, _, _| {})?;
-    Ok(left.into_iter().map(|i| tree.signalled[i].pid()).collect())
+pub fn wait_tree(tree: &mut TreeKill, timeout: Option<Duration>) -> Result<Vec<Pid>> {
+    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    // Wake at least this often to take in fork events (exits wake the wait at once).
+    let slice = Duration::from_millis(20);
+    loop {
+        tree.follow_forks(false);
+        let now = std::time::Instant::now();
+        let step = match deadline {
+            Some(d) if d <= now => None,
+            Some(d) => Some((d - now).min(slice)),
+            None => Some(slice),
+        };
+        let left = match step {
+            Some(s) if tree.watch.is_some() => wait_all(&tree.signalled, Some(s), |_, _, _| {})?,
+            Some(_) => {
+                let rest = deadline.map(|d| d.saturating_duration_since(now));
+                wait_all(&tree.signalled, rest, |_, _, _| {})?
+            }
+            None => wait_all(&tree.signalled, Some(Duration::ZERO), |_, _, _| {})?,
+        };
+        let added = tree.follow_forks(false);
+        if left.is_empty() && !added {
+            return Ok(Vec::new());
+        }
+        if step.is_none() || (tree.watch.is_none() && !left.is_empty()) {
+            return Ok(left.into_iter().map(|i| tree.signalled[i].pid()).collect());
+        }
+    }
 }

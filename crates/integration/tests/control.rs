@@ -188,7 +188,7 @@ fn kill_tree_reaches_every_descendant_even_while_they_fork() {
     let root = open(&t);
     let before = integration::descendants_of(t.pid());
     assert!(before.len() >= 12, "{}", before.len());
-    let tk = control::kill_tree(&root, Signal::Kill).unwrap();
+    let mut tk = control::kill_tree(&root, Signal::Kill).unwrap();
     assert!(tk.failed.is_empty(), "{:?}", tk.failed);
     // Found by kill_tree itself, not reaped by the fork bomb's parent-death signal.
     let found: std::collections::HashSet<u32> =
@@ -199,10 +199,73 @@ fn kill_tree_reaches_every_descendant_even_while_they_fork() {
             "descendant {pid} was not found by kill_tree"
         );
     }
-    let left = control::wait_tree(&tk, Some(Duration::from_secs(10))).unwrap();
+    let left = control::wait_tree(&mut tk, Some(Duration::from_secs(10))).unwrap();
     assert!(left.is_empty(), "{left:?}");
     for (pid, start) in before {
         assert!(is_dead(pid, start), "descendant {pid} survived");
     }
     assert!(integration::descendants_of(t.pid()).is_empty());
+}
+
+/// Kills, on drop, every escapee that logged its pid to `log` (they are this test's own:
+/// each wrote its pid itself), so a failing test leaves nothing behind.
+struct Escapees {
+    log: std::path::PathBuf,
+}
+
+impl Escapees {
+    /// The logged escapees still alive (not zombies), with their start times.
+    fn alive(&self) -> Vec<(u32, u64)> {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.parse::<u32>().ok())
+            .filter_map(|pid| integration::read_stat(pid).map(|st| (pid, st)))
+            .filter(|(_, st)| st.state != 'Z')
+            .map(|(pid, st)| (pid, st.start_time))
+            .collect()
+    }
+}
+
+impl Drop for Escapees {
+    fn drop(&mut self) {
+        for (pid, start) in self.alive() {
+            integration::kill_if_same(pid, start);
+        }
+    }
+}
+
+#[test]
+fn tree_kill_catches_double_forks_made_while_dying() {
+    // Every member answers SIGTERM by double-forking and calling setsid (a daemon's
+    // escape), then exiting: the grandchildren would be orphans outside the tree.
+    integration::require_root!("fork events need CAP_NET_ADMIN");
+    let dir = integration::TempDir::new("corral-escape");
+    let log = dir.path().join("escaped");
+    let log_s = log.to_str().unwrap().to_string();
+    let escapees = Escapees { log: log.clone() };
+    let t = TestProc::spawn(&[
+        "--escape-on-term",
+        &log_s,
+        "--children",
+        "3",
+        "--child-args",
+        "--escape-on-term",
+        &log_s,
+        "--end-child-args",
+    ]);
+    let root = open(&t);
+    let mut tk = control::kill_tree(&root, Signal::Term).unwrap();
+    assert!(
+        tk.saw_every_fork(),
+        "fork events were not available or were lost"
+    );
+    let left = control::wait_tree(&mut tk, Some(Duration::from_secs(10))).unwrap();
+    assert!(left.is_empty(), "{left:?}");
+    // 4 original members, and the escapes of each (an intermediate that exits at once
+    // and a setsid grandchild) followed and signalled.
+    assert!(tk.signalled.len() >= 4 + 4, "{}", tk.signalled.len());
+    std::thread::sleep(Duration::from_millis(200));
+    let survivors = escapees.alive();
+    assert!(survivors.is_empty(), "escaped and survived: {survivors:?}");
 }

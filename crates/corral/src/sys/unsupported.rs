@@ -14,6 +14,20 @@ fn unsupported<T>(op: &'static str) -> Result<T> {
         .with_detail("corral has no backend for this platform"))
 }
 
+/// Fork events (never available here).
+#[derive(Debug)]
+pub(crate) struct ForkWatch;
+
+impl ForkWatch {
+    pub(crate) fn new() -> Option<ForkWatch> {
+        None
+    }
+    pub(crate) fn drain(&mut self, _: &mut Vec<(u32, u32)>) {}
+    pub(crate) fn lost_events(&self) -> bool {
+        true
+    }
+}
+
 /// An open process (never constructed here).
 #[derive(Debug)]
 pub(crate) struct Handle {

@@ -27,7 +27,8 @@
 //!    parent already changed (it died before the prctl).
 //! 3. `--comm NAME` (`prctl(PR_SET_NAME)`, the kernel keeps 15 bytes), `--cwd PATH`
 //!    (reports `cwd=`), `--setsid`, `--setpgid` (`setpgid(0, 0)`), `--ignore-term`,
-//!    `--ignore-int`.
+//!    `--escape-on-term LOG` (on SIGTERM: double-fork + `setsid`, the grandchild appends its
+//!    pid to LOG and sleeps; the process itself exits), `--ignore-int`.
 //! 4. `--threads N` (idle threads `worker-0`.., reports `tids=`), `--burn-thread` (a thread
 //!    `burner` spinning forever, reports `burner_tid=`), `--alloc-mb N` (touches every page,
 //!    reports `alloc_mb=`).
@@ -102,6 +103,7 @@ struct Config {
     setsid: bool,
     setpgid: bool,
     ignore_term: bool,
+    escape_on_term: Option<OsString>,
     ignore_int: bool,
     threads: usize,
     burn_thread: bool,
@@ -184,6 +186,7 @@ fn parse_args(args: Vec<OsString>) -> Config {
             "--setsid" => cfg.setsid = true,
             "--setpgid" => cfg.setpgid = true,
             "--ignore-term" => cfg.ignore_term = true,
+            "--escape-on-term" => cfg.escape_on_term = Some(value(&mut it, flag)),
             "--ignore-int" => cfg.ignore_int = true,
             "--threads" => cfg.threads = number(&mut it, flag),
             "--burn-thread" => cfg.burn_thread = true,
@@ -554,6 +557,64 @@ fn fork_bomb(ms: u64, max: u32) {
     }
 }
 
+/// The log file of `--escape-on-term`, for the signal handler (set once, before the
+/// handler is installed, and never freed).
+static ESCAPE_LOG: std::sync::atomic::AtomicPtr<libc::c_char> =
+    std::sync::atomic::AtomicPtr::new(std::ptr::null_mut());
+
+/// `--escape-on-term LOG`: on SIGTERM, double-fork and `setsid` — the way a daemon slips
+/// out of a process tree — then exit. The escaped grandchild appends its pid to LOG, puts
+/// SIGTERM back to its default and sleeps, so a test can check it did not survive.
+fn escape_on_term(log: &OsString) {
+    use std::os::unix::ffi::OsStrExt;
+    let c = CString::new(log.as_bytes())
+        .unwrap_or_else(|_| usage_error("--escape-on-term: NUL in path"));
+    ESCAPE_LOG.store(c.into_raw(), std::sync::atomic::Ordering::SeqCst);
+    extern "C" fn on_term(_: libc::c_int) {
+        // Only async-signal-safe calls: fork, setsid, open, write, close, signal, pause, _exit.
+        // SAFETY: see above; the log path is a leaked, NUL-terminated C string.
+        unsafe {
+            if libc::fork() == 0 {
+                libc::setsid();
+                if libc::fork() == 0 {
+                    // A forked handler inherits SIGTERM blocked; a daemon resets that.
+                    libc::signal(libc::SIGTERM, libc::SIG_DFL);
+                    let mut set: libc::sigset_t = std::mem::zeroed();
+                    libc::sigemptyset(&mut set);
+                    libc::sigaddset(&mut set, libc::SIGTERM);
+                    libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+                    let path = ESCAPE_LOG.load(std::sync::atomic::Ordering::SeqCst);
+                    let fd =
+                        libc::open(path, libc::O_WRONLY | libc::O_APPEND | libc::O_CREAT, 0o644);
+                    if fd >= 0 {
+                        let mut buf = [0u8; 12];
+                        let mut n = libc::getpid() as u32;
+                        let mut i = buf.len() - 1;
+                        buf[i] = b'\n';
+                        loop {
+                            i -= 1;
+                            buf[i] = b'0' + (n % 10) as u8;
+                            n /= 10;
+                            if n == 0 {
+                                break;
+                            }
+                        }
+                        libc::write(fd, buf[i..].as_ptr().cast(), buf.len() - i);
+                        libc::close(fd);
+                    }
+                    loop {
+                        libc::pause();
+                    }
+                }
+                libc::_exit(0);
+            }
+            libc::_exit(0);
+        }
+    }
+    // SAFETY: installing a handler that only makes async-signal-safe calls.
+    unsafe { libc::signal(libc::SIGTERM, on_term as *const () as libc::sighandler_t) };
+}
+
 fn main() {
     let start_ppid = rustix::process::getppid();
     let cfg = parse_args(std::env::args_os().skip(1).collect());
@@ -586,6 +647,9 @@ fn main() {
     }
     if cfg.ignore_term {
         ignore_signal(libc::SIGTERM);
+    }
+    if let Some(log) = &cfg.escape_on_term {
+        escape_on_term(log);
     }
     if cfg.ignore_int {
         ignore_signal(libc::SIGINT);

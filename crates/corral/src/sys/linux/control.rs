@@ -249,12 +249,15 @@ pub(crate) fn wait_many(
     }
     let mut events: Vec<epoll::Event> = Vec::with_capacity(256);
     let mut nap = Duration::from_millis(1);
+    let mut polled_once = false;
     while pending > 0 || !polled.is_empty() {
         let now = Instant::now();
         let mut left = deadline.map(|d| d.saturating_duration_since(now));
-        if left == Some(Duration::ZERO) {
+        // A zero or passed deadline still looks once, so exits that already happened count.
+        if left == Some(Duration::ZERO) && polled_once {
             return Ok(());
         }
+        polled_once = true;
         if !polled.is_empty() {
             left = Some(left.map_or(nap, |l| l.min(nap)));
         }

@@ -1,5 +1,6 @@
 //! The Linux backend: procfs readers, pidfd identity, cgroups.
 
+mod connector;
 mod control;
 mod fields;
 pub(crate) mod parse;
@@ -7,6 +8,7 @@ pub(crate) mod proc;
 mod process;
 mod snapshot;
 
+pub(crate) use connector::ForkWatch;
 pub(crate) use control::wait_many;
 pub(crate) use fields::{total_memory, uptime, user_id, username as user_name};
 pub(crate) use proc::{boot_time_secs, raise_fd_limit};
