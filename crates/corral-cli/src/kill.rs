@@ -239,6 +239,12 @@ fn once(a: &KillArgs, sig: Signal, grace: Option<Duration>, out: &mut Out) -> Re
             }
             reports.push(r);
         }
+    } else if whole_group(a).is_some_and(|leader| leader.signal_process_group(sig).is_ok()) {
+        // The whole group at once, as killpg does: members that joined after the
+        // selection get the signal too.
+        for (p, n) in procs.iter().zip(&names) {
+            reports.push(report(p, n.clone(), "signalled"));
+        }
     } else {
         for (p, n) in procs.iter().zip(&names) {
             let mut r = report(p, n.clone(), "signalled");
@@ -312,4 +318,22 @@ fn once(a: &KillArgs, sig: Signal, grace: Option<Duration>, out: &mut Out) -> Re
     }
     out.flush()?;
     Ok(if ok > 0 { 0 } else { EXIT_NO_MATCH })
+}
+
+/// With `--pgid G` as the only selector, the group's leader (pid G, still leading G), to
+/// signal the whole group through it at once.
+fn whole_group(a: &KillArgs) -> Option<corral::Process> {
+    let sel = &a.select;
+    let g: corral::Pid = sel.pgid.as_deref()?.parse().ok()?;
+    let only_pgid = a.targets.is_empty()
+        && Selection {
+            pgid: None,
+            ..sel.clone()
+        }
+        .is_empty();
+    if !only_pgid || a.interactive {
+        return None;
+    }
+    let leader = corral::Process::open(g).ok()?;
+    (leader.process_group().ok()?.pgid == g.as_raw()).then_some(leader)
 }

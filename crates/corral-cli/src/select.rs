@@ -82,6 +82,11 @@ pub fn parse_port(s: &str) -> Result<corral::PortMatch, Failure> {
 }
 
 impl Selection {
+    /// Whether no selector is given.
+    pub fn is_empty(&self) -> bool {
+        !self.any()
+    }
+
     /// Whether any selector is given.
     pub fn any(&self) -> bool {
         self.name.is_some()

@@ -159,6 +159,20 @@ fn by_parent_pgid_session_and_tree() {
     assert!(dies(&fam));
     assert!(alive(&decoy));
 
+    // --pgid alone signals the whole group at once, through its leader.
+    let grp = TestProc::spawn(&["--setpgid", "--children", "2"]);
+    let o = corral(&["kill", "--signal", "KILL", "--pgid", &grp.pid().to_string()]);
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(out(&o).lines().count(), 3, "{}", out(&o));
+    assert!(dies(&grp));
+    for k in grp.list("children") {
+        assert!(integration::wait_until(
+            Duration::from_secs(10),
+            || is_dead(k, integration::start_time_of(k).unwrap_or(0))
+        ));
+    }
+    assert!(alive(&decoy));
+
     let tree = TestProc::spawn(&["--children", "2", "--depth", "2"]);
     let all = tree.list("descendants");
     let o = corral(&[

@@ -637,6 +637,22 @@ impl Process {
         self.h.send_signal(sig)
     }
 
+    /// Sends a signal to every member of this process's process group at once, as
+    /// `killpg` does, addressed through this process so a reused group id is never hit.
+    ///
+    /// # Errors
+    ///
+    /// As [`Process::send_signal`].
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux 6.9+: `pidfd_send_signal` with `PIDFD_SIGNAL_PROCESS_GROUP`; older kernels:
+    /// `killpg` after checking this process is still alive (a group id cannot be reused
+    /// while a member exists).
+    pub fn signal_process_group(&self, sig: Signal) -> Result<()> {
+        self.h.signal_group(sig)
+    }
+
     /// Asks the process to end: `SIGTERM`.
     ///
     /// # Errors

@@ -269,3 +269,25 @@ fn tree_kill_catches_double_forks_made_while_dying() {
     let survivors = escapees.alive();
     assert!(survivors.is_empty(), "escaped and survived: {survivors:?}");
 }
+
+#[test]
+fn process_group_signal_reaches_every_member() {
+    let t = TestProc::spawn(&["--setpgid", "--children", "3"]);
+    let decoy = TestProc::spawn::<&str>(&[]);
+    let leader = open(&t);
+    assert_eq!(leader.process_group().unwrap().pgid, t.pid());
+    leader.signal_process_group(Signal::Kill).unwrap();
+    assert!(integration::wait_for_exit(
+        t.pid(),
+        t.start_time(),
+        Duration::from_secs(10)
+    ));
+    for k in t.list("children") {
+        let start = integration::start_time_of(k).unwrap_or(0);
+        assert!(integration::wait_until(
+            Duration::from_secs(10),
+            || is_dead(k, start)
+        ));
+    }
+    assert!(!is_dead(decoy.pid(), decoy.start_time()));
+}

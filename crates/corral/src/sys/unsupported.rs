@@ -95,6 +95,9 @@ impl Handle {
     pub(crate) fn send_signal(&self, _: crate::Signal) -> Result<()> {
         unsupported("send signal")
     }
+    pub(crate) fn signal_group(&self, _: crate::Signal) -> Result<()> {
+        unsupported("signal process group")
+    }
     pub(crate) fn wait_exit(&self, _: Option<std::time::Duration>) -> Result<()> {
         unsupported("wait")
     }

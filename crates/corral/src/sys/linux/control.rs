@@ -47,15 +47,23 @@ struct PidfdInfo {
 const PIDFD_GET_INFO: u64 =
     (3 << 30) | ((std::mem::size_of::<PidfdInfo>() as u64) << 16) | (0xFF << 8) | 11;
 
+/// `PIDFD_SIGNAL_PROCESS_GROUP` (Linux 6.9+): signal the process group of the pidfd's
+/// process.
+const PIDFD_SIGNAL_PROCESS_GROUP: u32 = 1 << 2;
+
 fn pidfd_send_signal(fd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
-    // SAFETY: plain syscall with an fd, a signal number, a null siginfo and no flags.
+    pidfd_send_signal_flags(fd, sig, 0)
+}
+
+fn pidfd_send_signal_flags(fd: BorrowedFd<'_>, sig: i32, flags: u32) -> io::Result<()> {
+    // SAFETY: plain syscall with an fd, a signal number, a null siginfo and flags.
     let r = unsafe {
         libc::syscall(
             libc::SYS_pidfd_send_signal,
             fd.as_raw_fd(),
             sig,
             std::ptr::null::<libc::siginfo_t>(),
-            0u32,
+            flags,
         )
     };
     if r < 0 {
@@ -104,6 +112,31 @@ impl Handle {
                 }
             }
         }
+    }
+
+    /// Sends `sig` to the whole process group of this process, atomically.
+    pub(crate) fn signal_group(&self, sig: Signal) -> Result<()> {
+        let n = sig.number();
+        let op = "signal process group";
+        if let Some(fd) = self.pidfd() {
+            match pidfd_send_signal_flags(fd, n, PIDFD_SIGNAL_PROCESS_GROUP) {
+                Ok(()) => return Ok(()),
+                // Kernels before 6.9 reject the flag: fall back to killpg below.
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) && (0..=64).contains(&n) => {}
+                Err(e) => return Err(signal_error(self, sig, e)),
+            }
+        }
+        // killpg by number: the group is this process's, read while it is alive (a group
+        // id cannot be reused while its member exists).
+        let mut buf = Vec::with_capacity(512);
+        let pgrp = read_stat(self.pid, &mut buf)?.pgrp;
+        self.verify(op, false)?;
+        // SAFETY: killpg takes two integers and touches no memory.
+        let r = unsafe { libc::killpg(pgrp as libc::pid_t, n) };
+        if r < 0 {
+            return Err(signal_error(self, sig, io::Error::last_os_error()));
+        }
+        Ok(())
     }
 
     /// Waits until the process exits (zombie or reaped), up to `timeout`.
