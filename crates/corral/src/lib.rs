@@ -50,6 +50,7 @@
 //! Linux-only extensions live in [`os::linux`].
 #![warn(missing_docs)]
 
+mod command;
 pub mod control;
 mod error;
 pub mod info;
@@ -61,6 +62,7 @@ mod snapshot;
 mod sys;
 pub mod system;
 
+pub use command::{Child, Command, Output};
 pub use error::{Error, ErrorKind, Result};
 pub use info::*;
 pub use pid::{Pid, ProcessRef, Tid};

@@ -27,3 +27,20 @@ impl ProcessExt for Process {
         self.handle().start_ticks
     }
 }
+
+/// Linux-only methods of [`Command`](crate::Command).
+pub trait CommandExt {
+    /// Keeps `fd` open in the child (at the same number) and closes every other
+    /// inherited descriptor above 2, as [`Command::close_inherited`](crate::Command::close_inherited)
+    /// does: handle inheritance as an explicit list. The caller keeps `fd` open until
+    /// the child is spawned.
+    fn keep_fd(self, fd: std::os::fd::BorrowedFd<'_>) -> Self;
+}
+
+impl CommandExt for crate::Command {
+    fn keep_fd(mut self, fd: std::os::fd::BorrowedFd<'_>) -> Self {
+        use std::os::fd::AsRawFd;
+        self.keep_raw_fd(fd.as_raw_fd());
+        self
+    }
+}

@@ -14,6 +14,23 @@ fn unsupported<T>(op: &'static str) -> Result<T> {
         .with_detail("corral has no backend for this platform"))
 }
 
+/// Extra state of a spawned child (never constructed here).
+#[derive(Debug)]
+pub(crate) struct Spawned {
+    pub(crate) pty_master: Option<std::fs::File>,
+}
+
+pub(crate) fn spawn(
+    _: &mut std::process::Command,
+    _: &crate::command::Options,
+) -> Result<(std::process::Child, Spawned)> {
+    unsupported("spawn")
+}
+
+pub(crate) fn std_exit_status(_: std::process::ExitStatus) -> crate::ExitStatus {
+    crate::ExitStatus::Unknown
+}
+
 /// Fork events (never available here).
 #[derive(Debug)]
 pub(crate) struct ForkWatch;

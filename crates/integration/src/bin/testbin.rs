@@ -11,7 +11,9 @@
 //! values) is percent-escaped (`%20` for a space, `%25` for `%`, every byte outside
 //! printable ASCII as `%XX`).
 //!
-//! Arguments after `--` are ignored (payload for command-line tests).
+//! Arguments after `--` are ignored (payload for command-line tests). Before anything
+//! else, `--cat` copies stdin to stdout until end of file and `--spew-stderr N` writes N
+//! bytes to stderr (for redirection tests).
 //!
 //! Exit codes: 2 for a usage error (unknown flag, bad value), 90 when setting up failed
 //! (the reason goes to stderr), otherwise what the flags ask (0 by default).
@@ -125,6 +127,8 @@ struct Config {
     exit: Option<i32>,
     sleep_ms: Option<u64>,
     exit_on_stdin_eof: bool,
+    cat: bool,
+    spew_stderr: Option<usize>,
     burn: bool,
     print_env: Vec<OsString>,
     fork_bomb_ms: Option<u64>,
@@ -238,6 +242,8 @@ fn parse_args(args: Vec<OsString>) -> Config {
             "--exit" => cfg.exit = Some(number(&mut it, flag)),
             "--sleep-ms" => cfg.sleep_ms = Some(number(&mut it, flag)),
             "--exit-on-stdin-eof" => cfg.exit_on_stdin_eof = true,
+            "--cat" => cfg.cat = true,
+            "--spew-stderr" => cfg.spew_stderr = Some(number(&mut it, flag)),
             "--burn" => cfg.burn = true,
             "--print-env" => cfg.print_env.push(value(&mut it, flag)),
             "--fork-bomb-ms" => cfg.fork_bomb_ms = Some(number(&mut it, flag)),
@@ -653,6 +659,17 @@ fn main() {
     }
     if cfg.ignore_int {
         ignore_signal(libc::SIGINT);
+    }
+
+    // I/O tests: copy stdin to stdout, then write a block to stderr, before anything else.
+    if cfg.cat {
+        let mut out = std::io::stdout().lock();
+        std::io::copy(&mut std::io::stdin().lock(), &mut out).or_die("copy stdin to stdout");
+        out.flush().or_die("flush stdout");
+    }
+    if let Some(n) = cfg.spew_stderr {
+        let block = vec![b'e'; n];
+        std::io::stderr().write_all(&block).or_die("write stderr");
     }
 
     // Threads.

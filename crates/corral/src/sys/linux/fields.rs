@@ -224,7 +224,8 @@ pub(crate) fn terminal(tty_nr: u32) -> Result<Option<String>> {
 
 // ---- getters ----------------------------------------------------------------------
 
-fn resource(r: Resource) -> i32 {
+/// The `RLIMIT_*` number of a resource.
+pub(crate) fn resource(r: Resource) -> i32 {
     (match r {
         Resource::As => libc::RLIMIT_AS,
         Resource::Core => libc::RLIMIT_CORE,

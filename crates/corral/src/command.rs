@@ -1,0 +1,531 @@
+//! [`Command`]: spawning with everything `std::process::Command` offers, and what
+//! Win32's `CreateProcess` adds that the OS can do.
+//!
+//! # How the program is found
+//!
+//! As `std` finds it: a program name without a `/` is searched in the `PATH` of the
+//! child's environment (the one set on the command, else the caller's), never in the
+//! working directory; a name with a `/` is used as a path, relative to the child's
+//! working directory.
+//!
+//! # What a child inherits
+//!
+//! Unless set otherwise here, a child inherits from the caller: every descriptor not
+//! marked close-on-exec (std opens its own with close-on-exec; [`Command::close_inherited`]
+//! closes the rest), the environment, the working directory, the controlling terminal
+//! and session, the process group, the CPU affinity, the cgroups, the nice value and
+//! scheduling policy, the I/O priority, every resource limit, the umask, and the signal
+//! dispositions that are "ignore" (std resets the signal mask). It does not inherit
+//! pending signals, timers, or the parent-death signal.
+//!
+//! # Examples
+//!
+//! ```
+//! use corral::Command;
+//! let mut child = Command::new("true").nice(5).new_process_group(true).spawn()?;
+//! assert_eq!(child.nice()?, 5);              // a Child is a Process
+//! assert!(child.wait()?.success());
+//! # Ok::<(), corral::Error>(())
+//! ```
+
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
+use std::ops::{Deref, DerefMut};
+use std::path::{Path, PathBuf};
+use std::process::{ChildStderr, ChildStdin, ChildStdout, Stdio};
+
+use crate::info::{IoPriority, Resource, Rlimit};
+use crate::signal::{ExitStatus, Signal};
+use crate::sys::imp;
+use crate::{Error, ErrorKind, Pid, Process, Result};
+
+/// The options `std` does not have, applied by the backend.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Options {
+    pub(crate) suspended: bool,
+    pub(crate) nice: Option<i32>,
+    pub(crate) affinity: Option<Vec<usize>>,
+    pub(crate) ioprio: Option<IoPriority>,
+    pub(crate) new_process_group: bool,
+    pub(crate) new_session: bool,
+    pub(crate) uid: Option<u32>,
+    pub(crate) gid: Option<u32>,
+    pub(crate) groups: Option<Vec<u32>>,
+    pub(crate) rlimits: Vec<(Resource, Rlimit)>,
+    pub(crate) umask: Option<u32>,
+    pub(crate) parent_death_signal: Option<Signal>,
+    /// `Some(keep)`: close every inherited descriptor above 2 except `keep`.
+    pub(crate) keep_fds: Option<Vec<i32>>,
+    pub(crate) kill_on_drop: bool,
+    pub(crate) pty: bool,
+    pub(crate) stdin_set: bool,
+    pub(crate) stdout_set: bool,
+    pub(crate) stderr_set: bool,
+}
+
+/// A process to spawn: a builder over [`std::process::Command`].
+#[derive(Debug)]
+pub struct Command {
+    cmd: std::process::Command,
+    program: OsString,
+    cwd: Option<PathBuf>,
+    path_env: Option<OsString>,
+    opts: Options,
+}
+
+impl Command {
+    /// A command for `program` (searched in `PATH` when it has no `/`).
+    pub fn new(program: impl AsRef<OsStr>) -> Command {
+        Command {
+            cmd: std::process::Command::new(program.as_ref()),
+            program: program.as_ref().to_owned(),
+            cwd: None,
+            path_env: None,
+            opts: Options::default(),
+        }
+    }
+
+    /// Adds an argument.
+    pub fn arg(mut self, a: impl AsRef<OsStr>) -> Command {
+        self.cmd.arg(a);
+        self
+    }
+
+    /// Adds arguments.
+    pub fn args<I, S>(mut self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.cmd.args(args);
+        self
+    }
+
+    /// Sets an environment variable.
+    pub fn env(mut self, k: impl AsRef<OsStr>, v: impl AsRef<OsStr>) -> Command {
+        if k.as_ref() == "PATH" {
+            self.path_env = Some(v.as_ref().to_owned());
+        }
+        self.cmd.env(k, v);
+        self
+    }
+
+    /// Removes an environment variable.
+    pub fn env_remove(mut self, k: impl AsRef<OsStr>) -> Command {
+        self.cmd.env_remove(k);
+        self
+    }
+
+    /// Starts from an empty environment.
+    pub fn env_clear(mut self) -> Command {
+        self.cmd.env_clear();
+        self.path_env = Some(OsString::new());
+        self
+    }
+
+    /// Sets the working directory.
+    pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Command {
+        self.cwd = Some(dir.as_ref().to_owned());
+        self.cmd.current_dir(dir);
+        self
+    }
+
+    /// Sets standard input.
+    pub fn stdin(mut self, s: impl Into<Stdio>) -> Command {
+        self.opts.stdin_set = true;
+        self.cmd.stdin(s);
+        self
+    }
+
+    /// Sets standard output.
+    pub fn stdout(mut self, s: impl Into<Stdio>) -> Command {
+        self.opts.stdout_set = true;
+        self.cmd.stdout(s);
+        self
+    }
+
+    /// Sets standard error.
+    pub fn stderr(mut self, s: impl Into<Stdio>) -> Command {
+        self.opts.stderr_set = true;
+        self.cmd.stderr(s);
+        self
+    }
+
+    /// Starts the child suspended: it exists (its pid is known; it can be inspected, put
+    /// in a job, given limits) but runs none of the program until [`Child::resume`].
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: the child calls `ptrace(PTRACE_TRACEME)` before `execve`, so the kernel
+    /// stops it right after the exec, before the program's first instruction; the parent
+    /// then detaches with `SIGSTOP` pending, leaving a plain stopped, untraced process.
+    /// Where ptrace is forbidden (seccomp, Yama level 3), spawning fails and says so.
+    /// Windows: `CREATE_SUSPENDED`.
+    pub fn suspended(mut self, yes: bool) -> Command {
+        self.opts.suspended = yes;
+        self
+    }
+
+    /// Sets the child's nice value (-20..=19) before it runs.
+    pub fn nice(mut self, nice: i32) -> Command {
+        self.opts.nice = Some(nice);
+        self
+    }
+
+    /// Restricts the child to these CPUs.
+    pub fn cpu_affinity(mut self, cpus: &[usize]) -> Command {
+        self.opts.affinity = Some(cpus.to_vec());
+        self
+    }
+
+    /// Sets the child's I/O priority.
+    pub fn io_priority(mut self, p: IoPriority) -> Command {
+        self.opts.ioprio = Some(p);
+        self
+    }
+
+    /// Puts the child in a new process group of its own.
+    pub fn new_process_group(mut self, yes: bool) -> Command {
+        self.opts.new_process_group = yes;
+        self
+    }
+
+    /// Puts the child in a new session, detached from the caller's terminal.
+    pub fn new_session(mut self, yes: bool) -> Command {
+        self.opts.new_session = yes;
+        self
+    }
+
+    /// Runs the child as this user id (the `CreateProcessAsUser` case).
+    pub fn uid(mut self, uid: u32) -> Command {
+        self.opts.uid = Some(uid);
+        self
+    }
+
+    /// Runs the child with this group id.
+    pub fn gid(mut self, gid: u32) -> Command {
+        self.opts.gid = Some(gid);
+        self
+    }
+
+    /// Sets the child's supplementary groups (an empty list drops them all).
+    pub fn groups(mut self, groups: &[u32]) -> Command {
+        self.opts.groups = Some(groups.to_vec());
+        self
+    }
+
+    /// Sets a resource limit of the child.
+    pub fn rlimit(mut self, resource: Resource, limit: Rlimit) -> Command {
+        self.opts.rlimits.push((resource, limit));
+        self
+    }
+
+    /// Sets the child's umask.
+    pub fn umask(mut self, mask: u32) -> Command {
+        self.opts.umask = Some(mask);
+        self
+    }
+
+    /// Has the OS send `sig` to the child when the thread that spawned it exits.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: `PR_SET_PDEATHSIG`, which fires when the spawning *thread* exits.
+    pub fn parent_death_signal(mut self, sig: Signal) -> Command {
+        self.opts.parent_death_signal = Some(sig);
+        self
+    }
+
+    /// Closes every inherited descriptor except stdin, stdout, stderr (and those kept
+    /// with `os::linux::CommandExt::keep_fd`): handle inheritance as an explicit list.
+    pub fn close_inherited(mut self, yes: bool) -> Command {
+        if yes {
+            self.opts.keep_fds.get_or_insert_with(Vec::new);
+        } else {
+            self.opts.keep_fds = None;
+        }
+        self
+    }
+
+    #[cfg_attr(feature = "force-unsupported", allow(dead_code))]
+    pub(crate) fn keep_raw_fd(&mut self, fd: i32) {
+        self.opts.keep_fds.get_or_insert_with(Vec::new).push(fd);
+    }
+
+    /// Kills the child when the [`Child`] is dropped (and reaps it).
+    pub fn kill_on_drop(mut self, yes: bool) -> Command {
+        self.opts.kill_on_drop = yes;
+        self
+    }
+
+    /// Gives the child a new pseudo-terminal as its controlling terminal and as its
+    /// stdin, stdout and stderr (those not redirected otherwise); the other end is
+    /// [`Child::pty`]. Implies a new session. (The `CREATE_NEW_CONSOLE` case.)
+    pub fn pty(mut self, yes: bool) -> Command {
+        self.opts.pty = yes;
+        self
+    }
+
+    /// Spawns the child.
+    ///
+    /// # Errors
+    ///
+    /// The error names what failed: the program not found (with the search path), not
+    /// executable, a directory, a missing working directory, or the step the kernel
+    /// refused (setting the uid, a resource limit, …) — [`ErrorKind::AccessDenied`] when
+    /// the caller lacks the privilege, [`ErrorKind::InvalidInput`] for bad values. No
+    /// child is left behind on failure.
+    pub fn spawn(mut self) -> Result<Child> {
+        self.validate()?;
+        let (std, extra) = match imp::spawn(&mut self.cmd, &self.opts) {
+            Ok(v) => v,
+            Err(e) => return Err(self.explain(e)),
+        };
+        let pid = Pid::new(std.id()).expect("a child has a positive pid");
+        // Our own unreaped child: its pid cannot be reused, so this open is exact.
+        let process = match Process::open(pid) {
+            Ok(p) => p,
+            Err(e) => {
+                let mut std = std;
+                let _ = std.kill();
+                let _ = std.wait();
+                return Err(e);
+            }
+        };
+        Ok(Child {
+            std: Some(std),
+            process,
+            kill_on_drop: self.opts.kill_on_drop,
+            pty: extra.pty_master,
+        })
+    }
+
+    fn validate(&self) -> Result<()> {
+        let bad = |d: String| Err(Error::new(ErrorKind::InvalidInput, "spawn").with_detail(d));
+        if let Some(n) = self.opts.nice {
+            if !(-20..=19).contains(&n) {
+                return bad(format!("nice {n} is outside -20..=19"));
+            }
+        }
+        if let Some(a) = &self.opts.affinity {
+            if a.is_empty() {
+                return bad("the CPU list is empty".into());
+            }
+        }
+        if let Some(p) = &self.opts.ioprio {
+            if p.level > 7 {
+                return bad(format!("I/O priority level {} is outside 0..=7", p.level));
+            }
+        }
+        for (r, l) in &self.opts.rlimits {
+            if let (Some(s), Some(h)) = (l.soft, l.hard) {
+                if s > h {
+                    return bad(format!(
+                        "the soft limit of {} ({s}) is above its hard limit ({h})",
+                        r.name()
+                    ));
+                }
+            }
+        }
+        if let Some(m) = self.opts.umask {
+            if m > 0o777 {
+                return bad(format!("umask {m:o} has bits beyond 0777"));
+            }
+        }
+        if self.program.is_empty() {
+            return bad("the program name is empty".into());
+        }
+        Ok(())
+    }
+
+    /// Turns a spawn error into one that says what was wrong.
+    fn explain(&self, e: Error) -> Error {
+        if e.detail().is_some() {
+            return e;
+        }
+        let prog = Path::new(&self.program);
+        let shown = prog.display();
+        match e.raw_os_error() {
+            Some(2) => {
+                if let Some(cwd) = &self.cwd {
+                    if !cwd.is_dir() {
+                        return e.with_detail(format!(
+                            "working directory {} does not exist",
+                            cwd.display()
+                        ));
+                    }
+                }
+                if self.program.as_encoded_bytes().contains(&b'/') {
+                    e.with_detail(format!("program {shown} does not exist"))
+                } else {
+                    let path = self
+                        .path_env
+                        .clone()
+                        .or_else(|| std::env::var_os("PATH"))
+                        .unwrap_or_default();
+                    e.with_detail(format!(
+                        "program {shown:?} not found in PATH ({})",
+                        path.to_string_lossy()
+                    ))
+                }
+            }
+            Some(13) => {
+                let full = match &self.cwd {
+                    Some(c)
+                        if prog.is_relative()
+                            && self.program.as_encoded_bytes().contains(&b'/') =>
+                    {
+                        c.join(prog)
+                    }
+                    _ => prog.to_owned(),
+                };
+                if full.is_dir() {
+                    e.with_detail(format!("{shown} is a directory, not a program"))
+                } else {
+                    e.with_detail(format!("permission denied executing {shown}"))
+                }
+            }
+            Some(20) => e.with_detail(format!(
+                "a component of {shown} (or of the working directory) is not a directory"
+            )),
+            Some(8) => e.with_detail(format!(
+                "{shown} is not an executable format the kernel knows"
+            )),
+            _ => e.with_detail(format!("could not run {shown}")),
+        }
+    }
+}
+
+/// A spawned child: a [`Process`] (every getter and control, through `Deref`) that also
+/// owns std's child handle for its pipes and for reaping it.
+#[derive(Debug)]
+pub struct Child {
+    // Always `Some` but inside `wait_with_output`, which consumes the `Child`.
+    std: Option<std::process::Child>,
+    process: Process,
+    kill_on_drop: bool,
+    pty: Option<File>,
+}
+
+impl Child {
+    /// The child as a [`Process`].
+    pub fn process(&self) -> &Process {
+        &self.process
+    }
+
+    /// Lets a suspended child run (`SIGCONT`; Windows: `ResumeThread`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Process::send_signal`].
+    pub fn resume(&self) -> Result<()> {
+        self.process.resume()
+    }
+
+    /// The parent side of the child's pseudo-terminal ([`Command::pty`]).
+    pub fn pty(&mut self) -> Option<&mut File> {
+        self.pty.as_mut()
+    }
+
+    /// Takes the child's stdin pipe.
+    pub fn take_stdin(&mut self) -> Option<ChildStdin> {
+        self.std_mut().stdin.take()
+    }
+
+    fn std_mut(&mut self) -> &mut std::process::Child {
+        self.std
+            .as_mut()
+            .expect("the std child is present until wait_with_output")
+    }
+
+    /// Takes the child's stdout pipe.
+    pub fn take_stdout(&mut self) -> Option<ChildStdout> {
+        self.std_mut().stdout.take()
+    }
+
+    /// Takes the child's stderr pipe.
+    pub fn take_stderr(&mut self) -> Option<ChildStderr> {
+        self.std_mut().stderr.take()
+    }
+
+    /// Waits for the child to exit and reaps it.
+    ///
+    /// # Errors
+    ///
+    /// Only if the OS wait fails.
+    pub fn wait(&mut self) -> Result<ExitStatus> {
+        let pid = self.process.pid();
+        self.std_mut()
+            .wait()
+            .map(imp::std_exit_status)
+            .map_err(|e| Error::from_io("wait", e).with_pid(pid))
+    }
+
+    /// Reaps the child if it has exited, without waiting.
+    ///
+    /// # Errors
+    ///
+    /// Only if the OS wait fails.
+    pub fn try_wait(&mut self) -> Result<Option<ExitStatus>> {
+        let pid = self.process.pid();
+        self.std_mut()
+            .try_wait()
+            .map(|o| o.map(imp::std_exit_status))
+            .map_err(|e| Error::from_io("wait", e).with_pid(pid))
+    }
+
+    /// Reads stdout and stderr to their ends (both at once, so neither pipe can fill and
+    /// block the child), then waits for it.
+    ///
+    /// # Errors
+    ///
+    /// Only if reading or waiting fails.
+    pub fn wait_with_output(mut self) -> Result<Output> {
+        let pid = self.process.pid();
+        let std = self
+            .std
+            .take()
+            .expect("the std child is present until wait_with_output");
+        let out = std
+            .wait_with_output()
+            .map_err(|e| Error::from_io("wait", e).with_pid(pid))?;
+        Ok(Output {
+            status: imp::std_exit_status(out.status),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
+    }
+}
+
+/// What [`Child::wait_with_output`] collected.
+#[derive(Debug, Clone)]
+pub struct Output {
+    /// How the child ended.
+    pub status: ExitStatus,
+    /// Everything it wrote to stdout (when piped).
+    pub stdout: Vec<u8>,
+    /// Everything it wrote to stderr (when piped).
+    pub stderr: Vec<u8>,
+}
+
+impl Deref for Child {
+    type Target = Process;
+    fn deref(&self) -> &Process {
+        &self.process
+    }
+}
+
+impl DerefMut for Child {
+    fn deref_mut(&mut self) -> &mut Process {
+        &mut self.process
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if let (true, Some(std)) = (self.kill_on_drop, self.std.as_mut()) {
+            let _ = self.process.kill();
+            let _ = std.wait();
+        }
+    }
+}

@@ -1,0 +1,366 @@
+//! Spawning on Linux: everything `std::process::Command` does, plus what it cannot,
+//! applied in the child between `fork` and `exec` by one async-signal-safe hook.
+//!
+//! Order in the child (after std's own set-up of stdio, cwd and signal mask):
+//! new session / process group → controlling pty → parent-death signal → umask → nice →
+//! I/O priority → CPU affinity → rlimits → close inherited descriptors → groups, gid,
+//! uid (last, so the steps before may use the caller's privileges) → `PTRACE_TRACEME`
+//! for a suspended start. A failing step writes its number to a close-on-exec pipe
+//! before failing the spawn, so the error says which step the kernel refused.
+//!
+//! **Suspended start.** The child asks to be traced; the kernel then stops it right
+//! after a successful `execve`, before the program's first instruction. The parent
+//! consumes that stop and detaches with `SIGSTOP` pending, so the child stays stopped
+//! (a plain job-control stop, not traced) until `SIGCONT`. `std`'s spawn still returns
+//! only after `exec` succeeded, so a missing program is reported as usual.
+
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+
+use crate::command::Options;
+use crate::info::{IoClass, Rlimit};
+use crate::{Error, ErrorKind, Result};
+
+/// The steps of the child hook, for error messages.
+const STEPS: [&str; 14] = [
+    "",
+    "create a new session (setsid)",
+    "create a new process group (setpgid)",
+    "make the pseudo-terminal the controlling terminal",
+    "set the parent-death signal",
+    "set the umask",
+    "set the nice value",
+    "set the I/O priority",
+    "set the CPU affinity",
+    "set a resource limit",
+    "close inherited descriptors",
+    "set the supplementary groups",
+    "set the group id",
+    "set the user id",
+];
+const STEP_TRACE: u8 = 14;
+
+/// Everything the child hook needs, computed before `fork` (no allocation after).
+struct Plan {
+    setsid: bool,
+    setpgid: bool,
+    pty_slave: Option<RawFd>,
+    pdeathsig: Option<i32>,
+    umask: Option<u32>,
+    nice: Option<i32>,
+    ioprio: Option<libc::c_long>,
+    affinity: Option<libc::cpu_set_t>,
+    rlimits: Vec<(i32, libc::rlimit64)>,
+    close_fds: bool,
+    keep: Vec<RawFd>,
+    groups: Option<Vec<libc::gid_t>>,
+    gid: Option<u32>,
+    uid: Option<u32>,
+    trace: bool,
+    report: RawFd,
+}
+
+fn fail(report: RawFd, step: u8) -> io::Error {
+    let e = io::Error::last_os_error();
+    // SAFETY: write(2) of one byte from a stack buffer; async-signal-safe.
+    unsafe { libc::write(report, (&step as *const u8).cast(), 1) };
+    e
+}
+
+fn check(r: libc::c_int, report: RawFd, step: u8) -> io::Result<()> {
+    if r < 0 {
+        Err(fail(report, step))
+    } else {
+        Ok(())
+    }
+}
+
+/// The child side. Only async-signal-safe calls: no allocation, no locks.
+fn child(p: &Plan) -> io::Result<()> {
+    let r = p.report;
+    // SAFETY: raw syscalls on integers and on memory owned by `p` (the whole block),
+    // which the forked child has its own copy of.
+    unsafe {
+        if p.setsid {
+            check(libc::setsid(), r, 1)?;
+        } else if p.setpgid {
+            check(libc::setpgid(0, 0), r, 2)?;
+        }
+        if let Some(slave) = p.pty_slave {
+            check(libc::ioctl(slave, libc::TIOCSCTTY, 0), r, 3)?;
+        }
+        if let Some(sig) = p.pdeathsig {
+            check(
+                libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0),
+                r,
+                4,
+            )?;
+        }
+        if let Some(mask) = p.umask {
+            libc::umask(mask as libc::mode_t);
+        }
+        if let Some(n) = p.nice {
+            check(libc::setpriority(libc::PRIO_PROCESS, 0, n), r, 6)?;
+        }
+        if let Some(v) = p.ioprio {
+            let rc = libc::syscall(
+                libc::SYS_ioprio_set,
+                1 as libc::c_long,
+                0 as libc::c_long,
+                v,
+            );
+            check(rc as libc::c_int, r, 7)?;
+        }
+        if let Some(set) = &p.affinity {
+            check(
+                libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), set),
+                r,
+                8,
+            )?;
+        }
+        for (res, lim) in &p.rlimits {
+            check(
+                libc::prlimit64(0, *res as _, lim, std::ptr::null_mut()),
+                r,
+                9,
+            )?;
+        }
+        if p.close_fds {
+            // Mark every descriptor from 3 up close-on-exec (closing std's own error pipe
+            // would hide exec failures), then clear the flag on the ones to keep.
+            let rc = libc::syscall(
+                libc::SYS_close_range,
+                3u32,
+                u32::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            );
+            if rc < 0 {
+                // Kernels before 5.11: walk the descriptor table's size.
+                let max = libc::sysconf(libc::_SC_OPEN_MAX).clamp(0, 1 << 20) as RawFd;
+                for fd in 3..max {
+                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                }
+            }
+            for &fd in &p.keep {
+                check(libc::fcntl(fd, libc::F_SETFD, 0), r, 10)?;
+            }
+        }
+        if let Some(groups) = &p.groups {
+            check(libc::setgroups(groups.len(), groups.as_ptr()), r, 11)?;
+        }
+        if let Some(g) = p.gid {
+            check(libc::setgid(g), r, 12)?;
+        }
+        if let Some(u) = p.uid {
+            check(libc::setuid(u), r, 13)?;
+        }
+        if p.trace {
+            let rc = libc::ptrace(
+                libc::PTRACE_TRACEME,
+                0,
+                std::ptr::null_mut::<libc::c_void>(),
+                std::ptr::null_mut::<libc::c_void>(),
+            );
+            check(rc as libc::c_int, r, STEP_TRACE)?;
+        }
+    }
+    Ok(())
+}
+
+/// A spawned child's extra state from the Linux side.
+#[derive(Debug)]
+pub(crate) struct Spawned {
+    pub(crate) pty_master: Option<std::fs::File>,
+}
+
+/// Opens a pseudo-terminal pair: (master, slave).
+fn open_pty() -> io::Result<(OwnedFd, OwnedFd)> {
+    use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+    let master = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)?;
+    grantpt(&master)?;
+    unlockpt(&master)?;
+    let name = ptsname(&master, Vec::new())?;
+    let slave = rustix::fs::open(
+        name.as_c_str(),
+        rustix::fs::OFlags::RDWR | rustix::fs::OFlags::NOCTTY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )?;
+    Ok((master, slave))
+}
+
+fn rlimit_value(l: Rlimit) -> libc::rlimit64 {
+    libc::rlimit64 {
+        rlim_cur: l.soft.unwrap_or(libc::RLIM_INFINITY),
+        rlim_max: l.hard.unwrap_or(libc::RLIM_INFINITY),
+    }
+}
+
+/// Applies `opts` to `cmd` and spawns it.
+pub(crate) fn spawn(
+    cmd: &mut std::process::Command,
+    opts: &Options,
+) -> Result<(std::process::Child, Spawned)> {
+    let op = "spawn";
+    let mut pty_master = None;
+    let mut pty_slave_keep = None;
+    if opts.pty {
+        let (master, slave) = open_pty()
+            .map_err(|e| Error::from_io(op, e).with_detail("could not open a pseudo-terminal"))?;
+        let s = slave.as_raw_fd();
+        // The slave becomes stdin/stdout/stderr unless the caller redirected them.
+        let dup = |fd: &OwnedFd| -> io::Result<std::process::Stdio> {
+            Ok(std::process::Stdio::from(fd.try_clone()?))
+        };
+        if !opts.stdin_set {
+            cmd.stdin(dup(&slave).map_err(|e| Error::from_io(op, e))?);
+        }
+        if !opts.stdout_set {
+            cmd.stdout(dup(&slave).map_err(|e| Error::from_io(op, e))?);
+        }
+        if !opts.stderr_set {
+            cmd.stderr(dup(&slave).map_err(|e| Error::from_io(op, e))?);
+        }
+        pty_master = Some(master);
+        pty_slave_keep = Some((slave, s));
+    }
+    let affinity = match &opts.affinity {
+        None => None,
+        Some(cpus) => {
+            // SAFETY: an all-zero cpu_set_t is the empty set.
+            let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+            let max = 8 * std::mem::size_of::<libc::cpu_set_t>();
+            for &c in cpus {
+                if c >= max {
+                    return Err(Error::new(ErrorKind::InvalidInput, op).with_detail(format!(
+                        "CPU {c} is beyond the largest CPU number supported ({})",
+                        max - 1
+                    )));
+                }
+                // SAFETY: `c` is below the set's capacity, checked just above.
+                unsafe { libc::CPU_SET(c, &mut set) };
+            }
+            Some(set)
+        }
+    };
+    let ioprio = opts.ioprio.map(|p| {
+        let class: libc::c_long = match p.class {
+            IoClass::None => 0,
+            IoClass::Realtime => 1,
+            IoClass::BestEffort => 2,
+            IoClass::Idle => 3,
+        };
+        (class << 13) | (p.level as libc::c_long & 7)
+    });
+    let rlimits = opts
+        .rlimits
+        .iter()
+        .map(|(r, l)| (crate::sys::imp::fields_resource(*r), rlimit_value(*l)))
+        .collect();
+    // The step-report pipe: the child writes the number of a failed step.
+    let (report_r, report_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| Error::from_io(op, e.into()))?;
+    let plan = Plan {
+        setsid: opts.new_session || opts.pty,
+        setpgid: opts.new_process_group,
+        pty_slave: pty_slave_keep.as_ref().map(|(_, s)| *s),
+        pdeathsig: opts.parent_death_signal.map(|s| s.number()),
+        umask: opts.umask,
+        nice: opts.nice,
+        ioprio,
+        affinity,
+        rlimits,
+        close_fds: opts.keep_fds.is_some(),
+        keep: opts.keep_fds.clone().unwrap_or_default(),
+        groups: opts.groups.clone(),
+        gid: opts.gid,
+        uid: opts.uid,
+        trace: opts.suspended,
+        report: report_w.as_raw_fd(),
+    };
+    // SAFETY: the hook only makes async-signal-safe calls (see `child`).
+    unsafe { cmd.pre_exec(move || child(&plan)) };
+    let spawned = cmd.spawn();
+    drop(report_w);
+    drop(pty_slave_keep);
+    let mut step = [0u8; 1];
+    let failed_step = match rustix::io::read(&report_r, &mut step) {
+        Ok(1) => Some(step[0] as usize),
+        _ => None,
+    };
+    let child = match spawned {
+        Ok(c) => c,
+        Err(e) => {
+            let what = failed_step
+                .and_then(|s| STEPS.get(s))
+                .copied()
+                .filter(|s| !s.is_empty());
+            let step_name = if failed_step == Some(STEP_TRACE as usize) {
+                Some("start suspended (ptrace is not permitted here)")
+            } else {
+                what
+            };
+            return Err(match step_name {
+                Some(s) => Error::from_io(op, e).with_detail(format!("could not {s}")),
+                None => Error::from_io(op, e),
+            });
+        }
+    };
+    if opts.suspended {
+        if let Err(e) = stop_after_exec(child.id()) {
+            let mut child = child;
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(
+                Error::from_io(op, e).with_detail("could not hold the child suspended after exec")
+            );
+        }
+    }
+    Ok((
+        child,
+        Spawned {
+            pty_master: pty_master.map(std::fs::File::from),
+        },
+    ))
+}
+
+/// The parent side of a suspended start: wait for the post-exec trap, then detach with
+/// `SIGSTOP` so the child stays stopped, untraced, before its first instruction.
+fn stop_after_exec(pid: u32) -> io::Result<()> {
+    let pid = pid as libc::pid_t;
+    let mut status = 0;
+    loop {
+        // SAFETY: waiting for our own child's ptrace stop; `status` is a valid out-pointer.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::__WALL) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(e);
+        }
+        break;
+    }
+    if !libc::WIFSTOPPED(status) {
+        return Err(io::Error::other("the child did not stop after exec"));
+    }
+    // SAFETY: detaching our own tracee, delivering SIGSTOP.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_DETACH,
+            pid,
+            std::ptr::null_mut::<libc::c_void>(),
+            libc::SIGSTOP as usize as *mut libc::c_void,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// corral's exit status from std's.
+pub(crate) fn exit_status(st: std::process::ExitStatus) -> crate::ExitStatus {
+    use std::os::unix::process::ExitStatusExt;
+    crate::ExitStatus::from_wait_status(st.into_raw())
+}
