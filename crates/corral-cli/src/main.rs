@@ -13,6 +13,7 @@ mod info;
 mod kill;
 mod output;
 mod ps;
+mod run;
 mod select;
 mod targets;
 mod tree;
@@ -59,6 +60,13 @@ enum Cmd {
     Find(Box<find::FindArgs>),
     /// Signal processes (like pkill/taskkill): by pid, name, pattern, user, age, port …
     Kill(Box<kill::KillArgs>),
+    /// Run a program with priorities, affinity, limits, another user, a pty … and pass its
+    /// exit code on.
+    Run(Box<run::RunArgs>),
+    /// Stop processes (SIGSTOP): PID or PID:INODE.
+    Suspend(run::ResumeArgs),
+    /// Continue stopped processes (SIGCONT), such as one started with `run --suspended`.
+    Resume(run::ResumeArgs),
 }
 
 /// A command's failure: a message and an exit code.
@@ -131,6 +139,9 @@ fn main() -> ExitCode {
         Cmd::Tree(a) => tree::run(a),
         Cmd::Find(a) => find::run(*a),
         Cmd::Kill(a) => kill::run(*a),
+        Cmd::Run(a) => run::run(*a),
+        Cmd::Suspend(a) => run::signal_each(a, corral::Signal::Stop),
+        Cmd::Resume(a) => run::signal_each(a, corral::Signal::Cont),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -300,6 +300,21 @@ impl Command {
         })
     }
 
+    /// Replaces the calling process with the program, after applying every option
+    /// (`nice`, `taskset`, `prlimit` style); returns only on failure.
+    ///
+    /// # Errors
+    ///
+    /// As [`Command::spawn`]; [`ErrorKind::InvalidInput`] for `suspended`, `pty` and
+    /// `kill_on_drop`, which need a parent.
+    pub fn exec(mut self) -> Error {
+        if let Err(e) = self.validate() {
+            return e;
+        }
+        let e = imp::exec(&mut self.cmd, &self.opts);
+        self.explain(e)
+    }
+
     fn validate(&self) -> Result<()> {
         let bad = |d: String| Err(Error::new(ErrorKind::InvalidInput, "spawn").with_detail(d));
         if let Some(n) = self.opts.nice {
@@ -422,6 +437,22 @@ impl Child {
         self.process.resume()
     }
 
+    /// Forwards the termination signals this process receives to the child until the
+    /// returned guard is dropped, as a supervisor or `timeout(1)` does.
+    ///
+    /// # Errors
+    ///
+    /// Only if the signal handlers cannot be installed.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: `SIGTERM` and `SIGHUP` are forwarded; `SIGINT` and `SIGQUIT` too when the
+    /// child is in another process group — otherwise the terminal sends them to both,
+    /// and this process ignores them while the guard lives, as `system(3)` does.
+    pub fn forward_signals(&self) -> Result<SignalForwarding> {
+        imp::forward_signals(&self.process).map(|g| SignalForwarding { _guard: g })
+    }
+
     /// The parent side of the child's pseudo-terminal ([`Command::pty`]).
     pub fn pty(&mut self) -> Option<&mut File> {
         self.pty.as_mut()
@@ -495,6 +526,12 @@ impl Child {
             stderr: out.stderr,
         })
     }
+}
+
+/// Signal forwarding to a child; stops when dropped ([`Child::forward_signals`]).
+#[derive(Debug)]
+pub struct SignalForwarding {
+    _guard: imp::ForwardGuard,
 }
 
 /// What [`Child::wait_with_output`] collected.

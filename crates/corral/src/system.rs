@@ -42,6 +42,37 @@ pub fn user_id(name: &str) -> Result<Option<u32>> {
     imp::user_id(name)
 }
 
+/// A user account: ids and supplementary groups, as a login would get them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Login name.
+    pub name: String,
+    /// User id.
+    pub uid: u32,
+    /// Primary group id.
+    pub gid: u32,
+    /// Every group the user is in (primary included), as `initgroups(3)` would set them.
+    pub groups: Vec<u32>,
+}
+
+/// Looks up a user account by name; `Ok(None)` if there is none.
+///
+/// # Errors
+///
+/// Only if the user database itself fails.
+pub fn user(name: &str) -> Result<Option<User>> {
+    imp::user(name)
+}
+
+/// The gid of the group called `name`; `Ok(None)` if there is none.
+///
+/// # Errors
+///
+/// Only if the group database itself fails.
+pub fn group_id(name: &str) -> Result<Option<u32>> {
+    imp::group_id(name)
+}
+
 /// The name of the user with `uid`, or `None` if the user database has none.
 pub fn user_name(uid: u32) -> Option<String> {
     imp::user_name(uid)

@@ -27,6 +27,27 @@ pub(crate) fn spawn(
     unsupported("spawn")
 }
 
+pub(crate) fn exec(_: &mut std::process::Command, _: &crate::command::Options) -> Error {
+    Error::new(ErrorKind::Unsupported, "exec")
+        .with_detail("corral has no backend for this platform")
+}
+
+/// Signal forwarding (never constructed here).
+#[derive(Debug)]
+pub(crate) struct ForwardGuard;
+
+pub(crate) fn forward_signals(_: &crate::Process) -> Result<ForwardGuard> {
+    unsupported("forward signals")
+}
+
+pub(crate) fn user(_: &str) -> Result<Option<crate::system::User>> {
+    unsupported("look up user")
+}
+
+pub(crate) fn group_id(_: &str) -> Result<Option<u32>> {
+    unsupported("look up group")
+}
+
 pub(crate) fn std_exit_status(_: std::process::ExitStatus) -> crate::ExitStatus {
     crate::ExitStatus::Unknown
 }

@@ -191,6 +191,98 @@ pub(crate) fn user_id(name: &str) -> Result<Option<u32>> {
     }
 }
 
+/// A user's uid, primary gid and supplementary groups (NSS `getpwnam_r` +
+/// `getgrouplist`), or `None`.
+pub(crate) fn user(name: &str) -> Result<Option<crate::system::User>> {
+    let op = "look up user";
+    let Some(uid) = user_id(name)? else {
+        return Ok(None);
+    };
+    let cname = std::ffi::CString::new(name).map_err(|_| {
+        Error::new(ErrorKind::InvalidInput, op).with_detail("user name contains NUL")
+    })?;
+    let mut buf = vec![0u8; 1024];
+    let gid = loop {
+        // SAFETY: zeroed passwd is a valid all-null struct for getpwnam_r to fill.
+        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut out: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: all pointers are valid for the stated lengths.
+        let rc = unsafe {
+            libc::getpwnam_r(
+                cname.as_ptr(),
+                &mut pwd,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                &mut out,
+            )
+        };
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 4, 0);
+            continue;
+        }
+        if out.is_null() {
+            return Ok(None);
+        }
+        break pwd.pw_gid;
+    };
+    let mut n: libc::c_int = 64;
+    let groups = loop {
+        let mut g = vec![0 as libc::gid_t; n as usize];
+        // SAFETY: `g` holds `n` entries; getgrouplist updates `n`.
+        let rc = unsafe { libc::getgrouplist(cname.as_ptr(), gid, g.as_mut_ptr(), &mut n) };
+        if rc >= 0 {
+            g.truncate(n as usize);
+            break g;
+        }
+        if n > 1 << 16 {
+            return Err(Error::new(ErrorKind::Os, op).with_detail("too many groups"));
+        }
+        n *= 2;
+    };
+    Ok(Some(crate::system::User {
+        name: name.to_string(),
+        uid,
+        gid,
+        groups,
+    }))
+}
+
+/// The gid of a group name (NSS `getgrnam_r`), or `None`.
+pub(crate) fn group_id(name: &str) -> Result<Option<u32>> {
+    let op = "look up group";
+    let Ok(cname) = std::ffi::CString::new(name) else {
+        return Err(Error::new(ErrorKind::InvalidInput, op).with_detail("group name contains NUL"));
+    };
+    let mut buf = vec![0u8; 1024];
+    loop {
+        // SAFETY: zeroed group is a valid all-null struct for getgrnam_r to fill.
+        let mut grp: libc::group = unsafe { std::mem::zeroed() };
+        let mut out: *mut libc::group = std::ptr::null_mut();
+        // SAFETY: all pointers are valid for the stated lengths.
+        let rc = unsafe {
+            libc::getgrnam_r(
+                cname.as_ptr(),
+                &mut grp,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                &mut out,
+            )
+        };
+        if rc == libc::ERANGE && buf.len() < 1 << 20 {
+            buf.resize(buf.len() * 4, 0);
+            continue;
+        }
+        if rc != 0 && rc != libc::ENOENT && rc != libc::ESRCH {
+            return Err(Error::from_io(op, io::Error::from_raw_os_error(rc)));
+        }
+        return Ok(if out.is_null() {
+            None
+        } else {
+            Some(grp.gr_gid)
+        });
+    }
+}
+
 /// Total physical memory in bytes (`MemTotal`).
 pub(crate) fn total_memory() -> Result<u64> {
     let mut buf = Vec::new();

@@ -12,11 +12,13 @@ mod spawn;
 pub(crate) use connector::ForkWatch;
 pub(crate) use control::wait_many;
 pub(crate) use fields::resource as fields_resource;
-pub(crate) use fields::{total_memory, uptime, user_id, username as user_name};
+pub(crate) use fields::{group_id, total_memory, uptime, user, user_id, username as user_name};
 pub(crate) use proc::{boot_time_secs, raise_fd_limit};
 pub(crate) use process::Handle;
 pub(crate) use snapshot::snapshot;
-pub(crate) use spawn::{exit_status as std_exit_status, spawn};
+pub(crate) use spawn::{
+    exec, exit_status as std_exit_status, forward_signals, spawn, ForwardGuard,
+};
 
 use crate::info::StartTime;
 use crate::Result;

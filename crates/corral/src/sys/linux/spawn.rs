@@ -196,34 +196,9 @@ fn rlimit_value(l: Rlimit) -> libc::rlimit64 {
     }
 }
 
-/// Applies `opts` to `cmd` and spawns it.
-pub(crate) fn spawn(
-    cmd: &mut std::process::Command,
-    opts: &Options,
-) -> Result<(std::process::Child, Spawned)> {
+/// Computes the child hook's plan (everything allocated before `fork`).
+fn plan_for(opts: &Options, report: RawFd) -> Result<Plan> {
     let op = "spawn";
-    let mut pty_master = None;
-    let mut pty_slave_keep = None;
-    if opts.pty {
-        let (master, slave) = open_pty()
-            .map_err(|e| Error::from_io(op, e).with_detail("could not open a pseudo-terminal"))?;
-        let s = slave.as_raw_fd();
-        // The slave becomes stdin/stdout/stderr unless the caller redirected them.
-        let dup = |fd: &OwnedFd| -> io::Result<std::process::Stdio> {
-            Ok(std::process::Stdio::from(fd.try_clone()?))
-        };
-        if !opts.stdin_set {
-            cmd.stdin(dup(&slave).map_err(|e| Error::from_io(op, e))?);
-        }
-        if !opts.stdout_set {
-            cmd.stdout(dup(&slave).map_err(|e| Error::from_io(op, e))?);
-        }
-        if !opts.stderr_set {
-            cmd.stderr(dup(&slave).map_err(|e| Error::from_io(op, e))?);
-        }
-        pty_master = Some(master);
-        pty_slave_keep = Some((slave, s));
-    }
     let affinity = match &opts.affinity {
         None => None,
         Some(cpus) => {
@@ -257,13 +232,10 @@ pub(crate) fn spawn(
         .iter()
         .map(|(r, l)| (crate::sys::imp::fields_resource(*r), rlimit_value(*l)))
         .collect();
-    // The step-report pipe: the child writes the number of a failed step.
-    let (report_r, report_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
-        .map_err(|e| Error::from_io(op, e.into()))?;
     let plan = Plan {
         setsid: opts.new_session || opts.pty,
         setpgid: opts.new_process_group,
-        pty_slave: pty_slave_keep.as_ref().map(|(_, s)| *s),
+        pty_slave: None,
         pdeathsig: opts.parent_death_signal.map(|s| s.number()),
         umask: opts.umask,
         nice: opts.nice,
@@ -276,8 +248,44 @@ pub(crate) fn spawn(
         gid: opts.gid,
         uid: opts.uid,
         trace: opts.suspended,
-        report: report_w.as_raw_fd(),
+        report,
     };
+    Ok(plan)
+}
+
+/// Applies `opts` to `cmd` and spawns it.
+pub(crate) fn spawn(
+    cmd: &mut std::process::Command,
+    opts: &Options,
+) -> Result<(std::process::Child, Spawned)> {
+    let op = "spawn";
+    let mut pty_master = None;
+    let mut pty_slave_keep = None;
+    if opts.pty {
+        let (master, slave) = open_pty()
+            .map_err(|e| Error::from_io(op, e).with_detail("could not open a pseudo-terminal"))?;
+        let s = slave.as_raw_fd();
+        // The slave becomes stdin/stdout/stderr unless the caller redirected them.
+        let dup = |fd: &OwnedFd| -> io::Result<std::process::Stdio> {
+            Ok(std::process::Stdio::from(fd.try_clone()?))
+        };
+        if !opts.stdin_set {
+            cmd.stdin(dup(&slave).map_err(|e| Error::from_io(op, e))?);
+        }
+        if !opts.stdout_set {
+            cmd.stdout(dup(&slave).map_err(|e| Error::from_io(op, e))?);
+        }
+        if !opts.stderr_set {
+            cmd.stderr(dup(&slave).map_err(|e| Error::from_io(op, e))?);
+        }
+        pty_master = Some(master);
+        pty_slave_keep = Some((slave, s));
+    }
+    // The step-report pipe: the child writes the number of a failed step.
+    let (report_r, report_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+        .map_err(|e| Error::from_io(op, e.into()))?;
+    let mut plan = plan_for(opts, report_w.as_raw_fd())?;
+    plan.pty_slave = pty_slave_keep.as_ref().map(|(_, s)| *s);
     // SAFETY: the hook only makes async-signal-safe calls (see `child`).
     unsafe { cmd.pre_exec(move || child(&plan)) };
     let spawned = cmd.spawn();
@@ -363,4 +371,94 @@ fn stop_after_exec(pid: u32) -> io::Result<()> {
 pub(crate) fn exit_status(st: std::process::ExitStatus) -> crate::ExitStatus {
     use std::os::unix::process::ExitStatusExt;
     crate::ExitStatus::from_wait_status(st.into_raw())
+}
+
+/// Replaces the calling process with the command, after applying the options.
+pub(crate) fn exec(cmd: &mut std::process::Command, opts: &Options) -> Error {
+    if opts.suspended || opts.pty || opts.kill_on_drop {
+        return Error::new(ErrorKind::InvalidInput, "exec")
+            .with_detail("suspended, pty and kill_on_drop need a parent: use spawn");
+    }
+    let (report_r, report_w) = match rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC) {
+        Ok(p) => p,
+        Err(e) => return Error::from_io("exec", e.into()),
+    };
+    let plan = plan_for(opts, report_w.as_raw_fd());
+    let plan = match plan {
+        Ok(p) => p,
+        Err(e) => return e,
+    };
+    // SAFETY: the hook only makes async-signal-safe calls (see `child`).
+    unsafe { cmd.pre_exec(move || child(&plan)) };
+    let e = cmd.exec();
+    drop(report_w);
+    let mut step = [0u8; 1];
+    match rustix::io::read(&report_r, &mut step) {
+        Ok(1) => match STEPS.get(step[0] as usize).filter(|s| !s.is_empty()) {
+            Some(s) => Error::from_io("exec", e).with_detail(format!("could not {s}")),
+            None => Error::from_io("exec", e),
+        },
+        _ => Error::from_io("exec", e),
+    }
+}
+
+/// Forwards termination signals received by this process to `child` until the returned
+/// guard is dropped: `SIGTERM`, `SIGHUP` always; `SIGINT` and `SIGQUIT` too when the child
+/// is in another process group (else the terminal already sent them to it, and this
+/// process ignores them meanwhile, as `system(3)` does).
+pub(crate) fn forward_signals(child: &crate::Process) -> Result<ForwardGuard> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+    let op = "forward signals";
+    let me = rustix::process::getpgrp().as_raw_nonzero().get() as u32;
+    let same_group = child.process_group().map(|g| g.pgid == me).unwrap_or(true);
+    let mut sigs = vec![SIGTERM, SIGHUP];
+    if !same_group {
+        sigs.extend([SIGINT, SIGQUIT]);
+    }
+    let mut signals =
+        signal_hook::iterator::Signals::new(&sigs).map_err(|e| Error::from_io(op, e))?;
+    let handle = signals.handle();
+    // Register (and so ignore) INT/QUIT meanwhile when the child shares our group.
+    let ignored = if same_group {
+        Some(
+            signal_hook::iterator::Signals::new([SIGINT, SIGQUIT])
+                .map_err(|e| Error::from_io(op, e))?,
+        )
+    } else {
+        None
+    };
+    let target = crate::Process::open_ref(child.process_ref())?;
+    let thread = std::thread::Builder::new()
+        .name("corral-forward".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                let _ = target.send_signal(crate::Signal::from_number(sig));
+            }
+        })
+        .map_err(|e| Error::from_io(op, e))?;
+    Ok(ForwardGuard {
+        handle,
+        ignored: ignored.map(|s| s.handle()),
+        thread: Some(thread),
+    })
+}
+
+/// Stops forwarding signals when dropped.
+#[derive(Debug)]
+pub(crate) struct ForwardGuard {
+    handle: signal_hook::iterator::Handle,
+    ignored: Option<signal_hook::iterator::Handle>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for ForwardGuard {
+    fn drop(&mut self) {
+        self.handle.close();
+        if let Some(h) = &self.ignored {
+            h.close();
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
