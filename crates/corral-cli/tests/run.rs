@@ -227,3 +227,23 @@ fn bad_input() {
     assert!(String::from_utf8_lossy(&o.stderr)
         .contains("working directory /no/such/dir does not exist"));
 }
+
+#[test]
+fn switching_user_without_privilege_is_a_clear_access_denied() {
+    integration::require_root!("runs corral as nobody");
+    use std::os::unix::process::CommandExt;
+    let (uid, gid) = integration::nobody_ids();
+    let o = corral()
+        .args(["run", "--user", "root", "--", "true"])
+        .uid(uid)
+        .gid(gid)
+        .current_dir("/")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("access denied") && err.contains("could not set"),
+        "{err}"
+    );
+}

@@ -283,7 +283,7 @@ impl Command {
         };
         let pid = Pid::new(std.id()).expect("a child has a positive pid");
         // Our own unreaped child: its pid cannot be reused, so this open is exact.
-        let process = match Process::open(pid) {
+        let process = match Process::open_own_child(pid) {
             Ok(p) => p,
             Err(e) => {
                 let mut std = std;

@@ -100,6 +100,12 @@ impl Process {
         imp::Handle::open_with_start(pid, start.raw).map(|h| Process { h })
     }
 
+    /// Opens a child the caller spawned and has not reaped (cheaper than
+    /// [`Process::open`]: the pid cannot change hands).
+    pub(crate) fn open_own_child(pid: Pid) -> Result<Process> {
+        imp::Handle::open_child(pid).map(|h| Process { h })
+    }
+
     /// The calling process.
     ///
     /// # Errors

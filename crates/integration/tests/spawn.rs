@@ -69,8 +69,9 @@ fn suspended_child_runs_nothing_until_resumed() {
     // It exists, has exec'd the program, and is stopped before the program's first
     // instruction: its side effect (creating a file) has not happened.
     assert_eq!(child.exe().unwrap().unwrap(), testbin_path());
-    std::thread::sleep(Duration::from_millis(300));
+    // Stopped as soon as spawn returns.
     assert_eq!(child.status().unwrap(), Status::Stopped);
+    std::thread::sleep(Duration::from_millis(300));
     assert!(!marker.exists(), "the suspended child ran");
     let t = child.cpu_times().unwrap();
     assert_eq!(

@@ -118,6 +118,9 @@ impl Handle {
     pub(crate) fn open(_: Pid) -> Result<Handle> {
         unsupported("open")
     }
+    pub(crate) fn open_child(_: Pid) -> Result<Handle> {
+        unsupported("open")
+    }
     pub(crate) fn open_pinned(_: Pid, _: u64) -> Result<Handle> {
         unsupported("open")
     }

@@ -88,6 +88,21 @@ impl Handle {
             .with_detail("the pid kept changing hands while opening"))
     }
 
+    /// Opens a child this process just spawned and has not reaped: its pid cannot change
+    /// hands, so one `stat` read suffices.
+    pub(crate) fn open_child(pid: Pid) -> Result<Handle> {
+        let pidfd = pidfd_open(pid).map_err(|e| proc_error("open", pid, e))?;
+        let mut buf = Vec::with_capacity(512);
+        let st = read_stat(pid, &mut buf)?;
+        let inode = pidfd.as_ref().and_then(pidfs_inode);
+        Ok(Handle {
+            pid,
+            start_ticks: st.starttime,
+            pidfd,
+            inode,
+        })
+    }
+
     /// Opens `pid` only if it is the process with pidfs inode `inode`.
     pub(crate) fn open_pinned(pid: Pid, inode: u64) -> Result<Handle> {
         let h = Handle::open(pid)?;

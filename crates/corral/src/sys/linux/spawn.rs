@@ -61,6 +61,27 @@ struct Plan {
     report: RawFd,
 }
 
+impl Plan {
+    /// Whether any step needs the hook; without one, std keeps its fast `posix_spawn`
+    /// (vfork-style) path instead of `fork`.
+    fn needs_hook(&self) -> bool {
+        self.setsid
+            || self.setpgid
+            || self.pty_slave.is_some()
+            || self.pdeathsig.is_some()
+            || self.umask.is_some()
+            || self.nice.is_some()
+            || self.ioprio.is_some()
+            || self.affinity.is_some()
+            || !self.rlimits.is_empty()
+            || self.close_fds
+            || self.groups.is_some()
+            || self.gid.is_some()
+            || self.uid.is_some()
+            || self.trace
+    }
+}
+
 fn fail(report: RawFd, step: u8) -> io::Error {
     let e = io::Error::last_os_error();
     // SAFETY: write(2) of one byte from a stack buffer; async-signal-safe.
@@ -286,8 +307,15 @@ pub(crate) fn spawn(
         .map_err(|e| Error::from_io(op, e.into()))?;
     let mut plan = plan_for(opts, report_w.as_raw_fd())?;
     plan.pty_slave = pty_slave_keep.as_ref().map(|(_, s)| *s);
-    // SAFETY: the hook only makes async-signal-safe calls (see `child`).
-    unsafe { cmd.pre_exec(move || child(&plan)) };
+    if plan.setpgid && !plan.setsid {
+        // std does this itself, on its posix_spawn path too.
+        cmd.process_group(0);
+        plan.setpgid = false;
+    }
+    if plan.needs_hook() {
+        // SAFETY: the hook only makes async-signal-safe calls (see `child`).
+        unsafe { cmd.pre_exec(move || child(&plan)) };
+    }
     let spawned = cmd.spawn();
     drop(report_w);
     drop(pty_slave_keep);
@@ -364,7 +392,24 @@ fn stop_after_exec(pid: u32) -> io::Result<()> {
     if r < 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(())
+    // Return only once the job-control stop has happened, so the caller sees a stopped
+    // process (consuming the stop report is harmless: std waits only for the exit).
+    loop {
+        // SAFETY: waiting for our own child's stop; `status` is a valid out-pointer.
+        let r = unsafe { libc::waitpid(pid, &mut status, libc::WUNTRACED) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(e);
+        }
+        return if libc::WIFSTOPPED(status) {
+            Ok(())
+        } else {
+            Err(io::Error::other("the child ended instead of stopping"))
+        };
+    }
 }
 
 /// corral's exit status from std's.
