@@ -7,6 +7,7 @@ pub(crate) mod parse;
 pub(crate) mod proc;
 mod process;
 mod snapshot;
+mod system;
 
 pub(crate) use connector::ForkWatch;
 pub(crate) use control::wait_many;
@@ -14,6 +15,10 @@ pub(crate) use fields::{total_memory, uptime, user_id, username as user_name};
 pub(crate) use proc::{boot_time_secs, raise_fd_limit};
 pub(crate) use process::Handle;
 pub(crate) use snapshot::snapshot;
+pub(crate) use system::{
+    cpu_freq, cpu_stats, cpu_times_all, load_average, pid_count, swap_memory, topology, users,
+    virtual_memory,
+};
 
 use crate::info::StartTime;
 use crate::Result;
