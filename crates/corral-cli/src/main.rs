@@ -14,7 +14,9 @@ mod kill;
 mod output;
 mod ps;
 mod select;
+mod system;
 mod targets;
+mod topology;
 mod tree;
 
 use std::process::ExitCode;
@@ -59,6 +61,10 @@ enum Cmd {
     Find(Box<find::FindArgs>),
     /// Signal processes (like pkill/taskkill): by pid, name, pattern, user, age, port …
     Kill(Box<kill::KillArgs>),
+    /// Show the machine: CPU use over an interval, load, memory, swap, uptime, users.
+    System(system::SystemArgs),
+    /// Show the CPU topology: packages, cores, logical CPUs, NUMA nodes, caches.
+    Topology(topology::TopologyArgs),
 }
 
 /// A command's failure: a message and an exit code.
@@ -131,6 +137,8 @@ fn main() -> ExitCode {
         Cmd::Tree(a) => tree::run(a),
         Cmd::Find(a) => find::run(*a),
         Cmd::Kill(a) => kill::run(*a),
+        Cmd::System(a) => system::run(a),
+        Cmd::Topology(a) => topology::run(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,
