@@ -15,7 +15,9 @@ mod output;
 mod ps;
 mod run;
 mod select;
+mod system;
 mod targets;
+mod topology;
 mod tree;
 
 use std::process::ExitCode;
@@ -67,6 +69,10 @@ enum Cmd {
     Suspend(run::ResumeArgs),
     /// Continue stopped processes (SIGCONT), such as one started with `run --suspended`.
     Resume(run::ResumeArgs),
+    /// Show the machine: CPU use over an interval, load, memory, swap, uptime, users.
+    System(system::SystemArgs),
+    /// Show the CPU topology: packages, cores, logical CPUs, NUMA nodes, caches.
+    Topology(topology::TopologyArgs),
 }
 
 /// A command's failure: a message and an exit code.
@@ -142,6 +148,8 @@ fn main() -> ExitCode {
         Cmd::Run(a) => run::run(*a),
         Cmd::Suspend(a) => run::signal_each(a, corral::Signal::Stop),
         Cmd::Resume(a) => run::signal_each(a, corral::Signal::Cont),
+        Cmd::System(a) => system::run(a),
+        Cmd::Topology(a) => topology::run(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

@@ -255,7 +255,7 @@ fn build(a: &RunArgs) -> Result<Command, Failure> {
             Err(_) => Some(u.clone()),
         };
         let account = match &name {
-            Some(n) => corral::system::user(n).map_err(fatal)?,
+            Some(n) => corral::system::account(n).map_err(fatal)?,
             None => None,
         };
         match (account, u.parse::<u32>()) {

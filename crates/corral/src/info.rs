@@ -2,7 +2,7 @@
 //!
 //! Everything here is a value: reading it again needs a new call. Sizes are in bytes,
 //! times are [`Duration`]s, and counters are the raw cumulative values the OS keeps
-//! (turn two samples into rates with [`CpuSampler`](crate::CpuSampler)).
+//! (turn two samples into rates with [`CpuSample`](crate::CpuSample)).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

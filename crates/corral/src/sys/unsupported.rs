@@ -40,7 +40,7 @@ pub(crate) fn forward_signals(_: &crate::Process) -> Result<ForwardGuard> {
     unsupported("forward signals")
 }
 
-pub(crate) fn user(_: &str) -> Result<Option<crate::system::User>> {
+pub(crate) fn account(_: &str) -> Result<Option<crate::system::Account>> {
     unsupported("look up user")
 }
 
@@ -108,6 +108,45 @@ pub(crate) fn user_id(_: &str) -> Result<Option<u32>> {
 
 pub(crate) fn user_name(_: u32) -> Option<String> {
     None
+}
+
+pub(crate) fn cpu_times_all() -> Result<(
+    crate::system::SystemCpuTimes,
+    Vec<crate::system::PerCpuTimes>,
+)> {
+    unsupported("read CPU times")
+}
+
+pub(crate) fn cpu_stats() -> Result<crate::system::CpuStats> {
+    unsupported("read CPU counters")
+}
+
+pub(crate) fn cpu_freq() -> Result<Vec<crate::system::CpuFreq>> {
+    unsupported("read CPU frequency")
+}
+
+pub(crate) fn load_average() -> Result<crate::system::LoadAverage> {
+    unsupported("read load average")
+}
+
+pub(crate) fn pid_count() -> Result<usize> {
+    unsupported("count processes")
+}
+
+pub(crate) fn virtual_memory() -> Result<crate::system::VirtualMemory> {
+    unsupported("read memory")
+}
+
+pub(crate) fn swap_memory() -> Result<crate::system::SwapMemory> {
+    unsupported("read swap")
+}
+
+pub(crate) fn users() -> Result<Vec<crate::system::User>> {
+    unsupported("read logged-in users")
+}
+
+pub(crate) fn topology() -> Result<crate::system::Topology> {
+    unsupported("read CPU topology")
 }
 
 pub(crate) fn start_time_of(_: &Handle) -> Result<StartTime> {

@@ -193,7 +193,7 @@ pub(crate) fn user_id(name: &str) -> Result<Option<u32>> {
 
 /// A user's uid, primary gid and supplementary groups (NSS `getpwnam_r` +
 /// `getgrouplist`), or `None`.
-pub(crate) fn user(name: &str) -> Result<Option<crate::system::User>> {
+pub(crate) fn account(name: &str) -> Result<Option<crate::system::Account>> {
     let op = "look up user";
     let Some(uid) = user_id(name)? else {
         return Ok(None);
@@ -239,7 +239,7 @@ pub(crate) fn user(name: &str) -> Result<Option<crate::system::User>> {
         }
         n *= 2;
     };
-    Ok(Some(crate::system::User {
+    Ok(Some(crate::system::Account {
         name: name.to_string(),
         uid,
         gid,

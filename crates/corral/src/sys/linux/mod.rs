@@ -8,16 +8,21 @@ pub(crate) mod proc;
 mod process;
 mod snapshot;
 mod spawn;
+mod system;
 
 pub(crate) use connector::ForkWatch;
 pub(crate) use control::wait_many;
 pub(crate) use fields::resource as fields_resource;
-pub(crate) use fields::{group_id, total_memory, uptime, user, user_id, username as user_name};
+pub(crate) use fields::{account, group_id, total_memory, uptime, user_id, username as user_name};
 pub(crate) use proc::{boot_time_secs, raise_fd_limit};
 pub(crate) use process::Handle;
 pub(crate) use snapshot::snapshot;
 pub(crate) use spawn::{
     exec, exit_status as std_exit_status, forward_signals, spawn, ForwardGuard,
+};
+pub(crate) use system::{
+    cpu_freq, cpu_stats, cpu_times_all, load_average, pid_count, swap_memory, topology, users,
+    virtual_memory,
 };
 
 use crate::info::StartTime;

@@ -6,16 +6,21 @@
 
 pub mod cgroup;
 pub mod cmdline;
+pub mod cpustat;
 pub mod fdinfo;
 pub mod io;
+pub mod loadavg;
+pub mod meminfo;
 pub mod net;
 pub mod smaps;
 pub mod stat;
 pub mod statm;
 pub mod status;
+pub mod sysfs;
 pub mod system;
 pub mod text;
 pub mod tty;
+pub mod utmp;
 
 /// Parses an unsigned decimal number from ASCII bytes; `None` when empty or not all digits.
 pub fn parse_u64(b: &[u8]) -> Option<u64> {
