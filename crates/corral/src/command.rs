@@ -492,6 +492,33 @@ impl Child {
             .map_err(|e| Error::from_io("wait", e).with_pid(pid))
     }
 
+    /// Waits for the child's next change of state — stopped, continued or exited — as
+    /// `waitpid(WUNTRACED | WCONTINUED)` reports them; an exit is not reaped.
+    ///
+    /// # Errors
+    ///
+    /// Only if the OS wait fails.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: `waitid(P_PIDFD, WSTOPPED | WCONTINUED | WEXITED)`; blocks with no timeout,
+    /// as the kernel gives no pollable event for stops. Windows reports only exits.
+    pub fn wait_event(&mut self) -> Result<ChildEvent> {
+        self.process
+            .handle()
+            .child_event(true)
+            .map(|e| e.expect("a blocking wait returns an event"))
+    }
+
+    /// The child's pending change of state, if any, without waiting.
+    ///
+    /// # Errors
+    ///
+    /// Only if the OS wait fails.
+    pub fn try_wait_event(&mut self) -> Result<Option<ChildEvent>> {
+        self.process.handle().child_event(false)
+    }
+
     /// Reaps the child if it has exited, without waiting.
     ///
     /// # Errors
@@ -526,6 +553,18 @@ impl Child {
             stderr: out.stderr,
         })
     }
+}
+
+/// A change of state of a child ([`Child::wait_event`]).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChildEvent {
+    /// A signal stopped it (`SIGSTOP`, `SIGTSTP`, …).
+    Stopped(Signal),
+    /// `SIGCONT` continued it.
+    Continued,
+    /// It exited (not reaped yet: [`Child::wait`] reaps it).
+    Exited(ExitStatus),
 }
 
 /// Signal forwarding to a child; stops when dropped ([`Child::forward_signals`]).

@@ -43,6 +43,89 @@ pub fn wait_all(
         .collect())
 }
 
+/// Waits for processes named by identity (pid and start time, as snapshot rows give
+/// them) with a bounded number of open descriptors: at most `budget` pidfds are open at
+/// once (by default the open-file limit, raised to its hard maximum, less what is already
+/// open and a reserve); as processes exit, their descriptors are closed and the next ones
+/// opened. `on_exit(i, status)` is called once per target as it exits; a target found
+/// already gone when its turn to be opened comes reports [`ExitStatus::Unknown`] unless
+/// it is still a zombie. Returns the indices still running at the deadline.
+///
+/// This is how 10 000 processes are waited for on a machine whose descriptor limit is
+/// lower than that.
+///
+/// # Errors
+///
+/// Only if the poller fails.
+pub fn wait_for(
+    targets: &[(Pid, crate::StartTime)],
+    timeout: Option<Duration>,
+    budget: Option<usize>,
+    mut on_exit: impl FnMut(usize, ExitStatus),
+) -> Result<Vec<usize>> {
+    let deadline = timeout.map(|t| std::time::Instant::now() + t);
+    let budget = match budget {
+        Some(b) => b.max(1),
+        None => default_budget(),
+    };
+    let mut queue: std::collections::VecDeque<usize> = (0..targets.len()).collect();
+    let mut open: Vec<(usize, Process)> = Vec::new();
+    loop {
+        // Refill up to the budget.
+        while open.len() < budget {
+            let Some(i) = queue.pop_front() else { break };
+            let (pid, start) = &targets[i];
+            match Process::open_with_start(*pid, start) {
+                Ok(p) if p.is_running() => open.push((i, p)),
+                Ok(p) => on_exit(i, p.handle().exit_status()),
+                Err(e) if e.kind() == ErrorKind::NoSuchProcess => on_exit(i, ExitStatus::Unknown),
+                Err(e) => return Err(e),
+            }
+        }
+        if open.is_empty() {
+            return Ok(Vec::new());
+        }
+        let left = deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+        if left == Some(Duration::ZERO) {
+            let mut still: Vec<usize> = open.iter().map(|(i, _)| *i).collect();
+            still.extend(queue);
+            still.sort_unstable();
+            return Ok(still);
+        }
+        // Wait until a quarter of the open ones (at least one) exited, then refill.
+        let handles: Vec<&imp::Handle> = open.iter().map(|(_, p)| p.handle()).collect();
+        let want = if queue.is_empty() {
+            open.len()
+        } else {
+            (open.len() / 4).max(1)
+        };
+        let mut done = vec![false; open.len()];
+        let mut n = 0;
+        imp::wait_many(&handles, left, |k| {
+            done[k] = true;
+            n += 1;
+            n < want
+        })?;
+        let mut k = 0;
+        open.retain(|(i, p)| {
+            let exited = done[k];
+            k += 1;
+            if exited {
+                on_exit(*i, p.handle().exit_status());
+            }
+            !exited
+        });
+    }
+}
+
+fn default_budget() -> usize {
+    let limit = crate::system::raise_fd_limit().unwrap_or(1024);
+    let in_use = imp::open_fd_count().unwrap_or(64);
+    (limit.min(1 << 20) as usize)
+        .saturating_sub(in_use + 64)
+        .max(16)
+}
+
 /// Waits until any one of `procs` exits; returns its index and how it ended.
 ///
 /// # Errors

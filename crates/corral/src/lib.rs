@@ -62,7 +62,7 @@ mod snapshot;
 mod sys;
 pub mod system;
 
-pub use command::{Child, Command, Output, SignalForwarding};
+pub use command::{Child, ChildEvent, Command, Output, SignalForwarding};
 pub use error::{Error, ErrorKind, Result};
 pub use info::*;
 pub use pid::{Pid, ProcessRef, Tid};

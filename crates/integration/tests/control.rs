@@ -291,3 +291,37 @@ fn process_group_signal_reaches_every_member() {
     }
     assert!(!is_dead(decoy.pid(), decoy.start_time()));
 }
+
+#[test]
+fn ten_thousand_processes_with_a_small_descriptor_budget() {
+    // 10 000 cheap sleepers; waited for with at most 500 pidfds open at once.
+    let n = 10_000;
+    let t = TestProc::builder()
+        .args(["--fork-sleepers", &n.to_string()])
+        .ready_timeout(Duration::from_secs(120))
+        .spawn();
+    let rows = corral::Snapshot::new()
+        .parent(Pid::new(t.pid()).unwrap())
+        .collect()
+        .unwrap();
+    assert_eq!(rows.len(), n);
+    let targets: Vec<(Pid, corral::StartTime)> = rows.iter().map(|r| (r.pid, r.start)).collect();
+    // Kill them one by one, each through a pidfd opened and closed at once.
+    for r in &rows {
+        r.open().unwrap().kill().unwrap();
+    }
+    let mut seen = vec![false; n];
+    let left = control::wait_for(
+        &targets,
+        Some(Duration::from_secs(120)),
+        Some(500),
+        |i, st| {
+            assert!(!seen[i], "reported twice");
+            seen[i] = true;
+            assert_eq!(st.signal(), Some(Signal::Kill), "{st:?}");
+        },
+    )
+    .unwrap();
+    assert!(left.is_empty());
+    assert!(seen.iter().all(|&s| s));
+}

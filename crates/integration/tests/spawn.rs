@@ -373,3 +373,29 @@ fn bad_input_names_the_problem_and_leaves_no_child() {
         "a failed spawn left a child behind"
     );
 }
+
+#[test]
+fn stop_continue_and_exit_events_of_a_child() {
+    use corral::ChildEvent;
+    let mut child = testbin()
+        .args(["--exit-on-stdin-eof"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    ready(&mut child);
+    assert_eq!(child.try_wait_event().unwrap(), None);
+    child.suspend().unwrap();
+    assert_eq!(
+        child.wait_event().unwrap(),
+        ChildEvent::Stopped(Signal::Stop)
+    );
+    child.resume().unwrap();
+    assert_eq!(child.wait_event().unwrap(), ChildEvent::Continued);
+    drop(child.take_stdin());
+    assert_eq!(
+        child.wait_event().unwrap(),
+        ChildEvent::Exited(ExitStatus::Exited(0))
+    );
+    // The exit was not consumed: wait() still reaps it with the same status.
+    assert_eq!(child.wait().unwrap(), ExitStatus::Exited(0));
+}

@@ -86,6 +86,10 @@ pub(crate) fn wait_many(
     unsupported("wait for processes")
 }
 
+pub(crate) fn open_fd_count() -> Option<usize> {
+    None
+}
+
 pub(crate) fn raise_fd_limit() -> Result<u64> {
     unsupported("raise open-file limit")
 }
@@ -174,6 +178,9 @@ impl Handle {
     }
     pub(crate) fn send_signal(&self, _: crate::Signal) -> Result<()> {
         unsupported("send signal")
+    }
+    pub(crate) fn child_event(&self, _: bool) -> Result<Option<crate::ChildEvent>> {
+        unsupported("wait for a state change")
     }
     pub(crate) fn signal_group(&self, _: crate::Signal) -> Result<()> {
         unsupported("signal process group")

@@ -13,7 +13,8 @@
 //!
 //! Arguments after `--` are ignored (payload for command-line tests). Before anything
 //! else, `--cat` copies stdin to stdout until end of file and `--spew-stderr N` writes N
-//! bytes to stderr (for redirection tests).
+//! bytes to stderr (for redirection tests). `--fork-sleepers N` forks N cheap sleeping
+//! children (no exec; they die with this process) and reports `sleepers=`.
 //!
 //! Exit codes: 2 for a usage error (unknown flag, bad value), 90 when setting up failed
 //! (the reason goes to stderr), otherwise what the flags ask (0 by default).
@@ -122,6 +123,7 @@ struct Config {
     depth: Option<u32>,
     child_args: Vec<OsString>,
     zombie_child: bool,
+    fork_sleepers: usize,
     daemonize: bool,
     stop_self: bool,
     exit: Option<i32>,
@@ -237,6 +239,7 @@ fn parse_args(args: Vec<OsString>) -> Config {
                 }
             }
             "--zombie-child" => cfg.zombie_child = true,
+            "--fork-sleepers" => cfg.fork_sleepers = number(&mut it, flag),
             "--daemonize" => cfg.daemonize = true,
             "--stop-self" => cfg.stop_self = true,
             "--exit" => cfg.exit = Some(number(&mut it, flag)),
@@ -480,6 +483,44 @@ fn parse_ready(line: &str) -> Option<Vec<(String, String)>> {
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect(),
     )
+}
+
+/// `--fork-sleepers N`: N forked (not exec'd, so nearly free) children that sleep until
+/// killed, and die with this process (`PR_SET_PDEATHSIG`). They are never reaped here.
+fn fork_sleepers(n: usize) -> Vec<u32> {
+    let me = std::process::id() as libc::pid_t;
+    let mut pids = Vec::with_capacity(n);
+    for _ in 0..n {
+        // SAFETY: the child only calls async-signal-safe functions, then pauses forever.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            // SAFETY: prctl/getppid/pause/_exit are async-signal-safe.
+            unsafe {
+                libc::prctl(
+                    libc::PR_SET_PDEATHSIG,
+                    libc::SIGKILL as libc::c_ulong,
+                    0,
+                    0,
+                    0,
+                );
+                if libc::getppid() != me {
+                    libc::_exit(0);
+                }
+                loop {
+                    libc::pause();
+                }
+            }
+        }
+        if pid < 0 {
+            setup_error(&format!(
+                "fork of sleeper {} failed: {}",
+                pids.len(),
+                std::io::Error::last_os_error()
+            ));
+        }
+        pids.push(pid as u32);
+    }
+    pids
 }
 
 fn spawn_zombie() -> libc::pid_t {
@@ -824,6 +865,10 @@ fn main() {
     }
     if cfg.zombie_child {
         put("zombie", spawn_zombie().to_string());
+    }
+    if cfg.fork_sleepers > 0 {
+        let pids = fork_sleepers(cfg.fork_sleepers);
+        put("sleepers", join(&pids));
     }
     for var in &cfg.print_env {
         if let Some(value) = std::env::var_os(var) {

@@ -234,6 +234,61 @@ impl Handle {
         ExitStatus::Unknown
     }
 
+    /// The next change of state of our own child: stopped, continued or exited (an exit
+    /// is left for the reaper; stop and continue reports are consumed). `block` waits
+    /// for one; otherwise `None` when there is none pending.
+    pub(crate) fn child_event(&self, block: bool) -> Result<Option<crate::command::ChildEvent>> {
+        use crate::command::ChildEvent;
+        let op = "wait for a state change";
+        let Some(fd) = self.pidfd() else {
+            return Err(Error::new(ErrorKind::Unsupported, op)
+                .with_pid(self.pid)
+                .with_detail("needs pidfd_open (Linux 5.3+)"));
+        };
+        let hang = if block {
+            WaitIdOptions::empty()
+        } else {
+            WaitIdOptions::NOHANG
+        };
+        let peek = loop {
+            match rustix::process::waitid(
+                WaitId::PidFd(fd),
+                WaitIdOptions::EXITED
+                    | WaitIdOptions::STOPPED
+                    | WaitIdOptions::CONTINUED
+                    | WaitIdOptions::NOWAIT
+                    | hang,
+            ) {
+                Ok(v) => break v,
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(rustix::io::Errno::CHILD) => {
+                    return Err(Error::new(ErrorKind::InvalidInput, op)
+                        .with_pid(self.pid)
+                        .with_detail("not a child of this process"))
+                }
+                Err(e) => return Err(Error::from_io(op, e.into()).with_pid(self.pid)),
+            }
+        };
+        let Some(st) = peek else { return Ok(None) };
+        if st.stopped() {
+            // Consume this report so the next call sees the next change.
+            let _ = rustix::process::waitid(
+                WaitId::PidFd(fd),
+                WaitIdOptions::STOPPED | WaitIdOptions::NOHANG,
+            );
+            let sig = st.stopping_signal().unwrap_or(libc::SIGSTOP);
+            return Ok(Some(ChildEvent::Stopped(Signal::from_number(sig))));
+        }
+        if st.continued() {
+            let _ = rustix::process::waitid(
+                WaitId::PidFd(fd),
+                WaitIdOptions::CONTINUED | WaitIdOptions::NOHANG,
+            );
+            return Ok(Some(ChildEvent::Continued));
+        }
+        Ok(Some(ChildEvent::Exited(self.exit_status())))
+    }
+
     fn may_read_exit_code(&self) -> bool {
         let me = rustix::process::geteuid();
         if me.is_root() {

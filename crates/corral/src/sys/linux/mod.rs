@@ -14,7 +14,7 @@ pub(crate) use connector::ForkWatch;
 pub(crate) use control::wait_many;
 pub(crate) use fields::resource as fields_resource;
 pub(crate) use fields::{account, group_id, total_memory, uptime, user_id, username as user_name};
-pub(crate) use proc::{boot_time_secs, raise_fd_limit};
+pub(crate) use proc::{boot_time_secs, open_fd_count, raise_fd_limit};
 pub(crate) use process::Handle;
 pub(crate) use snapshot::snapshot;
 pub(crate) use spawn::{

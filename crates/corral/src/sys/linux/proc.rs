@@ -158,3 +158,8 @@ pub(crate) fn raise_fd_limit() -> Result<u64> {
     .map_err(|e| Error::from_io("raise open-file limit", e.into()))?;
     Ok(hard)
 }
+
+/// How many descriptors this process has open now.
+pub(crate) fn open_fd_count() -> Option<usize> {
+    std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count())
+}
