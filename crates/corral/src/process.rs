@@ -147,7 +147,7 @@ impl Process {
     ///
     /// `None` on Linux before 6.9 (no pidfs) and on other platforms.
     pub fn pidfs_inode(&self) -> Option<u64> {
-        self.h.inode
+        self.h.inode()
     }
 
     /// A [`ProcessRef`] naming exactly this process (pinned by inode where there is one).

@@ -71,7 +71,6 @@ impl ForkWatch {
 pub(crate) struct Handle {
     pub(crate) pid: Pid,
     pub(crate) start_ticks: u64,
-    pub(crate) inode: Option<u64>,
 }
 
 pub(crate) fn snapshot(_: FieldSet, _: &Filter, _: impl FnMut(ProcessInfo)) -> Result<()> {
@@ -172,6 +171,9 @@ impl Handle {
     }
     pub(crate) fn has_exited(&self) -> bool {
         true
+    }
+    pub(crate) fn inode(&self) -> Option<u64> {
+        None
     }
     pub(crate) fn verify(&self, op: &'static str, _: bool) -> Result<()> {
         unsupported(op)

@@ -182,7 +182,24 @@ impl Handle {
     }
 
     /// How the process ended; call after it exited.
+    ///
+    /// In order of cost: the zombie's `stat` (field 52 holds the status for callers allowed
+    /// to read it, our own children and same-uid processes included), then
+    /// `waitid(WNOWAIT)` for our own children whose status `stat` could not vouch for, then
+    /// `PIDFD_GET_INFO` once the process was reaped.
     pub(crate) fn exit_status(&self) -> ExitStatus {
+        let mut buf = Vec::with_capacity(512);
+        let zombie = match read_stat(self.pid, &mut buf) {
+            Ok(st) if st.starttime == self.start_ticks && st.state == b'Z' => Some(st),
+            _ => None,
+        };
+        if let Some(st) = &zombie {
+            if let Some(code) = st.exit_code {
+                if code != 0 || self.may_read_exit_code() {
+                    return ExitStatus::from_wait_status(code);
+                }
+            }
+        }
         if let Some(fd) = self.pidfd() {
             // Our own child: read the status without reaping it.
             if let Ok(Some(st)) = rustix::process::waitid(
@@ -199,22 +216,11 @@ impl Handle {
                     };
                 }
             }
-        }
-        // A zombie: the kernel keeps its status in stat (field 52) for callers allowed
-        // to read it; others see 0 there, so 0 is trusted only for our own uid or root.
-        let mut buf = Vec::with_capacity(512);
-        if let Ok(st) = read_stat(self.pid, &mut buf) {
-            if st.starttime == self.start_ticks && st.state == b'Z' {
-                if let Some(code) = st.exit_code {
-                    if code != 0 || self.may_read_exit_code() {
-                        return ExitStatus::from_wait_status(code);
-                    }
-                }
+            if zombie.is_some() {
+                // Another user's zombie: the kernel does not tell us yet.
                 return ExitStatus::Unknown;
             }
-        }
-        // Reaped: pidfs keeps the status (Linux 6.15+).
-        if let Some(fd) = self.pidfd() {
+            // Reaped: pidfs keeps the status (Linux 6.15+).
             let mut info = PidfdInfo {
                 mask: PIDFD_INFO_EXIT,
                 ..PidfdInfo::default()

@@ -31,7 +31,8 @@ pub(crate) struct Handle {
     pub(crate) pid: Pid,
     pub(crate) start_ticks: u64,
     pub(crate) pidfd: Option<OwnedFd>,
-    pub(crate) inode: Option<u64>,
+    /// The pidfs inode, looked up on first use (two syscalls most callers never need).
+    inode: std::sync::OnceLock<Option<u64>>,
 }
 
 /// Reads and parses `/proc/PID/stat`.
@@ -75,12 +76,11 @@ impl Handle {
             if before.starttime != after.starttime {
                 continue;
             }
-            let inode = pidfd.as_ref().and_then(pidfs_inode);
             return Ok(Handle {
                 pid,
                 start_ticks: after.starttime,
                 pidfd,
-                inode,
+                inode: std::sync::OnceLock::new(),
             });
         }
         Err(Error::new(ErrorKind::NoSuchProcess, "open")
@@ -94,19 +94,18 @@ impl Handle {
         let pidfd = pidfd_open(pid).map_err(|e| proc_error("open", pid, e))?;
         let mut buf = Vec::with_capacity(512);
         let st = read_stat(pid, &mut buf)?;
-        let inode = pidfd.as_ref().and_then(pidfs_inode);
         Ok(Handle {
             pid,
             start_ticks: st.starttime,
             pidfd,
-            inode,
+            inode: std::sync::OnceLock::new(),
         })
     }
 
     /// Opens `pid` only if it is the process with pidfs inode `inode`.
     pub(crate) fn open_pinned(pid: Pid, inode: u64) -> Result<Handle> {
         let h = Handle::open(pid)?;
-        match h.inode {
+        match h.inode() {
             Some(i) if i == inode => Ok(h),
             Some(_) => Err(Error::new(ErrorKind::NoSuchProcess, "open")
                 .with_pid(pid)
@@ -120,14 +119,32 @@ impl Handle {
     }
 
     /// Opens `pid` only if its start time is `start_ticks`.
+    ///
+    /// One `stat` read, after `pidfd_open`, is enough here: if it shows the expected start
+    /// time, the process holding the pid then is the expected one, which already existed
+    /// before the pidfd was opened — so the pidfd refers to it too.
     pub(crate) fn open_with_start(pid: Pid, start_ticks: u64) -> Result<Handle> {
-        let h = Handle::open(pid)?;
-        if h.start_ticks != start_ticks {
+        let pidfd = pidfd_open(pid).map_err(|e| proc_error("open", pid, e))?;
+        let mut buf = Vec::with_capacity(512);
+        let st = read_stat(pid, &mut buf)?;
+        if st.starttime != start_ticks {
             return Err(Error::new(ErrorKind::NoSuchProcess, "open")
                 .with_pid(pid)
                 .with_detail("the pid now belongs to a newer process"));
         }
-        Ok(h)
+        Ok(Handle {
+            pid,
+            start_ticks,
+            pidfd,
+            inode: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The pidfs inode, if the kernel has pidfs.
+    pub(crate) fn inode(&self) -> Option<u64> {
+        *self
+            .inode
+            .get_or_init(|| self.pidfd.as_ref().and_then(pidfs_inode))
     }
 
     /// Whether the process has exited (zombie or reaped), by pidfd or start time.
