@@ -26,7 +26,7 @@ Usage:
 The report (markdown) is printed and written, with every raw sample as JSON, to
 bench/results/control-<date-time>.{md,json}.
 
-Needs: python3 (stdlib only), cargo, procps `pkill` and `pidwait`, and psutil (installed
+Needs: python3 (stdlib only), cargo, procps `pkill`, and psutil (installed
 with pip into <cargo target dir>/bench-python if the interpreter cannot import it).
 
 Safety (the machine is shared): the tools that kill by name only ever get a NAME drawn
@@ -73,7 +73,7 @@ KILL_TOOLS = [
     ("corral-lib", ["{kill_corral}", "{name}"], "count", True),
     ("corral-cli", ["{corral}", "kill", "--name", "{name}", "--signal", "KILL", "--wait"],
      "cli", True),
-    ("pkill", ["{pkill_wait}", "{name}", "{pkill}", "{pidwait}"], None, True),
+    ("pkill", ["{pkill_wait}", "{name}", "{pkill}", "--wait"], None, True),
     ("pkill-nowait", ["{pkill_wait}", "{name}", "{pkill}"], None, False),
     ("psutil", ["{python}", str(BENCH / "psutil_kill.py"), "{name}"], "count", True),
 ]
@@ -177,6 +177,21 @@ def wait_gone(pop, n, timeout=60.0):
     return code
 
 
+def cpu_busy(seconds=1.0):
+    """Share of all CPUs' time spent busy (not idle or waiting for I/O) over `seconds`:
+    how much else runs on the machine just before a benchmark. (The load average is no
+    use here: the benchmark's own populations inflate it.)"""
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v), v[3] + v[4]  # total, idle + iowait
+
+    t0, i0 = sample()
+    time.sleep(seconds)
+    t1, i1 = sample()
+    return 1.0 - (i1 - i0) / max(1, t1 - t0)
+
+
 # --------------------------------------------------------------------------------------
 # Benchmark 1: kill by name and wait
 
@@ -221,7 +236,7 @@ def kill_once(tool, n, paths, env, scratch):
 def run_kill(n, rounds, paths, env, scratch):
     tools = KILL_TOOLS
     samples = {t[0]: [] for t in tools}
-    load_before = os.getloadavg()
+    busy_before = cpu_busy()
     log(f"kill N={n}: warm-up round (each tool once, checked, not recorded)")
     for tool in tools:
         wall, _, _ = kill_once(tool, n, paths, env, scratch)
@@ -237,8 +252,8 @@ def run_kill(n, rounds, paths, env, scratch):
     return {
         "n": n,
         "rounds": rounds,
-        "loadavg_before": load_before,
-        "loadavg_after": os.getloadavg(),
+        "cpu_busy_before": busy_before,
+        "cpu_busy_after": cpu_busy(),
         "samples": samples,
     }
 
@@ -266,7 +281,7 @@ def latency_once(waiter, paths, env):
 def run_latency(reps, paths, env):
     waiters = WAITERS
     samples = {w[0]: [] for w in waiters}
-    load_before = os.getloadavg()
+    busy_before = cpu_busy()
     for w in waiters:  # warm-up: page cache, interpreter files
         latency_once(w, paths, env)
     for r in range(reps):
@@ -278,8 +293,8 @@ def run_latency(reps, paths, env):
                 + ", ".join(f"{w[0]} {samples[w[0]][-1] / 1e3:.0f}µs" for w in waiters) + ")")
     return {
         "reps": reps,
-        "loadavg_before": load_before,
-        "loadavg_after": os.getloadavg(),
+        "cpu_busy_before": busy_before,
+        "cpu_busy_after": cpu_busy(),
         "samples_ns": samples,
     }
 
@@ -293,9 +308,8 @@ def p90(xs):
 
 
 def loads(res):
-    la0 = "/".join(f"{x:.2f}" for x in res["loadavg_before"])
-    la1 = "/".join(f"{x:.2f}" for x in res["loadavg_after"])
-    return f"load average {la0} before, {la1} after"
+    return (f"other activity: CPUs {res['cpu_busy_before'] * 100:.0f}% busy in the second "
+            f"before, {res['cpu_busy_after'] * 100:.0f}% in the second after")
 
 
 def verdict(ok):
@@ -429,10 +443,9 @@ def main():
     env, psutil_version = compare.python_env(target_dir)
     paths = dict(bins)
     paths["python"] = sys.executable
-    for prog in ("pkill", "pidwait"):
-        paths[prog] = shutil.which(prog)
-        if not paths[prog]:
-            raise SystemExit(f"`{prog}` (procps) not found")
+    paths["pkill"] = shutil.which("pkill")
+    if not paths["pkill"]:
+        raise SystemExit("`pkill` (procps) not found")
     env_info = compare.environment(psutil_version)
     env_info["pkill"] = compare._cmd_version(["pkill", "--version"])
     scratch = target_dir / "bench-scratch"
