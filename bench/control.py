@@ -2,7 +2,7 @@
 """Side-by-side benchmark of process control: kill by name and wait, and exit latency.
 
 Usage:
-    python3 bench/control.py                  # both benchmarks: N = 1000, 7 rounds; 50 reps
+    python3 bench/control.py                  # both benchmarks: N = 1000, 7 rounds; 100 reps
     python3 bench/control.py --quick          # smoke run: N = 200, 3 rounds; 10 reps
     python3 bench/control.py --only kill      # or --only latency
     python3 bench/control.py --sizes 500,2000 --rounds 11 --reps 100
@@ -412,14 +412,14 @@ def parse_args():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", help="comma-separated population sizes (default 1000)")
     ap.add_argument("--rounds", type=int, help="measured rounds per size (default 7)")
-    ap.add_argument("--reps", type=int, help="exit-latency repetitions per waiter (default 50)")
+    ap.add_argument("--reps", type=int, help="exit-latency repetitions per waiter (default 100)")
     ap.add_argument("--quick", action="store_true",
                     help="smoke run: size 200, 3 rounds, 10 latency reps")
     ap.add_argument("--only", choices=["kill", "latency"], help="run one benchmark only")
     ap.add_argument("--results", default=str(BENCH / "results"),
                     help="directory for the report (default bench/results)")
     args = ap.parse_args()
-    sizes, rounds, reps = ([200], 3, 10) if args.quick else ([1000], 7, 50)
+    sizes, rounds, reps = ([200], 3, 10) if args.quick else ([1000], 7, 100)
     args.sizes = [int(s) for s in args.sizes.split(",")] if args.sizes else sizes
     args.rounds = args.rounds or rounds
     args.reps = args.reps or reps
