@@ -196,6 +196,15 @@ def cpu_busy(seconds=1.0):
 # Benchmark 1: kill by name and wait
 
 
+def python_startup(paths, env, times=5):
+    """Median wall time of `python3 -c 'import psutil'` (s): the fixed part of the psutil
+    rows, which include interpreter start-up and the import."""
+    argv = [paths["python"], "-c", "import psutil"]
+    return statistics.median(
+        compare.measure(paths["measure"], argv, env, "/dev/null")[0] for _ in range(times)
+    )
+
+
 def random_name():
     return "cb" + "".join(secrets.choice(NAME_ALPHABET) for _ in range(10))
 
@@ -324,6 +333,8 @@ def render(env_info, kill_results, latency):
         f"Linux {env_info['kernel']}",
         f"- {env_info['rustc']}; Python {env_info['python']}, psutil "
         f"{env_info['psutil']}; {env_info['pkill']}",
+        f"- interpreter start-up and `import psutil` (`python3 -c 'import psutil'`, median "
+        f"of 5): {env_info['python_startup_s'] * 1e3:.0f} ms, included in the psutil rows",
         "",
     ]
     for res in kill_results:
@@ -448,6 +459,7 @@ def main():
         raise SystemExit("`pkill` (procps) not found")
     env_info = compare.environment(psutil_version)
     env_info["pkill"] = compare._cmd_version(["pkill", "--version"])
+    env_info["python_startup_s"] = python_startup(paths, env)
     scratch = target_dir / "bench-scratch"
     scratch.mkdir(parents=True, exist_ok=True)
 
