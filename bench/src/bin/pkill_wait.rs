@@ -8,10 +8,10 @@
 //! is readable from the moment its process exits, zombie or reaped). The wrapper's own
 //! start-up (no shell) and that wait are part of the column.
 //!
-//! Why not procps' `pidwait` itself: procps-ng 4.0.2's `pidwait` counts epoll events, not
-//! processes, and on recent kernels a pidfd reports twice, at exit and again (`EPOLLHUP`)
-//! when the parent reaps the process; when the parent reaps promptly, as the benchmark's
-//! population does, `pidwait` returns while some processes are still running.
+//! Why not procps' `pidwait` itself: on recent kernels a pidfd reports twice, at exit and
+//! again (`EPOLLHUP`) when the parent reaps the process, and procps-ng 4.0.2's `pidwait`
+//! appears to count events rather than processes: when the parent reaps promptly, as the
+//! benchmark's population does, it returned while some processes were still running.
 //!
 //! Without `--wait` it only runs `pkill` (the `pkill-nowait` column, for reference).
 //! Exits 0 if `pkill` signalled at least one process.
