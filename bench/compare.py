@@ -51,10 +51,11 @@ PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
 _populations = []  # Popen objects of populations not yet stopped
 _tags = []  # tags of every population started, checked at exit
+LOG_NAME = "compare"  # prefix of log lines; control.py, which reuses these helpers, sets it
 
 
 def log(msg):
-    print(f"[compare] {msg}", file=sys.stderr, flush=True)
+    print(f"[{LOG_NAME}] {msg}", file=sys.stderr, flush=True)
 
 
 # --------------------------------------------------------------------------------------
@@ -280,8 +281,9 @@ def seen(name, counts, out_path):
     return max(0, len(text.splitlines()) - 1)  # ps: one line per process plus a header
 
 
-def start_population(bins, n, tag):
+def start_population(bins, n, tag, extra_args=()):
     cmd = [bins["population"], str(n), "--tag", tag, "--parent", str(os.getpid())]
+    cmd += list(extra_args)
     t0 = time.perf_counter()
     pop = subprocess.Popen(
         cmd,

@@ -1,4 +1,5 @@
-//! Helpers shared by the benchmark binaries (`population`, `measure`).
+//! Helpers shared by the benchmark binaries (`population`, `measure`, and the process
+//! control tools).
 //!
 //! The benchmark spawns thousands of processes on a shared machine, so spawning here is
 //! deliberately explicit: a plain `fork` + `execv`, with the child asking the kernel to
@@ -169,4 +170,91 @@ pub fn wait_child(pid: libc::pid_t) -> io::Result<(libc::c_int, libc::rusage)> {
             return Err(e);
         }
     }
+}
+
+/// `CLOCK_MONOTONIC` now, in nanoseconds: the clock every timestamp of the exit-latency
+/// benchmark is taken on (Python's `time.clock_gettime_ns(time.CLOCK_MONOTONIC)` reads
+/// the same clock).
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: ts is a valid, writable timespec; CLOCK_MONOTONIC always exists on Linux.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Length of the names the control benchmark gives its sleepers: `cb` and 10 random
+/// lowercase letters or digits, within the 15 bytes `comm` holds.
+pub const SLEEPER_NAME_LEN: usize = 12;
+
+/// Checks that `name` has the shape of a name the control benchmark gives its sleepers
+/// (`cb` followed by 10 lowercase ASCII letters or digits).
+///
+/// Every tool of that benchmark that selects processes by name refuses any other name:
+/// the runner draws a fresh random name for each population and checks that only that
+/// population's sleepers hold it, and this guard keeps a slip from ever turning a tool
+/// on an ordinary process name.
+///
+/// # Errors
+///
+/// A message saying why the name is refused.
+pub fn check_sleeper_name(name: &str) -> Result<(), String> {
+    let b = name.as_bytes();
+    let ok = b.len() == SLEEPER_NAME_LEN
+        && b.starts_with(b"cb")
+        && b[2..]
+            .iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "refusing process name {name:?}: the benchmark only acts on names of the form \
+             cb + 10 lowercase letters or digits"
+        ))
+    }
+}
+
+/// Raises the soft `RLIMIT_NOFILE` to the hard limit (a tool holding one pidfd per
+/// process needs more than the usual 1024 for large populations).
+///
+/// # Errors
+///
+/// The `getrlimit`/`setrlimit` error.
+pub fn raise_nofile_limit() -> io::Result<libc::rlim_t> {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: lim is a valid, writable rlimit.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if lim.rlim_cur != lim.rlim_max {
+        lim.rlim_cur = lim.rlim_max;
+        // SAFETY: lim is a valid rlimit; raising the soft limit to the hard one is allowed.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &lim) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(lim.rlim_cur)
+}
+
+/// The path of program `name`: `name` itself if it contains a `/`, else the first regular
+/// file of that name in a `PATH` directory.
+///
+/// # Errors
+///
+/// A message if `name` is not found in `PATH`.
+pub fn find_program(name: &str) -> Result<std::path::PathBuf, String> {
+    if name.contains('/') {
+        return Ok(std::path::PathBuf::from(name));
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+        .ok_or_else(|| format!("{name}: not found in PATH"))
 }

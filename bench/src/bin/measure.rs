@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use corral_bench::{die_with_parent, fork_exec, wait_child, Argv, ChildSetup};
+use corral_bench::{die_with_parent, find_program, fork_exec, wait_child, Argv, ChildSetup};
 use rustix::fs::{open, Mode, OFlags};
 
 fn main() -> ExitCode {
@@ -31,17 +31,6 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-fn find_program(name: &str) -> Result<PathBuf, String> {
-    if name.contains('/') {
-        return Ok(PathBuf::from(name));
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-        .ok_or_else(|| format!("{name}: not found in PATH"))
 }
 
 fn run() -> Result<(), String> {

@@ -13,17 +13,28 @@
 //! Exit status 2 means the sleepers could not all be started (the reason is on stderr);
 //! everything that was started has been killed and reaped by then.
 //!
-//! Usage: `population N [--tag TAG] [--parent PID] [--ready-timeout SECS]`
+//! Usage: `population N [--tag TAG] [--parent PID] [--ready-timeout SECS] [--comm NAME]
+//! [--reap]`
 //! `--tag` is copied into every sleeper's command line so the runner can verify that none
 //! survive; `--parent` makes population exit at once if its parent is not PID.
+//!
+//! For the process-control benchmark (`bench/control.py`): `--comm NAME` makes every
+//! sleeper set its `comm` (the name `pkill -x`, psutil's `name()` and corral's name rule
+//! see) to NAME with `prctl(PR_SET_NAME)` before it reports in; NAME must look like
+//! `cb` + 10 lowercase letters or digits. `--reap` makes population, once ready, reap
+//! each sleeper as soon as it exits (on `SIGCHLD`), so that the benchmark's tools kill
+//! its sleepers while it watches; when every sleeper has been reaped it prints
+//! `gone <N>` and exits 0. Stdin closing or a signal still stops it as above.
 
+use std::collections::HashSet;
+use std::ffi::CString;
 use std::io::{self, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
-use corral_bench::{die_with_parent, fork_exec, wait_child, Argv, ChildSetup};
+use corral_bench::{check_sleeper_name, die_with_parent, fork_exec, wait_child, Argv, ChildSetup};
 use rustix::event::{poll, PollFd, PollFlags, Timespec};
 use rustix::fs::{open, Mode, OFlags};
 use rustix::pipe::{pipe_with, PipeFlags};
@@ -31,6 +42,7 @@ use rustix::pipe::{pipe_with, PipeFlags};
 static STOP: AtomicBool = AtomicBool::new(false);
 static STOP_SIGNAL: AtomicI32 = AtomicI32::new(0);
 static WAKE_FD: AtomicI32 = AtomicI32::new(-1);
+static CHLD_FD: AtomicI32 = AtomicI32::new(-1);
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -46,8 +58,8 @@ fn main() -> ExitCode {
     }
 }
 
-/// `--sleeper --pool P --worker I --parent PID --ready-fd FD --tag T`: report in, then
-/// sleep until killed.
+/// `--sleeper --pool P --worker I --parent PID --ready-fd FD --tag T [--comm NAME]`: set
+/// the name if asked, report in, then sleep until killed.
 fn sleeper(args: &[String]) -> ! {
     let value = |name: &str| -> Option<&str> {
         let i = args.iter().position(|a| a == name)?;
@@ -59,6 +71,15 @@ fn sleeper(args: &[String]) -> ! {
     match die_with_parent(libc::SIGKILL, parent) {
         Ok(true) => {}
         _ => std::process::exit(0),
+    }
+    if let Some(name) = value("--comm") {
+        // Checked by the spawning population already; a failure here means no report,
+        // which the population notices.
+        let ok = check_sleeper_name(name).is_ok()
+            && CString::new(name).is_ok_and(|c| rustix::thread::set_name(&c).is_ok());
+        if !ok {
+            std::process::exit(1);
+        }
     }
     if let Some(fd) = ready_fd {
         // SAFETY: fd was handed to us by the parent for this single byte; closing it
@@ -85,6 +106,31 @@ extern "C" fn on_signal(sig: libc::c_int) {
     }
 }
 
+extern "C" fn on_sigchld(_: libc::c_int) {
+    let fd = CHLD_FD.load(Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: write is async-signal-safe; fd is the non-blocking write end of the
+        // SIGCHLD self-pipe, which lives for the whole program. A full pipe is fine: one
+        // unread byte is enough to wake the reaper.
+        unsafe { libc::write(fd, b"c".as_ptr().cast(), 1) };
+    }
+}
+
+/// Writes a byte to `chld_write` on every `SIGCHLD` from now on.
+fn install_sigchld_handler(chld_write: RawFd) -> io::Result<()> {
+    CHLD_FD.store(chld_write, Ordering::SeqCst);
+    // SAFETY: sigaction is plain old data; all-zero is a valid starting value.
+    let mut sa: libc::sigaction = unsafe { std::mem::zeroed() };
+    sa.sa_sigaction = on_sigchld as *const () as libc::sighandler_t;
+    sa.sa_flags = libc::SA_RESTART | libc::SA_NOCLDSTOP;
+    // SAFETY: sa is a valid sigaction whose handler only calls write(2), which is
+    // async-signal-safe, and preserves nothing else.
+    if unsafe { libc::sigaction(libc::SIGCHLD, &sa, std::ptr::null_mut()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 fn install_signal_handlers(wake_write: RawFd) -> io::Result<()> {
     WAKE_FD.store(wake_write, Ordering::SeqCst);
     for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
@@ -101,21 +147,23 @@ fn install_signal_handlers(wake_write: RawFd) -> io::Result<()> {
     Ok(())
 }
 
-/// Every sleeper this process started; dropping it SIGKILLs and reaps them all.
+/// Every sleeper this process started and has not reaped yet; dropping it SIGKILLs and
+/// reaps them all. A pid leaves the set the moment it is reaped, so no pid in it can have
+/// been recycled for another process.
 struct Sleepers {
-    pids: Vec<libc::pid_t>,
+    pids: HashSet<libc::pid_t>,
 }
 
 impl Sleepers {
     /// Kills and reaps every sleeper; returns how many were reaped.
     fn stop(&mut self) -> usize {
         for &pid in &self.pids {
-            // SAFETY: pid is our own child and has not been reaped (we reap only below),
-            // so it cannot have been recycled for another process.
+            // SAFETY: pid is our own child and has not been reaped (a reaped pid leaves
+            // the set at once), so it cannot have been recycled for another process.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
         let mut reaped = 0;
-        for pid in self.pids.drain(..) {
+        for pid in self.pids.drain() {
             match wait_child(pid) {
                 Ok(_) => reaped += 1,
                 Err(e) => eprintln!("population: waiting for sleeper {pid}: {e}"),
@@ -136,14 +184,19 @@ struct Options {
     tag: String,
     parent: Option<libc::pid_t>,
     ready_timeout: Duration,
+    comm: Option<String>,
+    reap: bool,
 }
 
 fn parse_options(args: &[String]) -> Result<Options, String> {
-    let usage = "usage: population N [--tag TAG] [--parent PID] [--ready-timeout SECS]";
+    let usage = "usage: population N [--tag TAG] [--parent PID] [--ready-timeout SECS] \
+                 [--comm NAME] [--reap]";
     let mut n = None;
     let mut tag = String::from("corral-bench");
     let mut parent = None;
     let mut ready_timeout = Duration::from_secs(300);
+    let mut comm = None;
+    let mut reap = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut next = || {
@@ -157,6 +210,12 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
                 let s: u64 = next()?.parse().map_err(|_| "bad --ready-timeout")?;
                 ready_timeout = Duration::from_secs(s);
             }
+            "--comm" => {
+                let name = next()?;
+                check_sleeper_name(name)?;
+                comm = Some(name.clone());
+            }
+            "--reap" => reap = true,
             "-h" | "--help" => return Err(usage.into()),
             s if n.is_none() && !s.starts_with('-') => {
                 n = Some(
@@ -181,6 +240,8 @@ fn parse_options(args: &[String]) -> Result<Options, String> {
         tag,
         parent,
         ready_timeout,
+        comm,
+        reap,
     })
 }
 
@@ -259,7 +320,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
     };
 
     let mut sleepers = Sleepers {
-        pids: Vec::with_capacity(opts.n),
+        pids: HashSet::with_capacity(opts.n),
     };
     let start = Instant::now();
     for i in 0..opts.n {
@@ -271,7 +332,7 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             return Ok(ExitCode::from(2));
         }
         let worker = i.to_string();
-        let argv = Argv::new([
+        let mut args = vec![
             exe.as_str(),
             "--sleeper",
             "--pool",
@@ -284,10 +345,15 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
             &ready_fd,
             "--tag",
             &opts.tag,
-        ])
-        .map_err(|e| e.to_string())?;
+        ];
+        if let Some(name) = &opts.comm {
+            args.extend(["--comm", name.as_str()]);
+        }
+        let argv = Argv::new(args).map_err(|e| e.to_string())?;
         match fork_exec(&argv, &setup) {
-            Ok(pid) => sleepers.pids.push(pid),
+            Ok(pid) => {
+                sleepers.pids.insert(pid);
+            }
             Err(e) => {
                 let hint = if e.raw_os_error() == Some(libc::EAGAIN) {
                     format!(
@@ -342,7 +408,28 @@ fn run(args: &[String]) -> Result<ExitCode, String> {
         ));
     }
 
-    wait_for_stop(&wake_r);
+    if opts.reap {
+        let (chld_r, chld_w) = pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK)
+            .map_err(|e| format!("pipe: {e}"))?;
+        install_sigchld_handler(chld_w.as_raw_fd()).map_err(|e| format!("sigaction: {e}"))?;
+        if reap_until_gone(&mut sleepers, &chld_r, &wake_r) {
+            // SAFETY: waitpid with a null status pointer and WNOHANG only queries.
+            let left = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
+            let no_child =
+                left < 0 && io::Error::last_os_error().raw_os_error() == Some(libc::ECHILD);
+            if !no_child {
+                eprintln!("population: a child is still present after reaping all sleepers");
+                return Ok(ExitCode::from(1));
+            }
+            let mut out = io::stdout().lock();
+            // The runner may be gone already; nothing is left to clean up either way.
+            let _ = writeln!(out, "gone {}", opts.n).and_then(|()| out.flush());
+            return Ok(ExitCode::SUCCESS);
+        }
+        // Stopped before every sleeper died: fall through to killing the rest.
+    } else {
+        wait_for_stop(&wake_r);
+    }
     let why = match STOP_SIGNAL.load(Ordering::SeqCst) {
         0 => "stdin closed".to_string(),
         s => format!("signal {s}"),
@@ -403,6 +490,65 @@ fn wait_ready(
             Ok(k) => count += k,
             Err(rustix::io::Errno::INTR) => {}
             Err(e) => return Err(format!("reading ready pipe: {e}")),
+        }
+    }
+}
+
+/// Reaps sleepers as they exit, until none is left (returns `true`) or stdin reaches
+/// end-of-file or a stop signal arrives (returns `false`; the rest are still unreaped).
+fn reap_until_gone(sleepers: &mut Sleepers, chld: &OwnedFd, wake: &OwnedFd) -> bool {
+    let stdin = rustix::stdio::stdin();
+    let mut buf = [0u8; 4096];
+    loop {
+        // Reap everything that has exited. The SIGCHLD handler is installed before the
+        // first pass, so an exit after this pass always leaves a byte in the pipe.
+        loop {
+            let mut status: libc::c_int = 0;
+            // SAFETY: status is a valid, writable int.
+            let r = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            if r > 0 {
+                sleepers.pids.remove(&r);
+                continue;
+            }
+            if r < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            break; // 0: no exited child right now; ECHILD: none left at all
+        }
+        if sleepers.pids.is_empty() {
+            return true;
+        }
+        if STOP.load(Ordering::SeqCst) {
+            return false;
+        }
+        let mut fds = [
+            PollFd::new(&stdin, PollFlags::IN),
+            PollFd::new(wake, PollFlags::IN),
+            PollFd::new(chld, PollFlags::IN),
+        ];
+        match poll(&mut fds, None) {
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return false,
+        }
+        let r = fds[0].revents();
+        if r.intersects(PollFlags::NVAL | PollFlags::ERR) {
+            return false;
+        }
+        if r.intersects(PollFlags::IN | PollFlags::HUP) {
+            match rustix::io::read(stdin, &mut buf[..]) {
+                Ok(0) => return false,
+                Ok(_) | Err(rustix::io::Errno::INTR) => {}
+                Err(_) => return false,
+            }
+        }
+        if !fds[2].revents().is_empty() {
+            // Drain the SIGCHLD pipe (non-blocking); the reaping pass above follows.
+            while let Ok(n) = rustix::io::read(chld, &mut buf[..]) {
+                if n == 0 {
+                    break;
+                }
+            }
         }
     }
 }
