@@ -56,7 +56,7 @@ fn run() -> Result<usize, String> {
         }
     }
     let left =
-        wait_all(&procs, Some(Duration::from_secs(60)), |_, _, _| {}).map_err(|e| e.to_string())?;
+        wait_all(&procs, Some(Duration::from_secs(60)), |_, _| {}).map_err(|e| e.to_string())?;
     if !left.is_empty() {
         return Err(format!("{} processes still running after 60 s", left.len()));
     }

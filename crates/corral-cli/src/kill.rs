@@ -261,10 +261,10 @@ fn once(a: &KillArgs, sig: Signal, grace: Option<Duration>, out: &mut Out) -> Re
             reports.push(r);
         }
         if a.wait {
-            control::wait_all(&procs, None, |i, _, s| {
+            control::wait_all(&procs, None, |i, p| {
                 if reports[i].result == "signalled" {
                     reports[i].result = "exited";
-                    reports[i].status = Some(s);
+                    reports[i].status = p.exit_status().ok();
                 }
             })
             .map_err(|e| Failure::fatal(e.to_string()))?;

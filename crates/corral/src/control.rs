@@ -7,8 +7,9 @@ use crate::signal::{ExitStatus, Signal};
 use crate::sys::imp;
 use crate::{Error, ErrorKind, Field, Pid, Process, Result, Snapshot};
 
-/// Waits for every process in `procs` with one poller, calling `on_exit` as each exits
-/// (in the order they exit), until all have exited or `timeout` passes. Returns the
+/// Waits for every process in `procs` with one poller, calling `on_exit(i, process)` as
+/// each exits (in the order they exit; ask [`Process::exit_status`] for how, which costs
+/// a read only if you do), until all have exited or `timeout` passes. Returns the
 /// indices of those still running at the deadline (empty when all exited).
 ///
 /// This is psutil's `wait_procs` without polling. The descriptors are the ones the
@@ -26,13 +27,13 @@ use crate::{Error, ErrorKind, Field, Pid, Process, Result, Snapshot};
 pub fn wait_all(
     procs: &[Process],
     timeout: Option<Duration>,
-    mut on_exit: impl FnMut(usize, &Process, ExitStatus),
+    mut on_exit: impl FnMut(usize, &Process),
 ) -> Result<Vec<usize>> {
     let handles: Vec<&imp::Handle> = procs.iter().map(|p| p.handle()).collect();
     let mut done = vec![false; procs.len()];
     imp::wait_many(&handles, timeout, |i| {
         done[i] = true;
-        on_exit(i, &procs[i], procs[i].handle().exit_status());
+        on_exit(i, &procs[i]);
         true
     })?;
     Ok(done
@@ -419,12 +420,12 @@ pub fn wait_tree(tree: &mut TreeKill, timeout: Option<Duration>) -> Result<Vec<P
             None => Some(slice),
         };
         let left = match step {
-            Some(s) if tree.watch.is_some() => wait_all(&tree.signalled, Some(s), |_, _, _| {})?,
+            Some(s) if tree.watch.is_some() => wait_all(&tree.signalled, Some(s), |_, _| {})?,
             Some(_) => {
                 let rest = deadline.map(|d| d.saturating_duration_since(now));
-                wait_all(&tree.signalled, rest, |_, _, _| {})?
+                wait_all(&tree.signalled, rest, |_, _| {})?
             }
-            None => wait_all(&tree.signalled, Some(Duration::ZERO), |_, _, _| {})?,
+            None => wait_all(&tree.signalled, Some(Duration::ZERO), |_, _| {})?,
         };
         let added = tree.follow_forks(false);
         if left.is_empty() && !added {

@@ -718,6 +718,23 @@ impl Process {
         Ok(self.h.exit_status())
     }
 
+    /// How the process ended, once it has exited (see [`Process::wait`] for where the
+    /// status comes from).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`] while it is still running.
+    pub fn exit_status(&self) -> Result<ExitStatus> {
+        if self.is_running() {
+            return Err(
+                crate::Error::new(ErrorKind::InvalidInput, "read exit status")
+                    .with_pid(self.pid())
+                    .with_detail("the process is still running"),
+            );
+        }
+        Ok(self.h.exit_status())
+    }
+
     #[cfg_attr(feature = "force-unsupported", allow(dead_code))]
     pub(crate) fn handle(&self) -> &imp::Handle {
         &self.h

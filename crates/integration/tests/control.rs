@@ -91,14 +91,19 @@ fn wait_all_and_wait_any() {
     assert_eq!(first, 0, "the shortest sleeper exits first");
     assert_eq!(st, ExitStatus::Exited(0));
     let mut order = Vec::new();
-    let left = control::wait_all(&ps, Some(Duration::from_secs(10)), |i, _, s| {
-        assert_eq!(s, ExitStatus::Exited(0));
+    let left = control::wait_all(&ps, Some(Duration::from_secs(10)), |i, p| {
+        assert_eq!(p.exit_status().unwrap(), ExitStatus::Exited(0));
         order.push(i);
     })
     .unwrap();
     assert!(left.is_empty());
     assert_eq!(order.len(), 20);
     assert!(control::wait_any(&[], None).is_err());
+    let running = TestProc::spawn::<&str>(&[]);
+    assert_eq!(
+        open(&running).exit_status().unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
 }
 
 #[test]
@@ -126,8 +131,7 @@ fn control_many(n: usize) {
         k.kill().unwrap();
     }
     let mut gone = 0;
-    let left =
-        control::wait_all(&kids, Some(Duration::from_secs(30)), |_, _, _| gone += 1).unwrap();
+    let left = control::wait_all(&kids, Some(Duration::from_secs(30)), |_, _| gone += 1).unwrap();
     assert!(left.is_empty());
     assert_eq!(gone, n);
 }
