@@ -278,6 +278,7 @@ fn build(a: &RunArgs) -> Result<Command, Failure> {
         .new_process_group(a.new_group)
         .pty(a.pty)
         .close_inherited(a.close_fds)
+        .forward_signals(true)
         .suspended(a.suspended))
 }
 
@@ -299,7 +300,6 @@ pub fn run(a: RunArgs) -> Result<(), Failure> {
         return Err(Failure::fatal(e.to_string()));
     }
     let mut child = cmd.spawn().map_err(|e| Failure::fatal(e.to_string()))?;
-    let _forward = child.forward_signals().ok();
     if a.suspended {
         eprintln!(
             "corral: started {} suspended ({}); run `corral resume {}` to let it run",

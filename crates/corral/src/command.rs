@@ -57,6 +57,7 @@ pub(crate) struct Options {
     /// `Some(keep)`: close every inherited descriptor above 2 except `keep`.
     pub(crate) keep_fds: Option<Vec<i32>>,
     pub(crate) kill_on_drop: bool,
+    pub(crate) forward_signals: bool,
     pub(crate) pty: bool,
     pub(crate) stdin_set: bool,
     pub(crate) stdout_set: bool,
@@ -258,6 +259,15 @@ impl Command {
         self
     }
 
+    /// Forwards the termination signals this process receives to the child for as long
+    /// as the [`Child`] lives, with no window at start-up: the signals are blocked before
+    /// the child is spawned and the handlers installed before they are unblocked (see
+    /// [`Child::forward_signals`] for which signals).
+    pub fn forward_signals(mut self, yes: bool) -> Command {
+        self.opts.forward_signals = yes;
+        self
+    }
+
     /// Gives the child a new pseudo-terminal as its controlling terminal and as its
     /// stdin, stdout and stderr (those not redirected otherwise); the other end is
     /// [`Child::pty`]. Implies a new session. (The `CREATE_NEW_CONSOLE` case.)
@@ -277,7 +287,8 @@ impl Command {
     /// child is left behind on failure.
     pub fn spawn(mut self) -> Result<Child> {
         self.validate()?;
-        let (std, extra) = match imp::spawn(&mut self.cmd, &self.opts) {
+        let blocked = self.opts.forward_signals.then(imp::block_forwarded);
+        let (std, extra) = match imp::spawn(&mut self.cmd, &self.opts, blocked.as_ref()) {
             Ok(v) => v,
             Err(e) => return Err(self.explain(e)),
         };
@@ -292,12 +303,19 @@ impl Command {
                 return Err(e);
             }
         };
-        Ok(Child {
+        let mut child = Child {
             std: Some(std),
             process,
             kill_on_drop: self.opts.kill_on_drop,
             pty: extra.pty_master,
-        })
+            forwarding: None,
+        };
+        if blocked.is_some() {
+            child.forwarding = Some(child.forward_signals()?);
+        }
+        // Unblocking now delivers anything that arrived meanwhile to the handlers.
+        drop(blocked);
+        Ok(child)
     }
 
     /// Replaces the calling process with the program, after applying every option
@@ -420,6 +438,7 @@ pub struct Child {
     process: Process,
     kill_on_drop: bool,
     pty: Option<File>,
+    forwarding: Option<SignalForwarding>,
 }
 
 impl Child {

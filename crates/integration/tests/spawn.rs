@@ -399,3 +399,20 @@ fn stop_continue_and_exit_events_of_a_child() {
     // The exit was not consumed: wait() still reaps it with the same status.
     assert_eq!(child.wait().unwrap(), ExitStatus::Exited(0));
 }
+
+#[test]
+fn forwarding_spawn_leaves_the_child_signal_mask_clean() {
+    // Regression: the signals blocked around the spawn (so none is lost before the
+    // forwarding handlers exist) must not stay blocked in the child.
+    let mut child = testbin().forward_signals(true).spawn().unwrap();
+    ready(&mut child);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.pid())).unwrap();
+    let blk = status.lines().find(|l| l.starts_with("SigBlk:")).unwrap();
+    assert_eq!(
+        blk.split_whitespace().nth(1),
+        Some("0000000000000000"),
+        "{blk}"
+    );
+    child.terminate().unwrap();
+    assert_eq!(child.wait().unwrap().signal(), Some(Signal::Term));
+}

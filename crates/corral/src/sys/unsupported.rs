@@ -23,6 +23,7 @@ pub(crate) struct Spawned {
 pub(crate) fn spawn(
     _: &mut std::process::Command,
     _: &crate::command::Options,
+    _: Option<&BlockGuard>,
 ) -> Result<(std::process::Child, Spawned)> {
     unsupported("spawn")
 }
@@ -35,6 +36,14 @@ pub(crate) fn exec(_: &mut std::process::Command, _: &crate::command::Options) -
 /// Signal forwarding (never constructed here).
 #[derive(Debug)]
 pub(crate) struct ForwardGuard;
+
+/// Nothing to block here.
+#[derive(Debug)]
+pub(crate) struct BlockGuard;
+
+pub(crate) fn block_forwarded() -> BlockGuard {
+    BlockGuard
+}
 
 pub(crate) fn forward_signals(_: &crate::Process) -> Result<ForwardGuard> {
     unsupported("forward signals")

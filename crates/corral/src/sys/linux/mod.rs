@@ -18,7 +18,7 @@ pub(crate) use proc::{boot_time_secs, open_fd_count, raise_fd_limit};
 pub(crate) use process::Handle;
 pub(crate) use snapshot::snapshot;
 pub(crate) use spawn::{
-    exec, exit_status as std_exit_status, forward_signals, spawn, ForwardGuard,
+    block_forwarded, exec, exit_status as std_exit_status, forward_signals, spawn, ForwardGuard,
 };
 pub(crate) use system::{
     cpu_freq, cpu_stats, cpu_times_all, load_average, pid_count, swap_memory, topology, users,

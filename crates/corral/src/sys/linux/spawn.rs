@@ -58,6 +58,8 @@ struct Plan {
     gid: Option<u32>,
     uid: Option<u32>,
     trace: bool,
+    /// The signal mask to restore in the child (the caller blocked signals around spawn).
+    sigmask: Option<libc::sigset_t>,
     report: RawFd,
 }
 
@@ -79,6 +81,7 @@ impl Plan {
             || self.gid.is_some()
             || self.uid.is_some()
             || self.trace
+            || self.sigmask.is_some()
     }
 }
 
@@ -103,6 +106,10 @@ fn child(p: &Plan) -> io::Result<()> {
     // SAFETY: raw syscalls on integers and on memory owned by `p` (the whole block),
     // which the forked child has its own copy of.
     unsafe {
+        if let Some(mask) = &p.sigmask {
+            // std leaves the mask as the caller had it; restore the one before blocking.
+            libc::pthread_sigmask(libc::SIG_SETMASK, mask, std::ptr::null_mut());
+        }
         if p.setsid {
             check(libc::setsid(), r, 1)?;
         } else if p.setpgid {
@@ -269,15 +276,18 @@ fn plan_for(opts: &Options, report: RawFd) -> Result<Plan> {
         gid: opts.gid,
         uid: opts.uid,
         trace: opts.suspended,
+        sigmask: None,
         report,
     };
     Ok(plan)
 }
 
-/// Applies `opts` to `cmd` and spawns it.
+/// Applies `opts` to `cmd` and spawns it; `mask`, if given, holds the signal mask the
+/// child gets (the caller's mask before it blocked signals around the spawn).
 pub(crate) fn spawn(
     cmd: &mut std::process::Command,
     opts: &Options,
+    mask: Option<&BlockGuard>,
 ) -> Result<(std::process::Child, Spawned)> {
     let op = "spawn";
     let mut pty_master = None;
@@ -307,6 +317,7 @@ pub(crate) fn spawn(
         .map_err(|e| Error::from_io(op, e.into()))?;
     let mut plan = plan_for(opts, report_w.as_raw_fd())?;
     plan.pty_slave = pty_slave_keep.as_ref().map(|(_, s)| *s);
+    plan.sigmask = mask.map(|g| g.old);
     if plan.setpgid && !plan.setsid {
         // std does this itself, on its posix_spawn path too.
         cmd.process_group(0);
@@ -486,6 +497,40 @@ pub(crate) fn forward_signals(child: &crate::Process) -> Result<ForwardGuard> {
         ignored: ignored.map(|s| s.handle()),
         thread: Some(thread),
     })
+}
+
+/// The signals [`forward_signals`] may handle, blocked in the calling thread until the
+/// guard drops: block them before spawning, so one that arrives before the handlers are
+/// installed waits instead of killing this process (std resets the child's mask).
+pub(crate) struct BlockGuard {
+    old: libc::sigset_t,
+}
+
+pub(crate) fn block_forwarded() -> BlockGuard {
+    // SAFETY: sigset manipulation on local values; pthread_sigmask on this thread only.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in [libc::SIGTERM, libc::SIGHUP, libc::SIGINT, libc::SIGQUIT] {
+            libc::sigaddset(&mut set, s);
+        }
+        let mut old: libc::sigset_t = std::mem::zeroed();
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+        BlockGuard { old }
+    }
+}
+
+impl Drop for BlockGuard {
+    fn drop(&mut self) {
+        // SAFETY: restoring this thread's previous mask.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.old, std::ptr::null_mut()) };
+    }
+}
+
+impl std::fmt::Debug for BlockGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("BlockGuard")
+    }
 }
 
 /// Stops forwarding signals when dropped.
