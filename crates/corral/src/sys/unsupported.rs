@@ -41,6 +41,10 @@ pub(crate) struct ForwardGuard;
 #[derive(Debug)]
 pub(crate) struct BlockGuard;
 
+impl Drop for BlockGuard {
+    fn drop(&mut self) {}
+}
+
 pub(crate) fn block_forwarded() -> BlockGuard {
     BlockGuard
 }
