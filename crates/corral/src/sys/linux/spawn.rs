@@ -23,7 +23,7 @@ use crate::info::{IoClass, Rlimit};
 use crate::{Error, ErrorKind, Result};
 
 /// The steps of the child hook, for error messages.
-const STEPS: [&str; 14] = [
+const STEPS: [&str; 16] = [
     "",
     "create a new session (setsid)",
     "create a new process group (setpgid)",
@@ -38,8 +38,11 @@ const STEPS: [&str; 14] = [
     "set the supplementary groups",
     "set the group id",
     "set the user id",
+    "",
+    "join the job (write to its cgroup.procs)",
 ];
 const STEP_TRACE: u8 = 14;
+const STEP_JOB: u8 = 15;
 
 /// Everything the child hook needs, computed before `fork` (no allocation after).
 struct Plan {
@@ -58,6 +61,8 @@ struct Plan {
     gid: Option<u32>,
     uid: Option<u32>,
     trace: bool,
+    /// `cgroup.procs` of each of the job's cgroups, opened close-on-exec in the parent.
+    job_fds: Vec<OwnedFd>,
     report: RawFd,
 }
 
@@ -66,6 +71,7 @@ impl Plan {
     /// (vfork-style) path instead of `fork`.
     fn needs_hook(&self) -> bool {
         self.setsid
+            || !self.job_fds.is_empty()
             || self.setpgid
             || self.pty_slave.is_some()
             || self.pdeathsig.is_some()
@@ -103,6 +109,12 @@ fn child(p: &Plan) -> io::Result<()> {
     // SAFETY: raw syscalls on integers and on memory owned by `p` (the whole block),
     // which the forked child has its own copy of.
     unsafe {
+        // First of all: join the job, so nothing below (nor the program) runs outside it.
+        // `0` written to cgroup.procs means "the writing process" (v1 and v2).
+        for fd in &p.job_fds {
+            let rc = libc::write(fd.as_raw_fd(), b"0".as_ptr().cast(), 1);
+            check(if rc == 1 { 0 } else { -1 }, r, STEP_JOB)?;
+        }
         if p.setsid {
             check(libc::setsid(), r, 1)?;
         } else if p.setpgid {
@@ -253,6 +265,21 @@ fn plan_for(opts: &Options, report: RawFd) -> Result<Plan> {
         .iter()
         .map(|(r, l)| (crate::sys::imp::fields_resource(*r), rlimit_value(*l)))
         .collect();
+    let mut job_fds = Vec::new();
+    if let Some(job) = &opts.job {
+        for path in &job.procs {
+            let fd = rustix::fs::open(
+                path,
+                rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .map_err(|e| {
+                Error::from_io(op, e.into())
+                    .with_detail(format!("could not open {} to join the job", path.display()))
+            })?;
+            job_fds.push(fd);
+        }
+    }
     let plan = Plan {
         setsid: opts.new_session || opts.pty,
         setpgid: opts.new_process_group,
@@ -269,6 +296,7 @@ fn plan_for(opts: &Options, report: RawFd) -> Result<Plan> {
         gid: opts.gid,
         uid: opts.uid,
         trace: opts.suspended,
+        job_fds,
         report,
     };
     Ok(plan)
