@@ -42,8 +42,17 @@ pub const MAX_JOB_NAME: usize = 64;
 
 /// A group of processes handled as one: members, kill-all, freeze/thaw, wait-until-empty.
 ///
-/// Dropping a `Job` removes its cgroups if it has no members; a job that still has members
-/// is left in place (find it again with [`Job::open`]).
+/// Dropping a `Job` removes the job if it has no members at that moment — any handle,
+/// whether from [`Job::create`] or [`Job::open`], so dropping an opened handle of an
+/// empty job removes it too. A job that still has members is left in place (find it
+/// again with [`Job::open`]); killing the members on drop (kill-on-close) will be an
+/// option of a later version.
+///
+/// # Platform-specific behavior
+///
+/// Linux: the drop reads `cgroup.procs` of the primary cgroup (v2, else v1
+/// `freezer`/`pids`) and, when empty, `rmdir`s each of the job's cgroups (v1 first, v2
+/// last), retrying briefly while the kernel still reports them busy. Errors are ignored.
 #[derive(Debug)]
 pub struct Job {
     inner: imp::Job,
@@ -337,6 +346,21 @@ impl Job {
     /// (or the kernel version when the caller is in a root cgroup, which lacks them).
     pub fn capabilities() -> Capabilities {
         imp::job_capabilities()
+    }
+
+    /// Testing only: creates a job without the v2 hierarchy (`use_v2 = false`) or acting
+    /// as if `cgroup.kill` were missing (`use_kill = false`), to run the fallbacks of
+    /// v1-only and older kernels on any machine. Not part of the stable API.
+    ///
+    /// # Errors
+    ///
+    /// As [`Job::create`].
+    #[doc(hidden)]
+    pub fn __create_for_testing(name: Option<&str>, use_v2: bool, use_kill: bool) -> Result<Job> {
+        if let Some(n) = name {
+            validate_name(n)?;
+        }
+        imp::Job::create_with(name, use_v2, use_kill).map(|inner| Job { inner })
     }
 
     pub(crate) fn spawn_target(&self) -> imp::JobSpawn {

@@ -374,3 +374,57 @@ fn spawn_into_a_removed_job_fails_and_leaves_no_child() {
         .unwrap_err();
     assert!(e.to_string().contains("job"), "{e}");
 }
+
+/// The fallbacks: a job on the v1 hierarchies only (freezer.state, v1 cgroup.procs,
+/// pidfd waits), and a v2 job acting as if cgroup.kill were missing (freeze, kill, thaw).
+#[test]
+fn fallbacks_v1_only_and_without_cgroup_kill() {
+    integration::require_root!("creates cgroups");
+    let caps = Job::capabilities();
+    let mut modes = Vec::new();
+    if caps.v1_controllers.iter().any(|c| c == "freezer") {
+        modes.push((false, true));
+    }
+    if caps.v2 {
+        modes.push((true, false));
+    }
+    if modes.is_empty() {
+        integration::print_skip("neither a v1 freezer nor cgroup v2 here");
+        return;
+    }
+    for (use_v2, use_kill) in modes {
+        let name = unique_name("f");
+        let job = Guard(Some(
+            Job::__create_for_testing(Some(&name), use_v2, use_kill).unwrap(),
+        ));
+        let (child, line) = spawn_in(&job, &["--children", "2", "--depth", "2", "--burn"]);
+        let mut all: Vec<(u32, u64)> = vec![(
+            child.pid().as_raw(),
+            start_time_of(child.pid().as_raw()).unwrap(),
+        )];
+        all.extend(
+            field(&line, "descendants")
+                .iter()
+                .map(|&p| (p, start_time_of(p).unwrap())),
+        );
+        assert_eq!(all.len(), 7, "{line}");
+        assert_eq!(member_pids(&job).len(), 7, "v2={use_v2}");
+        job.freeze().unwrap();
+        assert!(job.is_frozen().unwrap());
+        let before = cpu_ticks(child.pid().as_raw());
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(cpu_ticks(child.pid().as_raw()), before, "v2={use_v2}");
+        job.thaw().unwrap();
+        assert!(!job.is_frozen().unwrap());
+        let e = job.wait_empty(Some(Duration::from_millis(20))).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Timeout);
+        job.terminate().unwrap();
+        for &(pid, st) in &all {
+            assert!(is_dead(pid, st), "{pid} survived (v2={use_v2})");
+        }
+        job.wait_empty(Some(Duration::from_secs(1))).unwrap();
+        drop(child);
+        drop(job);
+        assert!(dirs_of(&name).is_empty());
+    }
+}

@@ -303,6 +303,9 @@ impl Job {
     pub(crate) fn create(_: Option<&str>) -> Result<Job> {
         unsupported("create job")
     }
+    pub(crate) fn create_with(_: Option<&str>, _: bool, _: bool) -> Result<Job> {
+        unsupported("create job")
+    }
     pub(crate) fn open(_: &str) -> Result<Job> {
         unsupported("open job")
     }

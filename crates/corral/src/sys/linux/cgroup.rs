@@ -56,6 +56,8 @@ struct Dir {
 pub(crate) struct Job {
     name: String,
     dirs: Vec<Dir>,
+    /// Testing: behave as on a kernel without `cgroup.kill`.
+    no_kill: bool,
 }
 
 /// What `Command::job` needs: the `cgroup.procs` files the child writes itself into.
@@ -328,13 +330,26 @@ pub(crate) fn capabilities() -> Capabilities {
 impl Job {
     /// Creates `corral-<name>` in every usable hierarchy.
     pub(crate) fn create(name: Option<&str>) -> Result<Job> {
+        Job::create_with(name, true, true)
+    }
+
+    /// `create`, optionally leaving out the v2 hierarchy or `cgroup.kill`, so tests can
+    /// run the fallbacks of older or v1-only machines on any machine.
+    pub(crate) fn create_with(name: Option<&str>, use_v2: bool, use_kill: bool) -> Result<Job> {
         let op = "create job";
-        let hs = discover()?;
+        let mut hs = discover()?;
+        if !use_v2 {
+            hs.retain(|h| !h.v2);
+        }
         let generated = name.is_none();
         for _ in 0..8 {
             let name = name.map_or_else(unique_name, str::to_owned);
             match Job::try_create(&hs, &name) {
                 Err(e) if generated && e.raw_os_error() == Some(libc::EEXIST) => continue,
+                Ok(mut job) => {
+                    job.no_kill = !use_kill;
+                    return Ok(job);
+                }
                 r => return r,
             }
         }
@@ -347,6 +362,7 @@ impl Job {
         let mut job = Job {
             name: name.to_owned(),
             dirs: Vec::new(),
+            no_kill: false,
         };
         let mut denied = Vec::new();
         for h in hs.iter().filter(|h| used(h)) {
@@ -408,6 +424,7 @@ impl Job {
         Ok(Job {
             name: name.to_owned(),
             dirs,
+            no_kill: false,
         })
     }
 
@@ -521,7 +538,7 @@ impl Job {
         let op = "terminate job";
         if let Some(d) = self.v2() {
             let kill = d.path.join("cgroup.kill");
-            if kill.exists() {
+            if kill.exists() && !self.no_kill {
                 write_file(&kill, b"1").map_err(|e| io_err(op, &kill, e))?;
                 return self.wait_empty(None);
             }
