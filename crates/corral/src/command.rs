@@ -59,6 +59,8 @@ pub(crate) struct Options {
     pub(crate) kill_on_drop: bool,
     pub(crate) forward_signals: bool,
     pub(crate) pty: bool,
+    /// The job the child joins before it runs anything of the program.
+    pub(crate) job: Option<imp::JobSpawn>,
     pub(crate) stdin_set: bool,
     pub(crate) stdout_set: bool,
     pub(crate) stderr_set: bool,
@@ -265,6 +267,25 @@ impl Command {
     /// [`Child::forward_signals`] for which signals).
     pub fn forward_signals(mut self, yes: bool) -> Command {
         self.opts.forward_signals = yes;
+        self
+    }
+
+    /// Starts the child inside `job`: it joins the job before the program runs, so no
+    /// instruction of the program (and none of its children) ever runs outside it.
+    ///
+    /// # Errors
+    ///
+    /// [`Command::spawn`] fails (and leaves no child) if the child cannot join the job;
+    /// the error says so.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: the job's `cgroup.procs` files (v2 and v1) are opened in the parent; the
+    /// child writes `0` ("myself") to each between `fork` and `execve`, first of all its
+    /// set-up steps. This forces `fork` instead of std's `posix_spawn` path.
+    /// Windows: `CREATE_SUSPENDED`, `AssignProcessToJobObject`, resume (planned).
+    pub fn job(mut self, job: &crate::Job) -> Command {
+        self.opts.job = Some(job.spawn_target());
         self
     }
 

@@ -1,5 +1,6 @@
 //! The Linux backend: procfs readers, pidfd identity, cgroups.
 
+mod cgroup;
 mod connector;
 mod control;
 mod fields;
@@ -10,6 +11,7 @@ mod snapshot;
 mod spawn;
 mod system;
 
+pub(crate) use cgroup::{capabilities as job_capabilities, job_of, Job, JobSpawn};
 pub(crate) use connector::ForkWatch;
 pub(crate) use control::wait_many;
 pub(crate) use fields::resource as fields_resource;

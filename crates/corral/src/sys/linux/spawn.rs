@@ -23,7 +23,7 @@ use crate::info::{IoClass, Rlimit};
 use crate::{Error, ErrorKind, Result};
 
 /// The steps of the child hook, for error messages.
-const STEPS: [&str; 14] = [
+const STEPS: [&str; 16] = [
     "",
     "create a new session (setsid)",
     "create a new process group (setpgid)",
@@ -38,8 +38,11 @@ const STEPS: [&str; 14] = [
     "set the supplementary groups",
     "set the group id",
     "set the user id",
+    "",
+    "join the job (write to its cgroup.procs)",
 ];
 const STEP_TRACE: u8 = 14;
+const STEP_JOB: u8 = 15;
 
 /// Everything the child hook needs, computed before `fork` (no allocation after).
 struct Plan {
@@ -60,6 +63,8 @@ struct Plan {
     trace: bool,
     /// The signal mask to restore in the child (the caller blocked signals around spawn).
     sigmask: Option<libc::sigset_t>,
+    /// `cgroup.procs` of each of the job's cgroups, opened close-on-exec in the parent.
+    job_fds: Vec<OwnedFd>,
     report: RawFd,
 }
 
@@ -68,6 +73,7 @@ impl Plan {
     /// (vfork-style) path instead of `fork`.
     fn needs_hook(&self) -> bool {
         self.setsid
+            || !self.job_fds.is_empty()
             || self.setpgid
             || self.pty_slave.is_some()
             || self.pdeathsig.is_some()
@@ -106,6 +112,12 @@ fn child(p: &Plan) -> io::Result<()> {
     // SAFETY: raw syscalls on integers and on memory owned by `p` (the whole block),
     // which the forked child has its own copy of.
     unsafe {
+        // First of all: join the job, so nothing below (nor the program) runs outside it.
+        // `0` written to cgroup.procs means "the writing process" (v1 and v2).
+        for fd in &p.job_fds {
+            let rc = libc::write(fd.as_raw_fd(), b"0".as_ptr().cast(), 1);
+            check(if rc == 1 { 0 } else { -1 }, r, STEP_JOB)?;
+        }
         if let Some(mask) = &p.sigmask {
             // std leaves the mask as the caller had it; restore the one before blocking.
             libc::pthread_sigmask(libc::SIG_SETMASK, mask, std::ptr::null_mut());
@@ -260,6 +272,21 @@ fn plan_for(opts: &Options, report: RawFd) -> Result<Plan> {
         .iter()
         .map(|(r, l)| (crate::sys::imp::fields_resource(*r), rlimit_value(*l)))
         .collect();
+    let mut job_fds = Vec::new();
+    if let Some(job) = &opts.job {
+        for path in &job.procs {
+            let fd = rustix::fs::open(
+                path,
+                rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
+                rustix::fs::Mode::empty(),
+            )
+            .map_err(|e| {
+                Error::from_io(op, e.into())
+                    .with_detail(format!("could not open {} to join the job", path.display()))
+            })?;
+            job_fds.push(fd);
+        }
+    }
     let plan = Plan {
         setsid: opts.new_session || opts.pty,
         setpgid: opts.new_process_group,
@@ -277,6 +304,7 @@ fn plan_for(opts: &Options, report: RawFd) -> Result<Plan> {
         uid: opts.uid,
         trace: opts.suspended,
         sigmask: None,
+        job_fds,
         report,
     };
     Ok(plan)

@@ -11,6 +11,7 @@ pub mod fdinfo;
 pub mod io;
 pub mod loadavg;
 pub mod meminfo;
+pub mod mountinfo;
 pub mod net;
 pub mod smaps;
 pub mod stat;

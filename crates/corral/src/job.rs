@@ -1,0 +1,386 @@
+//! [`Job`]: a group of processes handled as one — Windows Job Object semantics.
+//!
+//! A job holds processes (and, by inheritance, everything they spawn, daemons and new
+//! sessions included: leaving a job needs privilege, not a double fork). It can list its
+//! members, kill them all at once, freeze and thaw them, and wait until none is left.
+//! Limits, accounting, notifications and kill-on-close come in later versions of this
+//! module; [`Job::capabilities`] says what this machine offers.
+//!
+//! # Examples
+//!
+//! ```no_run
+//! use corral::{Command, Job};
+//! let job = Job::create(Some("build"))?;
+//! let child = Command::new("make").job(&job).spawn()?;
+//! // ... make forks compilers; all of them are in the job ...
+//! job.terminate()?;           // every member, at once
+//! # drop(child);
+//! # Ok::<(), corral::Error>(())
+//! ```
+//!
+//! # Platform-specific behavior
+//!
+//! Linux: a job is a cgroup named `corral-<name>` created directly below the caller's own
+//! cgroup in the cgroup v2 hierarchy (when mounted and writable) and in each writable v1
+//! hierarchy with one of the controllers `freezer`, `pids`, `memory`, `cpuacct` (hybrid
+//! systems). Hierarchies are found through `/proc/self/mountinfo` and the caller's place
+//! in them through `/proc/self/cgroup`. Creating cgroups normally needs root or a
+//! delegated subtree. Windows: a Job Object (not yet implemented).
+
+use std::time::Duration;
+
+use crate::info::CgroupMembership;
+use crate::sys::imp;
+use crate::{Error, ErrorKind, Process, Result};
+
+/// The prefix of every cgroup corral creates for a job.
+#[cfg_attr(feature = "force-unsupported", allow(dead_code))]
+pub(crate) const JOB_PREFIX: &str = "corral-";
+
+/// The longest job name accepted, in bytes.
+pub const MAX_JOB_NAME: usize = 64;
+
+/// A group of processes handled as one: members, kill-all, freeze/thaw, wait-until-empty.
+///
+/// Dropping a `Job` removes the job if it has no members at that moment — any handle,
+/// whether from [`Job::create`] or [`Job::open`], so dropping an opened handle of an
+/// empty job removes it too. A job that still has members is left in place (find it
+/// again with [`Job::open`]); killing the members on drop (kill-on-close) will be an
+/// option of a later version.
+///
+/// # Platform-specific behavior
+///
+/// Linux: the drop reads `cgroup.procs` of the primary cgroup (v2, else v1
+/// `freezer`/`pids`) and, when empty, `rmdir`s each of the job's cgroups (v1 first, v2
+/// last), retrying briefly while the kernel still reports them busy. Errors are ignored.
+#[derive(Debug)]
+pub struct Job {
+    inner: imp::Job,
+}
+
+/// Where a process is, job-wise: the job's name and the process's cgroups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobRef {
+    /// The job's name (without the `corral-` prefix of its cgroups).
+    pub name: String,
+    /// Every cgroup the process is in, one per hierarchy.
+    pub cgroups: Vec<CgroupMembership>,
+}
+
+/// What jobs can do on this machine.
+#[non_exhaustive]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Jobs can be created and hold processes.
+    pub membership: bool,
+    /// Linux: the cgroup v2 hierarchy is mounted and writable by this process.
+    pub v2: bool,
+    /// All members can be killed in one step (Linux: v2 `cgroup.kill`, 5.14+); otherwise
+    /// [`Job::terminate`] freezes, kills each member, and thaws.
+    pub kill: bool,
+    /// [`Job::freeze`] works (Linux: v2 `cgroup.freeze`, 5.2+, or the v1 freezer).
+    pub freeze: bool,
+    /// The OS notifies changes (Linux: v2 `cgroup.events`), so waits need no polling.
+    pub events: bool,
+    /// Linux: the v1 controllers a job joins (of `freezer`, `pids`, `memory`, `cpuacct`).
+    pub v1_controllers: Vec<String>,
+    /// Why something is missing, for people.
+    pub notes: Vec<String>,
+}
+
+/// Checks a job name: 1–64 bytes of `[A-Za-z0-9._-]`, not `.` or `..`.
+fn validate_name(name: &str) -> Result<()> {
+    let bad = |d: String| Err(Error::new(ErrorKind::InvalidInput, "job name").with_detail(d));
+    if name.is_empty() {
+        return bad("the job name is empty".into());
+    }
+    if name.len() > MAX_JOB_NAME {
+        return bad(format!(
+            "the job name is {} bytes long, more than {MAX_JOB_NAME}",
+            name.len()
+        ));
+    }
+    if name == "." || name == ".." {
+        return bad(format!("{name:?} is not a valid job name"));
+    }
+    if name.contains('\0') {
+        return bad("the job name contains a NUL byte".into());
+    }
+    if name.contains('/') {
+        return bad(format!("the job name {name:?} contains '/'"));
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return bad(format!(
+            "the job name {name:?} contains {c:?}; only A-Z a-z 0-9 . _ - are allowed"
+        ));
+    }
+    Ok(())
+}
+
+impl Job {
+    /// Creates a new, empty job named `name`, or with a generated unique name.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`] for a bad name (empty, longer than [`MAX_JOB_NAME`]
+    /// bytes, `.`/`..`, or a byte outside `[A-Za-z0-9._-]`) or a name already in use (use
+    /// [`Job::open`] for that); [`ErrorKind::AccessDenied`] when no cgroup hierarchy is
+    /// writable by the caller; [`ErrorKind::Unsupported`] when none is mounted. Nothing is
+    /// left behind on failure.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: `mkdir` of `corral-<name>` below the caller's cgroup in the v2 hierarchy and
+    /// in each writable v1 hierarchy carrying `freezer`, `pids`, `memory` or `cpuacct`
+    /// (hierarchies the caller may not write are skipped). A v1 `cpuset` cgroup, should
+    /// one be created, gets `cpuset.cpus` and `cpuset.mems` copied from its parent.
+    pub fn create(name: Option<&str>) -> Result<Job> {
+        if let Some(n) = name {
+            validate_name(n)?;
+        }
+        imp::Job::create(name).map(|inner| Job { inner })
+    }
+
+    /// Opens an existing job by name (one created by this or another process below the
+    /// same cgroups).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`] for a bad name or when no such job exists.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: looks for the directory `corral-<name>` below the caller's cgroup in each
+    /// hierarchy [`Job::create`] uses.
+    pub fn open(name: &str) -> Result<Job> {
+        validate_name(name)?;
+        imp::Job::open(name).map(|inner| Job { inner })
+    }
+
+    /// The job's name (without the `corral-` prefix of its cgroups).
+    pub fn name(&self) -> &str {
+        self.inner.name()
+    }
+
+    /// Puts a running process into the job; its future children are born in it.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if the process exited (before or during the call);
+    /// [`ErrorKind::AccessDenied`] without the privilege to move it.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: writes the pid to `cgroup.procs` of the job's v2 cgroup and of each of its
+    /// v1 cgroups, checking through the pidfd that the process is alive before and after.
+    /// If it died between the checks, the pid may have been reused and the newcomer
+    /// moved: the call then reports `NoSuchProcess`.
+    pub fn assign(&self, process: &Process) -> Result<()> {
+        self.inner.assign(process.handle())
+    }
+
+    /// The processes in the job now; members that exit meanwhile are left out.
+    ///
+    /// # Errors
+    ///
+    /// When the member list cannot be read (the job was removed, say).
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: reads `cgroup.procs` of the v2 cgroup (else of the v1 `freezer`, else
+    /// `pids` cgroup), opens each pid and keeps it only if `/proc/PID/cgroup` shows it in
+    /// the job after opening, so a reused pid never sneaks in.
+    pub fn processes(&self) -> Result<Vec<Process>> {
+        let mut out = Vec::new();
+        for pid in self.inner.pids()? {
+            let Some(pid) = crate::Pid::new(pid) else {
+                continue;
+            };
+            let Ok(p) = Process::open(pid) else { continue };
+            if let Ok(true) = self.inner.contains(p.handle()) {
+                out.push(p);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether `process` is in the job.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if the process is gone.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: compares `/proc/PID/cgroup` with the job's v2 (else v1 `freezer`/`pids`)
+    /// cgroup.
+    pub fn contains(&self, process: &Process) -> Result<bool> {
+        self.inner.contains(process.handle())
+    }
+
+    /// Whether the job has no members now.
+    ///
+    /// # Errors
+    ///
+    /// When the member list cannot be read.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: `cgroup.procs` of the v2 (else v1 `freezer`/`pids`) cgroup is empty.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.inner.pids()?.is_empty())
+    }
+
+    /// Kills every member at once and waits until the job is empty.
+    ///
+    /// Members cannot escape by forking meanwhile.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::AccessDenied`] without the privilege; OS errors writing the control
+    /// files.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: writes `1` to `cgroup.kill` (v2, 5.14+). Otherwise freezes the job (see
+    /// [`Job::freeze`]), sends `SIGKILL` through a pidfd to each member (checked to be a
+    /// member after opening), thaws; without any freezer, repeats kill rounds until a
+    /// round finds nobody. Then waits as [`Job::wait_empty`] does.
+    pub fn terminate(&self) -> Result<()> {
+        self.inner.terminate()
+    }
+
+    /// Stops every member (they cannot run, fork or exit on their own) and returns once
+    /// the OS reports the job frozen.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Unsupported`] without a freezer; [`ErrorKind::Timeout`] if the job is
+    /// not frozen within 30 s (a member stuck in the kernel).
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux v2: writes `1` to `cgroup.freeze` and waits for `frozen 1` in
+    /// `cgroup.events` (`poll` for `POLLPRI`, no sleeping). v1: writes `FROZEN` to
+    /// `freezer.state` and rereads it (1–20 ms backoff) until it says `FROZEN`.
+    /// Unlike `SIGSTOP`, members cannot notice or undo it.
+    pub fn freeze(&self) -> Result<()> {
+        self.inner.freeze()
+    }
+
+    /// Lets a frozen job run again.
+    ///
+    /// # Errors
+    ///
+    /// As [`Job::freeze`].
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux v2: writes `0` to `cgroup.freeze` and waits for `frozen 0` in
+    /// `cgroup.events`. v1: writes `THAWED` to `freezer.state`.
+    pub fn thaw(&self) -> Result<()> {
+        self.inner.thaw()
+    }
+
+    /// Whether the job is frozen now.
+    ///
+    /// # Errors
+    ///
+    /// When the state cannot be read.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux v2: `frozen 1` in `cgroup.events`; v1: `FROZEN` in `freezer.state`.
+    pub fn is_frozen(&self) -> Result<bool> {
+        self.inner.is_frozen()
+    }
+
+    /// Waits until the job has no members, at most `timeout` (`None`: no limit).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Timeout`] if members remain at the deadline.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux v2: waits for `populated 0` in `cgroup.events` (`poll` for `POLLPRI`). v1:
+    /// waits on the members' pidfds (one epoll), then lists again, until a listing is
+    /// empty.
+    pub fn wait_empty(&self, timeout: Option<Duration>) -> Result<()> {
+        self.inner.wait_empty(timeout)
+    }
+
+    /// The job `process` is in, if any (read-only: works for jobs of other processes).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if the process is gone.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: reads `/proc/PID/cgroup`; a job is a cgroup whose last component starts
+    /// with `corral-`, in the v2 hierarchy or a v1 `freezer`/`pids`/`memory`/`cpuacct`
+    /// one.
+    pub fn of(process: &Process) -> Result<Option<JobRef>> {
+        Ok(imp::job_of(process.handle())?.map(|(name, cgroups)| JobRef { name, cgroups }))
+    }
+
+    /// The job the calling process is in, if any.
+    ///
+    /// # Errors
+    ///
+    /// As [`Job::of`].
+    pub fn current() -> Result<Option<JobRef>> {
+        Job::of(&Process::current()?)
+    }
+
+    /// What jobs can do on this machine, for this process.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: from `/proc/self/mountinfo`, `/proc/self/cgroup`, write access to the
+    /// caller's cgroup directories, the presence of `cgroup.kill`/`cgroup.freeze` there
+    /// (or the kernel version when the caller is in a root cgroup, which lacks them).
+    pub fn capabilities() -> Capabilities {
+        imp::job_capabilities()
+    }
+
+    /// Testing only: creates a job without the v2 hierarchy (`use_v2 = false`) or acting
+    /// as if `cgroup.kill` were missing (`use_kill = false`), to run the fallbacks of
+    /// v1-only and older kernels on any machine. Not part of the stable API.
+    ///
+    /// # Errors
+    ///
+    /// As [`Job::create`].
+    #[doc(hidden)]
+    pub fn __create_for_testing(name: Option<&str>, use_v2: bool, use_kill: bool) -> Result<Job> {
+        if let Some(n) = name {
+            validate_name(n)?;
+        }
+        imp::Job::create_with(name, use_v2, use_kill).map(|inner| Job { inner })
+    }
+
+    pub(crate) fn spawn_target(&self) -> imp::JobSpawn {
+        self.inner.spawn_target()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names() {
+        for ok in ["a", "build-1", "x.y_z", &"n".repeat(64)] {
+            assert!(validate_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", ".", "..", "a/b", "a\0b", "a b", "é", &"n".repeat(65)] {
+            let e = validate_name(bad).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidInput, "{bad:?}");
+            assert!(e.detail().is_some());
+        }
+    }
+}

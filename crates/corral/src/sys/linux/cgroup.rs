@@ -1,0 +1,777 @@
+//! Jobs on Linux: one cgroup per hierarchy, `corral-<name>` below the caller's own.
+//!
+//! Discovery reads `/proc/self/mountinfo` (where each hierarchy is mounted, and which of
+//! its cgroups is mounted there) and `/proc/self/cgroup` (the caller's cgroup in each), so
+//! nothing assumes `/sys/fs/cgroup`. A job uses the v2 hierarchy when one is mounted and
+//! the caller may create cgroups in it, and every writable v1 hierarchy that carries one
+//! of [`V1_USED`]. Everything created is a direct child of the caller's own cgroup.
+
+use std::io::{self, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::fs::{Mode, OFlags};
+
+use super::parse::cgroup as cgroup_parse;
+use super::parse::mountinfo::{self, CgroupMount};
+use super::proc::{read_all, read_path};
+use super::Handle;
+use crate::info::CgroupMembership;
+use crate::job::{Capabilities, JOB_PREFIX};
+use crate::{Error, ErrorKind, Pid, Result};
+
+/// The v1 controllers a job joins (for freezing now; for limits and accounting later).
+pub(crate) const V1_USED: &[&str] = &["freezer", "pids", "memory", "cpuacct"];
+
+/// How long `freeze` waits for the kernel to report the job frozen.
+const FREEZE_WAIT: Duration = Duration::from_secs(30);
+
+/// One mounted hierarchy and the caller's cgroup in it.
+#[derive(Debug, Clone)]
+struct Hierarchy {
+    v2: bool,
+    controllers: Vec<String>,
+    /// The caller's cgroup as `/proc/self/cgroup` names it.
+    own_cg: String,
+    /// The caller's cgroup's directory.
+    own_dir: PathBuf,
+    read_only: bool,
+}
+
+/// One cgroup of a job.
+#[derive(Debug, Clone)]
+struct Dir {
+    v2: bool,
+    controllers: Vec<String>,
+    /// The job's cgroup as `/proc/PID/cgroup` names it.
+    cg: String,
+    path: PathBuf,
+}
+
+/// A job: its cgroups, v2 first.
+#[derive(Debug)]
+pub(crate) struct Job {
+    name: String,
+    dirs: Vec<Dir>,
+    /// Testing: behave as on a kernel without `cgroup.kill`.
+    no_kill: bool,
+}
+
+/// What `Command::job` needs: the `cgroup.procs` files the child writes itself into.
+#[derive(Debug, Clone)]
+pub(crate) struct JobSpawn {
+    pub(crate) procs: Vec<PathBuf>,
+}
+
+fn io_err(op: &'static str, path: &Path, e: io::Error) -> Error {
+    let d = format!("{}", path.display());
+    Error::from_io(op, e).with_detail(d)
+}
+
+fn discover() -> Result<Vec<Hierarchy>> {
+    let op = "discover cgroups";
+    let mut buf = Vec::new();
+    read_path("/proc/self/mountinfo", &mut buf)
+        .map_err(|e| Error::from_io(op, e).with_detail("/proc/self/mountinfo"))?;
+    let mounts = mountinfo::parse_cgroup_mounts(&buf).ok_or_else(|| {
+        Error::new(ErrorKind::Parse, op).with_detail("malformed /proc/self/mountinfo")
+    })?;
+    read_path("/proc/self/cgroup", &mut buf)
+        .map_err(|e| Error::from_io(op, e).with_detail("/proc/self/cgroup"))?;
+    let own = cgroup_parse::parse(&buf).ok_or_else(|| {
+        Error::new(ErrorKind::Parse, op).with_detail("malformed /proc/self/cgroup")
+    })?;
+    Ok(match_hierarchies(&mounts, &own))
+}
+
+/// Pairs each mount with the caller's cgroup in its hierarchy; mounts of another part of
+/// the hierarchy (a root that is not a prefix of the caller's cgroup) are left out, and
+/// only the first usable mount of each hierarchy is kept.
+fn match_hierarchies(mounts: &[CgroupMount], own: &[CgroupMembership]) -> Vec<Hierarchy> {
+    let mut out: Vec<Hierarchy> = Vec::new();
+    for m in mounts {
+        let line = own.iter().find(|l| {
+            if m.v2 {
+                l.hierarchy == 0 && l.controllers.is_empty()
+            } else {
+                let mut a = l.controllers.clone();
+                let mut b = m.controllers.clone();
+                a.sort();
+                b.sort();
+                !a.is_empty() && a == b
+            }
+        });
+        let Some(line) = line else { continue };
+        let root = m.root.trim_end_matches('/');
+        let Some(rest) = line.path.strip_prefix(root) else {
+            continue;
+        };
+        if !(rest.is_empty() || rest.starts_with('/')) {
+            continue;
+        }
+        let own_dir = PathBuf::from(format!("{}{}", m.mount_point.trim_end_matches('/'), rest));
+        if out
+            .iter()
+            .any(|h| h.v2 == m.v2 && h.controllers == m.controllers)
+        {
+            continue;
+        }
+        out.push(Hierarchy {
+            v2: m.v2,
+            controllers: m.controllers.clone(),
+            own_cg: line.path.clone(),
+            own_dir,
+            read_only: m.read_only,
+        });
+    }
+    // v2 first: it is the one that answers membership, kill, freeze and events.
+    out.sort_by_key(|h| !h.v2);
+    out
+}
+
+fn used(h: &Hierarchy) -> bool {
+    h.v2 || h.controllers.iter().any(|c| V1_USED.contains(&c.as_str()))
+}
+
+fn child_cg(own: &str, dir_name: &str) -> String {
+    if own.ends_with('/') {
+        format!("{own}{dir_name}")
+    } else {
+        format!("{own}/{dir_name}")
+    }
+}
+
+fn dir_of(h: &Hierarchy, dir_name: &str) -> Dir {
+    Dir {
+        v2: h.v2,
+        controllers: h.controllers.clone(),
+        cg: child_cg(&h.own_cg, dir_name),
+        path: h.own_dir.join(dir_name),
+    }
+}
+
+fn is_permission(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS)
+    )
+}
+
+fn write_file(path: &Path, data: &[u8]) -> io::Result<()> {
+    let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
+    f.write_all(data)
+}
+
+fn read_text(path: &Path) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
+    read_all(fd.as_fd(), &mut buf)?;
+    Ok(buf)
+}
+
+/// v1 cpuset: a new cgroup has empty `cpus`/`mems` and admits no process until they are
+/// set; copy the parent's.
+fn init_cpuset(parent: &Path, child: &Path) -> io::Result<()> {
+    for f in ["cpuset.cpus", "cpuset.mems"] {
+        let v = read_text(&parent.join(f))?;
+        write_file(&child.join(f), &v)?;
+    }
+    Ok(())
+}
+
+fn unique_name() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!("{}-{n}-{nanos:x}", std::process::id())
+}
+
+fn parse_pids(buf: &[u8]) -> Vec<u32> {
+    super::parse::text::lines(buf)
+        .filter_map(super::parse::parse_u64)
+        .filter_map(|n| u32::try_from(n).ok())
+        .collect()
+}
+
+/// Finds `key value` in a `cgroup.events` file.
+fn event_value<'a>(buf: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+    super::parse::text::lines(buf).find_map(|l| {
+        let mut it = l.splitn(2, |&c| c == b' ');
+        (it.next()? == key).then(|| it.next()).flatten()
+    })
+}
+
+fn timespec(d: Duration) -> Timespec {
+    Timespec {
+        tv_sec: d.as_secs().min(i64::MAX as u64) as _,
+        tv_nsec: d.subsec_nanos() as _,
+    }
+}
+
+/// Waits until `cgroup.events` of `dir` says `key want`: reads, then `poll`s for
+/// `POLLPRI` (kernfs signals every change of the file that way), rereads.
+fn wait_event(
+    dir: &Path,
+    key: &[u8],
+    want: &[u8],
+    timeout: Option<Duration>,
+    op: &'static str,
+) -> Result<()> {
+    let path = dir.join("cgroup.events");
+    let fd: OwnedFd = rustix::fs::open(&path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())
+        .map_err(|e| io_err(op, &path, e.into()))?;
+    let deadline = timeout.map(|t| Instant::now() + t);
+    let mut buf = Vec::with_capacity(256);
+    loop {
+        rustix::fs::seek(&fd, rustix::fs::SeekFrom::Start(0))
+            .map_err(|e| io_err(op, &path, e.into()))?;
+        read_all(fd.as_fd(), &mut buf).map_err(|e| io_err(op, &path, e))?;
+        if event_value(&buf, key) == Some(want) {
+            return Ok(());
+        }
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left == Some(Duration::ZERO) {
+            return Err(Error::new(ErrorKind::Timeout, op).with_detail(format!(
+                "{} never said {} {}",
+                path.display(),
+                String::from_utf8_lossy(key),
+                String::from_utf8_lossy(want)
+            )));
+        }
+        let ts = left.map(timespec);
+        let mut fds = [PollFd::new(&fd, PollFlags::PRI)];
+        match rustix::event::poll(&mut fds, ts.as_ref()) {
+            Ok(_) | Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(io_err(op, &path, e.into())),
+        }
+    }
+}
+
+fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let uname = rustix::system::uname();
+    let rel = uname.release().to_string_lossy();
+    let mut it = rel.split(|c: char| !c.is_ascii_digit());
+    let maj: u32 = it.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    let min: u32 = it.next().and_then(|s| s.parse().ok()).unwrap_or(0);
+    (maj, min) >= (major, minor)
+}
+
+fn writable(dir: &Path) -> bool {
+    rustix::fs::access(dir, rustix::fs::Access::WRITE_OK).is_ok()
+}
+
+/// What this machine offers jobs.
+pub(crate) fn capabilities() -> Capabilities {
+    let mut c = Capabilities::default();
+    let hs = match discover() {
+        Ok(h) => h,
+        Err(e) => {
+            c.notes.push(format!("cgroup discovery failed: {e}"));
+            return c;
+        }
+    };
+    for h in hs.iter().filter(|h| used(h)) {
+        let ok = !h.read_only && writable(&h.own_dir);
+        if h.v2 {
+            if !ok {
+                c.notes.push(format!(
+                    "cgroup v2 at {} is not writable by this process",
+                    h.own_dir.display()
+                ));
+                continue;
+            }
+            c.v2 = true;
+            // The root cgroup has no cgroup.kill / cgroup.freeze of its own: ask the
+            // kernel version then (kill: 5.14, freeze: 5.2).
+            let is_root = h.own_cg == "/";
+            c.kill = if is_root {
+                kernel_at_least(5, 14)
+            } else {
+                h.own_dir.join("cgroup.kill").exists()
+            };
+            let v2_freeze = if is_root {
+                kernel_at_least(5, 2)
+            } else {
+                h.own_dir.join("cgroup.freeze").exists()
+            };
+            c.freeze |= v2_freeze;
+            c.events = true;
+        } else if ok {
+            for ctl in &h.controllers {
+                if V1_USED.contains(&ctl.as_str()) {
+                    c.v1_controllers.push(ctl.clone());
+                    if ctl == "freezer" {
+                        c.freeze = true;
+                    }
+                }
+            }
+        } else {
+            c.notes.push(format!(
+                "cgroup v1 {} at {} is not writable by this process",
+                h.controllers.join(","),
+                h.own_dir.display()
+            ));
+        }
+    }
+    c.membership = c.v2 || !c.v1_controllers.is_empty();
+    if !c.membership {
+        c.notes
+            .push("no writable cgroup hierarchy: jobs cannot be created".into());
+    }
+    c
+}
+
+impl Job {
+    /// Creates `corral-<name>` in every usable hierarchy.
+    pub(crate) fn create(name: Option<&str>) -> Result<Job> {
+        Job::create_with(name, true, true)
+    }
+
+    /// `create`, optionally leaving out the v2 hierarchy or `cgroup.kill`, so tests can
+    /// run the fallbacks of older or v1-only machines on any machine.
+    pub(crate) fn create_with(name: Option<&str>, use_v2: bool, use_kill: bool) -> Result<Job> {
+        let op = "create job";
+        let mut hs = discover()?;
+        if !use_v2 {
+            hs.retain(|h| !h.v2);
+        }
+        let generated = name.is_none();
+        for _ in 0..8 {
+            let name = name.map_or_else(unique_name, str::to_owned);
+            match Job::try_create(&hs, &name) {
+                Err(e) if generated && e.raw_os_error() == Some(libc::EEXIST) => continue,
+                Ok(mut job) => {
+                    job.no_kill = !use_kill;
+                    return Ok(job);
+                }
+                r => return r,
+            }
+        }
+        Err(Error::new(ErrorKind::Os, op).with_detail("could not find an unused job name"))
+    }
+
+    fn try_create(hs: &[Hierarchy], name: &str) -> Result<Job> {
+        let op = "create job";
+        let dir_name = format!("{JOB_PREFIX}{name}");
+        let mut job = Job {
+            name: name.to_owned(),
+            dirs: Vec::new(),
+            no_kill: false,
+        };
+        let mut denied = Vec::new();
+        for h in hs.iter().filter(|h| used(h)) {
+            let d = dir_of(h, &dir_name);
+            if h.read_only {
+                denied.push(format!("{} (read-only)", h.own_dir.display()));
+                continue;
+            }
+            match std::fs::create_dir(&d.path) {
+                Ok(()) => {}
+                Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+                    // Dropping `job` removes what was made so far.
+                    return Err(Error::from_io(op, e)
+                        .with_kind(ErrorKind::InvalidInput)
+                        .with_detail(format!("a job named {name} exists ({})", d.path.display())));
+                }
+                Err(e) if is_permission(&e) => {
+                    denied.push(format!("{}: {e}", h.own_dir.display()));
+                    continue;
+                }
+                Err(e) => return Err(io_err(op, &d.path, e)),
+            }
+            let is_cpuset = !h.v2 && h.controllers.iter().any(|c| c == "cpuset");
+            job.dirs.push(d);
+            if is_cpuset {
+                let d = job.dirs.last().expect("just pushed");
+                init_cpuset(&h.own_dir, &d.path).map_err(|e| io_err(op, &d.path, e))?;
+            }
+        }
+        if job.dirs.is_empty() {
+            let kind = if denied.is_empty() {
+                ErrorKind::Unsupported
+            } else {
+                ErrorKind::AccessDenied
+            };
+            return Err(Error::new(kind, op).with_detail(if denied.is_empty() {
+                "no cgroup hierarchy is mounted".to_owned()
+            } else {
+                format!("no cgroup hierarchy is writable: {}", denied.join("; "))
+            }));
+        }
+        Ok(job)
+    }
+
+    /// Finds an existing `corral-<name>` below the caller's cgroups.
+    pub(crate) fn open(name: &str) -> Result<Job> {
+        let hs = discover()?;
+        let dir_name = format!("{JOB_PREFIX}{name}");
+        let dirs: Vec<Dir> = hs
+            .iter()
+            .filter(|h| used(h))
+            .map(|h| dir_of(h, &dir_name))
+            .filter(|d| d.path.is_dir())
+            .collect();
+        if dirs.is_empty() {
+            return Err(Error::new(ErrorKind::InvalidInput, "open job")
+                .with_detail(format!("no job named {name} below this process's cgroups")));
+        }
+        Ok(Job {
+            name: name.to_owned(),
+            dirs,
+            no_kill: false,
+        })
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The cgroup that answers "who is in the job": v2, else v1 freezer, else pids, else
+    /// the first one.
+    fn primary(&self) -> &Dir {
+        self.dirs
+            .iter()
+            .find(|d| d.v2)
+            .or_else(|| {
+                self.dirs
+                    .iter()
+                    .find(|d| d.controllers.iter().any(|c| c == "freezer"))
+            })
+            .or_else(|| {
+                self.dirs
+                    .iter()
+                    .find(|d| d.controllers.iter().any(|c| c == "pids"))
+            })
+            .unwrap_or(&self.dirs[0])
+    }
+
+    fn v2(&self) -> Option<&Dir> {
+        self.dirs
+            .iter()
+            .find(|d| d.v2 && d.path.join("cgroup.events").exists())
+    }
+
+    fn v1_freezer(&self) -> Option<&Dir> {
+        self.dirs
+            .iter()
+            .find(|d| !d.v2 && d.controllers.iter().any(|c| c == "freezer"))
+    }
+
+    pub(crate) fn spawn_target(&self) -> JobSpawn {
+        JobSpawn {
+            procs: self
+                .dirs
+                .iter()
+                .map(|d| d.path.join("cgroup.procs"))
+                .collect(),
+        }
+    }
+
+    /// The pids in the job now (from the primary cgroup's `cgroup.procs`).
+    pub(crate) fn pids(&self) -> Result<Vec<u32>> {
+        let p = self.primary().path.join("cgroup.procs");
+        let buf = read_text(&p).map_err(|e| io_err("list job members", &p, e))?;
+        Ok(parse_pids(&buf))
+    }
+
+    /// Moves `h` into every cgroup of the job.
+    pub(crate) fn assign(&self, h: &Handle) -> Result<()> {
+        let op = "assign to job";
+        let gone = |e: Error| {
+            if e.kind() == ErrorKind::Zombie {
+                e.with_kind(ErrorKind::NoSuchProcess)
+                    .with_detail("the process has exited")
+            } else {
+                e
+            }
+        };
+        self.assign_checked(h, op).map_err(gone)
+    }
+
+    fn assign_checked(&self, h: &Handle, op: &'static str) -> Result<()> {
+        h.verify(op, false)?;
+        let pid = h.pid.to_string();
+        for d in &self.dirs {
+            let p = d.path.join("cgroup.procs");
+            if let Err(e) = write_file(&p, pid.as_bytes()) {
+                h.verify(op, false)?;
+                return Err(io_err(op, &p, e).with_pid(h.pid));
+            }
+        }
+        // A process that exited around the writes may have had its pid reused, and the
+        // write may have moved the newcomer: report it rather than claim success.
+        h.verify(op, false)
+    }
+
+    /// Whether `h` is in the job (its `/proc/PID/cgroup` names the job's primary cgroup).
+    pub(crate) fn contains(&self, h: &Handle) -> Result<bool> {
+        let d = self.primary();
+        let cgs = h.cgroups()?;
+        Ok(cgs.iter().any(|l| line_is(l, d)))
+    }
+
+    /// Signals every member with `SIGKILL` through its pidfd, after checking that the
+    /// opened process is a member (so a pid reused meanwhile is never hit).
+    fn kill_members(&self) -> Result<usize> {
+        let mut n = 0;
+        for pid in self.pids()? {
+            let Some(pid) = Pid::new(pid) else { continue };
+            let Ok(h) = Handle::open(pid) else { continue };
+            if matches!(self.contains(&h), Ok(true)) {
+                match h.send_signal(crate::Signal::Kill) {
+                    Ok(()) => n += 1,
+                    Err(e) if e.kind() == ErrorKind::NoSuchProcess => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    pub(crate) fn terminate(&self) -> Result<()> {
+        let op = "terminate job";
+        if let Some(d) = self.v2() {
+            let kill = d.path.join("cgroup.kill");
+            if kill.exists() && !self.no_kill {
+                write_file(&kill, b"1").map_err(|e| io_err(op, &kill, e))?;
+                return self.wait_empty(None);
+            }
+        }
+        if self.v2().is_some() || self.v1_freezer().is_some() {
+            self.freeze()?;
+            let r = self.kill_members();
+            let t = self.thaw();
+            r?;
+            t?;
+            return self.wait_empty(None);
+        }
+        // No freezer at all: kill until a round finds nobody (forks between listing and
+        // killing show up in the next round).
+        loop {
+            if self.kill_members()? == 0 && self.pids()?.is_empty() {
+                return Ok(());
+            }
+            self.wait_empty(Some(Duration::from_millis(100))).ok();
+        }
+    }
+
+    pub(crate) fn freeze(&self) -> Result<()> {
+        let op = "freeze job";
+        if let Some(d) = self.v2() {
+            let f = d.path.join("cgroup.freeze");
+            if f.exists() {
+                write_file(&f, b"1").map_err(|e| io_err(op, &f, e))?;
+                return wait_event(&d.path, b"frozen", b"1", Some(FREEZE_WAIT), op);
+            }
+        }
+        let Some(d) = self.v1_freezer() else {
+            return Err(Error::new(ErrorKind::Unsupported, op).with_detail(
+                "neither cgroup v2 freeze (Linux 5.2+) nor a v1 freezer is available",
+            ));
+        };
+        let f = d.path.join("freezer.state");
+        write_file(&f, b"FROZEN").map_err(|e| io_err(op, &f, e))?;
+        // v1 gives no notification: check with a 1–20 ms backoff.
+        let deadline = Instant::now() + FREEZE_WAIT;
+        let mut nap = Duration::from_millis(1);
+        loop {
+            let s = read_text(&f).map_err(|e| io_err(op, &f, e))?;
+            if super::parse::text::trim(&s) == b"FROZEN" {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::new(ErrorKind::Timeout, op)
+                    .with_detail(format!("{} stayed FREEZING", f.display())));
+            }
+            std::thread::sleep(nap);
+            nap = (nap * 2).min(Duration::from_millis(20));
+        }
+    }
+
+    pub(crate) fn thaw(&self) -> Result<()> {
+        let op = "thaw job";
+        if let Some(d) = self.v2() {
+            let f = d.path.join("cgroup.freeze");
+            if f.exists() {
+                write_file(&f, b"0").map_err(|e| io_err(op, &f, e))?;
+                return wait_event(&d.path, b"frozen", b"0", Some(FREEZE_WAIT), op);
+            }
+        }
+        let Some(d) = self.v1_freezer() else {
+            return Err(Error::new(ErrorKind::Unsupported, op).with_detail(
+                "neither cgroup v2 freeze (Linux 5.2+) nor a v1 freezer is available",
+            ));
+        };
+        let f = d.path.join("freezer.state");
+        write_file(&f, b"THAWED").map_err(|e| io_err(op, &f, e))
+    }
+
+    pub(crate) fn is_frozen(&self) -> Result<bool> {
+        let op = "read job state";
+        if let Some(d) = self.v2() {
+            let p = d.path.join("cgroup.events");
+            let b = read_text(&p).map_err(|e| io_err(op, &p, e))?;
+            return Ok(event_value(&b, b"frozen") == Some(b"1"));
+        }
+        match self.v1_freezer() {
+            Some(d) => {
+                let f = d.path.join("freezer.state");
+                let s = read_text(&f).map_err(|e| io_err(op, &f, e))?;
+                Ok(super::parse::text::trim(&s) == b"FROZEN")
+            }
+            None => Ok(false),
+        }
+    }
+
+    pub(crate) fn wait_empty(&self, timeout: Option<Duration>) -> Result<()> {
+        let op = "wait for job to empty";
+        if let Some(d) = self.v2() {
+            return wait_event(&d.path, b"populated", b"0", timeout, op);
+        }
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let members: Vec<Handle> = self
+                .pids()?
+                .into_iter()
+                .filter_map(Pid::new)
+                .filter_map(|p| Handle::open(p).ok())
+                .filter(|h| !h.has_exited())
+                .collect();
+            if members.is_empty() {
+                return Ok(());
+            }
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left == Some(Duration::ZERO) {
+                return Err(Error::new(ErrorKind::Timeout, op)
+                    .with_detail(format!("{} members still running", members.len())));
+            }
+            let refs: Vec<&Handle> = members.iter().collect();
+            super::wait_many(&refs, left, |_| true)?;
+        }
+    }
+
+    fn remove_dirs(&mut self) {
+        for d in self.dirs.iter().rev() {
+            for i in 0..20 {
+                match std::fs::remove_dir(&d.path) {
+                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) && i < 19 => {
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    _ => break,
+                }
+            }
+        }
+        self.dirs.clear();
+    }
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        // Only an empty job is removed; a job with members stays (kill-on-close is a
+        // separate option).
+        if self.dirs.is_empty() {
+            return;
+        }
+        if matches!(self.pids(), Ok(p) if p.is_empty()) {
+            self.remove_dirs();
+        }
+    }
+}
+
+fn line_is(l: &CgroupMembership, d: &Dir) -> bool {
+    let same_hierarchy = if d.v2 {
+        l.hierarchy == 0 && l.controllers.is_empty()
+    } else {
+        let mut a = l.controllers.clone();
+        let mut b = d.controllers.clone();
+        a.sort();
+        b.sort();
+        a == b
+    };
+    same_hierarchy && l.path == d.cg
+}
+
+/// The job (a `corral-*` cgroup) `h` is in, if any: its name and all its cgroups.
+pub(crate) fn job_of(h: &Handle) -> Result<Option<(String, Vec<CgroupMembership>)>> {
+    let cgs = h.cgroups()?;
+    let pick = cgs
+        .iter()
+        .find(|l| l.hierarchy == 0 && l.controllers.is_empty())
+        .into_iter()
+        .chain(
+            cgs.iter()
+                .filter(|l| l.controllers.iter().any(|c| V1_USED.contains(&c.as_str()))),
+        );
+    for l in pick {
+        if let Some(last) = l.path.rsplit('/').next() {
+            if let Some(name) = last.strip_prefix(JOB_PREFIX) {
+                if !name.is_empty() {
+                    return Ok(Some((name.to_owned(), cgs.clone())));
+                }
+            }
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hierarchies_from_fixtures() {
+        let mounts =
+            mountinfo::parse_cgroup_mounts(include_bytes!("../../../testdata/mountinfo_hybrid"))
+                .unwrap();
+        let own = cgroup_parse::parse(include_bytes!("../../../testdata/cgroup_v1v2")).unwrap();
+        let hs = match_hierarchies(&mounts, &own);
+        assert!(hs[0].v2);
+        assert_eq!(hs[0].own_dir, PathBuf::from("/sys/fs/cgroup/unified"));
+        let mem = hs.iter().find(|h| h.controllers == ["memory"]).unwrap();
+        assert_eq!(
+            mem.own_dir,
+            PathBuf::from("/sys/fs/cgroup/memory/process_api/72a0845e6658b410d6c15ec754710796")
+        );
+        assert_eq!(
+            dir_of(mem, "corral-x").cg,
+            "/process_api/72a0845e6658b410d6c15ec754710796/corral-x"
+        );
+        assert_eq!(dir_of(&hs[0], "corral-x").cg, "/corral-x");
+        assert_eq!(hs.iter().filter(|h| used(h)).count(), 5);
+    }
+
+    #[test]
+    fn pure_v2_with_mounted_subtree() {
+        let mounts = mountinfo::parse_cgroup_mounts(
+            b"25 30 0:22 /user.slice /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw\n",
+        )
+        .unwrap();
+        let own = cgroup_parse::parse(b"0::/user.slice/session-2.scope\n").unwrap();
+        let hs = match_hierarchies(&mounts, &own);
+        assert_eq!(hs.len(), 1);
+        assert_eq!(
+            hs[0].own_dir,
+            PathBuf::from("/sys/fs/cgroup/session-2.scope")
+        );
+        // A cgroup outside the mounted subtree is not reachable.
+        let own = cgroup_parse::parse(b"0::/system.slice/x.service\n").unwrap();
+        assert!(match_hierarchies(&mounts, &own).is_empty());
+        let own = cgroup_parse::parse(b"0::/user.slicex\n").unwrap();
+        assert!(match_hierarchies(&mounts, &own).is_empty());
+    }
+
+    #[test]
+    fn events_file() {
+        let b = b"populated 1\nfrozen 0\n";
+        assert_eq!(event_value(b, b"populated"), Some(&b"1"[..]));
+        assert_eq!(event_value(b, b"frozen"), Some(&b"0"[..]));
+        assert_eq!(event_value(b, b"x"), None);
+        assert_eq!(parse_pids(b"1\n23\n\n"), vec![1, 23]);
+    }
+}

@@ -1,0 +1,430 @@
+//! Jobs: cgroup-backed process groups, checked from outside (`/proc/PID/cgroup`, the
+//! cgroup directories, `/proc/PID/stat`). Everything needing root skips (loudly) without.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use corral::{Command, ErrorKind, Job, Pid, Process};
+use integration::{is_dead, start_time_of, testbin_path, unique_name, TestProc};
+
+/// The caller's cgroup directory in every mounted hierarchy, found independently of the
+/// library: (is v2, controllers, directory).
+fn own_dirs() -> Vec<(bool, Vec<String>, PathBuf)> {
+    let cg = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mut out = Vec::new();
+    for line in mi.lines() {
+        let (pre, post) = line.split_once(" - ").unwrap();
+        let pre: Vec<&str> = pre.split(' ').collect();
+        let post: Vec<&str> = post.split(' ').collect();
+        let (root, point) = (pre[3], pre[4]);
+        let v2 = match post[0] {
+            "cgroup2" => true,
+            "cgroup" => false,
+            _ => continue,
+        };
+        let ctl: Vec<String> = if v2 {
+            vec![]
+        } else {
+            post[2]
+                .split(',')
+                .filter(|o| !o.contains('=') || o.starts_with("name="))
+                .filter(|o| !["rw", "ro", "clone_children", "noprefix", "xattr"].contains(o))
+                .map(String::from)
+                .collect()
+        };
+        for l in cg.lines() {
+            let mut it = l.splitn(3, ':');
+            let (_, c, path) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
+            let mut a: Vec<String> = c
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect();
+            let mut b = ctl.clone();
+            a.sort();
+            b.sort();
+            if a == b {
+                let rest = path
+                    .strip_prefix(root.trim_end_matches('/'))
+                    .unwrap_or(path);
+                out.push((v2, ctl.clone(), PathBuf::from(format!("{point}{rest}"))));
+            }
+        }
+    }
+    out
+}
+
+/// Directories of job `name` that exist now.
+fn dirs_of(name: &str) -> Vec<PathBuf> {
+    own_dirs()
+        .into_iter()
+        .map(|(_, _, d)| d.join(format!("corral-{name}")))
+        .filter(|d| d.exists())
+        .collect()
+}
+
+fn v2_dir(name: &str) -> Option<PathBuf> {
+    own_dirs()
+        .into_iter()
+        .find(|(v2, _, _)| *v2)
+        .map(|(_, _, d)| d.join(format!("corral-{name}")))
+}
+
+/// Kills what is left in the job, drops it, and checks its cgroups are gone — even when
+/// the test failed.
+struct Guard(Option<Job>);
+
+impl Guard {
+    fn new() -> Guard {
+        Guard(Some(
+            Job::create(Some(&unique_name("t"))).expect("create job"),
+        ))
+    }
+}
+
+impl std::ops::Deref for Guard {
+    type Target = Job;
+    fn deref(&self) -> &Job {
+        self.0.as_ref().unwrap()
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let job = self.0.take().unwrap();
+        let name = job.name().to_owned();
+        let _ = job.thaw();
+        let _ = job.terminate();
+        drop(job);
+        let left = dirs_of(&name);
+        if !std::thread::panicking() {
+            assert!(left.is_empty(), "job cgroups left behind: {left:?}");
+        }
+    }
+}
+
+fn open(pid: u32) -> Process {
+    Process::open(Pid::new(pid).unwrap()).unwrap()
+}
+
+fn cgroup_file(pid: u32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default()
+}
+
+/// Spawns testbin into `job` with `args`, returns the child and its ready line.
+fn spawn_in(job: &Job, args: &[&str]) -> (corral::Child, String) {
+    let mut child = Command::new(testbin_path())
+        .args(args)
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .job(job)
+        .spawn()
+        .expect("spawn into job");
+    let mut line = String::new();
+    BufReader::new(child.take_stdout().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("ready "), "{line:?}");
+    (child, line)
+}
+
+fn field(line: &str, key: &str) -> Vec<u32> {
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(&format!("{key}=")[..]))
+        .map(|v| {
+            v.split(',')
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse().unwrap())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn member_pids(job: &Job) -> Vec<u32> {
+    let mut v: Vec<u32> = job
+        .processes()
+        .unwrap()
+        .iter()
+        .map(|p| p.pid().as_raw())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn bad_names_are_refused_and_create_nothing() {
+    // Validation comes first: no root needed.
+    let long = "n".repeat(65);
+    for bad in ["a/b", "..", ".", "", "a\0b", "a b", long.as_str()] {
+        let e = Job::create(Some(bad)).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{bad:?}: {e}");
+        assert!(e.detail().is_some(), "{bad:?}");
+        let e = Job::open(bad).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{bad:?}: {e}");
+    }
+    for (_, _, d) in own_dirs() {
+        assert!(!d.join("corral-a").exists() && !d.join("corral-").exists());
+    }
+    let caps = Job::capabilities();
+    assert_eq!(caps.membership, caps.v2 || !caps.v1_controllers.is_empty());
+}
+
+#[test]
+fn create_open_and_drop() {
+    integration::require_root!("creates cgroups");
+    let name = unique_name("c");
+    let job = Job::create(Some(&name)).unwrap();
+    assert_eq!(job.name(), name);
+    let dirs = dirs_of(&name);
+    let caps = Job::capabilities();
+    assert!(caps.membership, "{caps:?}");
+    assert_eq!(
+        dirs.len(),
+        usize::from(caps.v2) + caps.v1_controllers.len(),
+        "{dirs:?} {caps:?}"
+    );
+    if caps.v2 {
+        assert!(v2_dir(&name).unwrap().is_dir());
+    }
+    // The same name again is refused; open finds it.
+    let e = Job::create(Some(&name)).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert!(e.to_string().contains("exists"), "{e}");
+    assert_eq!(dirs_of(&name).len(), dirs.len());
+    let again = Job::open(&name).unwrap();
+    assert_eq!(again.name(), name);
+    assert!(again.is_empty().unwrap());
+    assert_eq!(
+        Job::open(&unique_name("none")).unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    drop(again);
+    drop(job);
+    assert!(dirs_of(&name).is_empty());
+    // A generated name is valid and unique.
+    let a = Job::create(None).unwrap();
+    let b = Job::create(None).unwrap();
+    assert_ne!(a.name(), b.name());
+    assert!(!dirs_of(a.name()).is_empty());
+    let an = a.name().to_owned();
+    drop(a);
+    assert!(dirs_of(&an).is_empty());
+}
+
+#[test]
+fn assign_moves_a_process_in_every_hierarchy() {
+    integration::require_root!("creates cgroups");
+    let job = Guard::new();
+    let t = TestProc::spawn::<&str>(&[]);
+    let p = open(t.pid());
+    assert!(!job.contains(&p).unwrap());
+    job.assign(&p).unwrap();
+    assert!(job.contains(&p).unwrap());
+    assert_eq!(member_pids(&job), vec![t.pid()]);
+    let cg = cgroup_file(t.pid());
+    let name = format!("corral-{}", job.name());
+    let caps = Job::capabilities();
+    let lines_in = cg
+        .lines()
+        .filter(|l| l.ends_with(&format!("/{name}")))
+        .count();
+    assert_eq!(
+        lines_in,
+        usize::from(caps.v2) + caps.v1_controllers.len(),
+        "{cg}"
+    );
+    let r = Job::of(&p).unwrap().unwrap();
+    assert_eq!(r.name, job.name());
+    assert_eq!(Job::current().unwrap(), None);
+    // Dropping a job with members leaves it; terminate empties it.
+    job.terminate().unwrap();
+    assert!(is_dead(t.pid(), t.start_time()));
+    assert!(job.processes().unwrap().is_empty());
+}
+
+#[test]
+fn assign_of_an_exited_process_is_no_such_process() {
+    integration::require_root!("creates cgroups");
+    let job = Guard::new();
+    let mut t = TestProc::spawn::<&str>(&[]);
+    let p = open(t.pid());
+    t.kill_all();
+    let e = job.assign(&p).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NoSuchProcess, "{e}");
+    assert!(job.is_empty().unwrap());
+}
+
+#[test]
+fn tree_spawned_into_the_job_is_all_in_it_and_terminate_kills_all() {
+    integration::require_root!("creates cgroups");
+    let job = Guard::new();
+    let (child, line) = spawn_in(&job, &["--children", "3", "--depth", "2"]);
+    let desc = field(&line, "descendants");
+    assert_eq!(desc.len(), 12, "{line}");
+    let mut all: Vec<(u32, u64)> = vec![(
+        child.pid().as_raw(),
+        start_time_of(child.pid().as_raw()).unwrap(),
+    )];
+    all.extend(desc.iter().map(|&p| (p, start_time_of(p).unwrap())));
+    let mut want: Vec<u32> = all.iter().map(|a| a.0).collect();
+    want.sort();
+    assert_eq!(member_pids(&job), want);
+    let tag = format!("/corral-{}", job.name());
+    for &(pid, _) in &all {
+        assert!(cgroup_file(pid).contains(&tag), "{pid}");
+    }
+    let t0 = Instant::now();
+    job.terminate().unwrap();
+    for &(pid, st) in &all {
+        assert!(is_dead(pid, st), "{pid} survived terminate");
+    }
+    assert!(t0.elapsed() < Duration::from_secs(10));
+    job.wait_empty(Some(Duration::from_secs(1))).unwrap();
+    assert!(job.is_empty().unwrap());
+    drop(child);
+}
+
+#[test]
+fn daemons_and_new_sessions_stay_in_the_job() {
+    integration::require_root!("creates cgroups");
+    let job = Guard::new();
+    let (mut c1, l1) = spawn_in(&job, &["--daemonize"]);
+    let daemon = field(&l1, "pid")[0];
+    let dst = start_time_of(daemon).unwrap();
+    assert_ne!(daemon, c1.pid().as_raw());
+    // The launcher exits once the daemon is ready.
+    c1.wait().unwrap();
+    let (c2, l2) = spawn_in(&job, &["--setsid"]);
+    assert_eq!(field(&l2, "sid"), vec![c2.pid().as_raw()]);
+    let members = member_pids(&job);
+    assert!(members.contains(&daemon), "{members:?}");
+    assert!(members.contains(&c2.pid().as_raw()), "{members:?}");
+    assert!(job.contains(&open(daemon)).unwrap());
+    job.terminate().unwrap();
+    assert!(is_dead(daemon, dst));
+    drop(c2);
+}
+
+/// utime + stime (fields 14 and 15 of `/proc/PID/stat`).
+fn cpu_ticks(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let rest = &s[s.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+}
+
+#[test]
+fn freeze_stops_members_and_thaw_resumes_them() {
+    integration::require_root!("creates cgroups");
+    let caps = Job::capabilities();
+    if !caps.freeze {
+        integration::print_skip("no cgroup freezer on this machine");
+        return;
+    }
+    let job = Guard::new();
+    let (child, _) = spawn_in(&job, &["--burn"]);
+    let pid = child.pid().as_raw();
+    assert!(!job.is_frozen().unwrap());
+    job.freeze().unwrap();
+    assert!(job.is_frozen().unwrap());
+    if let Some(d) = v2_dir(job.name()).filter(|d| d.join("cgroup.freeze").exists()) {
+        let ev = std::fs::read_to_string(d.join("cgroup.events")).unwrap();
+        assert!(ev.contains("frozen 1"), "{ev}");
+    }
+    let before = cpu_ticks(pid);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(cpu_ticks(pid), before, "a frozen member used CPU");
+    job.thaw().unwrap();
+    assert!(!job.is_frozen().unwrap());
+    let grew = integration::wait_until(Duration::from_secs(5), || cpu_ticks(pid) > before);
+    assert!(grew, "the member did not run after thaw");
+    // Terminate works on a frozen job too.
+    job.freeze().unwrap();
+    job.terminate().unwrap();
+    assert!(job.is_empty().unwrap());
+    drop(child);
+}
+
+#[test]
+fn wait_empty_times_out_then_returns_when_members_exit() {
+    integration::require_root!("creates cgroups");
+    let job = Guard::new();
+    let (child, _) = spawn_in(&job, &["--sleep-ms", "300"]);
+    let e = job.wait_empty(Some(Duration::from_millis(20))).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
+    job.wait_empty(Some(Duration::from_secs(10))).unwrap();
+    assert!(job.is_empty().unwrap());
+    drop(child);
+}
+
+#[test]
+fn spawn_into_a_removed_job_fails_and_leaves_no_child() {
+    integration::require_root!("creates cgroups");
+    let name = unique_name("r");
+    let job = Job::create(Some(&name)).unwrap();
+    let opened = Job::open(&name).unwrap();
+    drop(job); // empty: removed
+    assert!(dirs_of(&name).is_empty());
+    let e = Command::new(testbin_path())
+        .job(&opened)
+        .spawn()
+        .unwrap_err();
+    assert!(e.to_string().contains("job"), "{e}");
+}
+
+/// The fallbacks: a job on the v1 hierarchies only (freezer.state, v1 cgroup.procs,
+/// pidfd waits), and a v2 job acting as if cgroup.kill were missing (freeze, kill, thaw).
+#[test]
+fn fallbacks_v1_only_and_without_cgroup_kill() {
+    integration::require_root!("creates cgroups");
+    let caps = Job::capabilities();
+    let mut modes = Vec::new();
+    if caps.v1_controllers.iter().any(|c| c == "freezer") {
+        modes.push((false, true));
+    }
+    if caps.v2 {
+        modes.push((true, false));
+    }
+    if modes.is_empty() {
+        integration::print_skip("neither a v1 freezer nor cgroup v2 here");
+        return;
+    }
+    for (use_v2, use_kill) in modes {
+        let name = unique_name("f");
+        let job = Guard(Some(
+            Job::__create_for_testing(Some(&name), use_v2, use_kill).unwrap(),
+        ));
+        let (child, line) = spawn_in(&job, &["--children", "2", "--depth", "2", "--burn"]);
+        let mut all: Vec<(u32, u64)> = vec![(
+            child.pid().as_raw(),
+            start_time_of(child.pid().as_raw()).unwrap(),
+        )];
+        all.extend(
+            field(&line, "descendants")
+                .iter()
+                .map(|&p| (p, start_time_of(p).unwrap())),
+        );
+        assert_eq!(all.len(), 7, "{line}");
+        assert_eq!(member_pids(&job).len(), 7, "v2={use_v2}");
+        job.freeze().unwrap();
+        assert!(job.is_frozen().unwrap());
+        let before = cpu_ticks(child.pid().as_raw());
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(cpu_ticks(child.pid().as_raw()), before, "v2={use_v2}");
+        job.thaw().unwrap();
+        assert!(!job.is_frozen().unwrap());
+        let e = job.wait_empty(Some(Duration::from_millis(20))).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Timeout);
+        job.terminate().unwrap();
+        for &(pid, st) in &all {
+            assert!(is_dead(pid, st), "{pid} survived (v2={use_v2})");
+        }
+        job.wait_empty(Some(Duration::from_secs(1))).unwrap();
+        drop(child);
+        drop(job);
+        assert!(dirs_of(&name).is_empty());
+    }
+}
