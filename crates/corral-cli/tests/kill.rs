@@ -281,3 +281,49 @@ fn safety_and_bad_input() {
     assert_eq!(o.status.code(), Some(1));
     assert!(err(&o).contains("ancestor of corral"), "{}", err(&o));
 }
+
+#[test]
+fn interactive_asks_before_each() {
+    use std::io::Write;
+    let n = unique_comm("ki");
+    let a = TestProc::spawn(&["--comm", &n]);
+    let b = TestProc::spawn(&["--comm", &n]);
+    let mut c = Command::new(env!("CARGO_BIN_EXE_corral"))
+        .args(["kill", "--signal", "KILL", "--interactive", "--name", &n])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Processes are asked about in pid order: yes to the first, no to the second.
+    let (first, second) = if a.pid() < b.pid() {
+        (&a, &b)
+    } else {
+        (&b, &a)
+    };
+    c.stdin.take().unwrap().write_all(b"y\nn\n").unwrap();
+    let o = c.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", err(&o));
+    assert_eq!(err(&o).matches("? [y/N]").count(), 2, "{}", err(&o));
+    assert!(dies(first));
+    assert!(alive(second));
+}
+
+#[test]
+fn every_repeats_the_selection() {
+    let n = unique_comm("ke");
+    let mut c = Command::new(env!("CARGO_BIN_EXE_corral"))
+        .args(["kill", "--signal", "KILL", "--every", "100ms", "--name", &n])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let guard = corral::Process::open(corral::Pid::new(c.id()).unwrap()).unwrap();
+    // Processes started after corral began are killed on a later round.
+    for _ in 0..3 {
+        let t = TestProc::spawn(&["--comm", &n]);
+        assert!(dies(&t), "a later round did not kill {}", t.pid());
+    }
+    guard.kill().unwrap();
+    c.wait().unwrap();
+}
