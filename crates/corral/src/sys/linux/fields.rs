@@ -130,39 +130,66 @@ pub(crate) fn ctx_switches(st: &status::Status) -> CtxSwitches {
     }
 }
 
-/// The user name for `uid` from the system's user database (NSS), or `None`.
-pub(crate) fn username(uid: u32) -> Option<String> {
+/// Calls a reentrant NSS lookup (`getpw*_r`, `getgr*_r`) with a scratch buffer, growing
+/// it while the call answers `ERANGE`. `call` gets the buffer and returns the call's
+/// result code and, on success, what it extracted (before the buffer goes away).
+fn nss_lookup<T>(
+    mut call: impl FnMut(&mut [u8]) -> (libc::c_int, Option<T>),
+) -> io::Result<Option<T>> {
     let mut buf = vec![0u8; 1024];
     loop {
-        // SAFETY: zeroed passwd is a valid all-null struct for getpwuid_r to fill.
-        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-        let mut out: *mut libc::passwd = std::ptr::null_mut();
-        // SAFETY: all pointers are valid for the stated lengths; `buf` outlives the use
-        // of the strings `pwd` points into.
-        let rc = unsafe {
-            libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr().cast(), buf.len(), &mut out)
-        };
+        let (rc, found) = call(&mut buf);
         if rc == libc::ERANGE && buf.len() < 1 << 20 {
             buf.resize(buf.len() * 4, 0);
             continue;
         }
+        // "Not found" comes back as 0 with no entry, or as one of these on some NSS modules.
+        if rc != 0
+            && rc != libc::ENOENT
+            && rc != libc::ESRCH
+            && rc != libc::EBADF
+            && rc != libc::EPERM
+        {
+            return Err(io::Error::from_raw_os_error(rc));
+        }
+        return Ok(found);
+    }
+}
+
+/// The user name for `uid` from the system's user database (NSS), or `None`.
+pub(crate) fn username(uid: u32) -> Option<String> {
+    nss_lookup(|buf| {
+        // SAFETY: zeroed passwd is a valid all-null struct for getpwuid_r to fill.
+        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+        let mut out: *mut libc::passwd = std::ptr::null_mut();
+        // SAFETY: all pointers are valid for the stated lengths; the name is copied out
+        // before `buf`, which it points into, is touched again.
+        let rc = unsafe {
+            libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr().cast(), buf.len(), &mut out)
+        };
         if rc != 0 || out.is_null() || pwd.pw_name.is_null() {
-            return None;
+            return (rc, None);
         }
         // SAFETY: getpwuid_r succeeded, so pw_name points at a NUL-terminated string in buf.
         let name = unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) };
-        return Some(name.to_string_lossy().into_owned());
-    }
+        (0, Some(name.to_string_lossy().into_owned()))
+    })
+    .ok()
+    .flatten()
 }
 
 /// The uid for a user name (NSS `getpwnam_r`), or `None`.
 pub(crate) fn user_id(name: &str) -> Result<Option<u32>> {
+    Ok(passwd_by_name(name)?.map(|(uid, _)| uid))
+}
+
+/// The uid and primary gid of a user name (NSS `getpwnam_r`), or `None`.
+fn passwd_by_name(name: &str) -> Result<Option<(u32, u32)>> {
     let op = "look up user";
     let Ok(cname) = std::ffi::CString::new(name) else {
         return Err(Error::new(ErrorKind::InvalidInput, op).with_detail("user name contains NUL"));
     };
-    let mut buf = vec![0u8; 1024];
-    loop {
+    nss_lookup(|buf| {
         // SAFETY: zeroed passwd is a valid all-null struct for getpwnam_r to fill.
         let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
         let mut out: *mut libc::passwd = std::ptr::null_mut();
@@ -176,55 +203,21 @@ pub(crate) fn user_id(name: &str) -> Result<Option<u32>> {
                 &mut out,
             )
         };
-        if rc == libc::ERANGE && buf.len() < 1 << 20 {
-            buf.resize(buf.len() * 4, 0);
-            continue;
-        }
-        if rc != 0 && rc != libc::ENOENT && rc != libc::ESRCH {
-            return Err(Error::from_io(op, io::Error::from_raw_os_error(rc)));
-        }
-        return Ok(if out.is_null() {
-            None
-        } else {
-            Some(pwd.pw_uid)
-        });
-    }
+        (rc, (!out.is_null()).then_some((pwd.pw_uid, pwd.pw_gid)))
+    })
+    .map_err(|e| Error::from_io(op, e))
 }
 
 /// A user's uid, primary gid and supplementary groups (NSS `getpwnam_r` +
 /// `getgrouplist`), or `None`.
 pub(crate) fn account(name: &str) -> Result<Option<crate::system::Account>> {
     let op = "look up user";
-    let Some(uid) = user_id(name)? else {
+    let Some((uid, gid)) = passwd_by_name(name)? else {
         return Ok(None);
     };
     let cname = std::ffi::CString::new(name).map_err(|_| {
         Error::new(ErrorKind::InvalidInput, op).with_detail("user name contains NUL")
     })?;
-    let mut buf = vec![0u8; 1024];
-    let gid = loop {
-        // SAFETY: zeroed passwd is a valid all-null struct for getpwnam_r to fill.
-        let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
-        let mut out: *mut libc::passwd = std::ptr::null_mut();
-        // SAFETY: all pointers are valid for the stated lengths.
-        let rc = unsafe {
-            libc::getpwnam_r(
-                cname.as_ptr(),
-                &mut pwd,
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-                &mut out,
-            )
-        };
-        if rc == libc::ERANGE && buf.len() < 1 << 20 {
-            buf.resize(buf.len() * 4, 0);
-            continue;
-        }
-        if out.is_null() {
-            return Ok(None);
-        }
-        break pwd.pw_gid;
-    };
     let mut n: libc::c_int = 64;
     let groups = loop {
         let mut g = vec![0 as libc::gid_t; n as usize];
@@ -253,8 +246,7 @@ pub(crate) fn group_id(name: &str) -> Result<Option<u32>> {
     let Ok(cname) = std::ffi::CString::new(name) else {
         return Err(Error::new(ErrorKind::InvalidInput, op).with_detail("group name contains NUL"));
     };
-    let mut buf = vec![0u8; 1024];
-    loop {
+    nss_lookup(|buf| {
         // SAFETY: zeroed group is a valid all-null struct for getgrnam_r to fill.
         let mut grp: libc::group = unsafe { std::mem::zeroed() };
         let mut out: *mut libc::group = std::ptr::null_mut();
@@ -268,19 +260,9 @@ pub(crate) fn group_id(name: &str) -> Result<Option<u32>> {
                 &mut out,
             )
         };
-        if rc == libc::ERANGE && buf.len() < 1 << 20 {
-            buf.resize(buf.len() * 4, 0);
-            continue;
-        }
-        if rc != 0 && rc != libc::ENOENT && rc != libc::ESRCH {
-            return Err(Error::from_io(op, io::Error::from_raw_os_error(rc)));
-        }
-        return Ok(if out.is_null() {
-            None
-        } else {
-            Some(grp.gr_gid)
-        });
-    }
+        (rc, (!out.is_null()).then_some(grp.gr_gid))
+    })
+    .map_err(|e| Error::from_io(op, e))
 }
 
 /// Total physical memory in bytes (`MemTotal`).

@@ -334,19 +334,7 @@ pub(crate) fn snapshot(
                     if need_status {
                         match status::parse(&buf) {
                             Some(s) => {
-                                let u = fields::ids(s.uids);
-                                if want.contains(Field::Uids) {
-                                    row.uids = Some(Ok(u));
-                                }
-                                if want.contains(Field::Username) {
-                                    row.username = Some(Ok(users
-                                        .entry(u.real)
-                                        .or_insert_with(|| {
-                                            fields::username(u.real)
-                                                .unwrap_or_else(|| u.real.to_string())
-                                        })
-                                        .clone()));
-                                }
+                                set_uids(&mut row, want, fields::ids(s.uids), &mut users);
                                 if want.contains(Field::Gids) {
                                     row.gids = Some(Ok(fields::ids(s.gids)));
                                 }
@@ -367,21 +355,7 @@ pub(crate) fn snapshot(
                         }
                     } else {
                         match status::parse_uids_only(&buf) {
-                            Some(u) => {
-                                let u = fields::ids(u);
-                                if want.contains(Field::Uids) {
-                                    row.uids = Some(Ok(u));
-                                }
-                                if want.contains(Field::Username) {
-                                    row.username = Some(Ok(users
-                                        .entry(u.real)
-                                        .or_insert_with(|| {
-                                            fields::username(u.real)
-                                                .unwrap_or_else(|| u.real.to_string())
-                                        })
-                                        .clone()));
-                                }
-                            }
+                            Some(u) => set_uids(&mut row, want, fields::ids(u), &mut users),
                             None => {
                                 let e = parse_error(ppid_ok, "read status", "status");
                                 set_status_err(&mut row, want, e);
@@ -534,6 +508,19 @@ pub(crate) fn snapshot(
         }
     }
     Ok(())
+}
+
+/// Fills the uid fields, looking user names up once per snapshot and uid.
+fn set_uids(row: &mut ProcessInfo, want: FieldSet, u: Ids, users: &mut HashMap<u32, String>) {
+    if want.contains(Field::Uids) {
+        row.uids = Some(Ok(u));
+    }
+    if want.contains(Field::Username) {
+        let name = users
+            .entry(u.real)
+            .or_insert_with(|| fields::username(u.real).unwrap_or_else(|| u.real.to_string()));
+        row.username = Some(Ok(name.clone()));
+    }
 }
 
 fn set_status_err(row: &mut ProcessInfo, want: FieldSet, e: Error) {

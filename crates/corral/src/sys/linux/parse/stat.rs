@@ -3,6 +3,7 @@
 //! The second field, `(comm)`, may itself contain spaces and parentheses (a process can
 //! name itself `a) b (c`), so the name ends at the *last* `)` of the line.
 
+use super::text::trim;
 use super::{parse_i64, parse_u64};
 
 /// The fields of a `stat` line that corral uses. Times are in clock ticks, sizes in
@@ -134,18 +135,6 @@ pub fn parse(buf: &[u8]) -> Option<Stat> {
             None
         },
     })
-}
-
-fn trim(b: &[u8]) -> &[u8] {
-    let start = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace())
-        .unwrap_or(b.len());
-    let end = b
-        .iter()
-        .rposition(|c| !c.is_ascii_whitespace())
-        .map_or(start, |e| e + 1);
-    &b[start..end]
 }
 
 #[cfg(test)]
