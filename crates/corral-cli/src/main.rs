@@ -11,6 +11,7 @@ mod duration;
 mod find;
 mod info;
 mod kill;
+mod nice;
 mod output;
 mod ps;
 mod run;
@@ -65,6 +66,8 @@ enum Cmd {
     /// Run a program with priorities, affinity, limits, another user, a pty … and pass its
     /// exit code on.
     Run(Box<run::RunArgs>),
+    /// Set the priority class or nice value of processes (selected as for kill).
+    Nice(Box<nice::NiceArgs>),
     /// Stop processes (SIGSTOP): PID or PID:INODE.
     Suspend(run::ResumeArgs),
     /// Continue stopped processes (SIGCONT), such as one started with `run --suspended`.
@@ -146,6 +149,7 @@ fn main() -> ExitCode {
         Cmd::Find(a) => find::run(*a),
         Cmd::Kill(a) => kill::run(*a),
         Cmd::Run(a) => run::run(*a),
+        Cmd::Nice(a) => nice::run(*a),
         Cmd::Suspend(a) => run::signal_each(a, corral::Signal::Stop),
         Cmd::Resume(a) => run::signal_each(a, corral::Signal::Cont),
         Cmd::System(a) => system::run(a),

@@ -17,6 +17,9 @@ pub struct RunArgs {
     /// Nice value, -20 (most favoured) to 19.
     #[arg(long, allow_hyphen_values = true, value_name = "N")]
     pub nice: Option<i32>,
+    /// Priority class: idle, below-normal, normal, above-normal, high, realtime.
+    #[arg(long, value_name = "CLASS")]
+    pub priority_class: Option<String>,
     /// CPUs to run on: a list such as 0,2-3.
     #[arg(long, value_name = "CPUS")]
     pub affinity: Option<String>,
@@ -206,6 +209,15 @@ fn build(a: &RunArgs) -> Result<Command, Failure> {
             return Err(usage(format!("--nice: {n} is outside -20..=19")));
         }
         c = c.nice(n);
+    }
+    if let Some(p) = &a.priority_class {
+        let class: corral::PriorityClass = p.parse().map_err(|e: corral::Error| {
+            usage(format!(
+                "--priority-class: {}",
+                e.detail().unwrap_or("bad class")
+            ))
+        })?;
+        c = c.priority_class(class);
     }
     if let Some(s) = &a.affinity {
         c = c.cpu_affinity(&parse_cpus(s)?);

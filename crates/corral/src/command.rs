@@ -44,6 +44,7 @@ use crate::{Error, ErrorKind, Pid, Process, Result};
 pub(crate) struct Options {
     pub(crate) suspended: bool,
     pub(crate) nice: Option<i32>,
+    pub(crate) priority_class: Option<crate::PriorityClass>,
     pub(crate) affinity: Option<Vec<usize>>,
     pub(crate) ioprio: Option<IoPriority>,
     pub(crate) new_process_group: bool,
@@ -172,6 +173,14 @@ impl Command {
     /// Sets the child's nice value (-20..=19) before it runs.
     pub fn nice(mut self, nice: i32) -> Command {
         self.opts.nice = Some(nice);
+        self
+    }
+
+    /// Starts the child in a priority class (Win32's `*_PRIORITY_CLASS` creation flags):
+    /// its scheduling policy and nice value, before it runs. An explicit
+    /// [`Command::nice`] overrides the class's nice value.
+    pub fn priority_class(mut self, class: crate::PriorityClass) -> Command {
+        self.opts.priority_class = Some(class);
         self
     }
 

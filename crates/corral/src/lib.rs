@@ -58,6 +58,7 @@ mod job;
 pub mod os;
 mod pid;
 mod process;
+mod sched;
 mod signal;
 mod snapshot;
 mod sys;
@@ -69,6 +70,7 @@ pub use info::*;
 pub use job::{Capabilities, Job, JobRef, MAX_JOB_NAME};
 pub use pid::{Pid, ProcessRef, Tid};
 pub use process::{CpuSample, Process};
+pub use sched::PriorityClass;
 pub use signal::{ExitStatus, Signal};
 pub use snapshot::{
     Field, FieldSet, FieldValue, Filter, NameMatch, PortMatch, ProcessInfo, Snapshot,

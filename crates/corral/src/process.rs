@@ -423,6 +423,33 @@ impl Process {
         self.h.set_nice(nice)
     }
 
+    /// The priority class: the nearest class for the main thread's scheduling policy and
+    /// nice value (see [`PriorityClass`](crate::PriorityClass) for the mapping).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if the process is gone.
+    pub fn priority_class(&self) -> Result<crate::PriorityClass> {
+        self.h.priority_class()
+    }
+
+    /// Sets the priority class of every thread of the process, as `SetPriorityClass`
+    /// does.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::AccessDenied`] for `AboveNormal`, `High` and `Realtime` without
+    /// privilege (Linux: `CAP_SYS_NICE`), or for another user's process.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: `sched_setscheduler` and `setpriority` on each thread in
+    /// `/proc/PID/task` (threads started later inherit from their creator), checked
+    /// against pid reuse before and after.
+    pub fn set_priority_class(&self, class: crate::PriorityClass) -> Result<()> {
+        self.h.set_priority_class(class)
+    }
+
     /// The I/O scheduling class and level.
     ///
     /// # Errors

@@ -257,6 +257,12 @@ impl Handle {
     pub(crate) fn set_nice(&self, _: i32) -> Result<()> {
         unsupported("set nice")
     }
+    pub(crate) fn priority_class(&self) -> Result<crate::PriorityClass> {
+        unsupported("read priority class")
+    }
+    pub(crate) fn set_priority_class(&self, _: crate::PriorityClass) -> Result<()> {
+        unsupported("set priority class")
+    }
     pub(crate) fn ionice(&self) -> Result<IoPriority> {
         unsupported("read ionice")
     }

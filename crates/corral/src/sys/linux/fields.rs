@@ -328,6 +328,15 @@ fn lim(v: u64) -> Option<u64> {
     }
 }
 
+/// The Linux policy and static priority of a priority class.
+pub(crate) fn linux_policy(class: crate::PriorityClass) -> (libc::c_int, libc::c_int) {
+    match class {
+        crate::PriorityClass::Idle => (libc::SCHED_IDLE, 0),
+        crate::PriorityClass::Realtime => (libc::SCHED_RR, 1),
+        _ => (libc::SCHED_OTHER, 0),
+    }
+}
+
 const IOPRIO_WHO_PROCESS: libc::c_long = 1;
 const IOPRIO_CLASS_SHIFT: u32 = 13;
 
@@ -723,6 +732,48 @@ impl Handle {
         }
         self.by_pid(op, || {
             rustix::process::setpriority_process(Some(self.rpid()), nice).map_err(io::Error::from)
+        })
+    }
+
+    pub(crate) fn priority_class(&self) -> Result<crate::PriorityClass> {
+        let st = self.stat()?;
+        Ok(crate::PriorityClass::from_linux(
+            st.policy.unwrap_or(0),
+            st.nice as i32,
+        ))
+    }
+
+    /// Applies a priority class to every thread, as `SetPriorityClass` does (Linux sets
+    /// policy and nice per thread).
+    pub(crate) fn set_priority_class(&self, class: crate::PriorityClass) -> Result<()> {
+        let op = "set priority class";
+        let (policy, prio) = linux_policy(class);
+        let nice = class.nice();
+        let tids = self.list_numeric("task", op)?;
+        self.by_pid(op, || {
+            for tid in &tids {
+                let param = libc::sched_param {
+                    sched_priority: prio,
+                };
+                // SAFETY: sched_setscheduler reads `param`, a valid local.
+                let r = unsafe { libc::sched_setscheduler(*tid as libc::pid_t, policy, &param) };
+                if r < 0 {
+                    let e = io::Error::last_os_error();
+                    if e.raw_os_error() == Some(libc::ESRCH) {
+                        continue; // the thread ended meanwhile
+                    }
+                    return Err(e);
+                }
+                if policy != libc::SCHED_RR {
+                    // SAFETY: setpriority takes integers only.
+                    let r =
+                        unsafe { libc::setpriority(libc::PRIO_PROCESS, *tid as libc::id_t, nice) };
+                    if r < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH) {
+                        return Err(io::Error::last_os_error());
+                    }
+                }
+            }
+            Ok(())
         })
     }
 

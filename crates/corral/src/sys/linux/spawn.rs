@@ -23,7 +23,7 @@ use crate::info::{IoClass, Rlimit};
 use crate::{Error, ErrorKind, Result};
 
 /// The steps of the child hook, for error messages.
-const STEPS: [&str; 16] = [
+const STEPS: [&str; 17] = [
     "",
     "create a new session (setsid)",
     "create a new process group (setpgid)",
@@ -40,9 +40,11 @@ const STEPS: [&str; 16] = [
     "set the user id",
     "",
     "join the job (write to its cgroup.procs)",
+    "set the scheduling policy of the priority class",
 ];
 const STEP_TRACE: u8 = 14;
 const STEP_JOB: u8 = 15;
+const STEP_POLICY: u8 = 16;
 
 /// Everything the child hook needs, computed before `fork` (no allocation after).
 struct Plan {
@@ -52,6 +54,7 @@ struct Plan {
     pdeathsig: Option<i32>,
     umask: Option<u32>,
     nice: Option<i32>,
+    policy: Option<(libc::c_int, libc::c_int)>,
     ioprio: Option<libc::c_long>,
     affinity: Option<libc::cpu_set_t>,
     rlimits: Vec<(i32, libc::rlimit64)>,
@@ -79,6 +82,7 @@ impl Plan {
             || self.pdeathsig.is_some()
             || self.umask.is_some()
             || self.nice.is_some()
+            || self.policy.is_some()
             || self.ioprio.is_some()
             || self.affinity.is_some()
             || !self.rlimits.is_empty()
@@ -139,6 +143,12 @@ fn child(p: &Plan) -> io::Result<()> {
         }
         if let Some(mask) = p.umask {
             libc::umask(mask as libc::mode_t);
+        }
+        if let Some((policy, prio)) = p.policy {
+            let param = libc::sched_param {
+                sched_priority: prio,
+            };
+            check(libc::sched_setscheduler(0, policy, &param), r, STEP_POLICY)?;
         }
         if let Some(n) = p.nice {
             check(libc::setpriority(libc::PRIO_PROCESS, 0, n), r, 6)?;
@@ -293,7 +303,14 @@ fn plan_for(opts: &Options, report: RawFd) -> Result<Plan> {
         pty_slave: None,
         pdeathsig: opts.parent_death_signal.map(|s| s.number()),
         umask: opts.umask,
-        nice: opts.nice,
+        nice: opts.nice.or(opts
+            .priority_class
+            .filter(|c| *c != crate::PriorityClass::Realtime)
+            .map(|c| c.nice())),
+        policy: opts
+            .priority_class
+            .map(crate::sys::imp::linux_policy)
+            .filter(|(p, _)| *p != libc::SCHED_OTHER),
         ioprio,
         affinity,
         rlimits,
