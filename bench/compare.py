@@ -194,8 +194,12 @@ def _on_signal(signum, _frame):
 # Build and tools
 
 
-def build():
+def build(extra_packages=()):
+    """Builds the bench binaries (and `extra_packages`) in release; returns their paths
+    by target name, and the target directory."""
     cmd = ["cargo", "build", "--release", "-p", "corral-bench", "--bins"]
+    for pkg in extra_packages:
+        cmd += ["-p", pkg]
     cmd += ["--message-format=json-render-diagnostics"]
     log("building: " + " ".join(cmd))
     proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)

@@ -90,22 +90,7 @@ WAITERS = [
 
 
 def build():
-    cmd = ["cargo", "build", "--release", "-p", "corral-bench", "--bins", "-p", "corral-cli",
-           "--message-format=json-render-diagnostics"]
-    log("building: " + " ".join(cmd))
-    proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    if proc.returncode != 0:
-        raise SystemExit("cargo build failed")
-    bins = {}
-    for line in proc.stdout.splitlines():
-        msg = json.loads(line)
-        if msg.get("reason") == "compiler-artifact" and msg.get("executable"):
-            bins[msg["target"]["name"]] = msg["executable"]
-    meta = subprocess.run(
-        ["cargo", "metadata", "--format-version", "1", "--no-deps"],
-        cwd=ROOT, check=True, stdout=subprocess.PIPE, text=True,
-    )
-    return bins, Path(json.loads(meta.stdout)["target_directory"])
+    return compare.build(["corral-cli"])
 
 
 def expand(argv, paths, **more):

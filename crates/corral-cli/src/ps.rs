@@ -165,12 +165,7 @@ pub fn run(a: PsArgs) -> Result<(), Failure> {
     if a.tree {
         fields.insert(corral::Field::Ppid);
     }
-    let mut snap = Snapshot::new();
-    for f in corral::Field::ALL {
-        if fields.contains(f) {
-            snap = snap.field(f);
-        }
-    }
+    let mut snap = Snapshot::new().field_set(fields);
     if a.no_kernel {
         snap = snap.exclude_kernel_threads();
     }

@@ -23,10 +23,15 @@ impl Target {
     }
 
     pub fn name(&self) -> String {
-        match &self.row.name {
-            Some(Ok(n)) => n.clone(),
-            _ => "?".into(),
-        }
+        row_name(&self.row)
+    }
+}
+
+/// A row's name, or `?` when it could not be read.
+fn row_name(row: &ProcessInfo) -> String {
+    match &row.name {
+        Some(Ok(n)) => n.clone(),
+        _ => "?".into(),
     }
 }
 
@@ -95,10 +100,7 @@ pub fn resolve(
                 }
             }
         }
-        let name = match &row.name {
-            Some(Ok(n)) => n.clone(),
-            _ => "?".into(),
-        };
+        let name = row_name(&row);
         if row.kernel_thread && !force {
             out.refused.push((row.pid, name, "is a kernel thread"));
             continue;

@@ -142,6 +142,11 @@ impl FieldSet {
         self.0 & f.bit() != 0
     }
 
+    /// Both sets together.
+    pub fn union(self, other: FieldSet) -> FieldSet {
+        FieldSet(self.0 | other.0)
+    }
+
     /// Whether the set holds any of `fs`.
     pub fn any(self, fs: &[Field]) -> bool {
         fs.iter().any(|&f| self.contains(f))
@@ -435,6 +440,12 @@ impl Snapshot {
         for &f in fields {
             self.fields.insert(f);
         }
+        self
+    }
+
+    /// Adds a set of fields to read.
+    pub fn field_set(mut self, fields: FieldSet) -> Snapshot {
+        self.fields = self.fields.union(fields);
         self
     }
 

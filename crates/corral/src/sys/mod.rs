@@ -8,11 +8,9 @@
 #[cfg(all(target_os = "linux", not(feature = "force-unsupported")))]
 pub(crate) mod linux;
 #[cfg(all(target_os = "linux", not(feature = "force-unsupported")))]
-#[allow(unused_imports)]
 pub(crate) use linux as imp;
 
 #[cfg(any(not(target_os = "linux"), feature = "force-unsupported"))]
 pub(crate) mod unsupported;
 #[cfg(any(not(target_os = "linux"), feature = "force-unsupported"))]
-#[allow(unused_imports)]
 pub(crate) use unsupported as imp;

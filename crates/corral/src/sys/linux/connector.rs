@@ -4,7 +4,7 @@
 
 use std::io;
 use std::mem::size_of;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 const NETLINK_CONNECTOR: i32 = 11;
 const CN_IDX_PROC: u32 = 1;
@@ -127,11 +127,6 @@ impl ForkWatch {
     /// Whether events were lost (the socket overflowed) since subscribing.
     pub(crate) fn lost_events(&self) -> bool {
         self.lost
-    }
-
-    #[allow(dead_code)]
-    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
     }
 }
 

@@ -199,12 +199,7 @@ pub(crate) fn snapshot(
     filter: &Filter,
     mut each: impl FnMut(ProcessInfo),
 ) -> Result<()> {
-    let mut want = fields;
-    for f in Field::ALL {
-        if filter.needs().contains(f) {
-            want.insert(f);
-        }
-    }
+    let want = fields.union(filter.needs());
     let proc_fd = rustix::fs::open(
         "/proc",
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
