@@ -909,3 +909,9 @@ impl Drop for TestProc {
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.kill_all()));
     }
 }
+
+/// Whether this process is in the initial pid namespace (the kernel gives it the fixed
+/// inode `PROC_PID_INIT_INO`); CI may run the tests in a nested one.
+pub fn in_initial_pid_namespace() -> bool {
+    std::fs::read_link("/proc/self/ns/pid").is_ok_and(|t| t.as_os_str() == "pid:[4026531836]")
+}

@@ -260,6 +260,16 @@ fn tree_kill_catches_double_forks_made_while_dying() {
     ]);
     let root = open(&t);
     let mut tk = control::kill_tree(&root, Signal::Term).unwrap();
+    if !integration::in_initial_pid_namespace() {
+        // The kernel sends fork events only to the initial pid namespace: corral must say
+        // it did not see them rather than trust pids that mean other processes here.
+        assert!(!tk.saw_every_fork());
+        control::wait_tree(&mut tk, Some(Duration::from_secs(10))).unwrap();
+        eprintln!(
+            "SKIPPED part (nested pid namespace, no fork events): double forks made while dying"
+        );
+        return;
+    }
     assert!(
         tk.saw_every_fork(),
         "fork events were not available or were lost"

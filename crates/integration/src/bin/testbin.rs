@@ -882,13 +882,16 @@ fn main() {
         put("daemon", "1".into());
     }
 
-    // The ready line.
+    // The ready line. Not rustix's getpgrp/getsid: they panic on 0, which is what the
+    // kernel answers when the group or session leader lives outside this pid namespace.
+    // SAFETY: getpgrp and getsid take integers and touch no memory.
+    let (pgid, sid) = unsafe { (libc::getpgrp(), libc::getsid(0).max(0)) };
     let pid = std::process::id();
     let mut line = format!(
         "ready pid={pid} ppid={} pgid={} sid={} start={}",
         rustix::process::getppid().map_or(0, |p| p.as_raw_nonzero().get()),
-        rustix::process::getpgrp().as_raw_nonzero().get(),
-        rustix::process::getsid(None).map_or(0, |p| p.as_raw_nonzero().get()),
+        pgid,
+        sid,
         start_time_of("self").unwrap_or(0),
     );
     for (k, v) in &out {

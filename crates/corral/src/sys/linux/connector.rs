@@ -38,6 +38,12 @@ impl ForkWatch {
     }
 
     fn try_new() -> io::Result<ForkWatch> {
+        if !in_initial_namespaces() {
+            // The kernel ignores subscriptions from other namespaces, and the events other
+            // listeners cause still arrive, with pids of the initial namespace: numbers
+            // that name other processes here. Never use them.
+            return Err(io::Error::from(io::ErrorKind::Unsupported));
+        }
         // SAFETY: plain socket(2); the fd is owned right after.
         let raw = cvt(unsafe {
             libc::socket(
@@ -128,6 +134,13 @@ impl ForkWatch {
     pub(crate) fn lost_events(&self) -> bool {
         self.lost
     }
+}
+
+/// Whether this process is in the initial pid and user namespaces: the kernel gives those
+/// namespaces fixed inode numbers (`PROC_PID_INIT_INO`, `PROC_USER_INIT_INO`).
+fn in_initial_namespaces() -> bool {
+    let is = |link: &str, want: &str| std::fs::read_link(link).is_ok_and(|t| t.as_os_str() == want);
+    is("/proc/self/ns/pid", "pid:[4026531836]") && is("/proc/self/ns/user", "user:[4026531837]")
 }
 
 fn u32_at(b: &[u8], at: usize) -> Option<u32> {

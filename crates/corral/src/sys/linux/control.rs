@@ -131,6 +131,13 @@ impl Handle {
         let mut buf = Vec::with_capacity(512);
         let pgrp = read_stat(self.pid, &mut buf)?.pgrp;
         self.verify(op, false)?;
+        if pgrp == 0 {
+            // The group's leader lives outside this pid namespace; killpg(0) would signal
+            // the caller's own group instead.
+            return Err(Error::new(ErrorKind::Unsupported, op)
+                .with_pid(self.pid)
+                .with_detail("its process group's leader is outside this pid namespace"));
+        }
         // SAFETY: killpg takes two integers and touches no memory.
         let r = unsafe { libc::killpg(pgrp as libc::pid_t, n) };
         if r < 0 {

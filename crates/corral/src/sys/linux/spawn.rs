@@ -510,8 +510,15 @@ pub(crate) fn exec(cmd: &mut std::process::Command, opts: &Options) -> Error {
 pub(crate) fn forward_signals(child: &crate::Process) -> Result<ForwardGuard> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
     let op = "forward signals";
-    let me = rustix::process::getpgrp().as_raw_nonzero().get() as u32;
-    let same_group = child.process_group().map(|g| g.pgid == me).unwrap_or(true);
+    // From /proc, not getpgrp(2): both read 0 when the leader is outside this pid namespace,
+    // and the child's group comes from /proc too.
+    let me = crate::Process::current()
+        .and_then(|p| p.process_group())
+        .map(|g| g.pgid);
+    let same_group = match (me, child.process_group()) {
+        (Ok(me), Ok(child)) => child.pgid == me,
+        _ => true,
+    };
     let mut sigs = vec![SIGTERM, SIGHUP];
     if !same_group {
         sigs.extend([SIGINT, SIGQUIT]);
