@@ -367,6 +367,50 @@ impl Job {
     pub(crate) fn spawn_target(&self) -> JobSpawn {
         JobSpawn
     }
+    pub(crate) fn set_limits(&mut self, _: &crate::JobLimits) -> Result<()> {
+        unsupported("set job limits")
+    }
+    pub(crate) fn limits(&self) -> Result<crate::JobLimits> {
+        unsupported("read job limits")
+    }
+    pub(crate) fn accounting(&self) -> Result<crate::JobAccounting> {
+        unsupported("read job accounting")
+    }
+    pub(crate) fn view(&self) -> JobView {
+        JobView
+    }
+}
+
+/// A job handle for the CPU-time watcher (never constructed here).
+#[derive(Debug)]
+pub(crate) struct JobView;
+
+impl JobView {
+    pub(crate) fn cpu_usage(&self) -> Result<std::time::Duration> {
+        unsupported("read job CPU time")
+    }
+    pub(crate) fn cpu_capacity(&self) -> f64 {
+        1.0
+    }
+    pub(crate) fn terminate(&self) -> Result<()> {
+        unsupported("terminate job")
+    }
+}
+
+pub(crate) fn list_jobs() -> Result<Vec<String>> {
+    unsupported("list jobs")
+}
+
+pub(crate) fn limit_support() -> Vec<crate::LimitSupport> {
+    crate::Limit::ALL
+        .iter()
+        .map(|&limit| crate::LimitSupport {
+            limit,
+            how: crate::Enforcement::Unsupported(
+                "corral has no job backend for this platform".into(),
+            ),
+        })
+        .collect()
 }
 
 pub(crate) fn job_of(_: &Handle) -> Result<Option<(String, Vec<CgroupMembership>)>> {

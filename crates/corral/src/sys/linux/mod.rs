@@ -11,7 +11,9 @@ mod snapshot;
 mod spawn;
 mod system;
 
-pub(crate) use cgroup::{capabilities as job_capabilities, job_of, Job, JobSpawn};
+pub(crate) use cgroup::{
+    capabilities as job_capabilities, job_of, limit_support, list_jobs, Job, JobSpawn, JobView,
+};
 pub(crate) use connector::ForkWatch;
 pub(crate) use control::wait_many;
 pub(crate) use fields::{account, group_id, total_memory, uptime, user_id, username as user_name};

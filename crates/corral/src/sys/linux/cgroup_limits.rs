@@ -1,0 +1,856 @@
+//! Job limits and accounting on cgroups (a child module of `cgroup`, so it sees the
+//! job's directories).
+//!
+//! Each kernel-enforced limit is written to the cgroup that carries its controller: the
+//! v2 cgroup when the caller's v2 cgroup offers the controller (it is then enabled in the
+//! caller's own `cgroup.subtree_control` if needed), else the v1 hierarchy with it. The v1
+//! `cpu` and `cpuset` hierarchies are joined only when a limit needs them (joining costs
+//! a write per spawn, and a v1 `cpu` cgroup has no real-time budget, which would refuse
+//! `SCHED_FIFO` members); that is possible only while the job is empty.
+//!
+//! `set_limits` is all-or-nothing: every limit is resolved to files first (an
+//! unenforceable one fails before anything is written), the old values are read, and a
+//! failed write restores what was written before it and removes cgroups joined for it.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use super::{
+    discover, init_cpuset, io_err, read_text, write_file, Dir, Hierarchy, Job, JOB_PREFIX,
+};
+use crate::job_limits::{Enforcement, IoRate, JobAccounting, JobLimits, Limit, LimitSupport};
+use crate::sys::linux::parse::status::parse_cpu_list;
+use crate::sys::linux::parse::{parse_i64, parse_u64, text};
+use crate::{Error, ErrorKind, Result};
+
+/// v1 hierarchies a job joins only when one of its limits needs them.
+pub(crate) const V1_ON_DEMAND: &[&str] = &["cpu", "cpuset"];
+
+/// The CFS bandwidth period corral uses, microseconds.
+const PERIOD_US: u64 = 100_000;
+
+/// v1 memory counters at or above this mean "unlimited" (`PAGE_COUNTER_MAX` pages).
+const V1_UNLIMITED: u64 = 1 << 62;
+
+pub(super) fn on_demand(h: &Hierarchy) -> bool {
+    !h.v2
+        && h.controllers
+            .iter()
+            .any(|c| V1_ON_DEMAND.contains(&c.as_str()))
+}
+
+fn has(d: &Dir, ctl: &str) -> bool {
+    d.controllers.iter().any(|c| c == ctl)
+}
+
+fn read_str(p: &Path) -> Option<String> {
+    read_text(p)
+        .ok()
+        .map(|b| String::from_utf8_lossy(text::trim(&b)).into_owned())
+}
+
+fn read_num(p: &Path) -> Option<u64> {
+    read_text(p).ok().and_then(|b| parse_u64(text::trim(&b)))
+}
+
+/// `key value` lines (`cpu.stat`, `memory.stat`, `memory.events`, `memory.oom_control`).
+fn keyed(p: &Path, key: &str) -> Option<u64> {
+    let b = read_text(p).ok()?;
+    let v = text::lines(&b).find_map(|l| {
+        let mut it = text::fields(l);
+        (it.next()? == key.as_bytes())
+            .then(|| it.next().and_then(parse_u64))
+            .flatten()
+    });
+    v
+}
+
+fn online_cpus() -> usize {
+    read_text(Path::new("/sys/devices/system/cpu/online"))
+        .ok()
+        .and_then(|b| parse_cpu_list(&b))
+        .map_or(1, |v| v.len().max(1))
+}
+
+fn cpu_list(cpus: &[usize]) -> String {
+    let mut v = cpus.to_vec();
+    v.sort_unstable();
+    v.dedup();
+    v.iter().map(usize::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// Where a controller's files are for this job.
+enum Place {
+    V2(PathBuf),
+    V1(PathBuf),
+}
+
+fn unsupported(limit: Limit, why: impl Into<String>) -> Error {
+    Error::new(ErrorKind::Unsupported, "set job limits").with_detail(format!(
+        "{} cannot be enforced here: {}",
+        limit.name(),
+        why.into()
+    ))
+}
+
+/// One planned write: the file, the new value, the limit it is for.
+struct Write {
+    path: PathBuf,
+    value: String,
+    limit: Limit,
+}
+
+impl Job {
+    fn v2_dir(&self) -> Option<&Dir> {
+        self.dirs.iter().find(|d| d.v2)
+    }
+
+    fn v1_dir(&self, ctl: &str) -> Option<&Dir> {
+        self.dirs.iter().find(|d| !d.v2 && has(d, ctl))
+    }
+
+    /// The v2 cgroup, if the caller's v2 cgroup offers `ctl` (not necessarily enabled).
+    fn v2_offers(&self, ctl: &str) -> Option<&Dir> {
+        let d = self.v2_dir()?;
+        let parent = d.path.parent()?;
+        let list = read_str(&parent.join("cgroup.controllers"))?;
+        list.split_whitespace().any(|c| c == ctl).then_some(d)
+    }
+
+    /// Finds (enabling, or joining, as needed) where `ctl` of the job lives. `created`
+    /// collects v1 cgroups made here, so a failure can remove them.
+    fn place(
+        &mut self,
+        v2_ctl: &str,
+        v1_ctl: &str,
+        limit: Limit,
+        hs: &[Hierarchy],
+        created: &mut Vec<usize>,
+    ) -> Result<Place> {
+        if let Some(d) = self.v2_offers(v2_ctl) {
+            let enabled = read_str(&d.path.join("cgroup.controllers"))
+                .is_some_and(|l| l.split_whitespace().any(|c| c == v2_ctl));
+            if !enabled {
+                let parent = d.path.parent().expect("a job cgroup has a parent");
+                let sc = parent.join("cgroup.subtree_control");
+                if let Err(e) = write_file(&sc, format!("+{v2_ctl}").as_bytes()) {
+                    let why = if e.raw_os_error() == Some(libc::EBUSY) {
+                        format!(
+                            "the {v2_ctl} controller cannot be enabled in {}: that cgroup \
+                             holds processes (this one included), and cgroup v2 lets only a \
+                             cgroup without processes enable controllers for its children; \
+                             run from a leaf cgroup whose parent delegates {v2_ctl}",
+                            sc.display()
+                        )
+                    } else {
+                        format!("enabling {v2_ctl} in {}: {e}", sc.display())
+                    };
+                    return Err(unsupported(limit, why));
+                }
+            }
+            return Ok(Place::V2(d.path.clone()));
+        }
+        if let Some(d) = self.v1_dir(v1_ctl) {
+            return Ok(Place::V1(d.path.clone()));
+        }
+        let Some(h) = hs
+            .iter()
+            .find(|h| !h.v2 && h.controllers.iter().any(|c| c == v1_ctl))
+        else {
+            return Err(unsupported(
+                limit,
+                format!(
+                    "no {v2_ctl} controller: the cgroup v2 hierarchy does not offer it to this \
+                     process's cgroup and no v1 {v1_ctl} hierarchy is mounted"
+                ),
+            ));
+        };
+        if h.read_only || !super::writable(&h.own_dir) {
+            return Err(unsupported(
+                limit,
+                format!(
+                    "the v1 {v1_ctl} hierarchy at {} is not writable",
+                    h.own_dir.display()
+                ),
+            ));
+        }
+        if !self.pids()?.is_empty() {
+            return Err(unsupported(
+                limit,
+                format!(
+                    "it needs the v1 {v1_ctl} hierarchy, which a job joins only while it is \
+                     empty; give this limit when the job is created"
+                ),
+            ));
+        }
+        let d = super::dir_of(h, &format!("{JOB_PREFIX}{}", self.name));
+        std::fs::create_dir(&d.path).map_err(|e| io_err("set job limits", &d.path, e))?;
+        let path = d.path.clone();
+        let cpuset = has(&d, "cpuset");
+        self.dirs.push(d);
+        created.push(self.dirs.len() - 1);
+        if cpuset {
+            init_cpuset(&h.own_dir, &path).map_err(|e| io_err("set job limits", &path, e))?;
+        }
+        Ok(Place::V1(path))
+    }
+
+    /// Applies the kernel-side limits of `l` (others need nothing here but a check).
+    pub(crate) fn set_limits(&mut self, l: &JobLimits) -> Result<()> {
+        let hs = discover()?;
+        let mut created = Vec::new();
+        let r = self.plan_and_write(l, &hs, &mut created);
+        if r.is_err() {
+            for i in created.into_iter().rev() {
+                let d = self.dirs.remove(i);
+                let _ = std::fs::remove_dir(&d.path);
+            }
+        }
+        r
+    }
+
+    fn plan_and_write(
+        &mut self,
+        l: &JobLimits,
+        hs: &[Hierarchy],
+        created: &mut Vec<usize>,
+    ) -> Result<()> {
+        let mut w: Vec<Write> = Vec::new();
+        let mut push =
+            |path: PathBuf, value: String, limit: Limit| w.push(Write { path, value, limit });
+
+        // Job memory (RAM + swap).
+        if let Some(m) = l.job_memory {
+            match self.place("memory", "memory", Limit::JobMemory, hs, created)? {
+                Place::V2(p) => {
+                    push(p.join("memory.max"), m.to_string(), Limit::JobMemory);
+                    if p.join("memory.swap.max").exists() {
+                        push(p.join("memory.swap.max"), "0".into(), Limit::JobMemory);
+                    }
+                }
+                Place::V1(p) => {
+                    let lim = p.join("memory.limit_in_bytes");
+                    let sw = p.join("memory.memsw.limit_in_bytes");
+                    // memsw must stay >= the memory limit at every step.
+                    let cur = read_num(&lim).unwrap_or(u64::MAX);
+                    let swap = sw.exists();
+                    if swap && m > cur {
+                        push(sw.clone(), m.to_string(), Limit::JobMemory);
+                    }
+                    push(lim, m.to_string(), Limit::JobMemory);
+                    if swap && m <= cur {
+                        push(sw, m.to_string(), Limit::JobMemory);
+                    }
+                }
+            }
+        }
+        if let Some(n) = l.max_processes {
+            match self.place("pids", "pids", Limit::ActiveProcesses, hs, created)? {
+                Place::V2(p) | Place::V1(p) => {
+                    push(p.join("pids.max"), n.to_string(), Limit::ActiveProcesses)
+                }
+            }
+        }
+        let cores = match (l.cpu_rate, l.cpus) {
+            (Some(r), _) => Some(r * online_cpus() as f64),
+            (None, Some(c)) => {
+                let n = online_cpus();
+                if c > n as f64 {
+                    return Err(Error::new(ErrorKind::InvalidInput, "set job limits")
+                        .with_detail(format!("CPUs: {c} is more than the {n} online CPUs")));
+                }
+                Some(c)
+            }
+            _ => None,
+        };
+        if let Some(cores) = cores {
+            // quota >= 1 ms: lengthen the period (up to 1 s) for very small shares.
+            let mut period = PERIOD_US;
+            let mut quota = (cores * period as f64).round() as u64;
+            if quota < 1000 {
+                period = ((1000.0 / cores).ceil() as u64).min(1_000_000);
+                quota = (cores * period as f64).round() as u64;
+            }
+            if quota < 1000 {
+                return Err(
+                    Error::new(ErrorKind::InvalidInput, "set job limits").with_detail(format!(
+                        "CPU rate: {cores} CPUs is below the kernel's 1 ms per second"
+                    )),
+                );
+            }
+            match self.place("cpu", "cpu", Limit::CpuRate, hs, created)? {
+                Place::V2(p) => push(
+                    p.join("cpu.max"),
+                    format!("{quota} {period}"),
+                    Limit::CpuRate,
+                ),
+                Place::V1(p) => {
+                    push(p.join("cpu.cfs_quota_us"), "-1".into(), Limit::CpuRate);
+                    push(
+                        p.join("cpu.cfs_period_us"),
+                        period.to_string(),
+                        Limit::CpuRate,
+                    );
+                    push(
+                        p.join("cpu.cfs_quota_us"),
+                        quota.to_string(),
+                        Limit::CpuRate,
+                    );
+                }
+            }
+        }
+        if let Some(wt) = l.cpu_weight {
+            match self.place("cpu", "cpu", Limit::CpuWeight, hs, created)? {
+                Place::V2(p) => push(p.join("cpu.weight"), wt.to_string(), Limit::CpuWeight),
+                Place::V1(p) => push(
+                    p.join("cpu.shares"),
+                    (u64::from(wt) * 1024 / 100).max(2).to_string(),
+                    Limit::CpuWeight,
+                ),
+            }
+        }
+        if let Some(m) = l.working_set_min {
+            match self.place("memory", "memory", Limit::WorkingSetMin, hs, created)? {
+                Place::V2(p) => push(p.join("memory.low"), m.to_string(), Limit::WorkingSetMin),
+                Place::V1(_) => {
+                    return Err(unsupported(
+                        Limit::WorkingSetMin,
+                        "cgroup v1 memory has no protection floor (v2 memory.low)",
+                    ))
+                }
+            }
+        }
+        if let Some(m) = l.working_set_max {
+            match self.place("memory", "memory", Limit::WorkingSetMax, hs, created)? {
+                Place::V2(p) => push(p.join("memory.high"), m.to_string(), Limit::WorkingSetMax),
+                Place::V1(p) => push(
+                    p.join("memory.soft_limit_in_bytes"),
+                    m.to_string(),
+                    Limit::WorkingSetMax,
+                ),
+            }
+        }
+        for r in &l.io_rates {
+            match self.place("io", "blkio", Limit::IoRate, hs, created)? {
+                Place::V2(p) => {
+                    let v = |x: Option<u64>| x.map_or("max".to_owned(), |n| n.to_string());
+                    push(
+                        p.join("io.max"),
+                        format!(
+                            "{}:{} rbps={} wbps={} riops={} wiops={}",
+                            r.major,
+                            r.minor,
+                            v(r.read_bps),
+                            v(r.write_bps),
+                            v(r.read_iops),
+                            v(r.write_iops)
+                        ),
+                        Limit::IoRate,
+                    );
+                }
+                Place::V1(p) => {
+                    for (f, x) in [
+                        ("blkio.throttle.read_bps_device", r.read_bps),
+                        ("blkio.throttle.write_bps_device", r.write_bps),
+                        ("blkio.throttle.read_iops_device", r.read_iops),
+                        ("blkio.throttle.write_iops_device", r.write_iops),
+                    ] {
+                        push(
+                            p.join(f),
+                            format!("{}:{} {}", r.major, r.minor, x.unwrap_or(0)),
+                            Limit::IoRate,
+                        );
+                    }
+                }
+            }
+        }
+        if let Some(cpus) = &l.affinity {
+            // Enforced by cpuset where there is one; members get sched_setaffinity too.
+            match self.place("cpuset", "cpuset", Limit::Affinity, hs, created) {
+                Ok(Place::V2(p)) => push(p.join("cpuset.cpus"), cpu_list(cpus), Limit::Affinity),
+                Ok(Place::V1(p)) => push(p.join("cpuset.cpus"), cpu_list(cpus), Limit::Affinity),
+                Err(e) if e.kind() == ErrorKind::Unsupported => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if l.job_cpu_time.is_some() && self.cpu_usage().is_err() {
+            return Err(unsupported(
+                Limit::JobTime,
+                "neither v2 cpu.stat nor v1 cpuacct.usage is readable for the job",
+            ));
+        }
+
+        // Read the old values, then write; undo on failure.
+        let old: Vec<Option<Vec<u8>>> = w.iter().map(|x| read_text(&x.path).ok()).collect();
+        for (i, x) in w.iter().enumerate() {
+            if let Err(e) = write_file(&x.path, x.value.as_bytes()) {
+                for (y, o) in w[..i].iter().zip(&old).rev() {
+                    let v = o.as_deref().map(|o| restore_value(&y.path, o));
+                    if let Some(v) = v.filter(|v| !v.is_empty()) {
+                        let _ = write_file(&y.path, v.as_bytes());
+                    }
+                }
+                let kind = match e.raw_os_error() {
+                    Some(libc::EINVAL) | Some(libc::ERANGE) | Some(libc::ENODEV) => {
+                        ErrorKind::InvalidInput
+                    }
+                    _ => Error::from_io(
+                        "",
+                        io::Error::from_raw_os_error(e.raw_os_error().unwrap_or(0)),
+                    )
+                    .kind(),
+                };
+                return Err(Error::new(kind, "set job limits").with_detail(format!(
+                    "{}: writing {:?} to {}: {e}",
+                    x.limit.name(),
+                    x.value,
+                    x.path.display()
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// The limits the kernel holds for the job.
+    pub(crate) fn limits(&self) -> Result<JobLimits> {
+        let mut l = JobLimits::new();
+        let v2 = self.v2_dir().map(|d| d.path.clone());
+        let mem = self.v1_dir("memory").map(|d| d.path.clone());
+        let v2f = |f: &str| v2.as_ref().map(|p| p.join(f)).filter(|p| p.exists());
+        let max_or = |p: &Path| {
+            read_str(p)
+                .filter(|s| s != "max")
+                .and_then(|s| s.parse().ok())
+        };
+
+        if let Some(p) = v2f("memory.max") {
+            l.job_memory = max_or(&p);
+            l.working_set_max = v2f("memory.high").and_then(|p| max_or(&p));
+            l.working_set_min = v2f("memory.low")
+                .and_then(|p| read_num(&p))
+                .filter(|&n| n > 0);
+        } else if let Some(p) = &mem {
+            l.job_memory = read_num(&p.join("memory.limit_in_bytes")).filter(|&n| n < V1_UNLIMITED);
+            l.working_set_max =
+                read_num(&p.join("memory.soft_limit_in_bytes")).filter(|&n| n < V1_UNLIMITED);
+        }
+        let pids = v2f("pids.max").or_else(|| self.v1_dir("pids").map(|d| d.path.join("pids.max")));
+        if let Some(p) = pids {
+            l.max_processes = max_or(&p);
+        }
+        if let Some(p) = v2f("cpu.max") {
+            if let Some(s) = read_str(&p) {
+                let mut it = s.split_whitespace();
+                if let (Some(q), Some(per)) = (it.next(), it.next()) {
+                    if let (Ok(q), Ok(per)) = (q.parse::<f64>(), per.parse::<f64>()) {
+                        l.cpus = Some(q / per);
+                    }
+                }
+            }
+            l.cpu_weight = v2f("cpu.weight")
+                .and_then(|p| read_num(&p))
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|&n| n != 100);
+        } else if let Some(d) = self.v1_dir("cpu") {
+            let q = read_str(&d.path.join("cpu.cfs_quota_us")).and_then(|s| s.parse::<i64>().ok());
+            let per = read_num(&d.path.join("cpu.cfs_period_us"));
+            if let (Some(q), Some(per)) = (q, per) {
+                if q > 0 && per > 0 {
+                    l.cpus = Some(q as f64 / per as f64);
+                }
+            }
+            l.cpu_weight = read_num(&d.path.join("cpu.shares"))
+                .filter(|&n| n != 1024)
+                .map(|n| ((n * 100 + 512) / 1024).clamp(1, 10000) as u32);
+        }
+        let cpuset = v2f("cpuset.cpus")
+            .filter(|p| read_str(p).is_some_and(|s| !s.is_empty()))
+            .or_else(|| self.v1_dir("cpuset").map(|d| d.path.join("cpuset.cpus")));
+        if let Some(p) = cpuset {
+            let parent = p
+                .parent()
+                .and_then(Path::parent)
+                .map(|pp| pp.join("cpuset.cpus"));
+            let mine = read_text(&p).ok().and_then(|b| parse_cpu_list(&b));
+            let theirs = parent
+                .and_then(|pp| read_text(&pp).ok())
+                .and_then(|b| parse_cpu_list(&b));
+            if mine.is_some() && mine != theirs {
+                l.affinity = mine.map(|v| v.into_iter().map(|c| c as usize).collect());
+            }
+        }
+        l.io_rates = self.io_rates();
+        Ok(l)
+    }
+
+    fn io_rates(&self) -> Vec<IoRate> {
+        let mut out: Vec<IoRate> = Vec::new();
+        fn get(out: &mut Vec<IoRate>, maj: u32, min: u32) -> usize {
+            if let Some(i) = out.iter().position(|r| r.major == maj && r.minor == min) {
+                return i;
+            }
+            out.push(IoRate::new(maj, min));
+            out.len() - 1
+        }
+        let dev = |s: &str| -> Option<(u32, u32)> {
+            let (a, b) = s.split_once(':')?;
+            Some((a.parse().ok()?, b.parse().ok()?))
+        };
+        let p = self.v2_dir().map(|d| d.path.join("io.max"));
+        if let Some(s) = p.as_deref().and_then(read_str) {
+            for line in s.lines() {
+                let mut it = line.split_whitespace();
+                let Some((maj, min)) = it.next().and_then(dev) else {
+                    continue;
+                };
+                let i = get(&mut out, maj, min);
+                for kv in it {
+                    let Some((k, v)) = kv.split_once('=') else {
+                        continue;
+                    };
+                    let n = v.parse::<u64>().ok();
+                    match k {
+                        "rbps" => out[i].read_bps = n,
+                        "wbps" => out[i].write_bps = n,
+                        "riops" => out[i].read_iops = n,
+                        "wiops" => out[i].write_iops = n,
+                        _ => {}
+                    }
+                }
+            }
+            return out;
+        }
+        let Some(d) = self.v1_dir("blkio") else {
+            return out;
+        };
+        for (f, which) in [
+            ("blkio.throttle.read_bps_device", 0),
+            ("blkio.throttle.write_bps_device", 1),
+            ("blkio.throttle.read_iops_device", 2),
+            ("blkio.throttle.write_iops_device", 3),
+        ] {
+            let Some(s) = read_str(&d.path.join(f)) else {
+                continue;
+            };
+            for line in s.lines() {
+                let mut it = line.split_whitespace();
+                let (Some((maj, min)), Some(n)) = (
+                    it.next().and_then(dev),
+                    it.next().and_then(|v| v.parse::<u64>().ok()),
+                ) else {
+                    continue;
+                };
+                let i = get(&mut out, maj, min);
+                let slot = match which {
+                    0 => &mut out[i].read_bps,
+                    1 => &mut out[i].write_bps,
+                    2 => &mut out[i].read_iops,
+                    _ => &mut out[i].write_iops,
+                };
+                *slot = Some(n);
+            }
+        }
+        out
+    }
+
+    /// CPU time of all members, past and present.
+    pub(crate) fn cpu_usage(&self) -> Result<Duration> {
+        if let Some(d) = self.v2_dir() {
+            if let Some(us) = keyed(&d.path.join("cpu.stat"), "usage_usec") {
+                return Ok(Duration::from_micros(us));
+            }
+        }
+        if let Some(d) = self.v1_dir("cpuacct") {
+            let p = d.path.join("cpuacct.usage");
+            let b = read_text(&p).map_err(|e| io_err("read job CPU time", &p, e))?;
+            if let Some(ns) = parse_u64(text::trim(&b)) {
+                return Ok(Duration::from_nanos(ns));
+            }
+        }
+        Err(Error::new(ErrorKind::Unsupported, "read job CPU time")
+            .with_detail("the job has neither v2 cpu.stat nor v1 cpuacct.usage"))
+    }
+
+    /// The most CPUs the job can keep busy at once: online CPUs, its cpuset, its quota.
+    pub(crate) fn cpu_capacity(&self) -> f64 {
+        let mut cap = online_cpus() as f64;
+        let v2 = self.v2_dir().map(|d| d.path.clone());
+        let eff = v2
+            .as_ref()
+            .map(|p| p.join("cpuset.cpus.effective"))
+            .filter(|p| p.exists())
+            .or_else(|| {
+                self.v1_dir("cpuset")
+                    .map(|d| d.path.join("cpuset.effective_cpus"))
+            });
+        if let Some(n) = eff
+            .and_then(|p| read_text(&p).ok())
+            .and_then(|b| parse_cpu_list(&b))
+            .map(|v| v.len())
+            .filter(|&n| n > 0)
+        {
+            cap = cap.min(n as f64);
+        }
+        if let Some(s) = v2.as_ref().and_then(|p| read_str(&p.join("cpu.max"))) {
+            let mut it = s.split_whitespace();
+            if let (Some(Ok(q)), Some(Ok(per))) = (
+                it.next().map(str::parse::<f64>),
+                it.next().map(str::parse::<f64>),
+            ) {
+                cap = cap.min(q / per);
+            }
+        } else if let Some(d) = self.v1_dir("cpu") {
+            let q = read_text(&d.path.join("cpu.cfs_quota_us"))
+                .ok()
+                .and_then(|b| parse_i64(text::trim(&b)));
+            let per = read_num(&d.path.join("cpu.cfs_period_us"));
+            if let (Some(q), Some(per)) = (q, per) {
+                if q > 0 && per > 0 {
+                    cap = cap.min(q as f64 / per as f64);
+                }
+            }
+        }
+        cap
+    }
+
+    /// What the job has used.
+    pub(crate) fn accounting(&self) -> Result<JobAccounting> {
+        let mut a = JobAccounting {
+            active_processes: self.pids()?.len(),
+            ..JobAccounting::default()
+        };
+        let v2 = self.v2_dir().map(|d| d.path.clone());
+        let v2f = |f: &str| v2.as_ref().map(|p| p.join(f)).filter(|p| p.exists());
+        if let Some(p) = v2f("cpu.stat") {
+            a.user_time = keyed(&p, "user_usec").map(Duration::from_micros);
+            a.kernel_time = keyed(&p, "system_usec").map(Duration::from_micros);
+        }
+        if a.user_time.is_none() {
+            if let Some(d) = self.v1_dir("cpuacct") {
+                a.user_time =
+                    read_num(&d.path.join("cpuacct.usage_user")).map(Duration::from_nanos);
+                a.kernel_time =
+                    read_num(&d.path.join("cpuacct.usage_sys")).map(Duration::from_nanos);
+            }
+        }
+        if let Some(p) = v2f("memory.stat") {
+            a.page_faults = keyed(&p, "pgfault");
+            a.major_page_faults = keyed(&p, "pgmajfault");
+            a.memory = v2f("memory.current").and_then(|p| read_num(&p));
+            a.peak_memory = v2f("memory.peak").and_then(|p| read_num(&p));
+            a.oom_kills = v2f("memory.events").and_then(|p| keyed(&p, "oom_kill"));
+        } else if let Some(d) = self.v1_dir("memory") {
+            let st = d.path.join("memory.stat");
+            a.page_faults = keyed(&st, "total_pgfault");
+            a.major_page_faults = keyed(&st, "total_pgmajfault");
+            a.memory = read_num(&d.path.join("memory.usage_in_bytes"));
+            a.peak_memory = read_num(&d.path.join("memory.max_usage_in_bytes"));
+            a.oom_kills = keyed(&d.path.join("memory.oom_control"), "oom_kill");
+        }
+        if let Some(p) = v2f("io.stat") {
+            let s = read_str(&p).unwrap_or_default();
+            let (mut rb, mut wb, mut ri, mut wi) = (0, 0, 0, 0);
+            for line in s.lines() {
+                for kv in line.split_whitespace().skip(1) {
+                    let Some((k, v)) = kv.split_once('=') else {
+                        continue;
+                    };
+                    let n: u64 = v.parse().unwrap_or(0);
+                    match k {
+                        "rbytes" => rb += n,
+                        "wbytes" => wb += n,
+                        "rios" => ri += n,
+                        "wios" => wi += n,
+                        _ => {}
+                    }
+                }
+            }
+            (a.read_bytes, a.write_bytes, a.read_ops, a.write_ops) =
+                (Some(rb), Some(wb), Some(ri), Some(wi));
+        } else if let Some(d) = self.v1_dir("blkio") {
+            let sum = |f: &str| -> Option<(u64, u64)> {
+                let s = read_str(&d.path.join(f))?;
+                let (mut r, mut w) = (0, 0);
+                for line in s.lines() {
+                    let f: Vec<&str> = line.split_whitespace().collect();
+                    if f.len() == 3 {
+                        let n: u64 = f[2].parse().unwrap_or(0);
+                        match f[1] {
+                            "Read" => r += n,
+                            "Write" => w += n,
+                            _ => {}
+                        }
+                    }
+                }
+                Some((r, w))
+            };
+            if let Some((r, w)) = sum("blkio.throttle.io_serviced_recursive")
+                .or_else(|| sum("blkio.throttle.io_serviced"))
+            {
+                (a.read_ops, a.write_ops) = (Some(r), Some(w));
+            }
+            if let Some((r, w)) = sum("blkio.throttle.io_service_bytes_recursive")
+                .or_else(|| sum("blkio.throttle.io_service_bytes"))
+            {
+                (a.read_bytes, a.write_bytes) = (Some(r), Some(w));
+            }
+        }
+        Ok(a)
+    }
+
+    /// A handle on the same cgroups for the CPU-time watcher; dropping it removes nothing.
+    pub(crate) fn view(&self) -> JobView {
+        JobView(Job {
+            name: self.name.clone(),
+            dirs: self.dirs.clone(),
+            no_kill: self.no_kill,
+        })
+    }
+}
+
+/// The write that restores `old` (what was read from `path`); empty for per-device files,
+/// which read back in a shape they cannot be written in (those are left as written).
+fn restore_value(path: &Path, old: &[u8]) -> String {
+    let s = String::from_utf8_lossy(text::trim(old)).into_owned();
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name.starts_with("blkio.throttle.") || name == "io.max" {
+        return String::new();
+    }
+    s
+}
+
+/// A job handle that never removes the job (for the watcher thread).
+#[derive(Debug)]
+pub(crate) struct JobView(Job);
+
+impl JobView {
+    pub(crate) fn cpu_usage(&self) -> Result<Duration> {
+        self.0.cpu_usage()
+    }
+    pub(crate) fn cpu_capacity(&self) -> f64 {
+        self.0.cpu_capacity()
+    }
+    pub(crate) fn terminate(&self) -> Result<()> {
+        self.0.terminate()
+    }
+}
+
+impl Drop for JobView {
+    fn drop(&mut self) {
+        // Job::drop removes nothing when it has no directories.
+        self.0.dirs.clear();
+    }
+}
+
+/// The names of the jobs below the caller's cgroups.
+pub(crate) fn list_jobs() -> Result<Vec<String>> {
+    let hs = discover()?;
+    let Some(h) = hs.iter().find(|h| h.v2).or_else(|| {
+        hs.iter()
+            .find(|h| h.controllers.iter().any(|c| c == "freezer" || c == "pids"))
+    }) else {
+        return Ok(Vec::new());
+    };
+    let rd = std::fs::read_dir(&h.own_dir).map_err(|e| io_err("list jobs", &h.own_dir, e))?;
+    let mut out: Vec<String> = rd
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| {
+            e.file_name()
+                .to_str()
+                .and_then(|n| n.strip_prefix(JOB_PREFIX))
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned)
+        })
+        .collect();
+    out.sort();
+    Ok(out)
+}
+
+/// Whether and how each limit can be enforced here (nothing is created or enabled).
+pub(crate) fn limit_support() -> Vec<LimitSupport> {
+    let hs = discover().unwrap_or_default();
+    let v2 = hs
+        .iter()
+        .find(|h| h.v2 && !h.read_only && super::writable(&h.own_dir));
+    let v2_ctls: Vec<String> = v2
+        .and_then(|h| read_str(&h.own_dir.join("cgroup.controllers")))
+        .map(|s| s.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default();
+    let v2_enabled: Vec<String> = v2
+        .and_then(|h| read_str(&h.own_dir.join("cgroup.subtree_control")))
+        .map(|s| s.split_whitespace().map(str::to_owned).collect())
+        .unwrap_or_default();
+    let v2_root = v2.is_some_and(|h| h.own_cg == "/");
+    let v1 = |ctl: &str| {
+        hs.iter().find(|h| {
+            !h.v2
+                && !h.read_only
+                && h.controllers.iter().any(|c| c == ctl)
+                && super::writable(&h.own_dir)
+        })
+    };
+    // The file for a limit, or why not.
+    let via = |v2_ctl: &str, v2_file: &str, v1_ctl: &str, v1_file: Option<&str>| -> Enforcement {
+        if v2_ctls.iter().any(|c| c == v2_ctl) {
+            if v2_root || v2_enabled.iter().any(|c| c == v2_ctl) {
+                return Enforcement::Kernel(v2_file.into());
+            }
+            if v1(v1_ctl).is_none() {
+                return Enforcement::Unsupported(format!(
+                    "cgroup v2 offers {v2_ctl}, but this process's cgroup holds processes \
+                     and may not enable it for children (no-internal-processes rule)"
+                ));
+            }
+        }
+        match (v1(v1_ctl), v1_file) {
+            (Some(_), Some(f)) => Enforcement::Kernel(f.into()),
+            (Some(_), None) => {
+                Enforcement::Unsupported(format!("cgroup v1 {v1_ctl} has no such limit"))
+            }
+            (None, _) => Enforcement::Unsupported(format!(
+                "no writable {v2_ctl} controller (v2) or v1 {v1_ctl} hierarchy"
+            )),
+        }
+    };
+    let usage = if v2.is_some() || v1("cpuacct").is_some() {
+        Enforcement::Watcher
+    } else {
+        Enforcement::Unsupported("no v2 cpu.stat or v1 cpuacct.usage to watch".into())
+    };
+    let affinity = match via("cpuset", "cpuset.cpus", "cpuset", Some("cpuset.cpus")) {
+        Enforcement::Unsupported(_) => Enforcement::PerProcess,
+        k => k,
+    };
+    Limit::ALL
+        .iter()
+        .map(|&limit| {
+            let how = match limit {
+                Limit::JobMemory => via(
+                    "memory",
+                    "memory.max",
+                    "memory",
+                    Some("memory.limit_in_bytes"),
+                ),
+                Limit::ProcessMemory | Limit::ProcessTime | Limit::PriorityClass => {
+                    Enforcement::PerProcess
+                }
+                Limit::ActiveProcesses => via("pids", "pids.max", "pids", Some("pids.max")),
+                Limit::JobTime => usage.clone(),
+                Limit::CpuRate => via("cpu", "cpu.max", "cpu", Some("cpu.cfs_quota_us")),
+                Limit::CpuWeight => via("cpu", "cpu.weight", "cpu", Some("cpu.shares")),
+                Limit::WorkingSetMin => via("memory", "memory.low", "memory", None),
+                Limit::WorkingSetMax => via(
+                    "memory",
+                    "memory.high",
+                    "memory",
+                    Some("memory.soft_limit_in_bytes"),
+                ),
+                Limit::IoRate => via("io", "io.max", "blkio", Some("blkio.throttle.*_device")),
+                Limit::Affinity => affinity.clone(),
+            };
+            LimitSupport { limit, how }
+        })
+        .collect()
+}
