@@ -10,6 +10,7 @@ mod columns;
 mod duration;
 mod find;
 mod info;
+mod job;
 mod kill;
 mod nice;
 mod output;
@@ -72,6 +73,8 @@ enum Cmd {
     Suspend(run::ResumeArgs),
     /// Continue stopped processes (SIGCONT), such as one started with `run --suspended`.
     Resume(run::ResumeArgs),
+    /// Jobs: list, show (members, limits, accounting), kill, freeze, thaw.
+    Job(job::JobArgs),
     /// Show the machine: CPU use over an interval, load, memory, swap, uptime, users.
     System(system::SystemArgs),
     /// Show the CPU topology: packages, cores, logical CPUs, NUMA nodes, caches.
@@ -152,6 +155,7 @@ fn main() -> ExitCode {
         Cmd::Nice(a) => nice::run(*a),
         Cmd::Suspend(a) => run::signal_each(a, corral::Signal::Stop),
         Cmd::Resume(a) => run::signal_each(a, corral::Signal::Cont),
+        Cmd::Job(a) => job::run(a),
         Cmd::System(a) => system::run(a),
         Cmd::Topology(a) => topology::run(a),
     };

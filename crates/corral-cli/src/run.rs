@@ -10,9 +10,18 @@ use crate::Failure;
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
+Jobs: any of --memory, --process-memory, --max-procs, --cpu-time, --cpu-rate, --cpus,
+--timeout, --job or --stats runs the program in a job (Linux: a cgroup below corral's
+own) that it and everything it starts cannot leave. When the program ends, whatever it
+left running in the job is killed and the job removed. A limit this machine cannot
+enforce is an error (exit 3), never silently ignored. --max-procs counts tasks: Linux
+counts every thread, where Windows counts processes.
+
 Exit status: the program's exit code; 128+N when a signal N killed it; 2 for a usage
 error; 3 when corral could not start the program (the message says why: not found in
-PATH, not executable, a missing working directory, a refused limit or user).")]
+PATH, not executable, a missing working directory, a refused limit or user);
+122 when the job memory limit (--memory) killed it (the OOM killer); 123 when the job
+used up --cpu-time; 124 when --timeout ended it. The limit is named on stderr.")]
 pub struct RunArgs {
     /// Nice value, -20 (most favoured) to 19.
     #[arg(long, allow_hyphen_values = true, value_name = "N")]
@@ -68,6 +77,37 @@ pub struct RunArgs {
     /// Run this command line through `sh -c` instead of PROGRAM ARGS.
     #[arg(long, value_name = "CMD")]
     pub shell: Option<String>,
+    /// Job memory limit, all processes together (RAM + swap): 512M, 2G.
+    #[arg(long, value_name = "SIZE")]
+    pub memory: Option<String>,
+    /// Address-space limit of each process (RLIMIT_AS): 100M.
+    #[arg(long, value_name = "SIZE")]
+    pub process_memory: Option<String>,
+    /// Most tasks at once in the job (Linux counts threads, not just processes): 64.
+    #[arg(long, value_name = "N")]
+    pub max_procs: Option<String>,
+    /// CPU time of the whole job (all processes, past and present); then it is killed: 30s.
+    #[arg(long, value_name = "TIME")]
+    pub cpu_time: Option<String>,
+    /// CPU cap as a share of the whole machine: 50%.
+    #[arg(long, value_name = "PERCENT")]
+    pub cpu_rate: Option<String>,
+    /// CPU cap in cores, as docker run --cpus: 1.5.
+    #[arg(long, value_name = "N")]
+    pub cpus: Option<String>,
+    /// Wall-clock limit: then the whole job is killed: 1m.
+    #[arg(long, value_name = "TIME")]
+    pub timeout: Option<String>,
+    /// Name the job (visible to `corral job list/show/kill`); must not exist yet.
+    #[arg(long, value_name = "NAME")]
+    pub job: Option<String>,
+    /// Print the job's accounting (CPU time, memory, faults, I/O, OOM kills) to stderr at
+    /// the end.
+    #[arg(long)]
+    pub stats: bool,
+    /// With --stats: print the accounting as one JSON object.
+    #[arg(long)]
+    pub json: bool,
     /// The program and its arguments (after `--`).
     #[arg(
         trailing_var_arg = true,
@@ -295,7 +335,7 @@ fn build(a: &RunArgs) -> Result<Command, Failure> {
 }
 
 /// The exit code for how the child ended.
-fn code_of(st: corral::ExitStatus) -> u8 {
+pub fn code_of(st: corral::ExitStatus) -> u8 {
     match st.shell_code() {
         Some(c) => c.clamp(0, 255) as u8,
         None => 1,
@@ -306,12 +346,37 @@ pub fn run(a: RunArgs) -> Result<(), Failure> {
     if a.exec && (a.suspended || a.pty) {
         return Err(usage("--exec cannot be combined with --suspended or --pty"));
     }
-    let cmd = build(&a)?;
+    let mut cmd = build(&a)?;
+    let plan = crate::job::RunJob::from_args(&a)?;
     if a.exec {
+        if plan.is_some() {
+            return Err(usage(
+                "--exec cannot be combined with job options (the job needs corral to stay)",
+            ));
+        }
         let e = cmd.exec();
         return Err(Failure::fatal(e.to_string()));
     }
-    let mut child = cmd.spawn().map_err(|e| Failure::fatal(e.to_string()))?;
+    let job = match &plan {
+        Some(p) => {
+            let job = p.create()?;
+            cmd = cmd.job(&job);
+            Some(job)
+        }
+        None => None,
+    };
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            if let Some(j) = &job {
+                let _ = j.terminate();
+            }
+            return Err(Failure::fatal(e.to_string()));
+        }
+    };
+    if let (Some(p), Some(j)) = (&plan, &job) {
+        return p.supervise(j, &mut child, a.pty);
+    }
     if a.suspended {
         eprintln!(
             "corral: started {} suspended ({}); run `corral resume {}` to let it run",
@@ -337,7 +402,7 @@ pub fn run(a: RunArgs) -> Result<(), Failure> {
 
 /// Copies this terminal's input to the child's pty and its output back, until the child
 /// closes the pty.
-fn relay_pty(child: &mut corral::Child) {
+pub fn relay_pty(child: &mut corral::Child) {
     let Some(master) = child.pty() else { return };
     let Ok(mut to_child) = master.try_clone() else {
         return;

@@ -405,7 +405,8 @@ pub struct LimitSupport {
 /// `blkio.throttle.io_serviced_recursive`/`io_service_bytes_recursive` — block I/O only,
 /// reads served from the page cache are not counted; peak memory from `memory.peak`
 /// (Linux 5.19+) or v1 `memory.max_usage_in_bytes`; OOM kills from `memory.events`
-/// `oom_kill` or v1 `memory.oom_control` `oom_kill` (4.13+). Linux keeps no count of
+/// `oom_kill` or v1 `memory.oom_control` `oom_kill` (4.13+); refused forks from
+/// `pids.events`. Linux keeps no count of
 /// processes ever started in a cgroup nor a per-process peak: those are `None`.
 #[non_exhaustive]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -438,6 +439,9 @@ pub struct JobAccounting {
     pub peak_process_memory: Option<u64>,
     /// Members killed by the OOM killer because of the job's memory limit.
     pub oom_kills: Option<u64>,
+    /// Forks or thread creations refused because the job was at its
+    /// [`JobLimits::max_processes`] (Linux: `pids.events` `max`).
+    pub process_limit_hits: Option<u64>,
     /// Whether this handle's watcher terminated the job at its CPU time limit.
     pub cpu_time_limit_hit: bool,
 }

@@ -648,6 +648,9 @@ impl Job {
             a.peak_memory = read_num(&d.path.join("memory.max_usage_in_bytes"));
             a.oom_kills = keyed(&d.path.join("memory.oom_control"), "oom_kill");
         }
+        a.process_limit_hits = v2f("pids.events")
+            .or_else(|| self.v1_dir("pids").map(|d| d.path.join("pids.events")))
+            .and_then(|p| keyed(&p, "max"));
         if let Some(p) = v2f("io.stat") {
             let s = read_str(&p).unwrap_or_default();
             let (mut rb, mut wb, mut ri, mut wi) = (0, 0, 0, 0);
