@@ -3,8 +3,9 @@
 //! A job holds processes (and, by inheritance, everything they spawn, daemons and new
 //! sessions included: leaving a job needs privilege, not a double fork). It can list its
 //! members, kill them all at once, freeze and thaw them, and wait until none is left.
-//! Limits, accounting, notifications and kill-on-close come in later versions of this
-//! module; [`Job::capabilities`] says what this machine offers.
+//! Limits ([`JobLimits`]) and accounting ([`JobAccounting`]) are in [`Job::set_limits`]
+//! and [`Job::accounting`]; notifications and kill-on-close come in later versions of
+//! this module. [`Job::capabilities`] says what this machine offers, limit by limit.
 //!
 //! # Examples
 //!
@@ -188,11 +189,13 @@ impl Job {
 
     /// Sets the job's limits (Windows: `SetInformationJobObject`), all or nothing.
     ///
-    /// Kernel-kept limits given as `None` keep their current value. Per-process limits
-    /// (memory, CPU time), the priority class and the affinity apply to processes
-    /// spawned into ([`Command::job`](crate::Command::job)) or assigned to the job from
-    /// now on. The job CPU time is enforced by a watcher thread of this process while
-    /// this handle lives; setting limits again restarts it with the new budget.
+    /// Kernel-kept limits given as `None` keep their current value. The limits kept by
+    /// this handle are replaced (`None` removes them): per-process limits (memory, CPU
+    /// time), the priority class and the affinity apply to processes spawned into
+    /// ([`Command::job`](crate::Command::job)) or assigned to the job from now on; the job
+    /// CPU time (user + kernel time of all members, past ones included — Windows counts
+    /// user time) is enforced by a watcher thread of this process while this handle
+    /// lives, restarted with the new budget.
     ///
     /// # Errors
     ///
