@@ -387,3 +387,16 @@ fn job_list_show_freeze_thaw_kill() {
     let o = corral().args(["job", "show", &name]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn process_memory_makes_a_big_allocation_fail() {
+    integration::require_root!("creates cgroups");
+    let name = unique_name("pm");
+    // Within the limit: runs.
+    let o = run_job(&name, &["--process-memory", "100M"], &["--exit", "0"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Beyond it: the allocation fails (Rust aborts: SIGABRT, 128 + 6), nothing is killed.
+    let o = run_job(&name, &["--process-memory", "100M"], &["--alloc-mb", "200"]);
+    assert_eq!(o.status.code(), Some(134), "{}", stderr(&o));
+    assert!(stderr(&o).contains("memory allocation"), "{}", stderr(&o));
+}
