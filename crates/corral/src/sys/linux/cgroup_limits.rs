@@ -199,8 +199,13 @@ impl Job {
     /// Applies the kernel-side limits of `l` (others need nothing here but a check).
     pub(crate) fn set_limits(&mut self, l: &JobLimits) -> Result<()> {
         let hs = discover()?;
+        self.set_limits_in(l, &hs)
+    }
+
+    /// `set_limits` with the hierarchies given (tests pass none, to stay off the real ones).
+    fn set_limits_in(&mut self, l: &JobLimits, hs: &[Hierarchy]) -> Result<()> {
         let mut created = Vec::new();
-        let r = self.plan_and_write(l, &hs, &mut created);
+        let r = self.plan_and_write(l, hs, &mut created);
         if r.is_err() {
             for i in created.into_iter().rev() {
                 let d = self.dirs.remove(i);
@@ -856,4 +861,167 @@ pub(crate) fn limit_support() -> Vec<LimitSupport> {
             LimitSupport { limit, how }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fake v2 job directory (plain files standing in for cgroupfs): the v2 code paths
+    /// run here even on machines whose v2 tree has no controllers.
+    struct Fake {
+        root: PathBuf,
+        job: Option<Job>,
+    }
+
+    impl Fake {
+        fn new(tag: &str, parent_ctls: &str, files: &[(&str, &str)]) -> Fake {
+            let root = std::env::temp_dir().join(format!(
+                "corral-limits-{tag}-{}-{}",
+                std::process::id(),
+                super::super::unique_name()
+            ));
+            let dir = root.join("corral-x");
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::write(root.join("cgroup.controllers"), parent_ctls).unwrap();
+            std::fs::write(root.join("cpuset.cpus"), "0-1\n").unwrap();
+            std::fs::write(dir.join("cgroup.controllers"), parent_ctls).unwrap();
+            std::fs::write(dir.join("cgroup.procs"), "").unwrap();
+            for (f, v) in files {
+                std::fs::write(dir.join(f), v).unwrap();
+            }
+            let job = Job {
+                name: "x".into(),
+                dirs: vec![Dir {
+                    v2: true,
+                    controllers: Vec::new(),
+                    cg: "/corral-x".into(),
+                    path: dir,
+                }],
+                no_kill: false,
+            };
+            Fake {
+                root,
+                job: Some(job),
+            }
+        }
+        fn job(&mut self) -> &mut Job {
+            self.job.as_mut().unwrap()
+        }
+        fn read(&self, f: &str) -> String {
+            std::fs::read_to_string(self.root.join("corral-x").join(f)).unwrap()
+        }
+    }
+
+    impl Drop for Fake {
+        fn drop(&mut self) {
+            if let Some(mut j) = self.job.take() {
+                j.dirs.clear();
+            }
+            let _ = std::fs::remove_dir_all(&self.root);
+        }
+    }
+
+    #[test]
+    fn v2_limits_are_written_and_read_back() {
+        let files = [
+            "memory.max",
+            "memory.swap.max",
+            "memory.low",
+            "memory.high",
+            "pids.max",
+            "cpu.max",
+            "cpu.weight",
+            "io.max",
+            "cpuset.cpus",
+        ]
+        .map(|f| (f, ""));
+        let mut f = Fake::new("w", "cpuset cpu io memory pids\n", &files);
+        let l = JobLimits::new()
+            .job_memory(256 << 20)
+            .max_processes(64)
+            .cpus(0.5)
+            .cpu_weight(50)
+            .working_set(Some(1 << 20), Some(128 << 20))
+            .io_rate(IoRate::new(8, 0).read_bps(1 << 20))
+            .affinity(&[1]);
+        f.job().set_limits_in(&l, &[]).unwrap();
+        assert_eq!(f.read("memory.max"), "268435456");
+        assert_eq!(f.read("memory.swap.max"), "0");
+        assert_eq!(f.read("pids.max"), "64");
+        assert_eq!(f.read("cpu.max"), "50000 100000");
+        assert_eq!(f.read("cpu.weight"), "50");
+        assert_eq!(f.read("memory.low"), "1048576");
+        assert_eq!(f.read("memory.high"), "134217728");
+        assert_eq!(
+            f.read("io.max"),
+            "8:0 rbps=1048576 wbps=max riops=max wiops=max"
+        );
+        assert_eq!(f.read("cpuset.cpus"), "1");
+        let got = f.job().limits().unwrap();
+        assert_eq!(got.job_memory, Some(256 << 20));
+        assert_eq!(got.max_processes, Some(64));
+        assert_eq!(got.cpus, Some(0.5));
+        assert_eq!(got.cpu_weight, Some(50));
+        assert_eq!(got.working_set_min, Some(1 << 20));
+        assert_eq!(got.working_set_max, Some(128 << 20));
+        assert_eq!(got.io_rates, vec![IoRate::new(8, 0).read_bps(1 << 20)]);
+        assert_eq!(got.affinity, Some(vec![1]));
+        // The quota caps what the watcher assumes the job can burn.
+        assert_eq!(f.job().cpu_capacity(), 0.5);
+    }
+
+    #[test]
+    fn v2_without_the_controller_is_unsupported_and_writes_nothing() {
+        // The caller's cgroup offers memory but not io; no v1 hierarchy either.
+        let mut f = Fake::new("u", "memory\n", &[("memory.max", "")]);
+        let l = JobLimits::new()
+            .job_memory(1 << 30)
+            .io_rate(IoRate::new(8, 0).write_iops(10));
+        let e = f.job().set_limits_in(&l, &[]).unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+        assert!(e.to_string().contains("I/O rate"), "{e}");
+        assert_eq!(
+            f.read("memory.max"),
+            "",
+            "nothing is written when one limit fails"
+        );
+        // Working-set floor on v1 is unsupported: checked in the integration tests.
+    }
+
+    #[test]
+    fn v2_accounting_is_parsed() {
+        let files = [
+            (
+                "cpu.stat",
+                "usage_usec 3500000\nuser_usec 3000000\nsystem_usec 500000\n",
+            ),
+            ("memory.stat", "anon 4096\npgfault 1234\npgmajfault 5\n"),
+            ("memory.current", "8192\n"),
+            ("memory.peak", "65536\n"),
+            ("memory.events", "low 0\nhigh 0\nmax 3\noom 1\noom_kill 2\n"),
+            ("pids.events", "max 7\n"),
+            (
+                "io.stat",
+                "8:0 rbytes=100 wbytes=200 rios=1 wios=2 dbytes=0 dios=0\n\
+                 8:16 rbytes=1 wbytes=2 rios=3 wios=4\n",
+            ),
+        ];
+        let mut f = Fake::new("a", "memory io pids\n", &files);
+        let a = f.job().accounting().unwrap();
+        assert_eq!(a.user_time, Some(Duration::from_secs(3)));
+        assert_eq!(a.kernel_time, Some(Duration::from_millis(500)));
+        assert_eq!(a.page_faults, Some(1234));
+        assert_eq!(a.major_page_faults, Some(5));
+        assert_eq!(a.memory, Some(8192));
+        assert_eq!(a.peak_memory, Some(65536));
+        assert_eq!(a.oom_kills, Some(2));
+        assert_eq!(a.process_limit_hits, Some(7));
+        assert_eq!(
+            (a.read_bytes, a.write_bytes, a.read_ops, a.write_ops),
+            (Some(101), Some(202), Some(4), Some(6))
+        );
+        assert_eq!(a.active_processes, 0);
+        assert_eq!(f.job().cpu_usage().unwrap(), Duration::from_millis(3500));
+    }
 }
