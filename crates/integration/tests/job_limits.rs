@@ -446,3 +446,23 @@ fn escape_attempts_stay_in_the_job_and_die_with_it() {
         assert!(!p.is_running(), "{p:?} survived terminate");
     }
 }
+
+#[test]
+fn realtime_class_with_a_v1_cpu_limit_is_refused_up_front() {
+    integration::require_root!("creates cgroups");
+    let has_rt_budget_file = own_dirs()
+        .iter()
+        .any(|d| d.join("cpu.rt_runtime_us").exists());
+    if !has_rt_budget_file || !supported(Limit::CpuRate) {
+        integration::print_skip("no v1 cpu hierarchy with real-time group scheduling");
+        return;
+    }
+    let name = unique_name("rt");
+    let l = JobLimits::new()
+        .cpus(1.0)
+        .priority_class(PriorityClass::Realtime);
+    let e = Job::create_with_limits(Some(&name), &l).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
+    assert!(e.to_string().contains("priority class"), "{e}");
+    assert!(dirs_of(&name).is_empty(), "left: {:?}", dirs_of(&name));
+}

@@ -379,6 +379,19 @@ impl Job {
                 Err(e) => return Err(e),
             }
         }
+        if l.priority_class == Some(crate::PriorityClass::Realtime) {
+            // A v1 cpu cgroup (CONFIG_RT_GROUP_SCHED) starts with no real-time budget:
+            // SCHED_FIFO/RR would be refused to every member.
+            if let Some(d) = self.v1_dir("cpu") {
+                if read_num(&d.path.join("cpu.rt_runtime_us")) == Some(0) {
+                    return Err(unsupported(
+                        Limit::PriorityClass,
+                        "the realtime class inside a job with a CPU limit: the job's v1 cpu \
+                         cgroup has no real-time budget (cpu.rt_runtime_us is 0)",
+                    ));
+                }
+            }
+        }
         if l.job_cpu_time.is_some() && self.cpu_usage().is_err() {
             return Err(unsupported(
                 Limit::JobTime,
