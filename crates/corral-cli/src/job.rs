@@ -463,10 +463,10 @@ impl RunJob {
             || a.timeout.is_some()
             || a.job.is_some()
             || a.stats;
+        if a.json && !a.stats {
+            return Err(Failure::usage("--json goes with --stats"));
+        }
         if !any {
-            if a.json {
-                return Err(Failure::usage("--json goes with --stats"));
-            }
             return Ok(None);
         }
         let mut l = JobLimits::new();

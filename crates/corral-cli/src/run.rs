@@ -80,13 +80,14 @@ pub struct RunArgs {
     /// Job memory limit, all processes together (RAM + swap): 512M, 2G.
     #[arg(long, value_name = "SIZE")]
     pub memory: Option<String>,
-    /// Address-space limit of each process (RLIMIT_AS): 100M.
+    /// Address-space limit of each process (RLIMIT_AS; allocations beyond it fail): 100M.
     #[arg(long, value_name = "SIZE")]
     pub process_memory: Option<String>,
     /// Most tasks at once in the job (Linux counts threads, not just processes): 64.
     #[arg(long, value_name = "N")]
     pub max_procs: Option<String>,
-    /// CPU time of the whole job (all processes, past and present); then it is killed: 30s.
+    /// CPU time (user + kernel) of the whole job, exited processes included; then the job is
+    /// killed: 30s.
     #[arg(long, value_name = "TIME")]
     pub cpu_time: Option<String>,
     /// CPU cap as a share of the whole machine: 50%.
@@ -105,7 +106,7 @@ pub struct RunArgs {
     /// the end.
     #[arg(long)]
     pub stats: bool,
-    /// With --stats: print the accounting as one JSON object.
+    /// With --stats: print the accounting as one JSON object (the last line of stderr).
     #[arg(long)]
     pub json: bool,
     /// The program and its arguments (after `--`).

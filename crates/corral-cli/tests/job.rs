@@ -63,9 +63,16 @@ fn assert_gone(name: &str) {
     assert!(left.is_empty(), "job {name} left cgroups: {left:?}");
 }
 
-/// `corral run --job NAME ARGS -- testbin TESTBIN_ARGS`, to the end.
+/// `corral run --job NAME ARGS -- testbin TESTBIN_ARGS`, to the end; its job is gone.
 fn run_job(name: &str, args: &[&str], testbin_args: &[&str]) -> Output {
-    let o = corral()
+    let o = run_job_keep(name, args, testbin_args);
+    assert_gone(name);
+    o
+}
+
+/// As [`run_job`], without checking the job's cgroups afterwards.
+fn run_job_keep(name: &str, args: &[&str], testbin_args: &[&str]) -> Output {
+    corral()
         .args(["run", "--job", name])
         .args(args)
         .arg("--")
@@ -73,9 +80,7 @@ fn run_job(name: &str, args: &[&str], testbin_args: &[&str]) -> Output {
         .args(testbin_args)
         .stdin(Stdio::null())
         .output()
-        .unwrap();
-    assert_gone(name);
-    o
+        .unwrap()
 }
 
 /// Whether `pid` is a live testbin (not gone, not a zombie waiting for its new parent,
@@ -399,4 +404,38 @@ fn process_memory_makes_a_big_allocation_fail() {
     let o = run_job(&name, &["--process-memory", "100M"], &["--alloc-mb", "200"]);
     assert_eq!(o.status.code(), Some(134), "{}", stderr(&o));
     assert!(stderr(&o).contains("memory allocation"), "{}", stderr(&o));
+}
+
+#[test]
+fn failed_spawn_and_taken_name_leave_nothing() {
+    integration::require_root!("creates cgroups");
+    let name = unique_name("nf");
+    let o = corral()
+        .args([
+            "run",
+            "--job",
+            &name,
+            "--memory",
+            "64M",
+            "--",
+            "corral-no-such-program",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_gone(&name);
+    // A name in use is refused (exit 2) and the holder's job is untouched.
+    let (mut holder, pid) = background(&name, &[]);
+    let o = run_job_keep(&name, &[], &["--exit", "0"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("exists"), "{}", stderr(&o));
+    assert!(alive(pid));
+    assert!(!dirs_of(&name).is_empty());
+    assert!(corral()
+        .args(["job", "kill", &name])
+        .status()
+        .unwrap()
+        .success());
+    holder.wait().unwrap();
+    assert!(wait_until(Duration::from_secs(5), || dirs_of(&name).is_empty()));
 }
