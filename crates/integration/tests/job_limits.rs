@@ -466,3 +466,26 @@ fn realtime_class_with_a_v1_cpu_limit_is_refused_up_front() {
     assert!(e.to_string().contains("priority class"), "{e}");
     assert!(dirs_of(&name).is_empty(), "left: {:?}", dirs_of(&name));
 }
+
+#[test]
+fn a_failed_write_undoes_the_earlier_ones() {
+    integration::require_root!("creates cgroups");
+    if !supported(Limit::IoRate) || !supported(Limit::JobMemory) {
+        return;
+    }
+    let mut job = job_with(&JobLimits::new().max_processes(30));
+    let mut j = job.0.take().unwrap();
+    // Memory is written first, then the I/O rate of a device that does not exist.
+    let l = JobLimits::new()
+        .job_memory(256 << 20)
+        .max_processes(40)
+        .io_rate(corral::IoRate::new(4095, 4095).read_bps(1 << 20));
+    let e = j.set_limits(&l).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert!(e.to_string().contains("I/O rate"), "{e}");
+    let now = j.limits().unwrap();
+    assert_eq!(now.job_memory, None, "memory limit not undone: {now:?}");
+    assert_eq!(now.max_processes, Some(30), "{now:?}");
+    assert!(now.io_rates.is_empty(), "{now:?}");
+    job.0 = Some(j);
+}

@@ -404,7 +404,7 @@ impl Job {
         for (i, x) in w.iter().enumerate() {
             if let Err(e) = write_file(&x.path, x.value.as_bytes()) {
                 for (y, o) in w[..i].iter().zip(&old).rev() {
-                    let v = o.as_deref().map(|o| restore_value(&y.path, o));
+                    let v = o.as_deref().map(|o| restore_value(&y.path, o, &y.value));
                     if let Some(v) = v.filter(|v| !v.is_empty()) {
                         let _ = write_file(&y.path, v.as_bytes());
                     }
@@ -730,15 +730,25 @@ impl Job {
     }
 }
 
-/// The write that restores `old` (what was read from `path`); empty for per-device files,
-/// which read back in a shape they cannot be written in (those are left as written).
-fn restore_value(path: &Path, old: &[u8]) -> String {
+/// The write that restores `old` (what was read from `path` before `new` was written).
+/// Per-device files (`io.max`, `blkio.throttle.*`) list one line per device: the device's
+/// old line is written back, or its rule removed when it had none.
+fn restore_value(path: &Path, old: &[u8], new: &str) -> String {
     let s = String::from_utf8_lossy(text::trim(old)).into_owned();
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    if name.starts_with("blkio.throttle.") || name == "io.max" {
-        return String::new();
+    let per_device = name.starts_with("blkio.throttle.") || name == "io.max";
+    if !per_device {
+        return s;
     }
-    s
+    let dev = new.split_whitespace().next().unwrap_or("");
+    if let Some(line) = s.lines().find(|l| l.split_whitespace().next() == Some(dev)) {
+        return line.to_owned();
+    }
+    if name == "io.max" {
+        format!("{dev} rbps=max wbps=max riops=max wiops=max")
+    } else {
+        format!("{dev} 0")
+    }
 }
 
 /// A job handle that never removes the job (for the watcher thread).
@@ -1000,6 +1010,30 @@ mod tests {
             "nothing is written when one limit fails"
         );
         // Working-set floor on v1 is unsupported: checked in the integration tests.
+    }
+
+    #[test]
+    fn per_device_undo() {
+        let io = Path::new("io.max");
+        let bl = Path::new("blkio.throttle.read_bps_device");
+        assert_eq!(
+            restore_value(
+                io,
+                b"8:0 rbps=5 wbps=max riops=max wiops=max\n",
+                "8:0 rbps=1"
+            ),
+            "8:0 rbps=5 wbps=max riops=max wiops=max"
+        );
+        assert_eq!(
+            restore_value(io, b"8:16 rbps=5\n", "8:0 rbps=1"),
+            "8:0 rbps=max wbps=max riops=max wiops=max"
+        );
+        assert_eq!(restore_value(bl, b"8:0 100\n", "8:0 7"), "8:0 100");
+        assert_eq!(restore_value(bl, b"", "8:0 7"), "8:0 0");
+        assert_eq!(
+            restore_value(Path::new("cpu.max"), b"max 100000\n", "1 2"),
+            "max 100000"
+        );
     }
 
     #[test]
