@@ -45,6 +45,10 @@ pub enum JobCmd {
 
 #[derive(Args, Debug)]
 pub struct ListArgs {
+    /// Every corral job on the machine (name and cgroup), not only those below this
+    /// process's cgroups; read-only.
+    #[arg(long)]
+    pub all: bool,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -93,6 +97,25 @@ pub fn run(a: JobArgs) -> Result<(), Failure> {
 }
 
 fn list(a: ListArgs) -> Result<(), Failure> {
+    if a.all {
+        let jobs = Job::list_all().map_err(|e| Failure::from_error(&e))?;
+        let mut out = Out::new();
+        if a.json {
+            let v: Vec<Value> = jobs
+                .iter()
+                .map(|j| json!({"name": j.name, "cgroup": j.cgroups.first().map(|c| &c.path)}))
+                .collect();
+            out.json(&Value::Array(v))?;
+        } else {
+            out.line(&format!("{:<24} CGROUP", "NAME"))?;
+            for j in &jobs {
+                let cg = j.cgroups.first().map_or("", |c| c.path.as_str());
+                out.line(&format!("{:<24} {cg}", j.name))?;
+            }
+        }
+        out.flush()?;
+        return Ok(());
+    }
     let names = Job::list().map_err(|e| Failure::from_error(&e))?;
     let mut rows = Vec::new();
     for name in names {

@@ -354,6 +354,17 @@ fn job_list_show_freeze_thaw_kill() {
     assert_eq!(me["members"], 2);
     let human = corral().args(["job", "list"]).output().unwrap();
     assert!(String::from_utf8_lossy(&human.stdout).contains(&name));
+    let all = json_of(&["job", "list", "--all", "--json"]);
+    let cg = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["name"] == name.as_str())
+        .unwrap_or_else(|| panic!("{name} not in {all}"))["cgroup"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(cg.ends_with(&format!("/corral-{name}")), "{cg}");
 
     let show = json_of(&["job", "show", &name, "--json"]);
     assert_eq!(show["limits"]["memory"], 100u64 << 20, "{show}");

@@ -285,6 +285,28 @@ impl Job {
         imp::list_jobs()
     }
 
+    /// Every job on the machine, wherever it sits in the cgroup tree, as far as this
+    /// process can see: name and cgroup (read-only: [`Job::open`] reaches only jobs
+    /// below the caller's own cgroups).
+    ///
+    /// # Errors
+    ///
+    /// When the mount table cannot be read.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: walks the cgroup v2 mount (else the v1 `freezer`/`pids` one) for
+    /// directories named `corral-*`, at most 32 levels deep.
+    pub fn list_all() -> Result<Vec<JobRef>> {
+        Ok(imp::list_all_jobs()?
+            .into_iter()
+            .map(|(name, cg)| JobRef {
+                name,
+                cgroups: vec![cg],
+            })
+            .collect())
+    }
+
     /// The per-process settings a member gets: rlimits, priority class, CPUs.
     pub(crate) fn member_settings(&self) -> MemberSettings {
         (

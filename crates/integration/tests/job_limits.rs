@@ -489,3 +489,36 @@ fn a_failed_write_undoes_the_earlier_ones() {
     assert!(now.io_rates.is_empty(), "{now:?}");
     job.0 = Some(j);
 }
+
+#[test]
+fn affinity_and_working_set_ceiling_reach_the_kernel() {
+    integration::require_root!("creates cgroups");
+    let n = std::thread::available_parallelism().unwrap().get();
+    if n < 2 {
+        integration::print_skip("needs two CPUs");
+        return;
+    }
+    let mut l = JobLimits::new().affinity(&[1]);
+    let ceiling = supported(Limit::WorkingSetMax);
+    if ceiling {
+        l = l.working_set(None, Some(96 << 20));
+    }
+    let job = job_with(&l);
+    let name = job.name().to_owned();
+    let (_c, line) = spawn_in(&job, &["--children", "1"]);
+    assert!(line.starts_with("ready "), "{line:?}");
+    for p in job.processes().unwrap() {
+        assert_eq!(p.cpu_affinity().unwrap(), vec![1], "{p:?}");
+    }
+    let got = job.limits().unwrap();
+    assert_eq!(got.affinity, Some(vec![1]));
+    if let Some(f) = file_of(&name, "cpuset.cpus") {
+        // Enforced by the cpuset: a member cannot widen its own affinity.
+        assert_eq!(std::fs::read_to_string(f).unwrap().trim(), "1");
+        let p = &job.processes().unwrap()[0];
+        assert!(p.set_cpu_affinity(&[0, 1]).is_err() || p.cpu_affinity().unwrap() == vec![1]);
+    }
+    if ceiling {
+        assert_eq!(got.working_set_max, Some(96 << 20));
+    }
+}

@@ -401,6 +401,10 @@ pub(crate) fn list_jobs() -> Result<Vec<String>> {
     unsupported("list jobs")
 }
 
+pub(crate) fn list_all_jobs() -> Result<Vec<(String, CgroupMembership)>> {
+    unsupported("list all jobs")
+}
+
 pub(crate) fn limit_support() -> Vec<crate::LimitSupport> {
     crate::Limit::ALL
         .iter()

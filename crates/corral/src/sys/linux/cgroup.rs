@@ -25,7 +25,7 @@ use crate::{Error, ErrorKind, Pid, Result};
 
 #[path = "cgroup_limits.rs"]
 mod limits;
-pub(crate) use limits::{limit_support, list_jobs, JobView};
+pub(crate) use limits::{limit_support, list_all_jobs, list_jobs, JobView};
 
 /// The v1 controllers every job joins (freezing, limits, accounting); `cpu` and `cpuset`
 /// are joined only when a limit needs them (`limits::V1_ON_DEMAND`).

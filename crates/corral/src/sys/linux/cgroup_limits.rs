@@ -19,6 +19,7 @@ use std::time::Duration;
 use super::{
     discover, init_cpuset, io_err, read_text, write_file, Dir, Hierarchy, Job, JOB_PREFIX,
 };
+use crate::info::CgroupMembership;
 use crate::job_limits::{Enforcement, IoRate, JobAccounting, JobLimits, Limit, LimitSupport};
 use crate::sys::linux::parse::status::parse_cpu_list;
 use crate::sys::linux::parse::{parse_i64, parse_u64, text};
@@ -796,6 +797,73 @@ pub(crate) fn list_jobs() -> Result<Vec<String>> {
         })
         .collect();
     out.sort();
+    Ok(out)
+}
+
+/// Every `corral-*` cgroup anywhere in the membership hierarchy (v2, else v1 freezer or
+/// pids) as far as it is mounted here: its name and cgroup. Read-only.
+pub(crate) fn list_all_jobs() -> Result<Vec<(String, CgroupMembership)>> {
+    let op = "list all jobs";
+    let mut buf = Vec::new();
+    super::read_path("/proc/self/mountinfo", &mut buf)
+        .map_err(|e| Error::from_io(op, e).with_detail("/proc/self/mountinfo"))?;
+    let mounts = super::mountinfo::parse_cgroup_mounts(&buf).ok_or_else(|| {
+        Error::new(ErrorKind::Parse, op).with_detail("malformed /proc/self/mountinfo")
+    })?;
+    let m = mounts.iter().find(|m| m.v2).or_else(|| {
+        mounts
+            .iter()
+            .find(|m| m.controllers.iter().any(|c| c == "freezer" || c == "pids"))
+    });
+    let Some(m) = m else { return Ok(Vec::new()) };
+    // The hierarchy id of a v1 mount, from this process's own membership line.
+    let mut sorted = m.controllers.clone();
+    sorted.sort();
+    let id = if m.v2 {
+        0
+    } else {
+        super::read_path("/proc/self/cgroup", &mut buf)
+            .ok()
+            .and_then(|_| super::cgroup_parse::parse(&buf))
+            .and_then(|own| {
+                own.into_iter().find_map(|l| {
+                    let mut c = l.controllers.clone();
+                    c.sort();
+                    (c == sorted).then_some(l.hierarchy)
+                })
+            })
+            .unwrap_or(0)
+    };
+    let membership = |path: String| CgroupMembership {
+        hierarchy: id,
+        controllers: m.controllers.clone(),
+        path,
+    };
+    let mut out = Vec::new();
+    let root = m.root.trim_end_matches('/').to_owned();
+    let mut stack = vec![(PathBuf::from(&m.mount_point), root, 0usize)];
+    while let Some((dir, cg, depth)) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in rd.filter_map(|e| e.ok()) {
+            // file_type does not follow symlinks; cgroup directories are never links.
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            let Some(n) = e.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            let child = format!("{cg}/{n}");
+            if let Some(name) = n.strip_prefix(JOB_PREFIX).filter(|s| !s.is_empty()) {
+                out.push((name.to_owned(), membership(child.clone())));
+            }
+            if depth < 32 {
+                stack.push((e.path(), child, depth + 1));
+            }
+        }
+    }
+    out.sort_by(|a, b| (&a.0, &a.1.path).cmp(&(&b.0, &b.1.path)));
     Ok(out)
 }
 

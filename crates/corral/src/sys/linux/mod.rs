@@ -12,7 +12,8 @@ mod spawn;
 mod system;
 
 pub(crate) use cgroup::{
-    capabilities as job_capabilities, job_of, limit_support, list_jobs, Job, JobSpawn, JobView,
+    capabilities as job_capabilities, job_of, limit_support, list_all_jobs, list_jobs, Job,
+    JobSpawn, JobView,
 };
 pub(crate) use connector::ForkWatch;
 pub(crate) use control::wait_many;
