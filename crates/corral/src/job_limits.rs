@@ -466,6 +466,9 @@ pub(crate) struct Watcher {
 /// The shortest sleep between two checks.
 const MIN_NAP: Duration = Duration::from_millis(1);
 
+/// The longest the floor under the sleep grows to while the job stays idle.
+const MAX_FLOOR: Duration = Duration::from_millis(50);
+
 impl Watcher {
     pub(crate) fn start(view: imp::JobView, budget: Duration) -> Result<Watcher> {
         // Fail now, not in the thread, if usage cannot be read.
@@ -475,18 +478,31 @@ impl Watcher {
         let hit2 = hit.clone();
         let thread = std::thread::Builder::new()
             .name("corral-job-time".into())
-            .spawn(move || loop {
-                let Ok(used) = view.cpu_usage() else { return };
-                if used >= budget {
-                    hit2.store(true, Ordering::SeqCst);
-                    let _ = view.terminate();
-                    return;
-                }
-                let cores = view.cpu_capacity().max(0.001);
-                let nap = (budget - used).div_f64(cores).max(MIN_NAP);
-                match rx.recv_timeout(nap) {
-                    Err(mpsc::RecvTimeoutError::Timeout) => {}
-                    _ => return,
+            .spawn(move || {
+                // The floor under the computed sleep: 1 ms, doubled (up to MAX_FLOOR) while
+                // the job uses nothing, so an idle job just short of its budget is not
+                // checked every millisecond forever.
+                let mut floor = MIN_NAP;
+                let mut last = None;
+                loop {
+                    let Ok(used) = view.cpu_usage() else { return };
+                    if used >= budget {
+                        hit2.store(true, Ordering::SeqCst);
+                        let _ = view.terminate();
+                        return;
+                    }
+                    floor = if last == Some(used) {
+                        (floor * 2).min(MAX_FLOOR)
+                    } else {
+                        MIN_NAP
+                    };
+                    last = Some(used);
+                    let cores = view.cpu_capacity().max(0.001);
+                    let nap = (budget - used).div_f64(cores).max(floor);
+                    match rx.recv_timeout(nap) {
+                        Err(mpsc::RecvTimeoutError::Timeout) => {}
+                        _ => return,
+                    }
                 }
             })
             .map_err(|e| Error::from_io("start job CPU time watcher", e))?;

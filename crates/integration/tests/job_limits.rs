@@ -522,3 +522,21 @@ fn affinity_and_working_set_ceiling_reach_the_kernel() {
         assert_eq!(got.working_set_max, Some(96 << 20));
     }
 }
+
+#[test]
+fn job_cpu_time_leaves_a_job_under_budget_alone() {
+    integration::require_root!("creates cgroups");
+    if !supported(Limit::JobTime) {
+        return;
+    }
+    let job = job_with(&JobLimits::new().job_cpu_time(Duration::from_secs(2)));
+    let (mut child, line) = spawn_in(&job, &["--burn", "--sleep-ms", "300"]);
+    assert!(line.starts_with("ready "), "{line:?}");
+    assert!(child.wait().unwrap().success());
+    // Then idle members: nothing to kill, however long the watcher looks.
+    let (_idle, line) = spawn_in(&job, &[]);
+    assert!(line.starts_with("ready "), "{line:?}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!job.cpu_time_limit_hit());
+    assert_eq!(job.processes().unwrap().len(), 1);
+}
