@@ -19,12 +19,30 @@
 //! # Ok::<(), corral::Error>(())
 //! ```
 //!
+//! With limits and accounting:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use corral::{Command, Job, JobLimits};
+//! let limits = JobLimits::new()
+//!     .job_memory(512 << 20)                    // all members together
+//!     .max_processes(64)                        // Linux counts threads too
+//!     .cpus(1.5)                                // as docker run --cpus
+//!     .job_cpu_time(Duration::from_secs(30));   // then the job is terminated
+//! let job = Job::create_with_limits(Some("solver"), &limits)?; // all or nothing
+//! let mut child = Command::new("./solver").job(&job).spawn()?;
+//! child.wait()?;
+//! let used = job.accounting()?;                 // exited members included
+//! println!("{:?} of CPU, {:?} OOM kills", used.total_time(), used.oom_kills);
+//! # Ok::<(), corral::Error>(())
+//! ```
+//!
 //! # Platform-specific behavior
 //!
 //! Linux: a job is a cgroup named `corral-<name>` created directly below the caller's own
 //! cgroup in the cgroup v2 hierarchy (when mounted and writable) and in each writable v1
-//! hierarchy with one of the controllers `freezer`, `pids`, `memory`, `cpuacct` (hybrid
-//! systems). Hierarchies are found through `/proc/self/mountinfo` and the caller's place
+//! hierarchy with one of the controllers `freezer`, `pids`, `memory`, `cpuacct`, `blkio`
+//! (hybrid systems; `cpu` and `cpuset` too when a limit needs them). Hierarchies are found through `/proc/self/mountinfo` and the caller's place
 //! in them through `/proc/self/cgroup`. Creating cgroups normally needs root or a
 //! delegated subtree. Windows: a Job Object (not yet implemented).
 
@@ -150,7 +168,7 @@ impl Job {
     /// # Platform-specific behavior
     ///
     /// Linux: `mkdir` of `corral-<name>` below the caller's cgroup in the v2 hierarchy and
-    /// in each writable v1 hierarchy carrying `freezer`, `pids`, `memory` or `cpuacct`
+    /// in each writable v1 hierarchy carrying `freezer`, `pids`, `memory`, `cpuacct` or `blkio`
     /// (hierarchies the caller may not write are skipped). A v1 `cpuset` cgroup, should
     /// one be created, gets `cpuset.cpus` and `cpuset.mems` copied from its parent.
     pub fn create(name: Option<&str>) -> Result<Job> {
@@ -505,7 +523,7 @@ impl Job {
     /// # Platform-specific behavior
     ///
     /// Linux: reads `/proc/PID/cgroup`; a job is a cgroup whose last component starts
-    /// with `corral-`, in the v2 hierarchy or a v1 `freezer`/`pids`/`memory`/`cpuacct`
+    /// with `corral-`, in the v2 hierarchy or a v1 `freezer`/`pids`/`memory`/`cpuacct`/`blkio`
     /// one.
     pub fn of(process: &Process) -> Result<Option<JobRef>> {
         Ok(imp::job_of(process.handle())?.map(|(name, cgroups)| JobRef { name, cgroups }))
