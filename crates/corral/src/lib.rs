@@ -58,11 +58,12 @@ mod job;
 pub mod os;
 mod pid;
 mod process;
-mod sched;
+pub mod sched;
 mod signal;
 mod snapshot;
 mod sys;
 pub mod system;
+mod thread;
 
 pub use command::{Child, ChildEvent, Command, Output, SignalForwarding};
 pub use error::{Error, ErrorKind, Result};
@@ -70,8 +71,9 @@ pub use info::*;
 pub use job::{Capabilities, Job, JobRef, MAX_JOB_NAME};
 pub use pid::{Pid, ProcessRef, Tid};
 pub use process::{CpuSample, Process};
-pub use sched::PriorityClass;
+pub use sched::{LinuxSched, PriorityClass, SchedPolicy, ThreadPriority};
 pub use signal::{ExitStatus, Signal};
 pub use snapshot::{
     Field, FieldSet, FieldValue, Filter, NameMatch, PortMatch, ProcessInfo, Snapshot,
 };
+pub use thread::{Thread, ThreadInfo};
