@@ -26,7 +26,7 @@
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::sys::imp;
-use crate::{Error, ErrorKind, Pid, Result};
+use crate::{Pid, Result};
 
 #[cfg(feature = "serde")]
 use crate::info::ser;
@@ -708,7 +708,7 @@ pub fn topology() -> Result<Topology> {
 ///
 /// # Errors
 ///
-/// [`ErrorKind::InvalidInput`] if the node does not exist or has no CPUs (a memory-only
+/// [`crate::ErrorKind::InvalidInput`] if the node does not exist or has no CPUs (a memory-only
 /// node); as [`topology`] otherwise.
 pub fn numa_node_cpus(node: u32) -> Result<Vec<usize>> {
     let op = "find NUMA node";
@@ -719,7 +719,7 @@ pub fn numa_node_cpus(node: u32) -> Result<Vec<usize>> {
         .iter()
         .find(|n| n.id == node)
         .ok_or_else(|| {
-            Error::new(ErrorKind::InvalidInput, op).with_detail(format!(
+            crate::Error::new(crate::ErrorKind::InvalidInput, op).with_detail(format!(
                 "no NUMA node {node} on this machine (nodes: {})",
                 if known.is_empty() {
                     "none".to_string()
@@ -729,7 +729,7 @@ pub fn numa_node_cpus(node: u32) -> Result<Vec<usize>> {
             ))
         })?;
     if n.cpus.is_empty() {
-        return Err(Error::new(ErrorKind::InvalidInput, op)
+        return Err(crate::Error::new(crate::ErrorKind::InvalidInput, op)
             .with_detail(format!("NUMA node {node} has no online CPUs (memory only)")));
     }
     Ok(n.cpus.iter().map(|&c| c as usize).collect())
