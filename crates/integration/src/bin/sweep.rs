@@ -113,7 +113,25 @@ fn main() {
             |p: &Process| p.process_group(),
             |p: &Process| p.cgroups(),
             |p: &Process| p.start_time(),
+            |p: &Process| p.priority_class(),
+            |p: &Process| p.is_background(),
         );
+        // Every thread, opened both ways, with its getters.
+        if let Ok(threads) = p.threads() {
+            for t in threads {
+                let th = match p.thread(t.tid) {
+                    Ok(th) => th,
+                    Err(e) => {
+                        check(pid, "thread", Err(e));
+                        continue;
+                    }
+                };
+                check(pid, "Thread::open", corral::Thread::open(t.tid).map(|_| ()));
+                check(pid, "thread info", th.info().map(|_| ()));
+                check(pid, "thread priority", th.priority().map(|_| ()));
+                check(pid, "thread affinity", th.cpu_affinity().map(|_| ()));
+            }
+        }
         for r in Resource::ALL {
             check(pid, r.name(), p.rlimit(r).map(|_| ()));
         }
