@@ -14,7 +14,9 @@ Columns: TID, NAME (the thread's comm), S (state letter), POLICY (normal, batch,
 rr), PRIO (priority level relative to the process's class: idle … time-critical), NI (nice),
 RT (real-time priority), CPU (last CPU), AFFINITY (allowed CPUs), VCSW/NVCSW (voluntary and
 involuntary context switches), TIME (user + system CPU time).
-Exit status: 0 listed; 1 no such process; 2 usage error; 3 fatal error.")]
+With --tid and a setter (--priority, --policy, --nice, --cpus), changes that one thread and
+shows it. Exit status: 0 listed (or changed); 1 no such process or thread, or the change was
+refused; 2 usage error; 3 fatal error.")]
 pub struct ThreadsArgs {
     /// The process: PID or PID:INODE.
     #[arg(value_name = "PID")]
@@ -28,6 +30,91 @@ pub struct ThreadsArgs {
     /// Do not truncate lines to the terminal width.
     #[arg(short = 'w', long)]
     pub wide: bool,
+    /// Only this thread (needed by the setters below).
+    #[arg(long, value_name = "TID")]
+    pub tid: Option<String>,
+    /// Set the thread's priority level relative to the process's class: idle, lowest,
+    /// below-normal, normal, above-normal, highest, time-critical.
+    #[arg(long, value_name = "LEVEL", requires = "tid", conflicts_with_all = ["policy", "nice"])]
+    pub priority: Option<String>,
+    /// Set the thread's scheduling policy: normal, batch, idle, fifo:PRIO, rr:PRIO
+    /// (PRIO 1-99).
+    #[arg(long, value_name = "POLICY[:PRIO]", requires = "tid")]
+    pub policy: Option<String>,
+    /// Set the thread's nice value, -20 to 19.
+    #[arg(long, allow_hyphen_values = true, value_name = "N", requires = "tid")]
+    pub nice: Option<i32>,
+    /// Restrict the thread to these CPUs (0,2-3).
+    #[arg(long, value_name = "CPUS", requires = "tid")]
+    pub cpus: Option<String>,
+}
+
+/// A thread-level failure: bad input is a usage error, anything else "not changed".
+fn thread_failure(e: &corral::Error) -> Failure {
+    match e.kind() {
+        corral::ErrorKind::InvalidInput => Failure::usage(e.to_string()),
+        _ => Failure::no_match(e.to_string()),
+    }
+}
+
+/// Applies the setters of `a` to one thread.
+fn apply(a: &ThreadsArgs, th: &corral::Thread) -> Result<(), Failure> {
+    if let Some(n) = a.nice {
+        if !(-20..=19).contains(&n) {
+            return Err(Failure::usage(format!("--nice: {n} is outside -20..=19")));
+        }
+    }
+    let level: Option<corral::ThreadPriority> = match &a.priority {
+        Some(l) => Some(
+            l.parse()
+                .map_err(|e| crate::act::usage_of("--priority", e))?,
+        ),
+        None => None,
+    };
+    let policy = match &a.policy {
+        None => None,
+        Some(s) => {
+            let (name, prio) = match s.split_once(':') {
+                Some((n, p)) => (n, Some(p)),
+                None => (s.as_str(), None),
+            };
+            let pol: corral::SchedPolicy = name
+                .parse()
+                .map_err(|e| crate::act::usage_of("--policy", e))?;
+            let prio = match prio {
+                None if pol.is_realtime() => {
+                    return Err(Failure::usage(format!(
+                        "--policy: {pol} needs :PRIO (1-99)"
+                    )))
+                }
+                None => 0,
+                Some(p) => p.trim().parse::<u32>().map_err(|_| {
+                    Failure::usage(format!("--policy: priority {p:?} is not a number"))
+                })?,
+            };
+            Some((pol, prio))
+        }
+    };
+    let cpus = match &a.cpus {
+        Some(c) => Some(crate::run::parse_cpus(c, "--cpus")?),
+        None => None,
+    };
+    let r = (|| {
+        if let Some(l) = level {
+            th.set_priority(l)?;
+        }
+        if let Some((p, n)) = policy {
+            th.set_scheduler(p, n)?;
+        }
+        if let Some(n) = a.nice {
+            th.set_nice(n)?;
+        }
+        if let Some(c) = &cpus {
+            th.set_cpu_affinity(c)?;
+        }
+        Ok::<(), corral::Error>(())
+    })();
+    r.map_err(|e| thread_failure(&e))
 }
 
 pub const HEADERS: [&str; 12] = [
@@ -95,7 +182,18 @@ pub fn run(a: ThreadsArgs) -> Result<(), Failure> {
         .parse()
         .map_err(|e: corral::Error| Failure::usage(e.detail().unwrap_or("bad pid").to_string()))?;
     let p = Process::open_ref(r).map_err(|e| Failure::from_error(&e))?;
-    let threads = p.threads().map_err(|e| Failure::from_error(&e))?;
+    let mut threads = p.threads().map_err(|e| Failure::from_error(&e))?;
+    if let Some(t) = &a.tid {
+        let tid = t
+            .trim()
+            .parse::<u32>()
+            .ok()
+            .and_then(corral::Tid::new)
+            .ok_or_else(|| Failure::usage(format!("--tid: {t:?} is not a thread id")))?;
+        let th = p.thread(tid).map_err(|e| thread_failure(&e))?;
+        apply(&a, &th)?;
+        threads = vec![th.info().map_err(|e| thread_failure(&e))?];
+    }
     let mut out = Out::new();
     if a.json {
         for t in &threads {

@@ -277,3 +277,111 @@ fn run_on_a_numa_node() {
     assert!(c.wait().unwrap().success());
     assert_eq!(cpus, node0.trim());
 }
+
+#[test]
+fn one_thread_set_from_the_command_line() {
+    let t = TestProc::spawn(&["--threads", "2"]);
+    let other = TestProc::spawn(&[] as &[&str]);
+    let pid = t.pid().to_string();
+    let w = t.list("tids")[1];
+    let tid = w.to_string();
+    let o = corral(&[
+        "threads",
+        &pid,
+        "--tid",
+        &tid,
+        "--priority",
+        "lowest",
+        "--cpus",
+        "0",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json_lines(&o);
+    assert_eq!(v.len(), 1);
+    assert_eq!(v[0]["priority"], "lowest");
+    assert_eq!(
+        task_stat(t.pid(), w, 19),
+        "4",
+        "Lowest in the Normal class is nice 4"
+    );
+    assert_eq!(task_status(t.pid(), w, "Cpus_allowed_list:"), "0");
+    assert_eq!(
+        task_stat(t.pid(), t.list("tids")[0], 19),
+        "0",
+        "other worker untouched"
+    );
+    let o = corral(&["threads", &pid, "--tid", &tid, "--policy", "batch"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(task_stat(t.pid(), w, 41), "3");
+    let not_ours = other.pid().to_string();
+    for (args, code, msg) in [
+        (
+            vec!["threads", &pid, "--tid", &not_ours, "--nice", "3"],
+            1,
+            "no thread",
+        ),
+        (
+            vec!["threads", &pid, "--tid", &tid, "--priority", "ultra"],
+            2,
+            "unknown thread priority",
+        ),
+        (
+            vec!["threads", &pid, "--tid", &tid, "--policy", "fifo"],
+            2,
+            "needs :PRIO",
+        ),
+        (
+            vec!["threads", &pid, "--tid", &tid, "--policy", "rr:0"],
+            2,
+            "1..=99",
+        ),
+        (
+            vec!["threads", &pid, "--tid", &tid, "--cpus", "4096"],
+            2,
+            "does not exist",
+        ),
+        (vec!["threads", &pid, "--priority", "idle"], 2, "--tid"),
+    ] {
+        let o = corral(&args);
+        assert_eq!(o.status.code(), Some(code), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(msg), "{args:?}: {}", stderr(&o));
+    }
+}
+
+#[test]
+fn time_critical_as_nobody_is_access_denied() {
+    integration::require_root!("runs corral as an unprivileged uid");
+    use std::os::unix::process::CommandExt;
+    let (uid, gid) = integration::nobody_ids();
+    let t = TestProc::builder()
+        .args(["--threads", "1"])
+        .uid(uid)
+        .gid(gid)
+        .spawn();
+    let w = t.list("tids")[0];
+    for (flag, value) in [("--priority", "time-critical"), ("--policy", "fifo:1")] {
+        let o = Command::new(env!("CARGO_BIN_EXE_corral"))
+            .args([
+                "threads",
+                &t.pid().to_string(),
+                "--tid",
+                &w.to_string(),
+                flag,
+                value,
+            ])
+            .uid(uid)
+            .gid(gid)
+            .current_dir("/")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{flag}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("access denied"),
+            "{flag}: {}",
+            stderr(&o)
+        );
+    }
+    assert_eq!(task_stat(t.pid(), w, 41), "0", "unchanged");
+    assert_eq!(task_stat(t.pid(), w, 19), "0", "unchanged");
+}

@@ -253,7 +253,11 @@ fn bad_input_gives_clear_errors() {
     let e = w.suspend().unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Unsupported);
     assert!(e.to_string().contains("ptrace"), "{e}");
-    assert_eq!(integration::read_stat(t.pid()).unwrap().state, 'S');
+    assert_ne!(
+        integration::read_stat(t.pid()).unwrap().state,
+        'T',
+        "not stopped"
+    );
     // After the process is gone, the thread handle says so.
     let pid = t.pid();
     drop(t);
@@ -449,8 +453,20 @@ fn group_and_user_priorities() {
         sched::set_group_nice(0, 5).unwrap_err().kind(),
         ErrorKind::InvalidInput
     );
-    // A user of our own, so no one else's processes are touched.
-    let uid = 61000 + std::process::id() % 4000;
+    // A user of our own, so no one else's processes are touched: a uid far above any
+    // allocated range (system, regular and systemd dynamic users) that no process has.
+    let uid = 2_000_000_000 + std::process::id();
+    let taken = std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read_to_string(e.path().join("status")).is_ok_and(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .is_some_and(|u| u.split_whitespace().any(|x| x == uid.to_string()))
+        })
+    });
+    assert!(
+        !taken,
+        "uid {uid} is in use; cannot run the per-user part safely"
+    );
     let u = TestProc::builder().uid(uid).gid(uid).spawn();
     sched::set_user_nice(uid, 11).unwrap();
     assert_eq!(task_sched(u.pid(), u.pid()).1, 11);
