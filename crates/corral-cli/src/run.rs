@@ -30,8 +30,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "CLASS")]
     pub priority_class: Option<String>,
     /// CPUs to run on: a list such as 0,2-3.
-    #[arg(long, value_name = "CPUS")]
+    #[arg(long, value_name = "CPUS", conflicts_with = "node")]
     pub affinity: Option<String>,
+    /// Run on the CPUs of this NUMA node.
+    #[arg(long, value_name = "NODE")]
+    pub node: Option<u32>,
     /// I/O priority: idle, best-effort[:LEVEL], realtime[:LEVEL] (LEVEL 0-7, 0 highest).
     #[arg(long, value_name = "CLASS[:LEVEL]")]
     pub ionice: Option<String>,
@@ -122,8 +125,8 @@ fn usage(m: impl Into<String>) -> Failure {
     Failure::usage(m)
 }
 
-/// Parses a CPU list such as `0,2-3`.
-pub fn parse_cpus(s: &str) -> Result<Vec<usize>, Failure> {
+/// Parses a CPU list such as `0,2-3` (`opt` names the option in errors).
+pub fn parse_cpus(s: &str, opt: &str) -> Result<Vec<usize>, Failure> {
     let mut v = Vec::new();
     for part in s.split(',') {
         let part = part.trim();
@@ -133,24 +136,24 @@ pub fn parse_cpus(s: &str) -> Result<Vec<usize>, Failure> {
         };
         let a: usize = a
             .parse()
-            .map_err(|_| usage(format!("--affinity: bad CPU list {s:?}")))?;
+            .map_err(|_| usage(format!("{opt}: bad CPU list {s:?}")))?;
         let b: usize = b
             .parse()
-            .map_err(|_| usage(format!("--affinity: bad CPU list {s:?}")))?;
+            .map_err(|_| usage(format!("{opt}: bad CPU list {s:?}")))?;
         if a > b || b >= 1 << 16 {
-            return Err(usage(format!("--affinity: bad CPU range {part:?}")));
+            return Err(usage(format!("{opt}: bad CPU range {part:?}")));
         }
         v.extend(a..=b);
     }
     if v.is_empty() {
-        return Err(usage("--affinity: empty CPU list"));
+        return Err(usage(format!("{opt}: empty CPU list")));
     }
     v.sort_unstable();
     v.dedup();
     Ok(v)
 }
 
-fn parse_amount(s: &str, what: &str) -> Result<Option<u64>, Failure> {
+fn parse_amount(s: &str, what: &str, opt: &str) -> Result<Option<u64>, Failure> {
     let t = s.trim().to_ascii_lowercase();
     if t == "unlimited" || t == "infinity" || t == "inf" {
         return Ok(None);
@@ -168,46 +171,47 @@ fn parse_amount(s: &str, what: &str) -> Result<Option<u64>, Failure> {
         .map(Some)
         .ok_or_else(|| {
             usage(format!(
-                "--rlimit: bad value {s:?} for {what} (a number, with K/M/G, or unlimited)"
+                "{opt}: bad value {s:?} for {what} (a number, with K/M/G, or unlimited)"
             ))
         })
 }
 
 /// Parses `RES=SOFT[:HARD]` (one value sets both).
-pub fn parse_rlimit(s: &str) -> Result<(Resource, Rlimit), Failure> {
+pub fn parse_rlimit(s: &str, opt: &str) -> Result<(Resource, Rlimit), Failure> {
     let (name, val) = s
         .split_once('=')
-        .ok_or_else(|| usage(format!("--rlimit: expected RES=SOFT[:HARD], got {s:?}")))?;
+        .ok_or_else(|| usage(format!("{opt}: expected RES=SOFT[:HARD], got {s:?}")))?;
     let res = Resource::from_name(name.trim()).ok_or_else(|| {
         let names: Vec<&str> = Resource::ALL.iter().map(|r| r.name()).collect();
         usage(format!(
-            "--rlimit: unknown resource {name:?}; known: {}",
+            "{opt}: unknown resource {name:?}; known: {}",
             names.join(", ")
         ))
     })?;
     let (soft, hard) = match val.split_once(':') {
-        Some((a, b)) => (parse_amount(a, name)?, parse_amount(b, name)?),
+        Some((a, b)) => (parse_amount(a, name, opt)?, parse_amount(b, name, opt)?),
         None => {
-            let v = parse_amount(val, name)?;
+            let v = parse_amount(val, name, opt)?;
             (v, v)
         }
     };
     if let (Some(a), Some(b)) = (soft, hard) {
         if a > b {
             return Err(usage(format!(
-                "--rlimit: soft limit above hard limit in {s:?}"
+                "{opt}: soft limit above hard limit in {s:?}"
             )));
         }
     }
     if soft.is_none() && hard.is_some() {
         return Err(usage(format!(
-            "--rlimit: an unlimited soft limit cannot exceed a finite hard limit in {s:?}"
+            "{opt}: an unlimited soft limit cannot exceed a finite hard limit in {s:?}"
         )));
     }
     Ok((res, Rlimit { soft, hard }))
 }
 
-fn parse_ionice(s: &str) -> Result<IoPriority, Failure> {
+/// Parses `CLASS[:LEVEL]` (`opt` names the option in errors).
+pub fn parse_ionice(s: &str, opt: &str) -> Result<IoPriority, Failure> {
     let (c, l) = match s.split_once(':') {
         Some((c, l)) => (c, Some(l)),
         None => (s, None),
@@ -219,7 +223,7 @@ fn parse_ionice(s: &str) -> Result<IoPriority, Failure> {
         "none" | "0" => IoClass::None,
         other => {
             return Err(usage(format!(
-                "--ionice: unknown class {other:?} (idle, best-effort, realtime, none)"
+                "{opt}: unknown class {other:?} (idle, best-effort, realtime, none)"
             )))
         }
     };
@@ -230,7 +234,7 @@ fn parse_ionice(s: &str) -> Result<IoPriority, Failure> {
             .parse::<u8>()
             .ok()
             .filter(|&n| n <= 7)
-            .ok_or_else(|| usage(format!("--ionice: level {l:?} is not 0-7")))?,
+            .ok_or_else(|| usage(format!("{opt}: level {l:?} is not 0-7")))?,
     };
     Ok(IoPriority { class, level })
 }
@@ -261,13 +265,18 @@ fn build(a: &RunArgs) -> Result<Command, Failure> {
         c = c.priority_class(class);
     }
     if let Some(s) = &a.affinity {
-        c = c.cpu_affinity(&parse_cpus(s)?);
+        c = c.cpu_affinity(&parse_cpus(s, "--affinity")?);
+    }
+    if let Some(n) = a.node {
+        let cpus = corral::system::numa_node_cpus(n)
+            .map_err(|e| usage(format!("--node: {}", e.detail().unwrap_or("bad node"))))?;
+        c = c.cpu_affinity(&cpus);
     }
     if let Some(s) = &a.ionice {
-        c = c.io_priority(parse_ionice(s)?);
+        c = c.io_priority(parse_ionice(s, "--ionice")?);
     }
     for r in &a.rlimits {
-        let (res, lim) = parse_rlimit(r)?;
+        let (res, lim) = parse_rlimit(r, "--rlimit")?;
         c = c.rlimit(res, lim);
     }
     if let Some(m) = &a.umask {

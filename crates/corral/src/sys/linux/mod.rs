@@ -10,6 +10,7 @@ mod process;
 mod snapshot;
 mod spawn;
 mod system;
+mod thread;
 
 pub(crate) use cgroup::{
     capabilities as job_capabilities, job_of, limit_support, list_all_jobs, list_jobs, Job,
@@ -28,6 +29,9 @@ pub(crate) use spawn::{
 pub(crate) use system::{
     cpu_freq, cpu_stats, cpu_times_all, load_average, pid_count, swap_memory, topology, users,
     virtual_memory,
+};
+pub(crate) use thread::{
+    real_uid, set_who_ionice, set_who_nice, start_time_at_ticks, who_ionice, who_nice, ThreadHandle,
 };
 
 use crate::info::StartTime;
