@@ -18,6 +18,7 @@ mod run;
 mod select;
 mod system;
 mod targets;
+mod top;
 mod topology;
 mod tree;
 
@@ -74,6 +75,8 @@ enum Cmd {
     Resume(run::ResumeArgs),
     /// Show the machine: CPU use over an interval, load, memory, swap, uptime, users.
     System(system::SystemArgs),
+    /// Live process view (like top/htop) with jobs, safe actions, and a batch mode.
+    Top(Box<top::TopArgs>),
     /// Show the CPU topology: packages, cores, logical CPUs, NUMA nodes, caches.
     Topology(topology::TopologyArgs),
 }
@@ -153,6 +156,7 @@ fn main() -> ExitCode {
         Cmd::Suspend(a) => run::signal_each(a, corral::Signal::Stop),
         Cmd::Resume(a) => run::signal_each(a, corral::Signal::Cont),
         Cmd::System(a) => system::run(a),
+        Cmd::Top(a) => top::run(*a),
         Cmd::Topology(a) => topology::run(a),
     };
     match r {
