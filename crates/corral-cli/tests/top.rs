@@ -30,6 +30,10 @@ impl Tmux {
     /// Starts a server with one 100×30 pane running a plain shell with a known prompt;
     /// `None` (test skipped with a printed reason) when tmux is missing outside CI.
     fn start() -> Option<Tmux> {
+        Tmux::start_sized(100, 30)
+    }
+
+    fn start_sized(cols: u16, rows: u16) -> Option<Tmux> {
         if Command::new("tmux").arg("-V").output().is_err() {
             assert!(
                 std::env::var_os("CI").is_none(),
@@ -48,9 +52,9 @@ impl Tmux {
                 "-s",
                 "top",
                 "-x",
-                "100",
+                &cols.to_string(),
                 "-y",
-                "30",
+                &rows.to_string(),
                 "env",
                 "-i",
                 &format!("PATH={}", std::env::var("PATH").unwrap_or_default()),
@@ -440,4 +444,45 @@ fn bad_arguments_are_usage_errors() {
         );
         assert!(!o.stderr.is_empty());
     }
+}
+
+#[test]
+fn sigterm_at_80x24_restores_the_terminal() {
+    let Some(t) = Tmux::start_sized(80, 24) else {
+        return;
+    };
+    start_top(&t, "");
+    let screen = t.capture();
+    assert_eq!(screen.lines().count(), 24, "{screen}");
+    assert!(screen.lines().all(|l| l.chars().count() <= 80), "{screen}");
+    for what in ["PID", "%CPU", "COMMAND", "Mem[", "Tasks:", "Load:"] {
+        assert!(screen.contains(what), "{what} missing at 80x24:\n{screen}");
+    }
+    // corral is the pane shell's child (started by this test's own tmux server).
+    let shell: u32 = String::from_utf8_lossy(
+        &t.cmd(&["display-message", "-p", "-t", "top", "#{pane_pid}"])
+            .stdout,
+    )
+    .trim()
+    .parse()
+    .unwrap();
+    let kids = integration::descendants_of(shell);
+    assert_eq!(kids.len(), 1, "{kids:?}");
+    let (pid, start) = kids[0];
+    let p = corral::Process::open(corral::Pid::new(pid).unwrap()).unwrap();
+    assert_eq!(
+        p.start_time().unwrap().raw,
+        start,
+        "corral top is still that process"
+    );
+    p.send_signal(corral::Signal::Term).unwrap();
+    assert!(
+        t.wait_for(
+            |s| s.contains("corral-test-prompt$") && !s.contains("F10Quit"),
+            20
+        ),
+        "{}",
+        t.capture()
+    );
+    assert!(!t.alternate_on(), "the alternate screen is still on");
 }
