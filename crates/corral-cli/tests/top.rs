@@ -153,7 +153,25 @@ fn exact(name: &str) -> String {
 }
 
 fn start_top(t: &Tmux, extra: &str) {
-    t.text(&format!("{CORRAL} top -d 0.5 {extra}"));
+    start_top_env(t, "", extra);
+}
+
+/// Every SGR parameter (`ESC [ p;p m`) in a styled capture.
+fn sgr_params(s: &str) -> Vec<u32> {
+    s.split("\x1b[")
+        .skip(1)
+        .filter_map(|seq| seq.split_once('m'))
+        .filter(|(p, _)| p.chars().all(|c| c.is_ascii_digit() || c == ';'))
+        .flat_map(|(p, _)| {
+            p.split(';')
+                .filter_map(|n| n.parse().ok())
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+fn start_top_env(t: &Tmux, env: &str, extra: &str) {
+    t.text(&format!("{env} {CORRAL} top -d 0.5 {extra}"));
     t.keys(&["Enter"]);
     t.expect("F10Quit", 30);
 }
@@ -276,7 +294,7 @@ fn ancestors_need_a_confirmation() {
     )
     .trim()
     .to_string();
-    start_top(&t, &format!("--filter pid:{shell}"));
+    start_top_env(&t, "NO_COLOR=1", &format!("--filter pid:{shell}"));
     assert!(
         t.wait_for(
             |s| {
@@ -288,6 +306,18 @@ fn ancestors_need_a_confirmation() {
         "{}",
         t.capture()
     );
+    // NO_COLOR: bold and reverse video only, no colour (39/49 are "default colour").
+    let styled = String::from_utf8_lossy(&t.cmd(&["capture-pane", "-p", "-e", "-t", "top"]).stdout)
+        .into_owned();
+    assert!(
+        sgr_params(&styled).contains(&7),
+        "the header is in reverse video"
+    );
+    let colours: Vec<u32> = sgr_params(&styled)
+        .into_iter()
+        .filter(|p| ((30..=49).contains(p) && *p != 39 && *p != 49) || (90..=107).contains(p))
+        .collect();
+    assert!(colours.is_empty(), "colours despite NO_COLOR: {colours:?}");
     t.keys(&["s"]);
     t.expect("is an ancestor of corral", 20);
     t.keys(&["n"]);
