@@ -618,3 +618,66 @@ impl Model {
         base
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn me() -> ProcessInfo {
+        let pid = corral::Process::current().unwrap().pid();
+        Snapshot::new()
+            .fields(&[Field::Name, Field::Username, Field::Cmdline])
+            .pids(&[pid])
+            .collect()
+            .unwrap()
+            .remove(0)
+    }
+
+    #[test]
+    fn filter_text_forms() {
+        let r = me();
+        let name = match &r.name {
+            Some(Ok(n)) => n.clone(),
+            other => panic!("{other:?}"),
+        };
+        let user = match &r.username {
+            Some(Ok(u)) => u.clone(),
+            other => panic!("{other:?}"),
+        };
+        let m = |t: &str| Matcher::parse(t).unwrap().unwrap().matches(&r);
+        assert!(m(&name.to_uppercase()), "substring, any case");
+        assert!(m(&format!("user:{user}")));
+        assert!(!m(&format!("user:{user}x")));
+        assert!(m(&format!("pid:{}", r.pid)));
+        assert!(!m(&format!("pid:{}", r.pid.as_raw() + 1)));
+        assert!(m(&format!("~^{}$", regex::escape(&name))));
+        assert!(!m("~^$"));
+        assert!(Matcher::parse("  ").unwrap().is_none());
+        assert!(Matcher::parse("~(").is_err());
+        assert!(Matcher::parse("pid:x").is_err());
+    }
+
+    #[test]
+    fn sort_specs() {
+        let s = Sort::parse("-rss").unwrap();
+        assert_eq!((s.col.name, s.desc), ("rss", true));
+        let s = Sort::parse("%cpu").unwrap();
+        assert_eq!((s.col.name, s.desc), ("cpu", false));
+        assert!(Sort::parse("-nosuch").is_err());
+    }
+
+    #[test]
+    fn sampler_percent_between_rounds() {
+        let mut s = Sampler::default();
+        let key = (corral::Process::current().unwrap().pid(), 7);
+        assert_eq!(s.percent(key, Duration::from_millis(100), None), 0.0);
+        s.finish(Instant::now());
+        // 500 ms of CPU over 2 s of wall time: 25 %.
+        let p = s.percent(key, Duration::from_millis(600), Some(2.0));
+        assert!((p - 25.0).abs() < 1e-9, "{p}");
+        s.finish(Instant::now());
+        // A process seen for the first time shows 0, not its lifetime.
+        let other = (key.0, 8);
+        assert_eq!(s.percent(other, Duration::from_secs(9), Some(1.0)), 0.0);
+    }
+}
