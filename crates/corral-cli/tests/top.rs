@@ -516,3 +516,45 @@ fn sigterm_at_80x24_restores_the_terminal() {
     );
     assert!(!t.alternate_on(), "the alternate screen is still on");
 }
+
+#[test]
+fn signal_menu_with_tab_signals_the_whole_tree() {
+    let Some(t) = Tmux::start() else { return };
+    let name = unique_comm("ctoptree");
+    let mut parent = TestProc::spawn(&["--comm", &name, "--children", "2"]);
+    let kids: Vec<(u32, u64)> = parent
+        .list("descendants")
+        .into_iter()
+        .map(|p| (p, integration::start_time_of(p).expect("child running")))
+        .collect();
+    assert_eq!(kids.len(), 2, "{}", parent.ready_line());
+    let pid = parent.pid().to_string();
+    start_top(&t, &format!("--filter pid:{pid}"));
+    assert!(
+        t.wait_for(|s| table_rows(s).len() == 1, 20),
+        "{}",
+        t.capture()
+    );
+    t.keys(&["k"]);
+    t.expect(&format!("Send signal to {pid} ({name})"), 20);
+    t.keys(&["Tab"]);
+    t.expect(&format!("Send signal to {pid} ({name}) + tree"), 20);
+    t.keys(&["Enter"]);
+    t.expect(
+        &format!("sent SIGTERM to {pid} ({name}) and 2 descendants"),
+        20,
+    );
+    assert_eq!(parent.wait().signal(), Some(15));
+    for (p, st) in kids {
+        assert!(
+            wait_until(Duration::from_secs(10), || integration::is_dead(p, st)),
+            "descendant {p} survived"
+        );
+    }
+    t.keys(&["q"]);
+    assert!(
+        t.wait_for(|s| !s.contains("F10Quit"), 20),
+        "{}",
+        t.capture()
+    );
+}

@@ -18,7 +18,8 @@ use model::{Matcher, Sort, View};
 #[command(after_help = "\
 Keys: arrows/PgUp/PgDn/Home/End move; < > or F6 sort column, I invert; \\ or F4 filter
 (Enter keeps, Esc clears; user:NAME one user, pid:N one pid, ~REGEX a regex);
-/ or F3 search, n next; t tree, H threads, J jobs (cgroups); k or F9 signal menu;
+/ or F3 search, n next; t tree, H threads, J jobs (cgroups); k or F9 signal menu (Tab:
+whole tree);
 x graceful stop (TERM, then KILL after 5 s); s suspend, c continue; F7/F8 or [ ] nice
 -/+; C priority class; a affinity; p or space pause; ? or F1 help; q or F10 quit.
 Actions address the process drawn on screen by pid and start time: a pid reused since is

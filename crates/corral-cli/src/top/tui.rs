@@ -57,7 +57,7 @@ const HELP: &[&str] = &[
     "                             (user:NAME one user, pid:N one pid, ~REGEX a regex)",
     "/  or F3, n                  search by name or command line, next match",
     "t or F5 / H / J              tree view / threads / jobs (cgroups)",
-    "k  or F9                     signal menu (TERM by default; T: whole tree)",
+    "k  or F9                     signal menu (TERM by default; Tab: whole tree)",
     "x / X                        graceful stop (TERM, KILL after 5 s) / of the tree",
     "s / c                        suspend (STOP) / continue (CONT)",
     "F7 or [ / F8 or ]            nice -1 (more favoured) / nice +1",
@@ -640,9 +640,7 @@ impl App {
             KeyCode::Down => menu.sel = (menu.sel + 1).min(n - 1),
             KeyCode::Home => menu.sel = 0,
             KeyCode::End => menu.sel = n - 1,
-            KeyCode::Tab | KeyCode::Char('T') if menu.kind == MenuKind::Signal => {
-                menu.tree = !menu.tree
-            }
+            KeyCode::Tab if menu.kind == MenuKind::Signal => menu.tree = !menu.tree,
             KeyCode::Backspace => {
                 menu.typed.pop();
             }
@@ -1025,7 +1023,7 @@ impl App {
                 if m.kind == MenuKind::Signal {
                     items.push(String::new());
                     items.push(format!(
-                        "Enter send, Esc cancel, T tree: {}",
+                        "Enter send, Esc cancel, Tab tree: {}",
                         if m.tree { "on" } else { "off" }
                     ));
                 }
