@@ -558,3 +558,49 @@ fn signal_menu_with_tab_signals_the_whole_tree() {
         t.capture()
     );
 }
+
+#[test]
+fn action_on_a_reused_pid_is_refused_and_the_newcomer_untouched() {
+    integration::require_root!("steering a new process onto a pid writes ns_last_pid");
+    let Some(t) = Tmux::start() else { return };
+    let name = unique_comm("ctopreuse");
+    let mut old = TestProc::spawn(&["--comm", &name]);
+    let pid = old.pid();
+    start_top(&t, &format!("--filter pid:{pid}"));
+    assert!(
+        t.wait_for(|s| table_rows(s).len() == 1, 20),
+        "{}",
+        t.capture()
+    );
+    // The menu holds the identity drawn; the process dies and its pid is handed out again.
+    t.keys(&["k"]);
+    t.expect(&format!("Send signal to {pid} ({name})"), 20);
+    old.kill_all();
+    let mut newcomer = None;
+    for _ in 0..50 {
+        std::fs::write("/proc/sys/kernel/ns_last_pid", format!("{}", pid - 1))
+            .expect("write ns_last_pid");
+        let n = TestProc::spawn(&["--comm", &unique_comm("ctopnew")]);
+        if n.pid() == pid {
+            newcomer = Some(n);
+            break;
+        }
+    }
+    let newcomer = newcomer.expect("could not steer a new process onto the old pid");
+    t.keys(&["Enter"]);
+    t.expect(
+        &format!("pid {pid} is another process now (reused since it was drawn)"),
+        20,
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        !integration::is_dead(newcomer.pid(), newcomer.start_time()),
+        "the process that reused the pid was signalled"
+    );
+    t.keys(&["q"]);
+    assert!(
+        t.wait_for(|s| !s.contains("F10Quit"), 20),
+        "{}",
+        t.capture()
+    );
+}
