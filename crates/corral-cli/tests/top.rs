@@ -77,6 +77,7 @@ impl Tmux {
 
     fn cmd(&self, args: &[&str]) -> Output {
         Command::new("tmux")
+            .env_remove("TMUX")
             .arg("-L")
             .arg(&self.sock)
             .args(args)
@@ -231,6 +232,21 @@ fn full_screen_filter_sort_views_signal_and_quit() {
     t.expect("corral top — keys", 20);
     t.keys(&["Enter"]);
     assert!(t.wait_for(|s| !s.contains("corral top — keys"), 20));
+
+    // Nice +1 (F8), suspend (s) and continue (c) through the UI.
+    let p = corral::Process::open(corral::Pid::new(child.pid()).unwrap()).unwrap();
+    let n0 = p.nice().unwrap();
+    let n1 = (n0 + 1).min(19);
+    t.keys(&["F8"]);
+    t.expect(&format!("{pid} ({name}): nice {n0} -> {n1}"), 20);
+    assert_eq!(p.nice().unwrap(), n1);
+    let state = || integration::read_stat(child.pid()).map(|s| s.state);
+    t.keys(&["s"]);
+    t.expect(&format!("suspended {pid} ({name})"), 20);
+    assert!(wait_until(Duration::from_secs(10), || state() == Some('T')));
+    t.keys(&["c"]);
+    t.expect(&format!("continued {pid} ({name})"), 20);
+    assert!(wait_until(Duration::from_secs(10), || state() == Some('S')));
 
     // Signal menu: SIGUSR1 through the UI; the child dies of exactly that signal.
     t.keys(&["k"]);

@@ -208,7 +208,9 @@ pub fn run(o: Options) -> Result<(), Failure> {
             if o.iterations.is_some_and(|n| refreshes > n) {
                 break;
             }
-            next = now
+            // From the end of this refresh: on a machine where a refresh takes longer
+            // than the interval, keys are still handled between refreshes.
+            next = Instant::now()
                 + if first {
                     app.delay.min(Duration::from_millis(500))
                 } else {
