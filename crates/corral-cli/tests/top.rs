@@ -217,6 +217,24 @@ fn full_screen_filter_sort_views_signal_and_quit() {
     t.keys(&["J"]);
     t.expect("View: jobs", 20);
     t.expect("CGROUP", 20);
+    // Enter on the (only) job row lists its processes: the filter becomes cgroup:PATH
+    // (the child's cgroup may hold many processes: the child need not be on screen).
+    t.keys(&["Enter"]);
+    t.expect("Filter: cgroup:/", 20);
+    t.expect("View: processes", 20);
+    assert!(
+        t.wait_for(|s| !table_rows(s).is_empty(), 20),
+        "{}",
+        t.capture()
+    );
+    // Back to the child alone.
+    t.keys(&["\\"]);
+    t.keys(&["Escape"]);
+    std::thread::sleep(Duration::from_millis(300));
+    t.keys(&["\\"]);
+    t.text(&name);
+    t.keys(&["Enter"]);
+    t.expect(&format!("Filter: {name}"), 20);
     t.keys(&["H"]);
     t.expect("View: threads", 20);
     t.keys(&["H"]);
@@ -445,6 +463,27 @@ fn batch_text_sort_limit_and_views() {
     let jobs = v["jobs"].as_array().unwrap();
     assert_eq!(jobs.len(), 1, "{v}");
     assert_eq!(jobs[0]["processes"], 1);
+    // cgroup:PATH lists that cgroup's processes, the child among them.
+    let path = jobs[0]["cgroup"].as_str().unwrap();
+    let o = corral(&[
+        "top",
+        "--batch",
+        "-d",
+        "0.1",
+        "--json",
+        "--filter",
+        &format!("cgroup:{path}"),
+    ]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let pids: Vec<u64> = v["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["pid"].as_u64().unwrap())
+        .collect();
+    assert!(pids.contains(&u64::from(child.pid())), "{pids:?}");
+    let me = std::fs::read_to_string(format!("/proc/{}/cgroup", child.pid())).unwrap();
+    assert!(me.lines().any(|l| l.ends_with(&format!(":{path}"))), "{me}");
 
     // Threads view: a two-thread child shows both threads.
     let name2 = unique_comm("ctopth");

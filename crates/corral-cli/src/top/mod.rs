@@ -17,9 +17,9 @@ use model::{Matcher, Sort, View};
 #[derive(Args, Debug)]
 #[command(after_help = "\
 Keys: arrows/PgUp/PgDn/Home/End move; < > or F6 sort column, I invert; \\ or F4 filter
-(Enter keeps, Esc clears; user:NAME one user, pid:N one pid, ~REGEX a regex);
-/ or F3 search, n next; t tree, H threads, J jobs (cgroups); k or F9 signal menu (Tab:
-whole tree);
+(Enter keeps, Esc clears; user:NAME, pid:N, cgroup:PATH, ~REGEX);
+/ or F3 search, n next; t tree, H threads, J jobs (cgroups; Enter lists a cgroup's
+processes); k or F9 signal menu (Tab: whole tree);
 x graceful stop (TERM, then KILL after 5 s); s suspend, c continue; F7/F8 or [ ] nice
 -/+; C priority class; a affinity; p or space pause; ? or F1 help; q or F10 quit.
 Actions address the process drawn on screen by pid and start time: a pid reused since is
@@ -45,7 +45,7 @@ pub struct TopArgs {
         default_value = "-cpu"
     )]
     pub sort: String,
-    /// Show only processes whose name, user or command line contains TEXT (user:NAME, pid:N,
+    /// Show only processes whose name, user or command line contains TEXT (user:NAME, pid:N, cgroup:PATH,
     /// ~REGEX as in the full screen).
     #[arg(long, value_name = "TEXT")]
     pub filter: Option<String>,

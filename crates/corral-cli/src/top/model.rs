@@ -15,7 +15,7 @@ use corral::{Field, FieldSet, Pid, ProcessInfo, Snapshot, Status};
 use regex::Regex;
 
 use super::threads::ThreadRows;
-use crate::columns::{self, Column, Ctx, Val};
+use crate::columns::{self, cgroup_of, Column, Ctx, Val};
 use crate::Failure;
 
 /// A process's identity in a snapshot: pid and raw start time.
@@ -115,13 +115,15 @@ impl View {
 }
 
 /// The text filter: a case-insensitive substring of the name, user or command line;
-/// `user:NAME` for one user; `pid:N` for one pid; `~REGEX` for a regular expression on
-/// name and command.
+/// `user:NAME` for one user; `pid:N` for one pid; `cgroup:PATH` for the members of one
+/// cgroup (as the jobs view shows it); `~REGEX` for a regular expression on name and
+/// command.
 #[derive(Debug, Clone)]
 pub enum Matcher {
     Sub(String),
     User(String),
     Pid(u32),
+    Cgroup(String),
     Regex(Regex),
 }
 
@@ -139,6 +141,9 @@ impl Matcher {
                 .map(|p| Some(Matcher::Pid(p)))
                 .map_err(|_| format!("pid:{p}: not a pid"));
         }
+        if let Some(c) = t.strip_prefix("cgroup:") {
+            return Ok(Some(Matcher::Cgroup(c.to_string())));
+        }
         if let Some(u) = t.strip_prefix("user:") {
             return Ok(Some(Matcher::User(u.to_string())));
         }
@@ -154,6 +159,7 @@ impl Matcher {
         match self {
             Matcher::User(_) => [Field::Username].into_iter().collect(),
             Matcher::Pid(_) => FieldSet::empty(),
+            Matcher::Cgroup(_) => [Field::Cgroups].into_iter().collect(),
             _ => [Field::Name, Field::Username, Field::Cmdline]
                 .into_iter()
                 .collect(),
@@ -181,6 +187,7 @@ impl Matcher {
         match self {
             Matcher::User(u) => user == u,
             Matcher::Pid(p) => r.pid.as_raw() == *p,
+            Matcher::Cgroup(c) => cgroup_of(r) == Some(c.as_str()),
             Matcher::Sub(s) => {
                 name.to_lowercase().contains(s)
                     || user.to_lowercase().contains(s)
@@ -462,16 +469,11 @@ impl Model {
     }
 
     fn build_jobs(&mut self) {
-        let cg = columns::find("cgroup").expect("the cgroup column exists");
-        let ctx = self.ctx();
         let mut index: HashMap<String, usize> = HashMap::new();
         self.jobs.clear();
         for &i in &self.order {
             let r = &self.rows[i];
-            let path = match (cg.get)(r, &ctx) {
-                Val::S(s) => s,
-                _ => "?".to_string(),
-            };
+            let path = cgroup_of(r).unwrap_or("?").to_string();
             let j = *index.entry(path.clone()).or_insert_with(|| {
                 let job = match &r.cgroups {
                     Some(Ok(m)) => m.iter().find_map(|c| {

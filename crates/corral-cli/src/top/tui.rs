@@ -54,9 +54,10 @@ const HELP: &[&str] = &[
     "Up/Down PgUp/PgDn Home/End   move the selection",
     "< >  or F6                   choose the sort column; I inverts",
     "\\  or F4                     filter: type to narrow, Enter keeps, Esc clears",
-    "                             (user:NAME one user, pid:N one pid, ~REGEX a regex)",
+    "                             (user:NAME, pid:N, cgroup:PATH, ~REGEX a regex)",
     "/  or F3, n                  search by name or command line, next match",
     "t or F5 / H / J              tree view / threads / jobs (cgroups)",
+    "Enter (jobs view)            the selected cgroup's processes (filter cgroup:PATH)",
     "k  or F9                     signal menu (TERM by default; Tab: whole tree)",
     "x / X                        graceful stop (TERM, KILL after 5 s) / of the tree",
     "s / c                        suspend (STOP) / continue (CONT)",
@@ -566,6 +567,14 @@ impl App {
             KeyCode::Char('n') => {
                 let from = self.sel + 1;
                 self.search_next(from);
+            }
+            KeyCode::Enter if self.view == View::Jobs => {
+                // A job's members, in the process list.
+                if let Some(Line::Job { j }) = self.m.lines.get(self.sel) {
+                    let filter = format!("cgroup:{}", self.m.jobs[*j].cgroup);
+                    self.view = View::List;
+                    self.set_filter(filter);
+                }
             }
             KeyCode::Char('t') | KeyCode::F(5) => self.toggle_view(View::Tree),
             KeyCode::Char('H') => self.toggle_view(View::Threads),
