@@ -113,9 +113,7 @@ struct Menu {
 
 enum Mode {
     Normal,
-    Filter {
-        before: String,
-    },
+    Filter,
     Search,
     Menu(Menu),
     Affinity {
@@ -457,22 +455,22 @@ impl App {
         match std::mem::replace(&mut self.mode, Mode::Normal) {
             Mode::Normal => self.key_normal(k),
             Mode::Help => {}
-            Mode::Filter { before } => match k.code {
+            Mode::Filter => match k.code {
                 KeyCode::Enter => {}
                 KeyCode::Esc => self.set_filter(String::new()),
                 KeyCode::Backspace => {
                     let mut t = self.filter_text.clone();
                     t.pop();
                     self.set_filter(t);
-                    self.mode = Mode::Filter { before };
+                    self.mode = Mode::Filter;
                 }
                 KeyCode::Char(c) => {
                     let mut t = self.filter_text.clone();
                     t.push(c);
                     self.set_filter(t);
-                    self.mode = Mode::Filter { before };
+                    self.mode = Mode::Filter;
                 }
-                _ => self.mode = Mode::Filter { before },
+                _ => self.mode = Mode::Filter,
             },
             Mode::Search => match k.code {
                 KeyCode::Enter => {}
@@ -555,11 +553,7 @@ impl App {
                     typed: String::new(),
                 });
             }
-            KeyCode::Char('\\') | KeyCode::F(4) => {
-                self.mode = Mode::Filter {
-                    before: self.filter_text.clone(),
-                }
-            }
+            KeyCode::Char('\\') | KeyCode::F(4) => self.mode = Mode::Filter,
             KeyCode::Char('/') | KeyCode::F(3) => {
                 self.search.clear();
                 self.mode = Mode::Search;
@@ -839,7 +833,7 @@ impl App {
 
     fn footer(&self) -> TLine<'static> {
         match &self.mode {
-            Mode::Filter { .. } => TLine::from(format!(
+            Mode::Filter => TLine::from(format!(
                 "Filter: {}_   (Enter keeps, Esc clears)",
                 self.filter_text
             )),
