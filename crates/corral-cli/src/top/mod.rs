@@ -37,7 +37,7 @@ pub struct TopArgs {
     /// With --batch: one JSON object per iteration and line.
     #[arg(long, requires = "batch")]
     pub json: bool,
-    /// Sort column, `ps` names; prefix `-` for descending (default -cpu).
+    /// Sort column, `ps` names; prefix `-` for descending.
     #[arg(
         long,
         value_name = "COL",
