@@ -418,12 +418,9 @@ pub static COLUMNS: &[Column] = &[
         needs: &[Field::Cgroups],
         help: "cgroup path (the v2 hierarchy's, else the first v1 one)",
         get: |r, _| {
-            v(&r.cgroups, |cg| {
-                let pick = cg.iter().find(|c| c.hierarchy == 0).or_else(|| cg.first());
-                match pick {
-                    Some(c) => Val::S(c.path.clone()),
-                    None => Val::None,
-                }
+            v(&r.cgroups, |_| match cgroup_of(r) {
+                Some(p) => Val::S(p.to_string()),
+                None => Val::None,
             })
         },
         show: show_plain,
@@ -438,6 +435,19 @@ pub static COLUMNS: &[Column] = &[
         show: show_plain,
     },
 ];
+
+/// A row's cgroup as the `cgroup` column shows it: the v2 hierarchy's path, else the
+/// first v1 one; `None` when not read or empty.
+pub fn cgroup_of(r: &ProcessInfo) -> Option<&str> {
+    match &r.cgroups {
+        Some(Ok(m)) => m
+            .iter()
+            .find(|c| c.hierarchy == 0)
+            .or_else(|| m.first())
+            .map(|c| c.path.as_str()),
+        _ => None,
+    }
+}
 
 /// The default `corral ps` columns.
 pub const DEFAULT: &str = "pid,ppid,user,state,cpu,rss,start,time,cmd";

@@ -21,6 +21,7 @@ mod select;
 mod system;
 mod targets;
 mod threads;
+mod top;
 mod topology;
 mod tree;
 mod tune;
@@ -92,6 +93,8 @@ enum Cmd {
     Job(job::JobArgs),
     /// Show the machine: CPU use over an interval, load, memory, swap, uptime, users.
     System(system::SystemArgs),
+    /// Live process view (like top/htop) with jobs, safe actions, and a batch mode.
+    Top(Box<top::TopArgs>),
     /// Show the CPU topology: packages, cores, logical CPUs, NUMA nodes, caches.
     Topology(topology::TopologyArgs),
 }
@@ -178,6 +181,7 @@ fn main() -> ExitCode {
         Cmd::Resume(a) => run::signal_each(a, corral::Signal::Cont),
         Cmd::Job(a) => job::run(a),
         Cmd::System(a) => system::run(a),
+        Cmd::Top(a) => top::run(*a),
         Cmd::Topology(a) => topology::run(a),
     };
     match r {

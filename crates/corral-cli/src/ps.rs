@@ -100,7 +100,8 @@ fn is_missing(v: &Val) -> bool {
 /// Orders rows as a forest: each root followed by its descendants, depth-first; returns
 /// (row index, depth, is-last-sibling path) for drawing.
 pub fn forest(rows: &[ProcessInfo], order: &[usize]) -> Vec<(usize, String)> {
-    let index: HashMap<Pid, usize> = rows.iter().enumerate().map(|(i, r)| (r.pid, i)).collect();
+    // Only rows in `order` count as parents: a row whose parent is left out is a root.
+    let index: HashMap<Pid, usize> = order.iter().map(|&i| (rows[i].pid, i)).collect();
     let parent_of = |i: usize| -> Option<usize> {
         match &rows[i].ppid {
             Some(Ok(Some(p))) => index.get(p).copied().filter(|&j| {

@@ -43,7 +43,7 @@ pub struct Resolved {
     pub matched: usize,
 }
 
-fn protected() -> HashSet<Pid> {
+pub(crate) fn protected() -> HashSet<Pid> {
     // pid 1, corral itself and its ancestors.
     let mut set = HashSet::new();
     if let Some(one) = Pid::new(1) {
