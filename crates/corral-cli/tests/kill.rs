@@ -100,9 +100,11 @@ fn by_user() {
 fn by_age() {
     let n = unique_comm("ka");
     let old = TestProc::spawn(&["--comm", &n]);
-    std::thread::sleep(Duration::from_millis(1500));
+    // 3 s apart, split at 1.5 s: the young one stays under it while corral starts even on
+    // a loaded machine.
+    std::thread::sleep(Duration::from_millis(3000));
     let young = TestProc::spawn(&["--comm", &n]);
-    kill_exactly(&["--name", &n, "--older-than", "1s"], &[&old], &[&young]);
+    kill_exactly(&["--name", &n, "--older-than", "1500ms"], &[&old], &[&young]);
     drop(old); // reap it, or the next kill reports it as a zombie
     kill_exactly(&["--name", &n, "--younger-than", "1h"], &[&young], &[]);
 }
