@@ -104,7 +104,11 @@ fn by_age() {
     // a loaded machine.
     std::thread::sleep(Duration::from_millis(3000));
     let young = TestProc::spawn(&["--comm", &n]);
-    kill_exactly(&["--name", &n, "--older-than", "1500ms"], &[&old], &[&young]);
+    kill_exactly(
+        &["--name", &n, "--older-than", "1500ms"],
+        &[&old],
+        &[&young],
+    );
     drop(old); // reap it, or the next kill reports it as a zombie
     kill_exactly(&["--name", &n, "--younger-than", "1h"], &[&young], &[]);
 }

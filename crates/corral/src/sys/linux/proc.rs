@@ -13,6 +13,23 @@ use crate::{Error, ErrorKind, Pid, Result};
 /// Reads all of `fd` into `buf` (cleared first). `/proc` files must be read in one go
 /// from offset 0; a short read is not the end for seq files, so read until 0.
 pub(crate) fn read_all(fd: BorrowedFd<'_>, buf: &mut Vec<u8>) -> io::Result<()> {
+    read_into(fd, buf, false)
+}
+
+/// Whether the kernel renders this per-process file whole on the first read: the
+/// `single_open` seq files (`stat`, `statm`, `status`, `io`) format everything into the
+/// kernel's buffer before copying, so a read that leaves room in ours got all of it.
+pub(crate) fn renders_whole(file: &[u8]) -> bool {
+    matches!(file, b"stat" | b"statm" | b"status" | b"io")
+}
+
+/// [`read_all`] for a file that [`renders_whole`]: saves the read that would only see the
+/// end of the file (a quarter of the system calls of a snapshot).
+pub(crate) fn read_whole(fd: BorrowedFd<'_>, buf: &mut Vec<u8>) -> io::Result<()> {
+    read_into(fd, buf, true)
+}
+
+fn read_into(fd: BorrowedFd<'_>, buf: &mut Vec<u8>, whole: bool) -> io::Result<()> {
     buf.clear();
     if buf.capacity() < 4096 {
         buf.reserve(4096);
@@ -22,6 +39,7 @@ pub(crate) fn read_all(fd: BorrowedFd<'_>, buf: &mut Vec<u8>) -> io::Result<()> 
             buf.reserve(buf.capacity());
         }
         let spare = buf.spare_capacity_mut();
+        let room = spare.len();
         let (filled, _) = rustix::io::read(fd, spare).map_err(io::Error::from)?;
         let n = filled.len();
         if n == 0 {
@@ -29,6 +47,9 @@ pub(crate) fn read_all(fd: BorrowedFd<'_>, buf: &mut Vec<u8>) -> io::Result<()> 
         }
         // SAFETY: `read` initialised exactly `n` bytes of the spare capacity.
         unsafe { buf.set_len(buf.len() + n) };
+        if whole && n < room {
+            return Ok(());
+        }
     }
 }
 
@@ -50,7 +71,12 @@ pub(crate) fn read_path(path: &str, buf: &mut Vec<u8>) -> io::Result<()> {
         OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY,
         Mode::empty(),
     )?;
-    read_all(fd.as_fd(), buf)
+    let whole = path
+        .rsplit('/')
+        .next()
+        .is_some_and(|f| renders_whole(f.as_bytes()))
+        && path.starts_with("/proc/");
+    read_into(fd.as_fd(), buf, whole)
 }
 
 /// Maps an I/O error from reading `/proc/PID/...` to a corral error: a missing file or
@@ -162,4 +188,29 @@ pub(crate) fn raise_fd_limit() -> Result<u64> {
 /// How many descriptors this process has open now.
 pub(crate) fn open_fd_count() -> Option<usize> {
     std::fs::read_dir("/proc/self/fd").ok().map(|d| d.count())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_read_files_come_whole() {
+        for file in ["stat", "statm", "status", "io"] {
+            let path = format!("/proc/self/{file}");
+            let mut a = Vec::new();
+            let mut b = Vec::new();
+            let fd = rustix::fs::open(path.as_str(), OFlags::RDONLY, Mode::empty()).unwrap();
+            read_whole(fd.as_fd(), &mut a).unwrap();
+            let fd = rustix::fs::open(path.as_str(), OFlags::RDONLY, Mode::empty()).unwrap();
+            read_all(fd.as_fd(), &mut b).unwrap();
+            assert!(a.ends_with(b"\n"), "{file}");
+            // The two reads are moments apart: compare the stable first word.
+            let first = |v: &[u8]| v.split(|&c| c == b' ').next().unwrap().to_vec();
+            assert_eq!(first(&a), first(&b), "{file}");
+            // Whole: as many lines as the full read.
+            let lines = |v: &[u8]| v.iter().filter(|&&c| c == b'\n').count();
+            assert_eq!(lines(&a), lines(&b), "{file}");
+        }
+    }
 }

@@ -12,7 +12,7 @@ use rustix::fs::{Dir, Mode, OFlags};
 
 use super::fields::{self, COMM_LEN};
 use super::parse::{self, cgroup, io as pio, net, stat, statm, status, tty};
-use super::proc::{open_at, page_size, read_all, read_path, PathBuf32};
+use super::proc::{open_at, page_size, read_all, read_path, read_whole, renders_whole, PathBuf32};
 use crate::info::*;
 use crate::snapshot::{Field, FieldSet, Filter, PortMatch, ProcessInfo};
 use crate::{Error, ErrorKind, Pid, Result};
@@ -47,7 +47,8 @@ impl Reader {
         let Ok(fd) = open_at(self.proc_fd.as_fd(), p) else {
             return false;
         };
-        read_all(fd.as_fd(), buf).is_ok() && stat::parse(buf).is_some_and(|s| s.starttime == start)
+        read_whole(fd.as_fd(), buf).is_ok()
+            && stat::parse(buf).is_some_and(|s| s.starttime == start)
     }
 
     fn read(
@@ -59,7 +60,12 @@ impl Reader {
     ) -> Result<(), Fail> {
         let p = self.path.pid_file(pid, file);
         let fd = open_at(self.proc_fd.as_fd(), p).map_err(|e| Self::classify(pid, op, e))?;
-        read_all(fd.as_fd(), buf).map_err(|e| Self::classify(pid, op, e))
+        let r = if renders_whole(file) {
+            read_whole(fd.as_fd(), buf)
+        } else {
+            read_all(fd.as_fd(), buf)
+        };
+        r.map_err(|e| Self::classify(pid, op, e))
     }
 
     fn readlink(&mut self, pid: u32, file: &[u8], op: &'static str) -> Result<PathBuf, Fail> {
