@@ -45,8 +45,9 @@ pub const MAX_JOB_NAME: usize = 64;
 /// Dropping a `Job` removes the job if it has no members at that moment — any handle,
 /// whether from [`Job::create`] or [`Job::open`], so dropping an opened handle of an
 /// empty job removes it too. A job that still has members is left in place (find it
-/// again with [`Job::open`]); killing the members on drop (kill-on-close) will be an
-/// option of a later version.
+/// again with [`Job::open`]) — unless it was created with
+/// [`kill_on_close`](crate::JobBuilder::kill_on_close): then dropping it, or the death of
+/// the process that created it (even by `SIGKILL`), kills every member and removes it.
 ///
 /// # Platform-specific behavior
 ///
@@ -56,6 +57,17 @@ pub const MAX_JOB_NAME: usize = 64;
 #[derive(Debug)]
 pub struct Job {
     inner: imp::Job,
+    /// Kill-on-close: the guard that kills the job when this handle or its process goes.
+    guard: Option<imp::JobGuard>,
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        if let Some(g) = self.guard.take() {
+            g.close(&self.inner);
+        }
+        // Then `inner`'s own drop removes the job if it is (now) empty.
+    }
 }
 
 /// Where a process is, job-wise: the job's name and the process's cgroups.
@@ -89,7 +101,7 @@ pub struct Capabilities {
 }
 
 /// Checks a job name: 1–64 bytes of `[A-Za-z0-9._-]`, not `.` or `..`.
-fn validate_name(name: &str) -> Result<()> {
+pub(crate) fn validate_name(name: &str) -> Result<()> {
     let bad = |d: String| Err(Error::new(ErrorKind::InvalidInput, "job name").with_detail(d));
     if name.is_empty() {
         return bad("the job name is empty".into());
@@ -141,7 +153,7 @@ impl Job {
         if let Some(n) = name {
             validate_name(n)?;
         }
-        imp::Job::create(name).map(|inner| Job { inner })
+        imp::Job::create(name).map(|inner| Job { inner, guard: None })
     }
 
     /// Opens an existing job by name (one created by this or another process below the
@@ -157,7 +169,7 @@ impl Job {
     /// hierarchy [`Job::create`] uses.
     pub fn open(name: &str) -> Result<Job> {
         validate_name(name)?;
-        imp::Job::open(name).map(|inner| Job { inner })
+        imp::Job::open(name).map(|inner| Job { inner, guard: None })
     }
 
     /// The job's name (without the `corral-` prefix of its cgroups).
@@ -360,7 +372,24 @@ impl Job {
         if let Some(n) = name {
             validate_name(n)?;
         }
-        imp::Job::create_with(name, use_v2, use_kill).map(|inner| Job { inner })
+        imp::Job::create_with(name, use_v2, use_kill).map(|inner| Job { inner, guard: None })
+    }
+
+    /// Builds a job from its backend parts (the builder's way in).
+    pub(crate) fn from_parts(inner: imp::Job, guard: Option<imp::JobGuard>) -> Job {
+        Job { inner, guard }
+    }
+
+    /// Whether the job is killed when this handle is dropped or its process dies.
+    pub fn kills_on_close(&self) -> bool {
+        self.guard.is_some()
+    }
+
+    /// Testing only: the pid of the kill-on-close guard process. Not part of the stable
+    /// API.
+    #[doc(hidden)]
+    pub fn __guard_pid(&self) -> Option<u32> {
+        self.guard.as_ref().map(|g| g.pid())
     }
 
     pub(crate) fn spawn_target(&self) -> imp::JobSpawn {
