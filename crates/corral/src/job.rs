@@ -380,6 +380,11 @@ impl Job {
         Job { inner, guard }
     }
 
+    /// The backend job.
+    pub(crate) fn inner_job(&self) -> &imp::Job {
+        &self.inner
+    }
+
     /// Whether the job is killed when this handle is dropped or its process dies.
     pub fn kills_on_close(&self) -> bool {
         self.guard.is_some()

@@ -383,6 +383,28 @@ impl JobGuard {
     pub(crate) fn close(self, _: &Job) {}
 }
 
+/// A job event watcher (never constructed here).
+#[derive(Debug)]
+pub(crate) struct JobWatch;
+
+impl JobWatch {
+    pub(crate) fn new(_: &Job) -> Result<JobWatch> {
+        unsupported("watch job events")
+    }
+    pub(crate) fn next(
+        &mut self,
+        _: Option<std::time::Duration>,
+    ) -> Result<Option<crate::job_events::JobEvent>> {
+        unsupported("watch job events")
+    }
+    pub(crate) fn new_process_exact(&self) -> bool {
+        false
+    }
+    pub(crate) fn ended(&self) -> bool {
+        true
+    }
+}
+
 pub(crate) fn job_of(_: &Handle) -> Result<Option<(String, Vec<CgroupMembership>)>> {
     unsupported("find job of process")
 }

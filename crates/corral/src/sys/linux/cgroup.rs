@@ -47,7 +47,7 @@ pub(crate) struct Dir {
     pub(crate) v2: bool,
     pub(crate) controllers: Vec<String>,
     /// The job's cgroup as `/proc/PID/cgroup` names it.
-    cg: String,
+    pub(crate) cg: String,
     pub(crate) path: PathBuf,
 }
 
