@@ -10,6 +10,7 @@ mod columns;
 mod duration;
 mod find;
 mod info;
+mod job_events;
 mod kill;
 mod nice;
 mod output;
@@ -76,6 +77,8 @@ enum Cmd {
     System(system::SystemArgs),
     /// Show the CPU topology: packages, cores, logical CPUs, NUMA nodes, caches.
     Topology(topology::TopologyArgs),
+    /// Jobs (groups of processes confined together): follow their events.
+    Job(job_events::JobArgs),
 }
 
 /// A command's failure: a message and an exit code.
@@ -154,6 +157,7 @@ fn main() -> ExitCode {
         Cmd::Resume(a) => run::signal_each(a, corral::Signal::Cont),
         Cmd::System(a) => system::run(a),
         Cmd::Topology(a) => topology::run(a),
+        Cmd::Job(a) => job_events::run(a),
     };
     match r {
         Ok(()) => ExitCode::SUCCESS,

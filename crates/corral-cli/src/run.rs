@@ -68,6 +68,8 @@ pub struct RunArgs {
     /// Run this command line through `sh -c` instead of PROGRAM ARGS.
     #[arg(long, value_name = "CMD")]
     pub shell: Option<String>,
+    #[command(flatten)]
+    pub job_events: crate::job_events::RunEventArgs,
     /// The program and its arguments (after `--`).
     #[arg(
         trailing_var_arg = true,
@@ -303,10 +305,17 @@ fn code_of(st: corral::ExitStatus) -> u8 {
 }
 
 pub fn run(a: RunArgs) -> Result<(), Failure> {
-    if a.exec && (a.suspended || a.pty) {
-        return Err(usage("--exec cannot be combined with --suspended or --pty"));
+    if a.exec && (a.suspended || a.pty || a.job_events.events) {
+        return Err(usage(
+            "--exec cannot be combined with --suspended, --pty or --events",
+        ));
     }
     let cmd = build(&a)?;
+    let events = crate::job_events::start_for_run(&a.job_events)?;
+    let cmd = match &events {
+        Some((job, _)) => cmd.job(job),
+        None => cmd,
+    };
     if a.exec {
         let e = cmd.exec();
         return Err(Failure::fatal(e.to_string()));
@@ -322,6 +331,12 @@ pub fn run(a: RunArgs) -> Result<(), Failure> {
     }
     if a.pty {
         relay_pty(&mut child);
+    }
+    if let Some((job, printer)) = events {
+        // Exited, not reaped yet: let the printer report it, then kill whatever is left
+        // of the job (it is kill-on-close) and report that.
+        let _ = child.process().wait(None);
+        printer.finish(child.pid(), job);
     }
     let st = child.wait().map_err(|e| Failure::fatal(e.to_string()))?;
     let code = code_of(st);

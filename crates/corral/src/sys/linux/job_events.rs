@@ -396,12 +396,17 @@ impl JobWatch {
     /// Whether `pid` is alive in a cgroup other than the job's (it was moved out), as
     /// `/proc/PID/cgroup` says; a process that is gone or still shows the job is exiting.
     fn moved_out(&self, pid: u32) -> bool {
-        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/cgroup")) else {
-            return false;
-        };
-        !text
-            .lines()
-            .any(|l| l.splitn(3, ':').nth(2) == Some(self.cg.as_str()))
+        self.shows_job(pid) == Some(false)
+    }
+
+    /// Whether `/proc/PID/cgroup` names the job (`None`: unreadable, the process is gone).
+    /// A zombie still shows the cgroup it died in.
+    fn shows_job(&self, pid: u32) -> Option<bool> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+        Some(
+            text.lines()
+                .any(|l| l.splitn(3, ':').nth(2) == Some(self.cg.as_str())),
+        )
     }
 
     /// Starts following `pid`; false if it is already gone.
@@ -478,7 +483,17 @@ impl JobWatch {
                     }
                 }
                 ProcEvent::Exit { pid, status } => {
-                    if self.forget(pid).is_some() {
+                    let known = self.forget(pid).is_some();
+                    // A process that joined from outside (spawned into the job) and
+                    // exited before any rescan saw it: its zombie still names the job.
+                    let unseen = !known && self.shows_job(pid) == Some(true);
+                    if unseen {
+                        self.had_members = true;
+                        if let Some(p) = Pid::new(pid) {
+                            self.queue.push_back(JobEvent::NewProcess { pid: p });
+                        }
+                    }
+                    if known || unseen {
                         exited = true;
                         if let Some(p) = Pid::new(pid) {
                             self.queue
