@@ -2,9 +2,11 @@
 //!
 //! A job holds processes (and, by inheritance, everything they spawn, daemons and new
 //! sessions included: leaving a job needs privilege, not a double fork). It can list its
-//! members, kill them all at once, freeze and thaw them, and wait until none is left.
-//! Limits, accounting, notifications and kill-on-close come in later versions of this
-//! module; [`Job::capabilities`] says what this machine offers.
+//! members, kill them all at once, freeze and thaw them, and wait until none is left; it
+//! reports its events ([`Job::events`]) and can die with its handle or its creator
+//! ([`JobBuilder::kill_on_close`](crate::JobBuilder::kill_on_close)). Limits and
+//! accounting come in later versions of this module; [`Job::capabilities`] says what
+//! this machine offers.
 //!
 //! # Examples
 //!

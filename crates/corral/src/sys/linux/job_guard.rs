@@ -34,7 +34,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::cgroup::Job;
-use crate::{Error, ErrorKind, Result};
+use crate::{Error, ErrorKind, Pid, Result};
 
 /// The most members one kill round handles (more are handled by further rounds).
 const MAX_PIDS: usize = 16 * 1024;
@@ -210,8 +210,27 @@ impl JobGuard {
                 break;
             }
         }
+        self.reap_if_ours();
         if job.dirs().iter().any(|d| d.path.exists()) {
             let _ = job.terminate();
+        }
+    }
+
+    /// A caller that is a child subreaper adopts the guard: reap it (only when `/proc`
+    /// shows a `corral-guard` whose parent is us, so no other child's status is taken;
+    /// it has closed its socket, so it is exiting).
+    fn reap_if_ours(&self) {
+        let mut buf = Vec::new();
+        let Some(pid) = Pid::new(self.pid) else {
+            return;
+        };
+        let Ok(st) = super::process::read_stat(pid, &mut buf) else {
+            return;
+        };
+        if st.ppid == std::process::id() && st.comm == b"corral-guard" {
+            let mut status = 0;
+            // SAFETY: waitpid on our own exiting child with a valid status pointer.
+            unsafe { libc::waitpid(self.pid as i32, &mut status, 0) };
         }
     }
 }
