@@ -4,28 +4,13 @@ use std::io::Write;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use clap::{Args, Subcommand};
+use clap::Args;
 use corral::{Job, JobEvent, JobEvents};
 use serde_json::{json, Value};
 
 use crate::kill::status_json;
 use crate::output::Out;
 use crate::Failure;
-
-/// `corral job …`.
-#[derive(Args, Debug)]
-pub struct JobArgs {
-    #[command(subcommand)]
-    pub cmd: JobCmd,
-}
-
-/// The `corral job` subcommands.
-#[derive(Subcommand, Debug)]
-pub enum JobCmd {
-    /// Follow a job's events (processes joining and exiting, limits hit, out-of-memory
-    /// kills) until it is empty, or Ctrl-C.
-    Events(EventsArgs),
-}
 
 /// `corral job events NAME`.
 #[derive(Args, Debug)]
@@ -50,13 +35,10 @@ pub struct EventsArgs {
 #[derive(Args, Debug, Default)]
 pub struct RunEventArgs {
     /// Run the program in a job and print the job's events to stderr as they happen
-    /// (processes joining and exiting, limits hit, out-of-memory kills). Whatever the
-    /// program leaves running in the job is killed when corral exits.
+    /// (processes joining and exiting, limits hit, out-of-memory kills), as JSON lines
+    /// with --json. Whatever the program leaves running in the job is killed when it ends.
     #[arg(long)]
     pub events: bool,
-    /// With --events: print the events as JSON lines.
-    #[arg(long, requires = "events")]
-    pub json: bool,
 }
 
 /// One event as a JSON object.
@@ -109,13 +91,8 @@ fn open(name: &str) -> Result<Job, Failure> {
     })
 }
 
-pub fn run(a: JobArgs) -> Result<(), Failure> {
-    match a.cmd {
-        JobCmd::Events(e) => events(e),
-    }
-}
-
-fn events(a: EventsArgs) -> Result<(), Failure> {
+/// `corral job events NAME`.
+pub fn events(a: EventsArgs) -> Result<(), Failure> {
     let job = open(&a.name)?;
     let r = follow(&job, &a);
     // An observer must not remove the job it watched (dropping a handle of an empty job
@@ -184,9 +161,9 @@ impl RunEvents {
     }
 
     /// Once the program (`main`) has exited: waits (briefly) until its exit is printed,
-    /// kills what is left of the job by dropping it, and waits (briefly) until the job's
-    /// emptiness is printed.
-    pub fn finish(self, main: corral::Pid, job: Job) {
+    /// kills what is left of the job by dropping it (when it is the printer's own
+    /// kill-on-close job), and waits (briefly) until the job's emptiness is printed.
+    pub fn finish(self, main: corral::Pid, job: Option<Job>) {
         let until = |deadline: Instant, stop: &dyn Fn(&JobEvent) -> bool| loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.seen.recv_timeout(left) {
@@ -206,18 +183,31 @@ impl RunEvents {
     }
 }
 
-/// For `corral run --events`: a kill-on-close job and its event printer, set up before
-/// the program starts so no event is missed.
-pub fn start_for_run(a: &RunEventArgs) -> Result<Option<(Job, RunEvents)>, Failure> {
+/// For `corral run --events`: the event printer of `job` (the job of the run's other
+/// options), or of a kill-on-close job of its own, returned too; set up before the program
+/// starts so no event is missed.
+pub fn start_for_run(
+    a: &RunEventArgs,
+    json: bool,
+    job: Option<&Job>,
+) -> Result<Option<(Option<Job>, RunEvents)>, Failure> {
     if !a.events {
         return Ok(None);
     }
-    let job = Job::builder()
-        .kill_on_close(true)
-        .create()
-        .map_err(|e| Failure::fatal(format!("--events needs a job: {e}")))?;
-    let evs = job.events().map_err(|e| Failure::fatal(e.to_string()))?;
-    Ok(Some((job, RunEvents::start(evs, a.json))))
+    let own = match job {
+        Some(_) => None,
+        None => Some(
+            Job::builder()
+                .kill_on_close(true)
+                .create()
+                .map_err(|e| Failure::fatal(format!("--events needs a job: {e}")))?,
+        ),
+    };
+    let watched = job.or(own.as_ref()).expect("a job");
+    let evs = watched
+        .events()
+        .map_err(|e| Failure::fatal(e.to_string()))?;
+    Ok(Some((own, RunEvents::start(evs, json))))
 }
 
 #[cfg(test)]
