@@ -143,7 +143,13 @@ impl RunEvents {
         let t0 = Instant::now();
         std::thread::spawn(move || {
             for ev in &mut events {
-                let Ok(ev) = ev else { break };
+                let ev = match ev {
+                    Ok(ev) => ev,
+                    Err(e) => {
+                        let _ = writeln!(std::io::stderr().lock(), "corral: job events: {e}");
+                        break;
+                    }
+                };
                 let secs = t0.elapsed().as_secs_f64();
                 let line = if json {
                     event_json(&ev, secs).to_string()
@@ -164,20 +170,27 @@ impl RunEvents {
     /// kills what is left of the job by dropping it (when it is the printer's own
     /// kill-on-close job), and waits (briefly) until the job's emptiness is printed.
     pub fn finish(self, main: corral::Pid, job: Option<Job>) {
+        let empty = std::cell::Cell::new(false);
         let until = |deadline: Instant, stop: &dyn Fn(&JobEvent) -> bool| loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.seen.recv_timeout(left) {
-                Ok(ev) if stop(&ev) => return true,
-                Ok(_) => {}
-                Err(_) => return false,
+                Ok(ev) => {
+                    if ev == JobEvent::JobEmpty {
+                        empty.set(true);
+                    }
+                    if stop(&ev) {
+                        return;
+                    }
+                }
+                Err(_) => return,
             }
         };
         let grace = Duration::from_secs(1);
-        let empty = until(Instant::now() + grace, &|ev| {
+        until(Instant::now() + grace, &|ev| {
             *ev == JobEvent::JobEmpty || (ev.pid() == Some(main) && ev.status().is_some())
         });
         drop(job);
-        if !empty {
+        if !empty.get() {
             until(Instant::now() + grace, &|ev| *ev == JobEvent::JobEmpty);
         }
     }

@@ -174,3 +174,31 @@ fn job_events_of_a_missing_job_or_bad_name() {
     let o = corral().args(["job", "events", "a/b"]).output().unwrap();
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn run_events_with_a_memory_limit_reports_the_oom_kill() {
+    integration::require_root!("creates cgroups");
+    let o = corral()
+        .args(["run", "--events", "--json", "--memory", "32M", "--"])
+        .arg(testbin_path())
+        .args(["--alloc-mb", "200"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    if err.contains("Unsupported") || err.contains("not supported") {
+        integration::print_skip("no memory limit for jobs here");
+        return;
+    }
+    assert_ne!(o.status.code(), Some(0), "{err}");
+    let evs: Vec<Value> = err
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|v: &Value| v.get("event").is_some())
+        .collect();
+    assert!(evs.iter().any(|e| e["event"] == "oom-kill"), "{err}");
+    assert!(
+        evs.iter()
+            .any(|e| e["event"] == "abnormal-exit" && e["status"]["signal"] == "KILL"),
+        "{err}"
+    );
+}

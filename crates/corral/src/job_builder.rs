@@ -2,7 +2,7 @@
 
 use crate::job::validate_name;
 use crate::sys::imp;
-use crate::{Job, Result};
+use crate::{Job, JobLimits, Result};
 
 /// Options for creating a [`Job`]; start with [`Job::builder`].
 ///
@@ -21,6 +21,7 @@ use crate::{Job, Result};
 pub struct JobBuilder {
     name: Option<String>,
     kill_on_close: bool,
+    limits: Option<JobLimits>,
     testing: Option<(bool, bool)>,
 }
 
@@ -58,6 +59,13 @@ impl JobBuilder {
         self
     }
 
+    /// The job's limits, set as [`Job::set_limits`] does before `create` returns (all or
+    /// nothing: on error no job is left).
+    pub fn limits(mut self, limits: JobLimits) -> JobBuilder {
+        self.limits = Some(limits);
+        self
+    }
+
     /// Testing only: as [`Job::__create_for_testing`]. Not part of the stable API.
     #[doc(hidden)]
     pub fn __testing(mut self, use_v2: bool, use_kill: bool) -> JobBuilder {
@@ -69,12 +77,15 @@ impl JobBuilder {
     ///
     /// # Errors
     ///
-    /// As [`Job::create`]; with kill-on-close, also when the guard process cannot be
-    /// started (then nothing is left behind).
+    /// As [`Job::create`] and [`Job::set_limits`]; with kill-on-close, also when the
+    /// guard process cannot be started. Nothing is left behind on error.
     pub fn create(&self) -> Result<Job> {
         let name = self.name.as_deref();
         if let Some(n) = name {
             validate_name(n)?;
+        }
+        if let Some(l) = &self.limits {
+            l.validate()?;
         }
         let (use_v2, use_kill) = self.testing.unwrap_or((true, true));
         let inner = imp::Job::create_with(name, use_v2, use_kill)?;
@@ -84,6 +95,11 @@ impl JobBuilder {
         } else {
             None
         };
-        Ok(Job::from_parts(inner, guard))
+        let mut job = Job::from_parts(inner, guard);
+        if let Some(l) = &self.limits {
+            // On error `job` drops: its guard (if any) or its own drop removes it.
+            job.set_limits(l)?;
+        }
+        Ok(job)
     }
 }

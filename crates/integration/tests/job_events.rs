@@ -200,17 +200,18 @@ fn forks_of_members_are_new_processes_with_their_exit_codes() {
 #[test]
 fn process_limit_hit_is_reported() {
     integration::require_root!("creates cgroups");
-    let job = job();
-    // No limits API yet: write pids.max into this test's own job cgroup.
-    let max = v2_job_dir(job.name())
-        .map(|d| d.join("pids.max"))
-        .filter(|p| p.exists())
-        .or_else(|| v1_job_dir(job.name(), "pids").map(|d| d.join("pids.max")));
-    let Some(max) = max else {
-        integration::print_skip("no pids controller for jobs here");
-        return;
+    let job = match Job::builder()
+        .kill_on_close(true)
+        .limits(corral::JobLimits::new().max_processes(3))
+        .create()
+    {
+        Ok(j) => j,
+        Err(e) if e.kind() == corral::ErrorKind::Unsupported => {
+            integration::print_skip("no pids controller for jobs here");
+            return;
+        }
+        Err(e) => panic!("{e}"),
     };
-    std::fs::write(&max, "3").unwrap();
     // testbin + 2 children fit; the third fork fails and testbin exits (code 90).
     let child = spawn_suspended(&job, &["--children", "4"]);
     let mut ev = job.events().unwrap();
