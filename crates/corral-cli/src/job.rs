@@ -41,6 +41,9 @@ pub enum JobCmd {
     Freeze(NameArgs),
     /// Let a frozen job run again.
     Thaw(NameArgs),
+    /// Follow a job's events (processes joining and exiting, limits hit, out-of-memory
+    /// kills) until it is empty, or Ctrl-C.
+    Events(crate::job_events::EventsArgs),
 }
 
 #[derive(Args, Debug)]
@@ -77,6 +80,7 @@ pub fn run(a: JobArgs) -> Result<(), Failure> {
     match a.cmd {
         JobCmd::List(l) => list(l),
         JobCmd::Show(n) => show(n),
+        JobCmd::Events(e) => crate::job_events::events(e),
         JobCmd::Kill(n) => {
             // Dropped normally: the job, empty now, is removed.
             let job = Job::open(&n.name).map_err(|e| Failure::from_error(&e))?;
@@ -486,8 +490,8 @@ impl RunJob {
             || a.timeout.is_some()
             || a.job.is_some()
             || a.stats;
-        if a.json && !a.stats {
-            return Err(Failure::usage("--json goes with --stats"));
+        if a.json && !a.stats && !a.job_events.events {
+            return Err(Failure::usage("--json goes with --stats or --events"));
         }
         if !any {
             return Ok(None);

@@ -66,7 +66,7 @@ struct Report {
     error: Option<String>,
 }
 
-fn status_json(s: &ExitStatus) -> Value {
+pub fn status_json(s: &ExitStatus) -> Value {
     match s {
         ExitStatus::Exited(c) => json!({"code": c}),
         ExitStatus::Signaled {

@@ -12,6 +12,7 @@ mod duration;
 mod find;
 mod info;
 mod job;
+mod job_events;
 mod kill;
 mod nice;
 mod output;

@@ -80,6 +80,8 @@ pub struct RunArgs {
     /// Run this command line through `sh -c` instead of PROGRAM ARGS.
     #[arg(long, value_name = "CMD")]
     pub shell: Option<String>,
+    #[command(flatten)]
+    pub job_events: crate::job_events::RunEventArgs,
     /// Job memory limit, all processes together (RAM + swap): 512M, 2G.
     #[arg(long, value_name = "SIZE")]
     pub memory: Option<String>,
@@ -109,7 +111,8 @@ pub struct RunArgs {
     /// the end.
     #[arg(long)]
     pub stats: bool,
-    /// With --stats: print the accounting as one JSON object (the last line of stderr).
+    /// With --stats: print the accounting as one JSON object (the last line of stderr);
+    /// with --events: the events as JSON lines.
     #[arg(long)]
     pub json: bool,
     /// The program and its arguments (after `--`).
@@ -353,8 +356,10 @@ pub fn code_of(st: corral::ExitStatus) -> u8 {
 }
 
 pub fn run(a: RunArgs) -> Result<(), Failure> {
-    if a.exec && (a.suspended || a.pty) {
-        return Err(usage("--exec cannot be combined with --suspended or --pty"));
+    if a.exec && (a.suspended || a.pty || a.job_events.events) {
+        return Err(usage(
+            "--exec cannot be combined with --suspended, --pty or --events",
+        ));
     }
     let mut cmd = build(&a)?;
     let plan = crate::job::RunJob::from_args(&a)?;
@@ -375,6 +380,10 @@ pub fn run(a: RunArgs) -> Result<(), Failure> {
         }
         None => None,
     };
+    let events = crate::job_events::start_for_run(&a.job_events, a.json, job.as_ref())?;
+    if let Some((Some(own), _)) = &events {
+        cmd = cmd.job(own);
+    }
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {
@@ -385,7 +394,11 @@ pub fn run(a: RunArgs) -> Result<(), Failure> {
         }
     };
     if let (Some(p), Some(j)) = (&plan, &job) {
-        return p.supervise(j, &mut child, a.pty);
+        let r = p.supervise(j, &mut child, a.pty);
+        if let Some((_, printer)) = events {
+            printer.finish(child.pid(), None);
+        }
+        return r;
     }
     if a.suspended {
         eprintln!(
@@ -397,6 +410,12 @@ pub fn run(a: RunArgs) -> Result<(), Failure> {
     }
     if a.pty {
         relay_pty(&mut child);
+    }
+    if let Some((own, printer)) = events {
+        // Exited, not reaped yet: let the printer report it, then kill whatever is left
+        // of the job (it is kill-on-close) and report that.
+        let _ = child.process().wait(None);
+        printer.finish(child.pid(), own);
     }
     let st = child.wait().map_err(|e| Failure::fatal(e.to_string()))?;
     let code = code_of(st);

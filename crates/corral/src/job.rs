@@ -4,8 +4,10 @@
 //! sessions included: leaving a job needs privilege, not a double fork). It can list its
 //! members, kill them all at once, freeze and thaw them, and wait until none is left.
 //! Limits ([`JobLimits`]) and accounting ([`JobAccounting`]) are in [`Job::set_limits`]
-//! and [`Job::accounting`]; notifications and kill-on-close come in later versions of
-//! this module. [`Job::capabilities`] says what this machine offers, limit by limit.
+//! and [`Job::accounting`]; notifications in [`Job::events`]; a job that dies with its
+//! handle or its creator is made with
+//! [`JobBuilder::kill_on_close`](crate::JobBuilder::kill_on_close).
+//! [`Job::capabilities`] says what this machine offers, limit by limit.
 //!
 //! # Examples
 //!
@@ -72,8 +74,9 @@ pub const MAX_JOB_NAME: usize = 64;
 /// Dropping a `Job` removes the job if it has no members at that moment — any handle,
 /// whether from [`Job::create`] or [`Job::open`], so dropping an opened handle of an
 /// empty job removes it too. A job that still has members is left in place (find it
-/// again with [`Job::open`]); killing the members on drop (kill-on-close) will be an
-/// option of a later version.
+/// again with [`Job::open`]) — unless it was created with
+/// [`kill_on_close`](crate::JobBuilder::kill_on_close): then dropping it, or the death of
+/// the process that created it (even by `SIGKILL`), kills every member and removes it.
 ///
 /// # Platform-specific behavior
 ///
@@ -87,6 +90,17 @@ pub struct Job {
     /// The limits set through this handle (the kernel keeps only some of them).
     limits: JobLimits,
     inner: imp::Job,
+    /// Kill-on-close: the guard that kills the job when this handle or its process goes.
+    guard: Option<imp::JobGuard>,
+}
+
+impl Drop for Job {
+    fn drop(&mut self) {
+        if let Some(g) = self.guard.take() {
+            g.close(&self.inner);
+        }
+        // Then `inner`'s own drop removes the job if it is (now) empty.
+    }
 }
 
 /// Where a process is, job-wise: the job's name and the process's cgroups.
@@ -123,7 +137,7 @@ pub struct Capabilities {
 }
 
 /// Checks a job name: 1–64 bytes of `[A-Za-z0-9._-]`, not `.` or `..`.
-fn validate_name(name: &str) -> Result<()> {
+pub(crate) fn validate_name(name: &str) -> Result<()> {
     let bad = |d: String| Err(Error::new(ErrorKind::InvalidInput, "job name").with_detail(d));
     if name.is_empty() {
         return bad("the job name is empty".into());
@@ -183,6 +197,7 @@ impl Job {
             watcher: None,
             limits: JobLimits::default(),
             inner,
+            guard: None,
         }
     }
 
@@ -564,6 +579,30 @@ impl Job {
             validate_name(n)?;
         }
         imp::Job::create_with(name, use_v2, use_kill).map(Job::wrap)
+    }
+
+    /// Builds a job from its backend parts (the builder's way in).
+    pub(crate) fn from_parts(inner: imp::Job, guard: Option<imp::JobGuard>) -> Job {
+        let mut job = Job::wrap(inner);
+        job.guard = guard;
+        job
+    }
+
+    /// The backend job.
+    pub(crate) fn inner_job(&self) -> &imp::Job {
+        &self.inner
+    }
+
+    /// Whether the job is killed when this handle is dropped or its process dies.
+    pub fn kills_on_close(&self) -> bool {
+        self.guard.is_some()
+    }
+
+    /// Testing only: the pid of the kill-on-close guard process. Not part of the stable
+    /// API.
+    #[doc(hidden)]
+    pub fn __guard_pid(&self) -> Option<u32> {
+        self.guard.as_ref().map(|g| g.pid())
     }
 
     pub(crate) fn spawn_target(&self) -> imp::JobSpawn {

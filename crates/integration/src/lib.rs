@@ -20,6 +20,8 @@
 //! // Dropping `p` kills testbin and both children, after checking their start times.
 //! ```
 
+pub mod cgroups;
+
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::io::{Read, Write};

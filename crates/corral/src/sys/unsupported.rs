@@ -492,6 +492,42 @@ pub(crate) fn limit_support() -> Vec<crate::LimitSupport> {
         .collect()
 }
 
+/// A kill-on-close guard (never constructed here).
+#[derive(Debug)]
+pub(crate) struct JobGuard;
+
+impl JobGuard {
+    pub(crate) fn start(_: &Job) -> Result<JobGuard> {
+        unsupported("start job guard")
+    }
+    pub(crate) fn pid(&self) -> u32 {
+        0
+    }
+    pub(crate) fn close(self, _: &Job) {}
+}
+
+/// A job event watcher (never constructed here).
+#[derive(Debug)]
+pub(crate) struct JobWatch;
+
+impl JobWatch {
+    pub(crate) fn new(_: &Job) -> Result<JobWatch> {
+        unsupported("watch job events")
+    }
+    pub(crate) fn next(
+        &mut self,
+        _: Option<std::time::Duration>,
+    ) -> Result<Option<crate::job_events::JobEvent>> {
+        unsupported("watch job events")
+    }
+    pub(crate) fn new_process_exact(&self) -> bool {
+        false
+    }
+    pub(crate) fn ended(&self) -> bool {
+        true
+    }
+}
+
 pub(crate) fn job_of(_: &Handle) -> Result<Option<(String, Vec<CgroupMembership>)>> {
     unsupported("find job of process")
 }

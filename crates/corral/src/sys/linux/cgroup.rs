@@ -48,12 +48,12 @@ struct Hierarchy {
 
 /// One cgroup of a job.
 #[derive(Debug, Clone)]
-struct Dir {
-    v2: bool,
-    controllers: Vec<String>,
+pub(crate) struct Dir {
+    pub(crate) v2: bool,
+    pub(crate) controllers: Vec<String>,
     /// The job's cgroup as `/proc/PID/cgroup` names it.
-    cg: String,
-    path: PathBuf,
+    pub(crate) cg: String,
+    pub(crate) path: PathBuf,
 }
 
 /// A job: its cgroups, v2 first.
@@ -170,7 +170,7 @@ fn write_file(path: &Path, data: &[u8]) -> io::Result<()> {
     f.write_all(data)
 }
 
-fn read_text(path: &Path) -> io::Result<Vec<u8>> {
+pub(crate) fn read_text(path: &Path) -> io::Result<Vec<u8>> {
     let mut buf = Vec::new();
     let fd = rustix::fs::open(path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty())?;
     read_all(fd.as_fd(), &mut buf)?;
@@ -197,7 +197,7 @@ fn unique_name() -> String {
     format!("{}-{n}-{nanos:x}", std::process::id())
 }
 
-fn parse_pids(buf: &[u8]) -> Vec<u32> {
+pub(crate) fn parse_pids(buf: &[u8]) -> Vec<u32> {
     super::parse::text::lines(buf)
         .filter_map(super::parse::parse_u64)
         .filter_map(|n| u32::try_from(n).ok())
@@ -205,7 +205,7 @@ fn parse_pids(buf: &[u8]) -> Vec<u32> {
 }
 
 /// Finds `key value` in a `cgroup.events` file.
-fn event_value<'a>(buf: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
+pub(crate) fn event_value<'a>(buf: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
     super::parse::text::lines(buf).find_map(|l| {
         let mut it = l.splitn(2, |&c| c == b' ');
         (it.next()? == key).then(|| it.next()).flatten()
@@ -439,7 +439,7 @@ impl Job {
 
     /// The cgroup that answers "who is in the job": v2, else v1 freezer, else pids, else
     /// the first one.
-    fn primary(&self) -> &Dir {
+    pub(crate) fn primary(&self) -> &Dir {
         self.dirs
             .iter()
             .find(|d| d.v2)
@@ -456,16 +456,26 @@ impl Job {
             .unwrap_or(&self.dirs[0])
     }
 
-    fn v2(&self) -> Option<&Dir> {
+    pub(crate) fn v2(&self) -> Option<&Dir> {
         self.dirs
             .iter()
             .find(|d| d.v2 && d.path.join("cgroup.events").exists())
     }
 
-    fn v1_freezer(&self) -> Option<&Dir> {
+    pub(crate) fn v1_freezer(&self) -> Option<&Dir> {
         self.dirs
             .iter()
             .find(|d| !d.v2 && d.controllers.iter().any(|c| c == "freezer"))
+    }
+
+    /// The job's cgroups, v2 first (for the kill-on-close guard and the event watcher).
+    pub(crate) fn dirs(&self) -> &[Dir] {
+        &self.dirs
+    }
+
+    /// Whether `terminate` may use `cgroup.kill` (tests turn it off).
+    pub(crate) fn uses_kill(&self) -> bool {
+        !self.no_kill
     }
 
     pub(crate) fn spawn_target(&self) -> JobSpawn {

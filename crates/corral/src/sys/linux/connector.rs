@@ -4,16 +4,25 @@
 
 use std::io;
 use std::mem::size_of;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 const NETLINK_CONNECTOR: i32 = 11;
 const CN_IDX_PROC: u32 = 1;
 const CN_VAL_PROC: u32 = 1;
 const PROC_CN_MCAST_LISTEN: u32 = 1;
 const PROC_EVENT_FORK: u32 = 0x0000_0001;
+const PROC_EVENT_EXIT: u32 = 0x8000_0000;
 const NLMSG_HDRLEN: usize = 16;
 const CN_MSG_LEN: usize = 20;
 const NLMSG_DONE: u16 = 3;
+
+/// One process event: a fork (parent tgid, child pid) or a process's exit (its pid and
+/// its `wait` status).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ProcEvent {
+    Fork { parent: u32, child: u32 },
+    Exit { pid: u32, status: i32 },
+}
 
 /// A subscription to fork events. Dropping it unsubscribes (closes the socket).
 #[derive(Debug)]
@@ -104,6 +113,21 @@ impl ForkWatch {
     /// Appends every process fork seen since the last call as `(parent tgid, child pid)`;
     /// thread creations are left out. Never blocks.
     pub(crate) fn drain(&mut self, out: &mut Vec<(u32, u32)>) {
+        self.recv_each(|b| parse_events(b, out));
+    }
+
+    /// Appends every process fork and process exit seen since the last call, in the
+    /// kernel's order; threads are left out. Never blocks.
+    pub(crate) fn drain_all(&mut self, out: &mut Vec<ProcEvent>) {
+        self.recv_each(|b| parse_all(b, out));
+    }
+
+    /// The socket, readable when events are pending.
+    pub(crate) fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+
+    fn recv_each(&mut self, mut f: impl FnMut(&[u8])) {
         loop {
             // SAFETY: receiving into our own buffer of its length.
             let n = unsafe {
@@ -126,7 +150,7 @@ impl ForkWatch {
                     _ => return, // EAGAIN: drained
                 }
             }
-            parse_events(&self.buf[..n as usize], out);
+            f(&self.buf[..n as usize]);
         }
     }
 
@@ -148,8 +172,38 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
         .map(|s| u32::from_ne_bytes([s[0], s[1], s[2], s[3]]))
 }
 
-/// Parses one datagram of netlink messages carrying `proc_event`s.
-fn parse_events(mut b: &[u8], out: &mut Vec<(u32, u32)>) {
+/// Parses one datagram of netlink messages carrying `proc_event`s: forks and exits.
+fn parse_all(b: &[u8], out: &mut Vec<ProcEvent>) {
+    each_event(b, |what, data| {
+        if what == PROC_EVENT_FORK {
+            if let (Some(parent), Some(child_pid), Some(child_tgid)) =
+                (u32_at(data, 4), u32_at(data, 8), u32_at(data, 12))
+            {
+                if child_pid == child_tgid {
+                    out.push(ProcEvent::Fork {
+                        parent,
+                        child: child_pid,
+                    });
+                }
+            }
+        } else if what == PROC_EVENT_EXIT {
+            // struct exit_proc_event { process_pid, process_tgid, exit_code, ... }
+            if let (Some(pid), Some(tgid), Some(code)) =
+                (u32_at(data, 0), u32_at(data, 4), u32_at(data, 8))
+            {
+                if pid == tgid {
+                    out.push(ProcEvent::Exit {
+                        pid,
+                        status: code as i32,
+                    });
+                }
+            }
+        }
+    });
+}
+
+/// Calls `f(what, event_data)` for each `proc_event` in one datagram.
+fn each_event(mut b: &[u8], mut f: impl FnMut(u32, &[u8])) {
     while b.len() >= NLMSG_HDRLEN {
         let Some(len) = u32_at(b, 0).map(|l| l as usize) else {
             return;
@@ -159,18 +213,8 @@ fn parse_events(mut b: &[u8], out: &mut Vec<(u32, u32)>) {
         }
         let msg = &b[NLMSG_HDRLEN..len];
         // cn_msg, then struct proc_event { what, cpu, timestamp_ns, event_data }.
-        let ev = CN_MSG_LEN;
-        if u32_at(msg, ev) == Some(PROC_EVENT_FORK) {
-            let data = ev + 16;
-            if let (Some(parent_tgid), Some(child_pid), Some(child_tgid)) = (
-                u32_at(msg, data + 4),
-                u32_at(msg, data + 8),
-                u32_at(msg, data + 12),
-            ) {
-                if child_pid == child_tgid {
-                    out.push((parent_tgid, child_pid));
-                }
-            }
+        if let Some(what) = u32_at(msg, CN_MSG_LEN) {
+            f(what, msg.get(CN_MSG_LEN + 16..).unwrap_or(&[]));
         }
         let aligned = (len + 3) & !3;
         if aligned >= b.len() {
@@ -178,6 +222,16 @@ fn parse_events(mut b: &[u8], out: &mut Vec<(u32, u32)>) {
         }
         b = &b[aligned..];
     }
+}
+
+/// Parses one datagram of netlink messages carrying `proc_event`s: the forks.
+fn parse_events(b: &[u8], out: &mut Vec<(u32, u32)>) {
+    let mut all = Vec::new();
+    parse_all(b, &mut all);
+    out.extend(all.into_iter().filter_map(|e| match e {
+        ProcEvent::Fork { parent, child } => Some((parent, child)),
+        ProcEvent::Exit { .. } => None,
+    }));
 }
 
 #[cfg(test)]
@@ -206,6 +260,39 @@ mod tests {
         let mut out = Vec::new();
         parse_events(&b, &mut out);
         assert_eq!(out, vec![(10, 11), (11, 13)]);
+    }
+
+    #[test]
+    fn parses_forks_and_exits_in_order() {
+        let mut b = fork_event(10, 11, 11);
+        let mut ex = fork_event(0, 0, 0);
+        let ev = NLMSG_HDRLEN + CN_MSG_LEN;
+        ex[ev..ev + 4].copy_from_slice(&PROC_EVENT_EXIT.to_ne_bytes());
+        let d = ev + 16;
+        ex[d..d + 4].copy_from_slice(&11u32.to_ne_bytes());
+        ex[d + 4..d + 8].copy_from_slice(&11u32.to_ne_bytes());
+        ex[d + 8..d + 12].copy_from_slice(&(3u32 << 8).to_ne_bytes());
+        b.extend(&ex);
+        let mut out = Vec::new();
+        parse_all(&b, &mut out);
+        assert_eq!(
+            out,
+            vec![
+                ProcEvent::Fork {
+                    parent: 10,
+                    child: 11
+                },
+                ProcEvent::Exit {
+                    pid: 11,
+                    status: 3 << 8
+                }
+            ]
+        );
+        for cut in 0..b.len() {
+            let mut o = Vec::new();
+            parse_all(&b[..cut], &mut o);
+            assert!(o.len() <= 1);
+        }
     }
 
     #[test]

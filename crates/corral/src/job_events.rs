@@ -1,0 +1,214 @@
+//! Job notifications [the Win32 job completion-port messages]: [`Job::events`] and
+//! [`JobEvent`].
+//!
+//! # Which events are exact
+//!
+//! Linux (cgroups) — "exact" means every occurrence is reported, in order, without
+//! polling on a timer; "best-effort" means it is noticed when the watcher wakes for
+//! another reason (the cgroup offers no notification for it).
+//!
+//! | event | cgroup v2 | hybrid/v1 |
+//! |---|---|---|
+//! | [`JobEvent::JobEmpty`] | exact: `cgroup.events` `populated 0` (`POLLPRI`) | exact for members the watcher holds pidfds for: the last exit, then an empty `cgroup.procs` |
+//! | [`JobEvent::ProcessExit`] / [`AbnormalExit`](JobEvent::AbnormalExit) | exact for every member the watcher knows, with the status (proc connector exit events; else a pidfd per member and its status, see [`crate::Process::exit_status`]) | same |
+//! | [`JobEvent::NewProcess`] | exact for forks of members when the proc connector is available (root, initial namespaces); else best-effort, from rescans of `cgroup.procs` at each other event; processes moved in from outside are always best-effort | same |
+//! | [`JobEvent::ProcessLimit`] | exact: `pids.events` `max` (`POLLPRI`) | best-effort: v1 `pids.events` is not notified |
+//! | [`JobEvent::MemoryLimit`] / [`OomKill`](JobEvent::OomKill) | exact: `memory.events` `max`/`oom`/`oom_kill` (`POLLPRI`) | exact: eventfd on `memory.oom_control` (`cgroup.event_control`); the kill count from `oom_kill` there |
+//! | [`JobEvent::CpuTimeLimit`] | raised by a CPU-time limit watcher | same |
+
+use std::time::Duration;
+
+use crate::sys::imp;
+use crate::{ExitStatus, Job, Pid, Result};
+
+/// Something that happened in a job.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobEvent {
+    /// A process joined the job (a member forked, or one was assigned)
+    /// (Windows: `JOB_OBJECT_MSG_NEW_PROCESS`).
+    NewProcess {
+        /// The new member.
+        pid: Pid,
+    },
+    /// A member exited normally (or with a status the OS does not tell)
+    /// (Windows: `JOB_OBJECT_MSG_EXIT_PROCESS`).
+    ProcessExit {
+        /// The member.
+        pid: Pid,
+        /// How it ended: [`ExitStatus::Exited`] or [`ExitStatus::Unknown`].
+        status: ExitStatus,
+    },
+    /// A member was killed by a signal (Windows: `JOB_OBJECT_MSG_ABNORMAL_EXIT_PROCESS`).
+    AbnormalExit {
+        /// The member.
+        pid: Pid,
+        /// How it ended: [`ExitStatus::Signaled`].
+        status: ExitStatus,
+    },
+    /// A fork failed because the job is at its process limit
+    /// (Windows: `JOB_OBJECT_MSG_ACTIVE_PROCESS_LIMIT`).
+    ProcessLimit {
+        /// How many times the limit was hit since the previous report.
+        count: u64,
+    },
+    /// The job's memory reached its limit (Windows: `JOB_OBJECT_MSG_JOB_MEMORY_LIMIT`).
+    MemoryLimit {
+        /// How many times since the previous report.
+        count: u64,
+    },
+    /// The OS killed members because the job ran out of memory.
+    OomKill {
+        /// How many processes were killed since the previous report.
+        count: u64,
+    },
+    /// The job used up its CPU-time limit (Windows: `JOB_OBJECT_MSG_END_OF_JOB_TIME`).
+    CpuTimeLimit,
+    /// The job has no members any more (Windows: `JOB_OBJECT_MSG_ACTIVE_PROCESS_ZERO`). It may
+    /// gain members again (then a later `JobEmpty` follows).
+    JobEmpty,
+}
+
+impl JobEvent {
+    /// A short name: `new-process`, `exit`, `abnormal-exit`, `process-limit`,
+    /// `memory-limit`, `oom-kill`, `cpu-time-limit`, `empty`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            JobEvent::NewProcess { .. } => "new-process",
+            JobEvent::ProcessExit { .. } => "exit",
+            JobEvent::AbnormalExit { .. } => "abnormal-exit",
+            JobEvent::ProcessLimit { .. } => "process-limit",
+            JobEvent::MemoryLimit { .. } => "memory-limit",
+            JobEvent::OomKill { .. } => "oom-kill",
+            JobEvent::CpuTimeLimit => "cpu-time-limit",
+            JobEvent::JobEmpty => "empty",
+        }
+    }
+
+    /// The process the event is about, if any.
+    pub fn pid(&self) -> Option<Pid> {
+        match self {
+            JobEvent::NewProcess { pid }
+            | JobEvent::ProcessExit { pid, .. }
+            | JobEvent::AbnormalExit { pid, .. } => Some(*pid),
+            _ => None,
+        }
+    }
+
+    /// The exit status, for exit events.
+    pub fn status(&self) -> Option<ExitStatus> {
+        match self {
+            JobEvent::ProcessExit { status, .. } | JobEvent::AbnormalExit { status, .. } => {
+                Some(*status)
+            }
+            _ => None,
+        }
+    }
+
+    /// An exit event for `pid` ended as `status`: abnormal when a signal killed it.
+    #[cfg_attr(feature = "force-unsupported", allow(dead_code))]
+    pub(crate) fn exit(pid: Pid, status: ExitStatus) -> JobEvent {
+        match status {
+            ExitStatus::Signaled { .. } => JobEvent::AbnormalExit { pid, status },
+            _ => JobEvent::ProcessExit { pid, status },
+        }
+    }
+}
+
+impl std::fmt::Display for JobEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JobEvent::NewProcess { pid } => write!(f, "new process {pid}"),
+            JobEvent::ProcessExit { pid, status } | JobEvent::AbnormalExit { pid, status } => {
+                write!(f, "process {pid} {status}")
+            }
+            JobEvent::ProcessLimit { count } => write!(f, "process limit hit ({count}×)"),
+            JobEvent::MemoryLimit { count } => write!(f, "memory limit hit ({count}×)"),
+            JobEvent::OomKill { count } => write!(f, "out of memory: {count} killed"),
+            JobEvent::CpuTimeLimit => write!(f, "CPU time limit hit"),
+            JobEvent::JobEmpty => write!(f, "job empty"),
+        }
+    }
+}
+
+/// A stream of a job's events, from [`Job::events`]: an iterator that blocks for the
+/// next one, or [`JobEvents::next_timeout`].
+#[derive(Debug)]
+pub struct JobEvents {
+    inner: imp::JobWatch,
+}
+
+impl JobEvents {
+    /// Waits at most `timeout` (`None`: no limit) for the next event; `Ok(None)` when
+    /// none came in time.
+    ///
+    /// # Errors
+    ///
+    /// When the job's files can no longer be read (the job was removed, say).
+    pub fn next_timeout(&mut self, timeout: Option<Duration>) -> Result<Option<JobEvent>> {
+        self.inner.next(timeout)
+    }
+
+    /// Whether [`JobEvent::NewProcess`] reports every fork of a member (else only those
+    /// seen by rescans; see the module docs of the table).
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: true when the proc connector could be subscribed to (root, in the initial
+    /// pid and user namespaces).
+    pub fn new_process_exact(&self) -> bool {
+        self.inner.new_process_exact()
+    }
+}
+
+impl Iterator for JobEvents {
+    type Item = Result<JobEvent>;
+
+    /// Blocks until the next event; `Some(Err(_))` when the job can no longer be watched
+    /// (after which the iterator ends).
+    fn next(&mut self) -> Option<Result<JobEvent>> {
+        if self.inner.ended() {
+            return None;
+        }
+        self.inner.next(None).transpose()
+    }
+}
+
+impl Job {
+    /// Starts watching the job's events: processes joining and exiting (with exit
+    /// status), limits hit, out-of-memory kills, the job becoming empty.
+    ///
+    /// Events are those that happen after this call; members present now are known (their
+    /// exits are reported) but not announced. See the module documentation for which
+    /// events are exact on which system.
+    ///
+    /// # Errors
+    ///
+    /// When the job's control files cannot be opened (the job was removed, say).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use corral::{Command, Job, JobEvent};
+    /// let job = Job::create(None)?;
+    /// let mut events = job.events()?;
+    /// Command::new("make").job(&job).spawn()?;
+    /// for ev in &mut events {
+    ///     match ev? {
+    ///         JobEvent::JobEmpty => break,
+    ///         other => eprintln!("{other}"),
+    ///     }
+    /// }
+    /// # Ok::<(), corral::Error>(())
+    /// ```
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: one epoll instance over `cgroup.events`, `memory.events` and `pids.events`
+    /// (v2, `POLLPRI`), an eventfd registered on v1 `memory.oom_control`, the proc
+    /// connector socket (fork and exit events, when available) and a pidfd per member
+    /// (otherwise). No timer-driven polling.
+    pub fn events(&self) -> Result<JobEvents> {
+        imp::JobWatch::new(self.inner_job()).map(|inner| JobEvents { inner })
+    }
+}

@@ -1,0 +1,532 @@
+//! Job events on Linux: one epoll instance over the job's notifying cgroup files, a v1
+//! OOM eventfd, the proc connector (forks and exits, where available) or one pidfd per
+//! member. Nothing is polled on a timer: every wake-up is a kernel notification, and the
+//! files that cannot notify (v1 `pids.events`, `cgroup.procs`) are re-read at those
+//! wake-ups.
+
+use std::collections::{HashMap, VecDeque};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use rustix::event::epoll;
+use rustix::fs::{Mode, OFlags};
+
+use super::cgroup::{event_value, parse_pids, read_text, Job};
+use super::connector::{ForkWatch, ProcEvent};
+use super::proc::read_all;
+use super::Handle;
+use crate::job_events::JobEvent;
+use crate::{Error, ErrorKind, ExitStatus, Pid, Result};
+
+const T_EVENTS: u64 = 1;
+const T_MEMORY: u64 = 2;
+const T_PIDS: u64 = 3;
+const T_OOM: u64 = 4;
+const T_CONNECTOR: u64 = 5;
+/// Tokens of member pidfds: this bit plus the pid.
+const T_MEMBER: u64 = 1 << 32;
+/// The most members followed through pidfds at once (one descriptor each).
+const MAX_PIDFDS: usize = 8192;
+
+const OP: &str = "watch job events";
+
+fn io_err(path: &Path, e: std::io::Error) -> Error {
+    Error::from_io(OP, e).with_detail(path.display().to_string())
+}
+
+/// A notifying file (`cgroup.events`, `memory.events`, `pids.events`), kept open.
+#[derive(Debug)]
+struct Notifier {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
+impl Notifier {
+    fn open(path: PathBuf) -> Option<Notifier> {
+        let fd = rustix::fs::open(&path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
+        Some(Notifier { fd, path })
+    }
+
+    fn read(&self, buf: &mut Vec<u8>) -> Result<()> {
+        rustix::fs::seek(&self.fd, rustix::fs::SeekFrom::Start(0))
+            .map_err(|e| io_err(&self.path, e.into()))?;
+        read_all(self.fd.as_fd(), buf).map_err(|e| io_err(&self.path, e))
+    }
+}
+
+fn counter(buf: &[u8], key: &[u8]) -> u64 {
+    event_value(buf, key)
+        .and_then(super::parse::parse_u64)
+        .unwrap_or(0)
+}
+
+/// A member the watcher knows: its pidfd handle where it follows it that way.
+#[derive(Debug)]
+struct Member {
+    handle: Option<Handle>,
+}
+
+/// The watcher behind `JobEvents`.
+#[derive(Debug)]
+pub(crate) struct JobWatch {
+    epoll: OwnedFd,
+    procs: PathBuf,
+    /// The job's primary cgroup as `/proc/PID/cgroup` names it.
+    cg: String,
+    events: Option<Notifier>,
+    populated: bool,
+    frozen: bool,
+    memory: Option<Notifier>,
+    mem_max: u64,
+    mem_oom: u64,
+    mem_oom_kill: u64,
+    /// `pids.events`, and whether it notifies (v2) or is re-read at each wake-up (v1).
+    pids: Option<(Notifier, bool)>,
+    pids_max: u64,
+    /// v1: eventfd registered on `memory.oom_control`, and that file.
+    oom: Option<(OwnedFd, Notifier)>,
+    forks: Option<ForkWatch>,
+    members: HashMap<u32, Member>,
+    pidfds: usize,
+    /// Members were seen since the last `JobEmpty`.
+    had_members: bool,
+    queue: VecDeque<JobEvent>,
+    buf: Vec<u8>,
+    scratch: Vec<ProcEvent>,
+    ended: bool,
+}
+
+impl JobWatch {
+    pub(crate) fn new(job: &Job) -> Result<JobWatch> {
+        let ep =
+            epoll::create(epoll::CreateFlags::CLOEXEC).map_err(|e| Error::from_io(OP, e.into()))?;
+        let add = |fd: std::os::fd::BorrowedFd<'_>, tok: u64, flags: epoll::EventFlags| {
+            epoll::add(&ep, fd, epoll::EventData::new_u64(tok), flags)
+                .map_err(|e| Error::from_io(OP, e.into()))
+        };
+        // The connector first: no fork between the first listing and the subscription
+        // can be missed.
+        let forks = ForkWatch::new();
+        if let Some(f) = &forks {
+            add(f.as_fd(), T_CONNECTOR, epoll::EventFlags::IN)?;
+        }
+        let v2 = job.v2().map(|d| d.path.clone());
+        let events = match &v2 {
+            Some(d) => {
+                let n = Notifier::open(d.join("cgroup.events")).ok_or_else(|| {
+                    Error::new(ErrorKind::InvalidInput, OP)
+                        .with_detail(format!("{} is gone", d.display()))
+                })?;
+                add(n.fd.as_fd(), T_EVENTS, epoll::EventFlags::PRI)?;
+                Some(n)
+            }
+            None => None,
+        };
+        let memory = v2
+            .as_ref()
+            .and_then(|d| Notifier::open(d.join("memory.events")));
+        if let Some(n) = &memory {
+            add(n.fd.as_fd(), T_MEMORY, epoll::EventFlags::PRI)?;
+        }
+        let v1 = |ctl: &str| {
+            job.dirs()
+                .iter()
+                .find(|d| !d.v2 && d.controllers.iter().any(|c| c == ctl))
+                .map(|d| d.path.clone())
+        };
+        let pids = match v2
+            .as_ref()
+            .and_then(|d| Notifier::open(d.join("pids.events")))
+        {
+            Some(n) => {
+                add(n.fd.as_fd(), T_PIDS, epoll::EventFlags::PRI)?;
+                Some((n, true))
+            }
+            None => v1("pids")
+                .and_then(|d| Notifier::open(d.join("pids.events")))
+                .map(|n| (n, false)),
+        };
+        let oom = match (&memory, v1("memory")) {
+            (None, Some(d)) => register_oom(&d)?,
+            _ => None,
+        };
+        if let Some((efd, _)) = &oom {
+            add(efd.as_fd(), T_OOM, epoll::EventFlags::IN)?;
+        }
+        let mut w = JobWatch {
+            epoll: ep,
+            procs: job.primary().path.join("cgroup.procs"),
+            cg: job.primary().cg.clone(),
+            events,
+            populated: false,
+            frozen: false,
+            memory,
+            mem_max: 0,
+            mem_oom: 0,
+            mem_oom_kill: 0,
+            pids,
+            pids_max: 0,
+            oom,
+            forks,
+            members: HashMap::new(),
+            pidfds: 0,
+            had_members: false,
+            queue: VecDeque::new(),
+            buf: Vec::with_capacity(4096),
+            scratch: Vec::new(),
+            ended: false,
+        };
+        if w.forks.is_none() {
+            let _ = super::raise_fd_limit();
+        }
+        // The starting point: counters as they are, members as they are (not announced).
+        w.read_counters(false)?;
+        w.rescan(false)?;
+        w.had_members = !w.members.is_empty() || w.populated;
+        Ok(w)
+    }
+
+    pub(crate) fn new_process_exact(&self) -> bool {
+        self.forks.is_some()
+    }
+
+    pub(crate) fn ended(&self) -> bool {
+        self.ended && self.queue.is_empty()
+    }
+
+    pub(crate) fn next(&mut self, timeout: Option<Duration>) -> Result<Option<JobEvent>> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut events: Vec<epoll::Event> = Vec::with_capacity(64);
+        loop {
+            if let Some(ev) = self.queue.pop_front() {
+                return Ok(Some(ev));
+            }
+            if self.ended {
+                return Err(Error::new(ErrorKind::NoSuchProcess, OP)
+                    .with_detail("the job is gone".to_owned()));
+            }
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let ts = left.map(|l| rustix::event::Timespec {
+                tv_sec: l.as_secs() as _,
+                tv_nsec: l.subsec_nanos() as _,
+            });
+            events.clear();
+            match epoll::wait(
+                &self.epoll,
+                rustix::buffer::spare_capacity(&mut events),
+                ts.as_ref(),
+            ) {
+                Ok(_) => {}
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(Error::from_io(OP, e.into())),
+            }
+            if events.is_empty() {
+                if left.is_some_and(|l| l.is_zero()) {
+                    return Ok(None);
+                }
+                continue;
+            }
+            let mut rescan = false;
+            let mut counters = false;
+            for ev in &events {
+                let tok = ev.data.u64();
+                match tok {
+                    T_CONNECTOR => rescan |= self.connector(),
+                    T_EVENTS | T_MEMORY | T_PIDS => counters = true,
+                    T_OOM => {
+                        if let Some((efd, _)) = &self.oom {
+                            let mut b = [0u8; 8];
+                            let _ = rustix::io::read(efd, &mut b);
+                        }
+                        counters = true;
+                    }
+                    t if t & T_MEMBER != 0 => {
+                        self.member_exited((t & 0xffff_ffff) as u32);
+                        rescan = true;
+                    }
+                    _ => {}
+                }
+            }
+            if counters || rescan {
+                // Any notification may come with members that joined unseen.
+                if let Err(e) = self.read_counters(true).and_then(|()| self.rescan(true)) {
+                    if e.raw_os_error() == Some(libc::ENODEV)
+                        || e.raw_os_error() == Some(libc::ENOENT)
+                    {
+                        self.ended = true;
+                        continue;
+                    }
+                    return Err(e);
+                }
+            } else if let Some((n, false)) = &self.pids {
+                // v1 pids.events does not notify: look at each wake-up.
+                let _ = n.read(&mut self.buf);
+                let max = counter(&self.buf, b"max");
+                self.bump_pids(max);
+            }
+        }
+    }
+
+    fn bump_pids(&mut self, max: u64) {
+        if max > self.pids_max {
+            self.queue.push_back(JobEvent::ProcessLimit {
+                count: max - self.pids_max,
+            });
+        }
+        self.pids_max = self.pids_max.max(max);
+    }
+
+    /// Re-reads the counters; `report`: queue events for what changed.
+    fn read_counters(&mut self, report: bool) -> Result<()> {
+        let mut buf = std::mem::take(&mut self.buf);
+        let r = self.read_counters_with(&mut buf, report);
+        self.buf = buf;
+        r
+    }
+
+    fn read_counters_with(&mut self, buf: &mut Vec<u8>, report: bool) -> Result<()> {
+        if let Some(n) = &self.pids {
+            n.0.read(buf)?;
+            let max = counter(buf, b"max");
+            if report {
+                self.bump_pids(max);
+            }
+            self.pids_max = self.pids_max.max(max);
+        }
+        if let Some(n) = &self.memory {
+            n.read(buf)?;
+            let (max, oom, kill) = (
+                counter(buf, b"max"),
+                counter(buf, b"oom"),
+                counter(buf, b"oom_kill"),
+            );
+            if report {
+                let hits = max.saturating_sub(self.mem_max) + oom.saturating_sub(self.mem_oom);
+                if hits > 0 {
+                    self.queue.push_back(JobEvent::MemoryLimit { count: hits });
+                }
+                if kill > self.mem_oom_kill {
+                    self.queue.push_back(JobEvent::OomKill {
+                        count: kill - self.mem_oom_kill,
+                    });
+                }
+            }
+            (self.mem_max, self.mem_oom, self.mem_oom_kill) = (max, oom, kill);
+        }
+        if let Some((_, n)) = &self.oom {
+            n.read(buf)?;
+            let kill = counter(buf, b"oom_kill");
+            let under = counter(buf, b"under_oom");
+            if report {
+                // The eventfd fired (or this is another wake-up): an OOM happened if the
+                // kill count rose or the group is under OOM now.
+                if kill > self.mem_oom_kill || under > 0 {
+                    self.queue.push_back(JobEvent::MemoryLimit { count: 1 });
+                }
+                if kill > self.mem_oom_kill {
+                    self.queue.push_back(JobEvent::OomKill {
+                        count: kill - self.mem_oom_kill,
+                    });
+                }
+            }
+            self.mem_oom_kill = kill;
+        }
+        if let Some(n) = &self.events {
+            n.read(buf)?;
+            let populated = event_value(buf, b"populated") == Some(b"1");
+            let frozen = event_value(buf, b"frozen") == Some(b"1");
+            // A wake-up with `frozen` unchanged was a change of `populated` — maybe
+            // 0 → 1 → 0 between two reads.
+            if report && populated {
+                self.had_members = true;
+            }
+            if report && !populated && (self.populated || frozen == self.frozen) {
+                self.had_members = true;
+            }
+            self.populated = populated;
+            self.frozen = frozen;
+        }
+        Ok(())
+    }
+
+    /// Lists the job; members not known yet are added (and announced when `report`).
+    /// Queues `JobEmpty` when the job became empty.
+    fn rescan(&mut self, report: bool) -> Result<()> {
+        let buf = read_text(&self.procs).map_err(|e| io_err(&self.procs, e))?;
+        let pids = parse_pids(&buf);
+        for &pid in &pids {
+            if !self.members.contains_key(&pid) && self.add_member(pid) && report {
+                if let Some(p) = Pid::new(pid) {
+                    self.queue.push_back(JobEvent::NewProcess { pid: p });
+                }
+            }
+        }
+        // Members no longer listed: exiting (their exit event is on its way: the cgroup
+        // lets go of a task before its pidfd or the connector report the exit) or moved
+        // out of the job. Only the latter are forgotten here.
+        if pids.len() < self.members.len() {
+            let listed: std::collections::HashSet<u32> = pids.iter().copied().collect();
+            let moved: Vec<u32> = self
+                .members
+                .keys()
+                .filter(|p| !listed.contains(p) && self.moved_out(**p))
+                .copied()
+                .collect();
+            for p in moved {
+                self.forget(p);
+            }
+        }
+        if !pids.is_empty() {
+            self.had_members = true;
+        }
+        let empty = match &self.events {
+            Some(_) => !self.populated,
+            None => pids.is_empty(),
+        };
+        let lost = self.forks.as_ref().is_some_and(|f| f.lost_events());
+        if report && empty && self.had_members && (self.members.is_empty() || lost) {
+            self.had_members = false;
+            self.members.clear();
+            self.queue.push_back(JobEvent::JobEmpty);
+        }
+        Ok(())
+    }
+
+    /// Whether `pid` is alive in a cgroup other than the job's (it was moved out), as
+    /// `/proc/PID/cgroup` says; a process that is gone or still shows the job is exiting.
+    fn moved_out(&self, pid: u32) -> bool {
+        self.shows_job(pid) == Some(false)
+    }
+
+    /// Whether `/proc/PID/cgroup` names the job (`None`: unreadable, the process is gone).
+    /// A zombie still shows the cgroup it died in.
+    fn shows_job(&self, pid: u32) -> Option<bool> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+        Some(
+            text.lines()
+                .any(|l| l.splitn(3, ':').nth(2) == Some(self.cg.as_str())),
+        )
+    }
+
+    /// Starts following `pid`; false if it is already gone.
+    fn add_member(&mut self, pid: u32) -> bool {
+        let Some(p) = Pid::new(pid) else { return false };
+        let handle = if self.forks.is_some() || self.pidfds >= MAX_PIDFDS {
+            None
+        } else {
+            match Handle::open(p) {
+                Ok(h) => {
+                    if let Some(fd) = h.pidfd() {
+                        if epoll::add(
+                            &self.epoll,
+                            fd,
+                            epoll::EventData::new_u64(T_MEMBER | u64::from(pid)),
+                            epoll::EventFlags::IN,
+                        )
+                        .is_ok()
+                        {
+                            self.pidfds += 1;
+                        }
+                    }
+                    Some(h)
+                }
+                Err(_) => return false,
+            }
+        };
+        self.members.insert(pid, Member { handle });
+        self.had_members = true;
+        true
+    }
+
+    fn forget(&mut self, pid: u32) -> Option<Member> {
+        let m = self.members.remove(&pid)?;
+        if let Some(fd) = m.handle.as_ref().and_then(|h| h.pidfd()) {
+            if epoll::delete(&self.epoll, fd).is_ok() {
+                self.pidfds -= 1;
+            }
+        }
+        Some(m)
+    }
+
+    /// A member's pidfd became readable: report its exit with the status the kernel
+    /// still has (see `Handle::exit_status`).
+    fn member_exited(&mut self, pid: u32) {
+        let Some(m) = self.forget(pid) else { return };
+        let status = m
+            .handle
+            .as_ref()
+            .map_or(ExitStatus::Unknown, |h| h.exit_status());
+        if let Some(p) = Pid::new(pid) {
+            self.queue.push_back(JobEvent::exit(p, status));
+        }
+    }
+
+    /// Drains the proc connector: forks of members add members, exits of members are
+    /// reported with the status from the event. True if a member exited.
+    fn connector(&mut self) -> bool {
+        let Some(f) = &mut self.forks else {
+            return false;
+        };
+        let mut exited = false;
+        let mut evs = std::mem::take(&mut self.scratch);
+        evs.clear();
+        f.drain_all(&mut evs);
+        for ev in &evs {
+            match *ev {
+                ProcEvent::Fork { parent, child } => {
+                    if self.members.contains_key(&parent) && !self.members.contains_key(&child) {
+                        self.add_member(child);
+                        if let Some(p) = Pid::new(child) {
+                            self.queue.push_back(JobEvent::NewProcess { pid: p });
+                        }
+                    }
+                }
+                ProcEvent::Exit { pid, status } => {
+                    let known = self.forget(pid).is_some();
+                    // A process that joined from outside (spawned into the job) and
+                    // exited before any rescan saw it: its zombie still names the job.
+                    let unseen = !known && self.shows_job(pid) == Some(true);
+                    if unseen {
+                        self.had_members = true;
+                        if let Some(p) = Pid::new(pid) {
+                            self.queue.push_back(JobEvent::NewProcess { pid: p });
+                        }
+                    }
+                    if known || unseen {
+                        exited = true;
+                        if let Some(p) = Pid::new(pid) {
+                            self.queue
+                                .push_back(JobEvent::exit(p, ExitStatus::from_wait_status(status)));
+                        }
+                    }
+                }
+            }
+        }
+        self.scratch = evs;
+        exited
+    }
+}
+
+/// v1: an eventfd the kernel signals when the memory cgroup `dir` runs out of memory
+/// (`cgroup.event_control` with `memory.oom_control`).
+fn register_oom(dir: &Path) -> Result<Option<(OwnedFd, Notifier)>> {
+    let Some(ctl) = Notifier::open(dir.join("memory.oom_control")) else {
+        return Ok(None);
+    };
+    // SAFETY: eventfd(2) with flags only; the descriptor is owned right after.
+    let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
+    if raw < 0 {
+        return Err(Error::from_io(OP, std::io::Error::last_os_error()));
+    }
+    // SAFETY: a fresh descriptor nobody else owns.
+    let efd = unsafe { OwnedFd::from_raw_fd(raw) };
+    let line = format!("{} {}", efd.as_raw_fd(), ctl.fd.as_raw_fd());
+    let p = dir.join("cgroup.event_control");
+    match std::fs::write(&p, line) {
+        Ok(()) => Ok(Some((efd, ctl))),
+        // No event_control (cgroup v1 on a kernel built without it): no OOM events.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(io_err(&p, e)),
+    }
+}

@@ -1,0 +1,110 @@
+//! `job_owner`: creates a kill-on-close job, spawns `testbin` members into it, prints one
+//! line and then waits to be killed (the kill-on-close tests SIGKILL it).
+//!
+//! ```text
+//! job_owner [--v1-only] [--no-cgroup-kill] [--members N] [--children C] [--daemon]
+//! ```
+//!
+//! Each of the N members is `testbin --children C`; with `--daemon` one more member
+//! daemonizes (double fork + `setsid`). Once every member is ready it prints
+//!
+//! ```text
+//! ready job=NAME guard=PID members=PID:START,PID:START,...
+//! ```
+//!
+//! (every process of the job, with its start time in clock ticks) and sleeps until killed
+//! or until stdin reaches end of file, then drops the job and prints `dropped`.
+//! Exit codes: 0 after a drop, 2 for bad arguments, 90 when setting up failed.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::process::Stdio;
+
+use corral::{Command, Job};
+use integration::{start_time_of, testbin_path};
+
+fn fail(msg: String) -> ! {
+    eprintln!("job_owner: {msg}");
+    std::process::exit(90);
+}
+
+fn main() {
+    let mut members = 1usize;
+    let mut children = 0usize;
+    let mut daemon = false;
+    let (mut use_v2, mut use_kill) = (true, true);
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut num = |what: &str| -> usize {
+            args.next().and_then(|v| v.parse().ok()).unwrap_or_else(|| {
+                eprintln!("job_owner: {what} needs a number");
+                std::process::exit(2)
+            })
+        };
+        match a.as_str() {
+            "--members" => members = num("--members"),
+            "--children" => children = num("--children"),
+            "--daemon" => daemon = true,
+            "--v1-only" => use_v2 = false,
+            "--no-cgroup-kill" => use_kill = false,
+            other => {
+                eprintln!("job_owner: unknown argument {other:?}");
+                std::process::exit(2);
+            }
+        }
+    }
+    let job = Job::builder()
+        .kill_on_close(true)
+        .__testing(use_v2, use_kill)
+        .create()
+        .unwrap_or_else(|e| fail(format!("create job: {e}")));
+    let mut all: Vec<u32> = Vec::new();
+    let mut kept = Vec::new();
+    let spawn = |args: &[String]| {
+        let mut child = Command::new(testbin_path())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .job(&job)
+            .spawn()
+            .unwrap_or_else(|e| fail(format!("spawn: {e}")));
+        let mut line = String::new();
+        BufReader::new(child.take_stdout().expect("piped"))
+            .read_line(&mut line)
+            .unwrap_or_else(|e| fail(format!("read ready line: {e}")));
+        (child, line)
+    };
+    let field = |line: &str, key: &str| -> Vec<u32> {
+        line.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{key}=")[..]))
+            .map(|v| v.split(',').filter_map(|s| s.parse().ok()).collect())
+            .unwrap_or_default()
+    };
+    for _ in 0..members {
+        let (child, line) = spawn(&["--children".into(), children.to_string()]);
+        all.push(child.pid().as_raw());
+        all.extend(field(&line, "descendants"));
+        kept.push(child);
+    }
+    if daemon {
+        let (mut child, line) = spawn(&["--daemonize".into()]);
+        all.extend(field(&line, "pid"));
+        let _ = child.wait();
+    }
+    let list: Vec<String> = all
+        .iter()
+        .map(|&p| format!("{p}:{}", start_time_of(p).unwrap_or(0)))
+        .collect();
+    println!(
+        "ready job={} guard={} members={}",
+        job.name(),
+        job.__guard_pid().unwrap_or(0),
+        list.join(",")
+    );
+    let _ = std::io::stdout().flush();
+    // Until killed, or stdin closes: then a plain drop.
+    let mut sink = Vec::new();
+    let _ = std::io::stdin().read_to_end(&mut sink);
+    drop(job);
+    drop(kept);
+    println!("dropped");
+}
