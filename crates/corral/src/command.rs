@@ -91,7 +91,7 @@ impl Command {
 
     /// Adds an argument.
     pub fn arg(mut self, a: impl AsRef<OsStr>) -> Command {
-        self.cmd.arg(a);
+        imp::push_arg(&mut self.cmd, a.as_ref());
         self
     }
 
@@ -101,7 +101,9 @@ impl Command {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.cmd.args(args);
+        for a in args {
+            imp::push_arg(&mut self.cmd, a.as_ref());
+        }
         self
     }
 
@@ -259,7 +261,8 @@ impl Command {
         self
     }
 
-    #[cfg_attr(feature = "force-unsupported", allow(dead_code))]
+    // Only the Linux extension (`os::linux::CommandExt::keep_fd`) calls it.
+    #[allow(dead_code)]
     pub(crate) fn keep_raw_fd(&mut self, fd: i32) {
         self.opts.keep_fds.get_or_insert_with(Vec::new).push(fd);
     }

@@ -1,0 +1,240 @@
+//! The Windows backend (x86_64-pc-windows-gnu and -msvc): process handles plus creation
+//! times for identity, Toolhelp32 for enumeration, `TerminateProcess` and
+//! `WaitForMultipleObjects` for control, std's `CreateProcessW` with corral's argument
+//! quoting for spawning. What is not implemented yet returns
+//! [`ErrorKind::Unsupported`] with a detail saying so (issue #8 tracks the rest).
+
+mod argv;
+mod control;
+mod process;
+mod snapshot;
+mod spawn;
+mod system;
+mod util;
+
+use std::ffi::OsString;
+
+use crate::info::*;
+use crate::{Error, ErrorKind, Result};
+
+pub(crate) use control::wait_many;
+pub(crate) use process::Handle;
+pub(crate) use snapshot::{pid_count, snapshot};
+pub(crate) use spawn::{
+    block_forwarded, exec, forward_signals, push_arg, spawn, std_exit_status, ForwardGuard,
+};
+pub(crate) use system::{
+    boot_time_secs, cpu_times_all, swap_memory, total_memory, uptime, virtual_memory,
+};
+pub(crate) use util::{error_kind_of, wine_version};
+
+fn unsupported<T>(op: &'static str) -> Result<T> {
+    Err(Error::new(ErrorKind::Unsupported, op).with_detail("not implemented on Windows yet"))
+}
+
+/// The start time of an open process: its creation time.
+pub(crate) fn start_time_of(h: &Handle) -> Result<StartTime> {
+    Ok(StartTime {
+        wall: util::ticks_to_system_time(h.start_ticks),
+        raw: h.start_ticks,
+    })
+}
+
+pub(crate) fn account(_: &str) -> Result<Option<crate::system::Account>> {
+    unsupported("look up user")
+}
+
+pub(crate) fn group_id(_: &str) -> Result<Option<u32>> {
+    unsupported("look up group")
+}
+
+/// Fork events (Windows has none; job objects report new members instead).
+#[derive(Debug)]
+pub(crate) struct ForkWatch;
+
+impl ForkWatch {
+    pub(crate) fn new() -> Option<ForkWatch> {
+        None
+    }
+    pub(crate) fn drain(&mut self, _: &mut Vec<(u32, u32)>) {}
+    pub(crate) fn lost_events(&self) -> bool {
+        true
+    }
+}
+
+/// Windows has no per-process descriptor count limit to budget against.
+pub(crate) fn open_fd_count() -> Option<usize> {
+    None
+}
+
+pub(crate) fn raise_fd_limit() -> Result<u64> {
+    unsupported("raise open-file limit")
+}
+
+pub(crate) fn user_id(_: &str) -> Result<Option<u32>> {
+    unsupported("look up user")
+}
+
+pub(crate) fn user_name(_: u32) -> Option<String> {
+    None
+}
+
+pub(crate) fn cpu_stats() -> Result<crate::system::CpuStats> {
+    unsupported("read CPU counters")
+}
+
+pub(crate) fn cpu_freq() -> Result<Vec<crate::system::CpuFreq>> {
+    unsupported("read CPU frequency")
+}
+
+pub(crate) fn load_average() -> Result<crate::system::LoadAverage> {
+    Err(Error::new(ErrorKind::Unsupported, "read load average")
+        .with_detail("Windows keeps no load average"))
+}
+
+pub(crate) fn users() -> Result<Vec<crate::system::User>> {
+    unsupported("read logged-in users")
+}
+
+pub(crate) fn topology() -> Result<crate::system::Topology> {
+    unsupported("read CPU topology")
+}
+
+impl Handle {
+    pub(crate) fn environ(&self) -> Result<Vec<(OsString, OsString)>> {
+        unsupported("read environ")
+    }
+    pub(crate) fn status(&self) -> Result<Status> {
+        unsupported("read status")
+    }
+    pub(crate) fn username(&self) -> Result<String> {
+        unsupported("read username")
+    }
+    pub(crate) fn uids(&self) -> Result<Ids> {
+        unsupported("read uids")
+    }
+    pub(crate) fn gids(&self) -> Result<Ids> {
+        unsupported("read gids")
+    }
+    pub(crate) fn terminal(&self) -> Result<Option<String>> {
+        unsupported("read terminal")
+    }
+    pub(crate) fn cpu_num(&self) -> Result<u32> {
+        unsupported("read cpu_num")
+    }
+    pub(crate) fn nice(&self) -> Result<i32> {
+        unsupported("read nice")
+    }
+    pub(crate) fn set_nice(&self, _: i32) -> Result<()> {
+        unsupported("set nice")
+    }
+    pub(crate) fn ionice(&self) -> Result<IoPriority> {
+        unsupported("read ionice")
+    }
+    pub(crate) fn set_ionice(&self, _: IoPriority) -> Result<()> {
+        unsupported("set ionice")
+    }
+    pub(crate) fn rlimit(&self, _: Resource) -> Result<Rlimit> {
+        unsupported("read rlimit")
+    }
+    pub(crate) fn set_rlimit(&self, _: Resource, _: Rlimit) -> Result<()> {
+        unsupported("set rlimit")
+    }
+    pub(crate) fn ctx_switches(&self) -> Result<CtxSwitches> {
+        unsupported("read context switches")
+    }
+    pub(crate) fn threads(&self) -> Result<Vec<ThreadTimes>> {
+        unsupported("read threads")
+    }
+    pub(crate) fn num_fds(&self) -> Result<usize> {
+        unsupported("read num_fds")
+    }
+    pub(crate) fn open_files(&self) -> Result<Vec<OpenFile>> {
+        unsupported("read open_files")
+    }
+    pub(crate) fn connections(&self, _: ConnectionKind) -> Result<Vec<Connection>> {
+        unsupported("read connections")
+    }
+    pub(crate) fn io_counters(&self) -> Result<IoCounters> {
+        unsupported("read io_counters")
+    }
+    pub(crate) fn memory_full_info(&self) -> Result<MemoryFullInfo> {
+        unsupported("read memory_full_info")
+    }
+    pub(crate) fn memory_peaks(&self) -> Result<MemoryPeaks> {
+        unsupported("read memory peaks")
+    }
+    pub(crate) fn memory_maps(&self, _: bool) -> Result<Vec<MemoryMap>> {
+        unsupported("read memory_maps")
+    }
+    pub(crate) fn page_faults(&self) -> Result<PageFaults> {
+        unsupported("read page faults")
+    }
+    pub(crate) fn group_info(&self) -> Result<ProcessGroupInfo> {
+        unsupported("read process group")
+    }
+    pub(crate) fn cgroups(&self) -> Result<Vec<CgroupMembership>> {
+        unsupported("read cgroups")
+    }
+}
+
+/// A job (not implemented on Windows yet; never constructed).
+#[derive(Debug)]
+pub(crate) struct Job;
+
+/// What spawning into a job needs (never constructed here).
+#[derive(Debug, Clone)]
+pub(crate) struct JobSpawn;
+
+impl Job {
+    pub(crate) fn create(_: Option<&str>) -> Result<Job> {
+        unsupported("create job")
+    }
+    pub(crate) fn create_with(_: Option<&str>, _: bool, _: bool) -> Result<Job> {
+        unsupported("create job")
+    }
+    pub(crate) fn open(_: &str) -> Result<Job> {
+        unsupported("open job")
+    }
+    pub(crate) fn name(&self) -> &str {
+        ""
+    }
+    pub(crate) fn assign(&self, _: &Handle) -> Result<()> {
+        unsupported("assign to job")
+    }
+    pub(crate) fn pids(&self) -> Result<Vec<u32>> {
+        unsupported("list job members")
+    }
+    pub(crate) fn contains(&self, _: &Handle) -> Result<bool> {
+        unsupported("check job membership")
+    }
+    pub(crate) fn terminate(&self) -> Result<()> {
+        unsupported("terminate job")
+    }
+    pub(crate) fn freeze(&self) -> Result<()> {
+        unsupported("freeze job")
+    }
+    pub(crate) fn thaw(&self) -> Result<()> {
+        unsupported("thaw job")
+    }
+    pub(crate) fn is_frozen(&self) -> Result<bool> {
+        unsupported("read job state")
+    }
+    pub(crate) fn wait_empty(&self, _: Option<std::time::Duration>) -> Result<()> {
+        unsupported("wait for job to empty")
+    }
+    pub(crate) fn spawn_target(&self) -> JobSpawn {
+        JobSpawn
+    }
+}
+
+pub(crate) fn job_of(_: &Handle) -> Result<Option<(String, Vec<CgroupMembership>)>> {
+    unsupported("find job of process")
+}
+
+pub(crate) fn job_capabilities() -> crate::job::Capabilities {
+    let mut c = crate::job::Capabilities::default();
+    c.notes
+        .push("jobs (Job Objects) are not implemented on Windows yet".into());
+    c
+}
