@@ -21,9 +21,19 @@
 //! # Examples
 //!
 //! ```
-//! use corral::Command;
-//! let mut child = Command::new("true").nice(5).new_process_group(true).spawn()?;
-//! assert_eq!(child.nice()?, 5);              // a Child is a Process
+//! use corral::{Command, PriorityClass};
+//! # // `true` on Linux; on Windows (which sets COMSPEC) `cmd /c rem` does nothing as well.
+//! # let (program, args): (&str, &[&str]) = match std::env::var_os("COMSPEC") {
+//! #     Some(_) => ("cmd", &["/c", "rem"]),
+//! #     None => ("true", &[]),
+//! # };
+//! let mut child = Command::new(program)
+//!     .args(args)
+//!     .suspended(true)
+//!     .priority_class(PriorityClass::BelowNormal)
+//!     .spawn()?;
+//! assert_eq!(child.priority_class()?, PriorityClass::BelowNormal); // a Child is a Process
+//! child.resume()?;
 //! assert!(child.wait()?.success());
 //! # Ok::<(), corral::Error>(())
 //! ```
