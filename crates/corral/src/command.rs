@@ -305,7 +305,7 @@ impl Command {
     /// Linux: the job's `cgroup.procs` files (v2 and v1) are opened in the parent; the
     /// child writes `0` ("myself") to each between `fork` and `execve`, first of all its
     /// set-up steps. This forces `fork` instead of std's `posix_spawn` path.
-    /// Windows: `CREATE_SUSPENDED`, `AssignProcessToJobObject`, resume (planned).
+    /// Windows: `CREATE_SUSPENDED`, `AssignProcessToJobObject`, then `NtResumeProcess`.
     pub fn job(mut self, job: &crate::Job) -> Command {
         self.opts.job = Some(job.spawn_target());
         self
@@ -490,7 +490,7 @@ impl Child {
         &self.process
     }
 
-    /// Lets a suspended child run (`SIGCONT`; Windows: `ResumeThread`).
+    /// Lets a suspended child run (`SIGCONT`; Windows: `NtResumeProcess`).
     ///
     /// # Errors
     ///

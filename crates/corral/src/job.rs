@@ -33,9 +33,8 @@ use crate::info::CgroupMembership;
 use crate::sys::imp;
 use crate::{Error, ErrorKind, Process, Result};
 
-/// The prefix of every cgroup corral creates for a job.
-// Only the Linux backend names jobs yet.
-#[allow(dead_code)]
+/// The prefix of every cgroup (Linux) or Job Object (Windows) corral creates for a job.
+#[cfg_attr(feature = "force-unsupported", allow(dead_code))]
 pub(crate) const JOB_PREFIX: &str = "corral-";
 
 /// The longest job name accepted, in bytes.

@@ -19,8 +19,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use corral::{
-    control, system, Command, ErrorKind, ExitStatus, Field, Pid, PriorityClass, Process, Signal,
-    Snapshot,
+    control, system, Command, ErrorKind, ExitStatus, Field, Job, Pid, PriorityClass, Process,
+    Signal, Snapshot,
 };
 
 const CHILD_VAR: &str = "CORRAL_PORTABLE_CHILD";
@@ -71,6 +71,8 @@ enum Outcome {
     Pass,
     /// Wine answers but with wrong data: what could not be checked.
     NotVerifiableUnderWine(&'static str),
+    /// This machine offers no jobs (Linux: no writable cgroup hierarchy): why.
+    NoJobsHere(String),
     /// Wine lacks this API (no test needs this outcome yet; the job tests will).
     #[allow(dead_code)]
     MissingInWine(&'static str),
@@ -482,6 +484,74 @@ fn system_figures() -> TestResult {
     Ok(Pass)
 }
 
+fn unique_job_name(tag: &str) -> String {
+    format!("portable-{tag}-{}", std::process::id())
+}
+
+/// Killed by KILL on Linux; `TerminateJobObject` with exit code 9 on Windows.
+fn killed(st: ExitStatus) -> bool {
+    st == ExitStatus::Signaled {
+        signal: Signal::Kill,
+        core_dumped: false,
+    } || st == ExitStatus::Exited(9)
+}
+
+fn job_assign_list_terminate() -> TestResult {
+    let caps = Job::capabilities();
+    if !caps.membership {
+        return Ok(NoJobsHere(caps.notes.join("; ")));
+    }
+    let job = t!(Job::create(Some(&unique_job_name("assign"))));
+    let mut a = spawn(child("sleep:20000"))?;
+    let mut b = spawn(child("sleep:20000"))?;
+    check!(!t!(job.contains(&a)));
+    t!(job.assign(&a));
+    t!(job.assign(&b));
+    check!(t!(job.contains(&a)) && t!(job.contains(&b)));
+    let mut members: Vec<u32> = t!(job.processes())
+        .iter()
+        .map(|p| p.pid().as_raw())
+        .collect();
+    members.sort_unstable();
+    let mut want = vec![a.pid().as_raw(), b.pid().as_raw()];
+    want.sort_unstable();
+    check!(members == want, "{members:?} vs {want:?}");
+    // Opening by name finds the same job.
+    let again = t!(Job::open(job.name()));
+    check!(t!(again.contains(&b)));
+    t!(job.terminate());
+    check!(t!(job.is_empty()));
+    for c in [&mut a, &mut b] {
+        let st = t!(c.wait());
+        check!(killed(st), "{st:?}");
+    }
+    // Bad input.
+    let e = Job::open(&unique_job_name("never-created")).unwrap_err();
+    check!(e.kind() == ErrorKind::InvalidInput, "{e}");
+    let e = Job::create(Some("a/b")).unwrap_err();
+    check!(e.kind() == ErrorKind::InvalidInput, "{e}");
+    let e = Job::create(Some(job.name())).unwrap_err();
+    check!(e.kind() == ErrorKind::InvalidInput, "{e}");
+    Ok(Pass)
+}
+
+fn spawn_into_job() -> TestResult {
+    let caps = Job::capabilities();
+    if !caps.membership {
+        return Ok(NoJobsHere(caps.notes.join("; ")));
+    }
+    let job = t!(Job::create(Some(&unique_job_name("spawn"))));
+    let mut c = spawn(child("exit:4").job(&job))?;
+    // In the job from the start: still there while it runs or just exited.
+    let st = t!(c.wait());
+    check!(st == ExitStatus::Exited(4), "{st:?}");
+    let mut d = spawn(child("sleep:20000").job(&job))?;
+    check!(t!(job.contains(&d)));
+    t!(job.terminate());
+    check!(killed(t!(d.wait())));
+    Ok(Pass)
+}
+
 fn spawn_errors_are_clear() -> TestResult {
     let e = Command::new("corral-no-such-program-xyz")
         .spawn()
@@ -516,6 +586,8 @@ fn main() {
         ("child_cpu_times", child_cpu_times),
         ("system_figures", system_figures),
         ("spawn_errors_are_clear", spawn_errors_are_clear),
+        ("job_assign_list_terminate", job_assign_list_terminate),
+        ("spawn_into_job", spawn_into_job),
     ];
     // `cargo test -- NAME` runs the tests whose name contains NAME.
     let filters: Vec<String> = std::env::args()
@@ -527,6 +599,7 @@ fn main() {
         None => println!("portable tests (native)"),
     }
     let (mut pass, mut fail, mut unverifiable, mut missing, mut filtered) = (0, 0, 0, 0, 0);
+    let mut no_jobs = 0;
     for (name, f) in tests {
         if !filters.is_empty() && !filters.iter().any(|x| name.contains(x.as_str())) {
             filtered += 1;
@@ -551,6 +624,10 @@ fn main() {
                 unverifiable += 1;
                 println!("test {name} ... not verifiable under Wine: {what}");
             }
+            Ok(NoJobsHere(why)) => {
+                no_jobs += 1;
+                println!("test {name} ... skipped: no jobs on this machine ({why})");
+            }
             Ok(MissingInWine(api)) => {
                 missing += 1;
                 println!("test {name} ... needs {api}, which Wine does not implement");
@@ -563,7 +640,7 @@ fn main() {
     }
     println!(
         "\nportable: {pass} passed; {fail} failed; {unverifiable} not verifiable under Wine; \
-         {missing} missing in Wine; {filtered} filtered out"
+         {missing} missing in Wine; {no_jobs} skipped without jobs; {filtered} filtered out"
     );
     if fail > 0 {
         std::process::exit(1);

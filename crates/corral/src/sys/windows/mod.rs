@@ -6,6 +6,7 @@
 
 mod argv;
 mod control;
+mod job;
 mod process;
 mod snapshot;
 mod spawn;
@@ -18,6 +19,7 @@ use crate::info::*;
 use crate::{Error, ErrorKind, Result};
 
 pub(crate) use control::wait_many;
+pub(crate) use job::{job_capabilities, job_of, Job, JobSpawn};
 pub(crate) use process::Handle;
 pub(crate) use snapshot::{pid_count, snapshot};
 pub(crate) use spawn::{
@@ -176,65 +178,4 @@ impl Handle {
     pub(crate) fn cgroups(&self) -> Result<Vec<CgroupMembership>> {
         unsupported("read cgroups")
     }
-}
-
-/// A job (not implemented on Windows yet; never constructed).
-#[derive(Debug)]
-pub(crate) struct Job;
-
-/// What spawning into a job needs (never constructed here).
-#[derive(Debug, Clone)]
-pub(crate) struct JobSpawn;
-
-impl Job {
-    pub(crate) fn create(_: Option<&str>) -> Result<Job> {
-        unsupported("create job")
-    }
-    pub(crate) fn create_with(_: Option<&str>, _: bool, _: bool) -> Result<Job> {
-        unsupported("create job")
-    }
-    pub(crate) fn open(_: &str) -> Result<Job> {
-        unsupported("open job")
-    }
-    pub(crate) fn name(&self) -> &str {
-        ""
-    }
-    pub(crate) fn assign(&self, _: &Handle) -> Result<()> {
-        unsupported("assign to job")
-    }
-    pub(crate) fn pids(&self) -> Result<Vec<u32>> {
-        unsupported("list job members")
-    }
-    pub(crate) fn contains(&self, _: &Handle) -> Result<bool> {
-        unsupported("check job membership")
-    }
-    pub(crate) fn terminate(&self) -> Result<()> {
-        unsupported("terminate job")
-    }
-    pub(crate) fn freeze(&self) -> Result<()> {
-        unsupported("freeze job")
-    }
-    pub(crate) fn thaw(&self) -> Result<()> {
-        unsupported("thaw job")
-    }
-    pub(crate) fn is_frozen(&self) -> Result<bool> {
-        unsupported("read job state")
-    }
-    pub(crate) fn wait_empty(&self, _: Option<std::time::Duration>) -> Result<()> {
-        unsupported("wait for job to empty")
-    }
-    pub(crate) fn spawn_target(&self) -> JobSpawn {
-        JobSpawn
-    }
-}
-
-pub(crate) fn job_of(_: &Handle) -> Result<Option<(String, Vec<CgroupMembership>)>> {
-    unsupported("find job of process")
-}
-
-pub(crate) fn job_capabilities() -> crate::job::Capabilities {
-    let mut c = crate::job::Capabilities::default();
-    c.notes
-        .push("jobs (Job Objects) are not implemented on Windows yet".into());
-    c
 }

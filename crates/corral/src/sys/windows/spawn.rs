@@ -70,9 +70,6 @@ fn check(opts: &Options) -> Result<()> {
     if opts.forward_signals {
         refuse("signal forwarding")?;
     }
-    if opts.job.is_some() {
-        refuse("spawning into a job (not implemented yet)")?;
-    }
     Ok(())
 }
 
@@ -84,9 +81,10 @@ pub(crate) fn spawn(
 ) -> Result<(std::process::Child, Spawned)> {
     check(opts)?;
     let mut flags = 0u32;
-    // Affinity (and the priority class, which Wine ignores as a creation flag) are set
-    // between creation and the first instruction: start suspended, set, resume.
-    let post_setup = opts.affinity.is_some() || opts.priority_class.is_some();
+    // The job, affinity (and the priority class, which Wine ignores as a creation flag)
+    // are set between creation and the first instruction: start suspended, set, resume.
+    // The job comes first, so no instruction of the program runs outside it.
+    let post_setup = opts.job.is_some() || opts.affinity.is_some() || opts.priority_class.is_some();
     if opts.suspended || post_setup {
         flags |= CREATE_SUSPENDED;
     }
@@ -104,6 +102,9 @@ pub(crate) fn spawn(
     if post_setup {
         let pid = Pid::new(child.id()).expect("a child has a positive pid");
         let r = Handle::open(pid).and_then(|h| {
+            if let Some(job) = &opts.job {
+                job.assign(&h)?;
+            }
             if let Some(cpus) = &opts.affinity {
                 h.set_affinity(cpus)?;
             }

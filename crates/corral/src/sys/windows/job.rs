@@ -1,0 +1,268 @@
+//! Jobs on Windows: Job Objects. A job is the named kernel object `corral-<name>` (in
+//! the session's namespace); members are assigned with `AssignProcessToJobObject`, and
+//! their children are born in the job. The job object lives while a handle to it is open
+//! or a process is in it.
+
+use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use windows_sys::Win32::Foundation::{GetLastError, ERROR_ALREADY_EXISTS, FALSE, HANDLE};
+use windows_sys::Win32::System::JobObjects::{
+    AssignProcessToJobObject, CreateJobObjectW, IsProcessInJob, JobObjectBasicProcessIdList,
+    OpenJobObjectW, QueryInformationJobObject, TerminateJobObject,
+};
+use windows_sys::Win32::System::Threading::{
+    PROCESS_QUERY_INFORMATION, PROCESS_SET_QUOTA, PROCESS_TERMINATE,
+};
+
+use super::process::Handle;
+use super::util::{last_error, wide};
+use crate::info::CgroupMembership;
+use crate::job::JOB_PREFIX;
+use crate::{Error, ErrorKind, Pid, Result};
+
+/// `JOB_OBJECT_ALL_ACCESS`.
+const JOB_ALL_ACCESS: u32 = 0x1F_001F;
+
+/// The exit code members get from [`Job::terminate`] (as `Signal::Kill` gives).
+const KILL_EXIT_CODE: u32 = 9;
+
+/// A job: a Job Object handle and its name.
+#[derive(Debug)]
+pub(crate) struct Job {
+    name: String,
+    h: Arc<OwnedHandle>,
+}
+
+/// What spawning into a job needs: the job's handle.
+#[derive(Debug, Clone)]
+pub(crate) struct JobSpawn(Arc<OwnedHandle>);
+
+impl JobSpawn {
+    /// Puts the (suspended) process into the job.
+    pub(crate) fn assign(&self, h: &Handle) -> Result<()> {
+        assign(self.0.as_raw_handle() as HANDLE, h)
+    }
+}
+
+fn assign(job: HANDLE, h: &Handle) -> Result<()> {
+    let op = "assign to job";
+    h.verify(op, false)
+        .map_err(|e| e.with_kind(ErrorKind::NoSuchProcess))?;
+    let p = h.with_rights(PROCESS_SET_QUOTA | PROCESS_TERMINATE, op)?;
+    // SAFETY: `job` is a job handle with JOB_OBJECT_ASSIGN_PROCESS; `p` has the rights
+    // AssignProcessToJobObject needs.
+    let ok = unsafe { AssignProcessToJobObject(job, p.as_raw_handle() as HANDLE) };
+    if ok == 0 {
+        let e = last_error(op, Some(h.pid));
+        if h.has_exited() {
+            return Err(Error::new(ErrorKind::NoSuchProcess, op).with_pid(h.pid));
+        }
+        return Err(e);
+    }
+    Ok(())
+}
+
+/// A unique name for an unnamed job: pid, counter, time.
+fn generated_name() -> String {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    format!(
+        "job-{}-{}-{:x}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        t & 0xffff_ffff
+    )
+}
+
+impl Job {
+    fn raw(&self) -> HANDLE {
+        self.h.as_raw_handle() as HANDLE
+    }
+
+    /// Creates the Job Object `corral-<name>`; a name already in use is refused.
+    pub(crate) fn create(name: Option<&str>) -> Result<Job> {
+        let op = "create job";
+        let name = name.map_or_else(generated_name, str::to_owned);
+        let w = wide(&format!("{JOB_PREFIX}{name}"));
+        // SAFETY: default security, `w` is NUL-terminated UTF-16.
+        let h = unsafe { CreateJobObjectW(std::ptr::null(), w.as_ptr()) };
+        if h.is_null() {
+            return Err(last_error(op, None));
+        }
+        // SAFETY: read right after the call, as the documentation says.
+        let existed = unsafe { GetLastError() } == ERROR_ALREADY_EXISTS;
+        // SAFETY: a fresh handle we own.
+        let h = unsafe { OwnedHandle::from_raw_handle(h as _) };
+        if existed {
+            return Err(Error::new(ErrorKind::InvalidInput, op).with_detail(format!(
+                "a job named {name:?} already exists; use Job::open"
+            )));
+        }
+        Ok(Job {
+            name,
+            h: Arc::new(h),
+        })
+    }
+
+    /// The same as [`Job::create`]: the flags select Linux cgroup fallbacks.
+    pub(crate) fn create_with(name: Option<&str>, _: bool, _: bool) -> Result<Job> {
+        Job::create(name)
+    }
+
+    /// Opens the Job Object `corral-<name>`.
+    pub(crate) fn open(name: &str) -> Result<Job> {
+        let op = "open job";
+        let w = wide(&format!("{JOB_PREFIX}{name}"));
+        // SAFETY: `w` is NUL-terminated UTF-16.
+        let h = unsafe { OpenJobObjectW(JOB_ALL_ACCESS, FALSE, w.as_ptr()) };
+        if h.is_null() {
+            let e = last_error(op, None);
+            // ERROR_FILE_NOT_FOUND
+            if e.raw_os_error() == Some(2) {
+                return Err(e
+                    .with_kind(ErrorKind::InvalidInput)
+                    .with_detail(format!("no job named {name:?}")));
+            }
+            return Err(e);
+        }
+        // SAFETY: a fresh handle we own.
+        let h = unsafe { OwnedHandle::from_raw_handle(h as _) };
+        Ok(Job {
+            name: name.to_owned(),
+            h: Arc::new(h),
+        })
+    }
+
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub(crate) fn assign(&self, h: &Handle) -> Result<()> {
+        assign(self.raw(), h)
+    }
+
+    /// The member pids (`JobObjectBasicProcessIdList`).
+    pub(crate) fn pids(&self) -> Result<Vec<u32>> {
+        let op = "list job members";
+        // Two u32 counts, then the ids as ULONG_PTRs.
+        let mut buf: Vec<usize> = vec![0; 256];
+        loop {
+            // SAFETY: `buf` is a live, aligned buffer of the stated size.
+            let ok = unsafe {
+                QueryInformationJobObject(
+                    self.raw(),
+                    JobObjectBasicProcessIdList,
+                    buf.as_mut_ptr().cast(),
+                    (buf.len() * std::mem::size_of::<usize>()) as u32,
+                    std::ptr::null_mut(),
+                )
+            };
+            let head = buf[0] as u64;
+            let (assigned, listed) = ((head & 0xffff_ffff) as usize, (head >> 32) as usize);
+            let err = std::io::Error::last_os_error();
+            // ERROR_MORE_DATA: grow and ask again.
+            if (ok == 0 && err.raw_os_error() == Some(234)) || (ok != 0 && listed < assigned) {
+                buf.resize(buf.len().max(assigned + 16) * 2, 0);
+                continue;
+            }
+            if ok == 0 {
+                return Err(super::util::win_error(op, None, err));
+            }
+            return Ok(buf[1..1 + listed].iter().map(|&p| p as u32).collect());
+        }
+    }
+
+    /// Whether the process is in this job (`IsProcessInJob`; retried with
+    /// `PROCESS_QUERY_INFORMATION` where the limited right is not enough, as on Wine).
+    pub(crate) fn contains(&self, h: &Handle) -> Result<bool> {
+        let op = "check job membership";
+        let query = |p: HANDLE| {
+            let mut r = 0;
+            // SAFETY: valid process and job handles; `r` is a live BOOL.
+            let ok = unsafe { IsProcessInJob(p, self.raw(), &mut r) };
+            (ok != 0).then_some(r != 0)
+        };
+        if let Some(r) = query(h.raw_handle() as HANDLE) {
+            return Ok(r);
+        }
+        let more = h.with_rights(PROCESS_QUERY_INFORMATION, op)?;
+        query(more.as_raw_handle() as HANDLE).ok_or_else(|| last_error(op, Some(h.pid)))
+    }
+
+    /// Kills every member at once (`TerminateJobObject`, exit code 9) and waits until the
+    /// job is empty.
+    pub(crate) fn terminate(&self) -> Result<()> {
+        // SAFETY: a job handle with JOB_OBJECT_TERMINATE.
+        if unsafe { TerminateJobObject(self.raw(), KILL_EXIT_CODE) } == 0 {
+            return Err(last_error("terminate job", None));
+        }
+        self.wait_empty(Some(Duration::from_secs(30)))
+    }
+
+    pub(crate) fn freeze(&self) -> Result<()> {
+        Err(not_yet("freeze job"))
+    }
+
+    pub(crate) fn thaw(&self) -> Result<()> {
+        Err(not_yet("thaw job"))
+    }
+
+    pub(crate) fn is_frozen(&self) -> Result<bool> {
+        Err(not_yet("read job state"))
+    }
+
+    /// Waits on the members' process handles (one `WaitForMultipleObjects` per group of
+    /// 64), then lists again, until a listing is empty.
+    pub(crate) fn wait_empty(&self, timeout: Option<Duration>) -> Result<()> {
+        let op = "wait for job to empty";
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let members: Vec<Handle> = self
+                .pids()?
+                .into_iter()
+                .filter_map(Pid::new)
+                .filter_map(|p| Handle::open(p).ok())
+                .filter(|h| !h.has_exited() && self.contains(h).unwrap_or(false))
+                .collect();
+            if members.is_empty() {
+                return Ok(());
+            }
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left == Some(Duration::ZERO) {
+                return Err(Error::new(ErrorKind::Timeout, op)
+                    .with_detail(format!("{} members remain", members.len())));
+            }
+            let refs: Vec<&Handle> = members.iter().collect();
+            super::control::wait_many(&refs, left, |_| true)?;
+        }
+    }
+
+    pub(crate) fn spawn_target(&self) -> JobSpawn {
+        JobSpawn(Arc::clone(&self.h))
+    }
+}
+
+fn not_yet(op: &'static str) -> Error {
+    Error::new(ErrorKind::Unsupported, op).with_detail("not implemented on Windows yet")
+}
+
+/// Windows offers no way to name the jobs a process is in.
+pub(crate) fn job_of(h: &Handle) -> Result<Option<(String, Vec<CgroupMembership>)>> {
+    Err(Error::new(ErrorKind::Unsupported, "find job of process")
+        .with_pid(h.pid)
+        .with_detail("Windows cannot list the jobs a process belongs to"))
+}
+
+pub(crate) fn job_capabilities() -> crate::job::Capabilities {
+    let mut c = crate::job::Capabilities::default();
+    c.membership = true;
+    c.kill = true;
+    c.notes
+        .push("Windows Job Objects: freeze/thaw and limits are not implemented yet".into());
+    c
+}
