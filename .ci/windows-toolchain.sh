@@ -8,6 +8,7 @@
 #   - rustup cannot fetch a prebuilt std for windows-gnu here, so std is rebuilt from
 #     source with -Zbuild-std. That needs a compiler and library source of the very same
 #     version: Debian's rustc-web/cargo-web/rust-web-src (1.96 in bookworm-security).
+#   - rust-web-clippy lints the Windows build with the same compiler.
 #   - MinGW-w64 (win32 threads) links; Wine 8.0 (64-bit) runs the test binaries.
 #   - Wine 8.0 lacks bcryptprimitives.dll, whose ProcessPrng every Rust >= 1.78 program
 #     imports; a small DLL forwarding it to advapi32's RtlGenRandom is built here and
@@ -27,7 +28,7 @@ grep -q 'VERSION_CODENAME=bookworm' /etc/os-release 2>/dev/null ||
 
 # 1. Packages. --no-install-recommends keeps Wine's fonts/gstreamer/wine32 and the extra
 #    LLVM tools out (not needed headless). Wait for a dpkg lock instead of failing.
-packages=(rustc-web cargo-web rust-web-src gcc-mingw-w64-x86-64-win32 wine wine64 ca-certificates)
+packages=(rustc-web cargo-web rust-web-src rust-web-clippy gcc-mingw-w64-x86-64-win32 wine wine64 ca-certificates)
 need=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || need+=("$p")

@@ -259,10 +259,10 @@ pub(crate) fn job_of(h: &Handle) -> Result<Option<(String, Vec<CgroupMembership>
 }
 
 pub(crate) fn job_capabilities() -> crate::job::Capabilities {
-    let mut c = crate::job::Capabilities::default();
-    c.membership = true;
-    c.kill = true;
-    c.notes
-        .push("Windows Job Objects: freeze/thaw and limits are not implemented yet".into());
-    c
+    crate::job::Capabilities {
+        membership: true,
+        kill: true,
+        notes: vec!["Windows Job Objects: freeze/thaw and limits are not implemented yet".into()],
+        ..Default::default()
+    }
 }
