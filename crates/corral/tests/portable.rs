@@ -29,7 +29,8 @@ const CHILD_VAR: &str = "CORRAL_PORTABLE_CHILD";
 
 /// What the child does, by `CORRAL_PORTABLE_CHILD`:
 /// `exit:N` exits with N; `sleep:MS` sleeps then exits 0; `argv` writes each argument as
-/// hex of its bytes, one per line, to stdout; `burn:MS` spins the CPU.
+/// hex of its bytes, one per line, to stdout; `burn:MS` spins the CPU; `tree:N` starts N
+/// sleeping children of its own and sleeps.
 fn child_main(mode: &str) -> ! {
     let (what, arg) = mode.split_once(':').unwrap_or((mode, ""));
     let n: u64 = arg.parse().unwrap_or(0);
@@ -50,6 +51,20 @@ fn child_main(mode: &str) -> ! {
                 writeln!(out, "{hex}").unwrap();
             }
             out.flush().unwrap();
+            std::process::exit(0)
+        }
+        "tree" => {
+            // N grandchildren that sleep, then sleep too (killed by the test).
+            let kids: Vec<_> = (0..n)
+                .map(|_| {
+                    std::process::Command::new(me())
+                        .env(CHILD_VAR, "sleep:30000")
+                        .spawn()
+                        .unwrap()
+                })
+                .collect();
+            std::thread::sleep(Duration::from_secs(30));
+            drop(kids);
             std::process::exit(0)
         }
         "burn" => {
@@ -484,6 +499,92 @@ fn system_figures() -> TestResult {
     Ok(Pass)
 }
 
+fn process_details() -> TestResult {
+    let me = t!(Process::current());
+    let threads = t!(me.threads());
+    check!(!threads.is_empty());
+    check!(threads.len() as u64 <= t!(me.num_threads()) + 4);
+    let fds = t!(me.num_fds());
+    t!(me.io_counters());
+    let user = t!(me.username());
+    check!(!user.is_empty());
+    let c = spawn(child("sleep:20000"))?;
+    check!(t!(c.username()) == user);
+    check!(!t!(c.threads()).is_empty());
+    if wine().is_some() && fds == 0 {
+        // Wine 8 answers GetProcessHandleCount with 0.
+        return Ok(NotVerifiableUnderWine("GetProcessHandleCount (num_fds)"));
+    }
+    check!(fds > 0);
+    Ok(Pass)
+}
+
+/// Waits until `root` has `n` children (the snapshot says so), at most 20 s.
+fn wait_children(root: &Process, n: usize) -> Result<Vec<Process>, String> {
+    let t0 = Instant::now();
+    loop {
+        let kids = root.children().map_err(|e| e.to_string())?;
+        if kids.len() >= n {
+            return Ok(kids);
+        }
+        if t0.elapsed() > Duration::from_secs(20) {
+            return Err(format!("{} of {n} children after 20 s", kids.len()));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn tree_kill() -> TestResult {
+    let mut c = spawn(child("tree:2"))?;
+    let kids = wait_children(&c, 2)?;
+    let mut tk = t!(control::kill_tree(&c, Signal::Kill));
+    check!(tk.failed.is_empty(), "{:?}", tk.failed);
+    let mut signalled: Vec<u32> = tk.signalled.iter().map(|p| p.pid().as_raw()).collect();
+    signalled.sort_unstable();
+    let mut want: Vec<u32> = kids.iter().map(|k| k.pid().as_raw()).collect();
+    want.push(c.pid().as_raw());
+    want.sort_unstable();
+    check!(signalled == want, "{signalled:?} vs {want:?}");
+    let left = t!(control::wait_tree(&mut tk, Some(Duration::from_secs(30))));
+    check!(left.is_empty(), "{left:?}");
+    for k in &kids {
+        check!(!k.is_running());
+    }
+    check!(killed(t!(c.wait())));
+    Ok(Pass)
+}
+
+fn kill_by_name() -> TestResult {
+    let a = spawn(child("sleep:20000"))?;
+    let b = spawn(child("sleep:20000"))?;
+    let name = me().file_name().unwrap().to_string_lossy().into_owned();
+    // Our children by that name (the test binary itself has the name too).
+    let rows = t!(Snapshot::new()
+        .name(corral::NameMatch::Exact(name))
+        .parent(t!(Process::current()).pid())
+        .collect());
+    let mut pids: Vec<u32> = rows.iter().map(|r| r.pid.as_raw()).collect();
+    pids.sort_unstable();
+    let mut want = vec![a.pid().as_raw(), b.pid().as_raw()];
+    want.sort_unstable();
+    check!(pids == want, "{pids:?} vs {want:?}");
+    let procs: Vec<Process> = rows
+        .iter()
+        .map(|r| r.open())
+        .collect::<corral::Result<_>>()
+        .map_err(|e| e.to_string())?;
+    for p in &procs {
+        t!(p.kill());
+    }
+    let left = t!(control::wait_all(
+        &procs,
+        Some(Duration::from_secs(30)),
+        |_, _| {}
+    ));
+    check!(left.is_empty());
+    Ok(Pass)
+}
+
 fn unique_job_name(tag: &str) -> String {
     format!("portable-{tag}-{}", std::process::id())
 }
@@ -586,6 +687,9 @@ fn main() {
         ("child_cpu_times", child_cpu_times),
         ("system_figures", system_figures),
         ("spawn_errors_are_clear", spawn_errors_are_clear),
+        ("process_details", process_details),
+        ("tree_kill", tree_kill),
+        ("kill_by_name", kill_by_name),
         ("job_assign_list_terminate", job_assign_list_terminate),
         ("spawn_into_job", spawn_into_job),
     ];

@@ -109,9 +109,6 @@ impl Handle {
     pub(crate) fn status(&self) -> Result<Status> {
         unsupported("read status")
     }
-    pub(crate) fn username(&self) -> Result<String> {
-        unsupported("read username")
-    }
     pub(crate) fn uids(&self) -> Result<Ids> {
         unsupported("read uids")
     }
@@ -145,20 +142,11 @@ impl Handle {
     pub(crate) fn ctx_switches(&self) -> Result<CtxSwitches> {
         unsupported("read context switches")
     }
-    pub(crate) fn threads(&self) -> Result<Vec<ThreadTimes>> {
-        unsupported("read threads")
-    }
-    pub(crate) fn num_fds(&self) -> Result<usize> {
-        unsupported("read num_fds")
-    }
     pub(crate) fn open_files(&self) -> Result<Vec<OpenFile>> {
         unsupported("read open_files")
     }
     pub(crate) fn connections(&self, _: ConnectionKind) -> Result<Vec<Connection>> {
         unsupported("read connections")
-    }
-    pub(crate) fn io_counters(&self) -> Result<IoCounters> {
-        unsupported("read io_counters")
     }
     pub(crate) fn memory_full_info(&self) -> Result<MemoryFullInfo> {
         unsupported("read memory_full_info")

@@ -18,6 +18,9 @@ use std::time::Duration;
 use windows_sys::Win32::Foundation::{
     DuplicateHandle, FALSE, FILETIME, HANDLE, WAIT_FAILED, WAIT_OBJECT_0, WAIT_TIMEOUT,
 };
+use windows_sys::Win32::Security::{
+    GetTokenInformation, LookupAccountSidW, TokenUser, TOKEN_QUERY, TOKEN_USER,
+};
 use windows_sys::Win32::System::ProcessStatus::{
     K32GetProcessMemoryInfo, PROCESS_MEMORY_COUNTERS, PROCESS_MEMORY_COUNTERS_EX,
 };
@@ -29,6 +32,10 @@ use windows_sys::Win32::System::Threading::{
     NORMAL_PRIORITY_CLASS, PROCESS_ACCESS_RIGHTS, PROCESS_NAME_WIN32, PROCESS_QUERY_INFORMATION,
     PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_SET_INFORMATION, PROCESS_SUSPEND_RESUME,
     PROCESS_SYNCHRONIZE, PROCESS_TERMINATE, PROCESS_VM_READ, REALTIME_PRIORITY_CLASS,
+};
+use windows_sys::Win32::System::Threading::{
+    GetProcessHandleCount, GetProcessIoCounters, GetThreadTimes, OpenProcessToken, OpenThread,
+    IO_COUNTERS, THREAD_QUERY_LIMITED_INFORMATION,
 };
 
 use windows_sys::Wdk::System::Threading::{
@@ -602,6 +609,133 @@ impl Handle {
         }
         self.verify(op, false)?;
         Ok(m)
+    }
+
+    /// The number of open handles (`GetProcessHandleCount`): Windows' counterpart of open
+    /// descriptors.
+    pub(crate) fn num_fds(&self) -> Result<usize> {
+        let op = "read num_fds";
+        let mut n = 0u32;
+        // SAFETY: valid handle with PROCESS_QUERY_LIMITED_INFORMATION; `n` is live.
+        if unsafe { GetProcessHandleCount(self.raw(), &mut n) } == 0 {
+            self.verify(op, false)?;
+            return Err(last_error(op, Some(self.pid)));
+        }
+        self.verify(op, false)?;
+        Ok(n as usize)
+    }
+
+    /// I/O counters (`GetProcessIoCounters`): Windows counts the bytes passed to I/O
+    /// calls (cache included), given as both `*_bytes` and `*_chars`; there is no
+    /// cancelled-write figure (0).
+    pub(crate) fn io_counters(&self) -> Result<IoCounters> {
+        let op = "read io_counters";
+        // SAFETY: an all-zero IO_COUNTERS is valid (integers).
+        let mut c: IO_COUNTERS = unsafe { std::mem::zeroed() };
+        // SAFETY: valid handle; `c` is live.
+        if unsafe { GetProcessIoCounters(self.raw(), &mut c) } == 0 {
+            self.verify(op, false)?;
+            return Err(last_error(op, Some(self.pid)));
+        }
+        self.verify(op, false)?;
+        Ok(IoCounters {
+            read_count: c.ReadOperationCount,
+            write_count: c.WriteOperationCount,
+            read_bytes: c.ReadTransferCount,
+            write_bytes: c.WriteTransferCount,
+            read_chars: c.ReadTransferCount,
+            write_chars: c.WriteTransferCount,
+            cancelled_write_bytes: 0,
+        })
+    }
+
+    /// Every thread (Toolhelp32 thread list) with its CPU times (`GetThreadTimes`);
+    /// threads that exit meanwhile are left out.
+    pub(crate) fn threads(&self) -> Result<Vec<ThreadTimes>> {
+        let op = "read threads";
+        let mut out = Vec::new();
+        for tid in super::snapshot::thread_ids(self.pid.as_raw())? {
+            // SAFETY: plain call; null means failure.
+            let th = unsafe { OpenThread(THREAD_QUERY_LIMITED_INFORMATION, FALSE, tid) };
+            if th.is_null() {
+                continue;
+            }
+            // SAFETY: a fresh handle we own.
+            let th = unsafe { OwnedHandle::from_raw_handle(th as _) };
+            let mut t = [FILETIME::default(); 4];
+            let [c, e, k, u] = &mut t;
+            // SAFETY: valid thread handle; four distinct live FILETIMEs.
+            if unsafe { GetThreadTimes(th.as_raw_handle() as HANDLE, c, e, k, u) } == 0 {
+                continue;
+            }
+            if let Some(tid) = crate::Tid::new(tid) {
+                out.push(ThreadTimes {
+                    tid,
+                    user: ft_duration(&t[3]),
+                    system: ft_duration(&t[2]),
+                });
+            }
+        }
+        self.verify(op, false)?;
+        Ok(out)
+    }
+
+    /// The account of the process's token, as `DOMAIN\\user`.
+    pub(crate) fn username(&self) -> Result<String> {
+        let op = "read username";
+        let mut tok: HANDLE = std::ptr::null_mut();
+        // SAFETY: valid process handle; `tok` receives a token handle we then own.
+        if unsafe { OpenProcessToken(self.raw(), TOKEN_QUERY, &mut tok) } == 0 {
+            self.verify(op, false)?;
+            return Err(last_error(op, Some(self.pid)));
+        }
+        // SAFETY: a fresh handle we own.
+        let tok = unsafe { OwnedHandle::from_raw_handle(tok as _) };
+        let mut buf: Vec<u64> = vec![0; 64];
+        let mut len = 0u32;
+        // SAFETY: `buf` is a live, aligned buffer of the stated size.
+        let ok = unsafe {
+            GetTokenInformation(
+                tok.as_raw_handle() as HANDLE,
+                TokenUser,
+                buf.as_mut_ptr().cast(),
+                (buf.len() * 8) as u32,
+                &mut len,
+            )
+        };
+        if ok == 0 {
+            return Err(last_error(op, Some(self.pid)));
+        }
+        // SAFETY: on success the buffer starts with a TOKEN_USER whose SID points into it.
+        let sid = unsafe { (*(buf.as_ptr() as *const TOKEN_USER)).User.Sid };
+        let mut name = vec![0u16; 256];
+        let mut domain = vec![0u16; 256];
+        let (mut nl, mut dl) = (name.len() as u32, domain.len() as u32);
+        let mut used = 0;
+        // SAFETY: `sid` is valid while `buf` lives; the name buffers have the lengths
+        // passed.
+        let ok = unsafe {
+            LookupAccountSidW(
+                std::ptr::null(),
+                sid,
+                name.as_mut_ptr(),
+                &mut nl,
+                domain.as_mut_ptr(),
+                &mut dl,
+                &mut used,
+            )
+        };
+        if ok == 0 {
+            return Err(last_error(op, Some(self.pid)));
+        }
+        self.verify(op, true)?;
+        let name = String::from_utf16_lossy(&name[..nl as usize]);
+        let domain = String::from_utf16_lossy(&domain[..dl as usize]);
+        Ok(if domain.is_empty() {
+            name
+        } else {
+            format!("{domain}\\{name}")
+        })
     }
 
     /// Working set as rss, private bytes (the pagefile commit) as vms.

@@ -7,7 +7,8 @@ use std::os::windows::io::{FromRawHandle, OwnedHandle};
 
 use windows_sys::Win32::Foundation::{ERROR_NO_MORE_FILES, INVALID_HANDLE_VALUE};
 use windows_sys::Win32::System::Diagnostics::ToolHelp::{
-    CreateToolhelp32Snapshot, Process32FirstW, Process32NextW, PROCESSENTRY32W, TH32CS_SNAPPROCESS,
+    CreateToolhelp32Snapshot, Process32FirstW, Process32NextW, Thread32First, Thread32Next,
+    PROCESSENTRY32W, TH32CS_SNAPPROCESS, TH32CS_SNAPTHREAD, THREADENTRY32,
 };
 
 use super::process::Handle;
@@ -56,6 +57,34 @@ pub(crate) fn entries() -> Result<Vec<Entry>> {
     let err = std::io::Error::last_os_error();
     if err.raw_os_error() != Some(ERROR_NO_MORE_FILES as i32) {
         return Err(super::util::win_error(op, None, err));
+    }
+    Ok(out)
+}
+
+/// The ids of the threads of process `pid` (Toolhelp32 thread list).
+pub(crate) fn thread_ids(pid: u32) -> Result<Vec<u32>> {
+    let op = "list threads";
+    // SAFETY: plain call; INVALID_HANDLE_VALUE means failure.
+    let snap = unsafe { CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0) };
+    if snap == INVALID_HANDLE_VALUE {
+        return Err(last_error(op, None));
+    }
+    // SAFETY: `snap` is a fresh handle we own; OwnedHandle closes it.
+    let snap = unsafe { OwnedHandle::from_raw_handle(snap as _) };
+    let raw = std::os::windows::io::AsRawHandle::as_raw_handle(&snap) as _;
+    let mut out = Vec::new();
+    let mut e = THREADENTRY32 {
+        dwSize: std::mem::size_of::<THREADENTRY32>() as u32,
+        ..Default::default()
+    };
+    // SAFETY: `raw` is a thread snapshot; `e` is a live entry with dwSize set.
+    let mut ok = unsafe { Thread32First(raw, &mut e) };
+    while ok != 0 {
+        if e.th32OwnerProcessID == pid {
+            out.push(e.th32ThreadID);
+        }
+        // SAFETY: as above.
+        ok = unsafe { Thread32Next(raw, &mut e) };
     }
     Ok(out)
 }
@@ -161,11 +190,19 @@ pub(crate) fn snapshot(
                 row.memory = m;
             }
         }
+        if want.contains(Field::Username) {
+            row.username = via_handle!("read username", |h: &Handle| h.username());
+        }
+        if want.contains(Field::NumFds) {
+            row.num_fds = via_handle!("read num_fds", |h: &Handle| h.num_fds());
+        }
+        if want.contains(Field::Io) {
+            row.io = via_handle!("read io_counters", |h: &Handle| h.io_counters());
+        }
         for f in [
             Field::Status,
             Field::Uids,
             Field::Gids,
-            Field::Username,
             Field::Terminal,
             Field::Nice,
             Field::PageFaults,
@@ -173,8 +210,6 @@ pub(crate) fn snapshot(
             Field::CpuNum,
             Field::Cwd,
             Field::Environ,
-            Field::NumFds,
-            Field::Io,
             Field::MemoryPeaks,
             Field::CtxSwitches,
             Field::Cgroups,
@@ -186,7 +221,6 @@ pub(crate) fn snapshot(
                 Field::Status => row.status = unsupported("read status", pid),
                 Field::Uids => row.uids = unsupported("read uids", pid),
                 Field::Gids => row.gids = unsupported("read gids", pid),
-                Field::Username => row.username = unsupported("read username", pid),
                 Field::Terminal => row.terminal = unsupported("read terminal", pid),
                 Field::Nice => row.nice = unsupported("read nice", pid),
                 Field::PageFaults => row.page_faults = unsupported("read page faults", pid),
@@ -194,8 +228,6 @@ pub(crate) fn snapshot(
                 Field::CpuNum => row.cpu_num = unsupported("read cpu_num", pid),
                 Field::Cwd => row.cwd = unsupported("read cwd", pid),
                 Field::Environ => row.environ = unsupported("read environ", pid),
-                Field::NumFds => row.num_fds = unsupported("read num_fds", pid),
-                Field::Io => row.io = unsupported("read io_counters", pid),
                 Field::MemoryPeaks => row.memory_peaks = unsupported("read memory peaks", pid),
                 Field::CtxSwitches => row.ctx_switches = unsupported("read context switches", pid),
                 Field::Cgroups => row.cgroups = unsupported("read cgroups", pid),
