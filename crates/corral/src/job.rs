@@ -363,6 +363,12 @@ impl Job {
         imp::Job::create_with(name, use_v2, use_kill).map(|inner| Job { inner })
     }
 
+    // Only `os::windows::JobExt` reaches the backend's job directly.
+    #[allow(dead_code)]
+    pub(crate) fn inner(&self) -> &imp::Job {
+        &self.inner
+    }
+
     pub(crate) fn spawn_target(&self) -> imp::JobSpawn {
         self.inner.spawn_target()
     }

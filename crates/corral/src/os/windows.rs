@@ -53,6 +53,54 @@ impl ProcessExt for Process {
     }
 }
 
+/// Windows-only methods of [`Job`](crate::Job): Job Object limits and accounting.
+pub trait JobExt {
+    /// Kill-on-close (`JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE`): when the last handle of the
+    /// job closes (every `Job` value for it dropped, in every process), every member is
+    /// killed.
+    ///
+    /// # Errors
+    ///
+    /// OS errors from `SetInformationJobObject`.
+    fn set_kill_on_close(&self, yes: bool) -> Result<()>;
+
+    /// At most `limit` live processes in the job (`JOB_OBJECT_LIMIT_ACTIVE_PROCESS`):
+    /// creating or assigning one more fails (`ERROR_NOT_ENOUGH_QUOTA`). `None` lifts it.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) for 0; OS errors.
+    fn set_active_process_limit(&self, limit: Option<u32>) -> Result<()>;
+
+    /// `(total, active, terminated)` process counts over the job's life
+    /// (`JobObjectBasicAccountingInformation`; `terminated` counts processes ended by
+    /// a limit).
+    ///
+    /// # Errors
+    ///
+    /// OS errors from `QueryInformationJobObject`.
+    fn process_counts(&self) -> Result<(u32, u32, u32)>;
+}
+
+impl JobExt for crate::Job {
+    fn set_kill_on_close(&self, yes: bool) -> Result<()> {
+        self.inner().set_kill_on_close(yes)
+    }
+
+    fn set_active_process_limit(&self, limit: Option<u32>) -> Result<()> {
+        self.inner().set_active_process_limit(limit)
+    }
+
+    fn process_counts(&self) -> Result<(u32, u32, u32)> {
+        let a = self.inner().accounting()?;
+        Ok((
+            a.total_processes,
+            a.active_processes,
+            a.terminated_processes,
+        ))
+    }
+}
+
 /// The Wine version (ntdll's `wine_get_version`) when this program runs under Wine,
 /// else `None`. Tests use it to report what Wine cannot verify.
 pub fn wine_version() -> Option<String> {

@@ -5,13 +5,17 @@
 
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use windows_sys::Win32::Foundation::{GetLastError, ERROR_ALREADY_EXISTS, FALSE, HANDLE};
 use windows_sys::Win32::System::JobObjects::{
-    AssignProcessToJobObject, CreateJobObjectW, IsProcessInJob, JobObjectBasicProcessIdList,
-    OpenJobObjectW, QueryInformationJobObject, TerminateJobObject,
+    AssignProcessToJobObject, CreateJobObjectW, IsProcessInJob,
+    JobObjectBasicAccountingInformation, JobObjectBasicProcessIdList,
+    JobObjectExtendedLimitInformation, OpenJobObjectW, QueryInformationJobObject,
+    SetInformationJobObject, TerminateJobObject, JOBOBJECT_BASIC_ACCOUNTING_INFORMATION,
+    JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JOB_OBJECT_LIMIT_ACTIVE_PROCESS,
+    JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
 };
 use windows_sys::Win32::System::Threading::{
     PROCESS_QUERY_INFORMATION, PROCESS_SET_QUOTA, PROCESS_TERMINATE,
@@ -29,11 +33,28 @@ const JOB_ALL_ACCESS: u32 = 0x1F_001F;
 /// The exit code members get from [`Job::terminate`] (as `Signal::Kill` gives).
 const KILL_EXIT_CODE: u32 = 9;
 
-/// A job: a Job Object handle and its name.
+/// A job: a Job Object handle and its name, and the limits this handle set (Wine reads
+/// extended limits back as zeros, so they are remembered rather than queried).
 #[derive(Debug)]
 pub(crate) struct Job {
     name: String,
     h: Arc<OwnedHandle>,
+    limits: Mutex<Limits>,
+}
+
+/// The limits set through this handle.
+#[derive(Debug, Default, Clone, Copy)]
+struct Limits {
+    kill_on_close: bool,
+    active_processes: Option<u32>,
+}
+
+/// Counts from `JobObjectBasicAccountingInformation`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Accounting {
+    pub(crate) total_processes: u32,
+    pub(crate) active_processes: u32,
+    pub(crate) terminated_processes: u32,
 }
 
 /// What spawning into a job needs: the job's handle.
@@ -106,6 +127,7 @@ impl Job {
         Ok(Job {
             name,
             h: Arc::new(h),
+            limits: Mutex::default(),
         })
     }
 
@@ -135,6 +157,7 @@ impl Job {
         Ok(Job {
             name: name.to_owned(),
             h: Arc::new(h),
+            limits: Mutex::default(),
         })
     }
 
@@ -240,6 +263,86 @@ impl Job {
             let refs: Vec<&Handle> = members.iter().collect();
             super::control::wait_many(&refs, left, |_| true)?;
         }
+    }
+
+    /// Sets `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE`: closing the last handle of the job kills
+    /// every member.
+    pub(crate) fn set_kill_on_close(&self, yes: bool) -> Result<()> {
+        let mut l = self.limits.lock().unwrap_or_else(|e| e.into_inner());
+        let new = Limits {
+            kill_on_close: yes,
+            ..*l
+        };
+        self.apply(new)?;
+        *l = new;
+        Ok(())
+    }
+
+    /// Sets (or with `None` lifts) `JOB_OBJECT_LIMIT_ACTIVE_PROCESS`.
+    pub(crate) fn set_active_process_limit(&self, limit: Option<u32>) -> Result<()> {
+        if limit == Some(0) {
+            return Err(Error::new(ErrorKind::InvalidInput, "set job limit")
+                .with_detail("an active-process limit must be at least 1"));
+        }
+        let mut l = self.limits.lock().unwrap_or_else(|e| e.into_inner());
+        let new = Limits {
+            active_processes: limit,
+            ..*l
+        };
+        self.apply(new)?;
+        *l = new;
+        Ok(())
+    }
+
+    fn apply(&self, l: Limits) -> Result<()> {
+        // SAFETY: an all-zero JOBOBJECT_EXTENDED_LIMIT_INFORMATION is valid (integers).
+        let mut info: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = unsafe { std::mem::zeroed() };
+        let b = &mut info.BasicLimitInformation;
+        if l.kill_on_close {
+            b.LimitFlags |= JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
+        }
+        if let Some(n) = l.active_processes {
+            b.LimitFlags |= JOB_OBJECT_LIMIT_ACTIVE_PROCESS;
+            b.ActiveProcessLimit = n;
+        }
+        // SAFETY: `info` is live and of the size passed; a job handle with
+        // JOB_OBJECT_SET_ATTRIBUTES.
+        let ok = unsafe {
+            SetInformationJobObject(
+                self.raw(),
+                JobObjectExtendedLimitInformation,
+                (&info as *const JOBOBJECT_EXTENDED_LIMIT_INFORMATION).cast(),
+                std::mem::size_of::<JOBOBJECT_EXTENDED_LIMIT_INFORMATION>() as u32,
+            )
+        };
+        if ok == 0 {
+            return Err(last_error("set job limit", None));
+        }
+        Ok(())
+    }
+
+    /// Process counts of the job's lifetime (`JobObjectBasicAccountingInformation`).
+    pub(crate) fn accounting(&self) -> Result<Accounting> {
+        // SAFETY: an all-zero accounting struct is valid (integers).
+        let mut a: JOBOBJECT_BASIC_ACCOUNTING_INFORMATION = unsafe { std::mem::zeroed() };
+        // SAFETY: `a` is live and of the size passed.
+        let ok = unsafe {
+            QueryInformationJobObject(
+                self.raw(),
+                JobObjectBasicAccountingInformation,
+                (&mut a as *mut JOBOBJECT_BASIC_ACCOUNTING_INFORMATION).cast(),
+                std::mem::size_of::<JOBOBJECT_BASIC_ACCOUNTING_INFORMATION>() as u32,
+                std::ptr::null_mut(),
+            )
+        };
+        if ok == 0 {
+            return Err(last_error("read job accounting", None));
+        }
+        Ok(Accounting {
+            total_processes: a.TotalProcesses,
+            active_processes: a.ActiveProcesses,
+            terminated_processes: a.TotalTerminatedProcesses,
+        })
     }
 
     pub(crate) fn spawn_target(&self) -> JobSpawn {
