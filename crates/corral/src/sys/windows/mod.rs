@@ -13,8 +13,6 @@ mod spawn;
 mod system;
 mod util;
 
-use std::ffi::OsString;
-
 use crate::info::*;
 use crate::{Error, ErrorKind, Result};
 
@@ -103,9 +101,6 @@ pub(crate) fn topology() -> Result<crate::system::Topology> {
 }
 
 impl Handle {
-    pub(crate) fn environ(&self) -> Result<Vec<(OsString, OsString)>> {
-        unsupported("read environ")
-    }
     pub(crate) fn status(&self) -> Result<Status> {
         unsupported("read status")
     }

@@ -67,6 +67,11 @@ const PEB_PROCESS_PARAMETERS: usize = 0x10;
 const PARAMS_CURRENT_DIRECTORY: usize = 0x38;
 #[cfg(target_pointer_width = "32")]
 const PARAMS_CURRENT_DIRECTORY: usize = 0x24;
+/// Offset of `Environment` in `RTL_USER_PROCESS_PARAMETERS`.
+#[cfg(target_pointer_width = "64")]
+const PARAMS_ENVIRONMENT: usize = 0x80;
+#[cfg(target_pointer_width = "32")]
+const PARAMS_ENVIRONMENT: usize = 0x48;
 /// Offset of `CommandLine` in `RTL_USER_PROCESS_PARAMETERS`.
 #[cfg(target_pointer_width = "64")]
 const PARAMS_COMMAND_LINE: usize = 0x70;
@@ -421,6 +426,65 @@ impl Handle {
         Ok(PathBuf::from(OsString::from_wide(&text)))
     }
 
+    /// The environment block (PEB → ProcessParameters → Environment), read page by page
+    /// up to its double NUL, as `(name, value)` pairs in order. Entries whose name starts
+    /// with `=` (the per-drive directories, `=C:=C:\\dir`) are kept.
+    pub(crate) fn environ(&self) -> Result<Vec<(OsString, OsString)>> {
+        let op = "read environ";
+        let h = self.with_rights(PROCESS_QUERY_INFORMATION | PROCESS_VM_READ, op)?;
+        let raw = h.as_raw_handle() as HANDLE;
+        let params = self.process_parameters(raw, op)?;
+        let env: usize = self.read_remote(raw, params + PARAMS_ENVIRONMENT, op)?;
+        if env == 0 {
+            return Ok(Vec::new());
+        }
+        const PAGE: usize = 4096;
+        const LIMIT: usize = 1 << 20; // units; far above Windows' 32 767-character values
+        let mut block: Vec<u16> = Vec::new();
+        let mut addr = env;
+        loop {
+            // Up to the next page boundary, so an unmapped page after the block is never
+            // part of a read.
+            let bytes = (PAGE - addr % PAGE).max(2) & !1;
+            let mut chunk = vec![0u16; bytes / 2];
+            self.read_remote_into(raw, addr, &mut chunk, op)?;
+            block.extend_from_slice(&chunk);
+            addr += bytes;
+            if let Some(end) = block.windows(2).position(|w| w == [0, 0]) {
+                block.truncate(end + 1);
+                break;
+            }
+            if block.len() > LIMIT {
+                return Err(Error::new(ErrorKind::Parse, op)
+                    .with_pid(self.pid)
+                    .with_detail("the environment block has no end"));
+            }
+        }
+        self.verify(op, false)?;
+        Ok(split_env_block(&block))
+    }
+
+    /// The address of the process's `RTL_USER_PROCESS_PARAMETERS`.
+    fn process_parameters(&self, raw: HANDLE, op: &'static str) -> Result<usize> {
+        let mut pbi = BasicInformation::default();
+        let mut ret = 0u32;
+        // SAFETY: `pbi` is live and of the size passed.
+        let status = unsafe {
+            NtQueryInformationProcess(
+                raw,
+                ProcessBasicInformation,
+                (&mut pbi as *mut BasicInformation).cast(),
+                std::mem::size_of::<BasicInformation>() as u32,
+                &mut ret,
+            )
+        };
+        if status < 0 {
+            self.verify(op, false)?;
+            return Err(self.nt_error(op, status));
+        }
+        self.read_remote(raw, pbi.peb_base_address + PEB_PROCESS_PARAMETERS, op)
+    }
+
     /// `ProcessCommandLineInformation`; `Ok(None)` where the OS lacks that class (Wine,
     /// Windows before 8.1).
     fn query_command_line(&self, op: &'static str) -> Result<Option<Vec<u16>>> {
@@ -484,24 +548,7 @@ impl Handle {
     fn read_params_string(&self, offset: usize, op: &'static str) -> Result<Vec<u16>> {
         let h = self.with_rights(PROCESS_QUERY_INFORMATION | PROCESS_VM_READ, op)?;
         let raw = h.as_raw_handle() as HANDLE;
-        let mut pbi = BasicInformation::default();
-        let mut ret = 0u32;
-        // SAFETY: `pbi` is live and of the size passed.
-        let status = unsafe {
-            NtQueryInformationProcess(
-                raw,
-                ProcessBasicInformation,
-                (&mut pbi as *mut BasicInformation).cast(),
-                std::mem::size_of::<BasicInformation>() as u32,
-                &mut ret,
-            )
-        };
-        if status < 0 {
-            self.verify(op, false)?;
-            return Err(self.nt_error(op, status));
-        }
-        let peb = pbi.peb_base_address;
-        let params: usize = self.read_remote(raw, peb + PEB_PROCESS_PARAMETERS, op)?;
+        let params = self.process_parameters(raw, op)?;
         let us: UNICODE_STRING = self.read_remote(raw, params + offset, op)?;
         let mut text = vec![0u16; us.Length as usize / 2];
         if !text.is_empty() {
@@ -813,6 +860,24 @@ impl Handle {
     }
 }
 
+/// Splits an environment block (without its final NUL) into `(name, value)` pairs; the
+/// name ends at the first `=` after its first character.
+pub(crate) fn split_env_block(block: &[u16]) -> Vec<(OsString, OsString)> {
+    block
+        .split(|&c| c == 0)
+        .filter(|e| !e.is_empty())
+        .map(|e| {
+            let eq = e
+                .iter()
+                .skip(1)
+                .position(|&c| c == u16::from(b'='))
+                .map_or(e.len(), |p| p + 1);
+            let value = if eq < e.len() { &e[eq + 1..] } else { &[][..] };
+            (OsString::from_wide(&e[..eq]), OsString::from_wide(value))
+        })
+        .collect()
+}
+
 /// A CPU list as an affinity mask of the first processor group.
 pub(crate) fn affinity_mask(cpus: &[usize], op: &'static str) -> Result<usize> {
     if cpus.is_empty() {
@@ -847,4 +912,30 @@ fn class_from_win(c: u32) -> Option<PriorityClass> {
     PriorityClass::ALL
         .into_iter()
         .find(|&k| class_to_win(k) == c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn environment_blocks_split() {
+        let block: Vec<u16> = "=C:=C:\\dir\0PATH=a;b\0EMPTY=\0X=y=z\0"
+            .encode_utf16()
+            .collect();
+        let env = split_env_block(&block);
+        let pairs: Vec<(String, String)> = env
+            .into_iter()
+            .map(|(k, v)| (k.into_string().unwrap(), v.into_string().unwrap()))
+            .collect();
+        assert_eq!(
+            pairs,
+            [
+                ("=C:".to_string(), "C:\\dir".to_string()),
+                ("PATH".into(), "a;b".into()),
+                ("EMPTY".into(), "".into()),
+                ("X".into(), "y=z".into()),
+            ]
+        );
+    }
 }

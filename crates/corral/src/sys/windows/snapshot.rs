@@ -190,6 +190,12 @@ pub(crate) fn snapshot(
                 row.memory = m;
             }
         }
+        if want.contains(Field::Cwd) {
+            row.cwd = via_handle!("read cwd", |h: &Handle| h.cwd());
+        }
+        if want.contains(Field::Environ) {
+            row.environ = via_handle!("read environ", |h: &Handle| h.environ());
+        }
         if want.contains(Field::Username) {
             row.username = via_handle!("read username", |h: &Handle| h.username());
         }
@@ -208,8 +214,6 @@ pub(crate) fn snapshot(
             Field::PageFaults,
             Field::ProcessGroup,
             Field::CpuNum,
-            Field::Cwd,
-            Field::Environ,
             Field::MemoryPeaks,
             Field::CtxSwitches,
             Field::Cgroups,
@@ -226,8 +230,6 @@ pub(crate) fn snapshot(
                 Field::PageFaults => row.page_faults = unsupported("read page faults", pid),
                 Field::ProcessGroup => row.group = unsupported("read process group", pid),
                 Field::CpuNum => row.cpu_num = unsupported("read cpu_num", pid),
-                Field::Cwd => row.cwd = unsupported("read cwd", pid),
-                Field::Environ => row.environ = unsupported("read environ", pid),
                 Field::MemoryPeaks => row.memory_peaks = unsupported("read memory peaks", pid),
                 Field::CtxSwitches => row.ctx_switches = unsupported("read context switches", pid),
                 Field::Cgroups => row.cgroups = unsupported("read cgroups", pid),
