@@ -392,7 +392,7 @@ impl Handle {
                 }
             }
             Ok(None) => {}
-            Err(e) if e.kind() == ErrorKind::Zombie => return Err(e.with_kind(ErrorKind::Zombie)),
+            Err(e) if e.kind() == ErrorKind::Zombie => return Err(e),
             Err(_) => {}
         }
         let entry = super::snapshot::find_entry(self.pid)?;
