@@ -6,10 +6,12 @@
 //!   2  usage error: bad arguments, bad pid, unknown column, bad regular expression
 //!   3  fatal error: the process table could not be read, or output failed
 
+mod act;
 mod columns;
 mod duration;
 mod find;
 mod info;
+mod job;
 mod kill;
 mod nice;
 mod output;
@@ -18,8 +20,10 @@ mod run;
 mod select;
 mod system;
 mod targets;
+mod threads;
 mod topology;
 mod tree;
+mod tune;
 
 use std::process::ExitCode;
 
@@ -68,10 +72,24 @@ enum Cmd {
     Run(Box<run::RunArgs>),
     /// Set the priority class or nice value of processes (selected as for kill).
     Nice(Box<nice::NiceArgs>),
+    /// Show or set the I/O priority of processes (selected as for kill).
+    Ionice(Box<tune::IoniceArgs>),
+    /// Show or set resource limits of processes (prlimit): `limit PID nofile=128`.
+    Limit(Box<tune::LimitArgs>),
+    /// Page out what processes hold resident and report how much went.
+    Trim(Box<tune::TrimArgs>),
+    /// Put processes into background mode (lowest CPU and I/O priority), or back.
+    Background(Box<tune::BackgroundArgs>),
+    /// Show or set the CPUs processes may run on (--cpus LIST or --node N).
+    Affinity(Box<tune::AffinityArgs>),
+    /// List the threads of a process with their scheduling, affinity and times.
+    Threads(threads::ThreadsArgs),
     /// Stop processes (SIGSTOP): PID or PID:INODE.
     Suspend(run::ResumeArgs),
     /// Continue stopped processes (SIGCONT), such as one started with `run --suspended`.
     Resume(run::ResumeArgs),
+    /// Jobs: list, show (members, limits, accounting), kill, freeze, thaw.
+    Job(job::JobArgs),
     /// Show the machine: CPU use over an interval, load, memory, swap, uptime, users.
     System(system::SystemArgs),
     /// Show the CPU topology: packages, cores, logical CPUs, NUMA nodes, caches.
@@ -150,8 +168,15 @@ fn main() -> ExitCode {
         Cmd::Kill(a) => kill::run(*a),
         Cmd::Run(a) => run::run(*a),
         Cmd::Nice(a) => nice::run(*a),
+        Cmd::Ionice(a) => tune::ionice(*a),
+        Cmd::Limit(a) => tune::limit(*a),
+        Cmd::Trim(a) => tune::trim(*a),
+        Cmd::Background(a) => tune::background(*a),
+        Cmd::Affinity(a) => tune::affinity(*a),
+        Cmd::Threads(a) => threads::run(a),
         Cmd::Suspend(a) => run::signal_each(a, corral::Signal::Stop),
         Cmd::Resume(a) => run::signal_each(a, corral::Signal::Cont),
+        Cmd::Job(a) => job::run(a),
         Cmd::System(a) => system::run(a),
         Cmd::Topology(a) => topology::run(a),
     };

@@ -36,6 +36,10 @@ pub struct PsArgs {
     /// Leave out kernel threads.
     #[arg(long)]
     pub no_kernel: bool,
+    /// One row per thread of the selected processes (fixed columns: pid, process name,
+    /// then those of `corral threads`).
+    #[arg(long, conflicts_with_all = ["tree", "sort", "columns"])]
+    pub threads: bool,
     #[command(flatten)]
     pub select: Selection,
 }
@@ -171,7 +175,17 @@ pub fn run(a: PsArgs) -> Result<(), Failure> {
     }
     let selected = a.select.any();
     snap = a.select.apply(snap)?;
+    if a.threads {
+        snap = snap.field(corral::Field::Name);
+    }
     let rows = snap.collect().map_err(|e| Failure::fatal(e.to_string()))?;
+    if a.threads {
+        crate::threads::ps_rows(&rows, a.json, !a.no_header, a.wide)?;
+        if selected && rows.is_empty() {
+            return Err(Failure::no_match(String::new()));
+        }
+        return Ok(());
+    }
     let ctx = Ctx {
         now: SystemTime::now(),
         total_memory: if fields.contains(corral::Field::Rss) {

@@ -10,9 +10,18 @@ use crate::Failure;
 
 #[derive(Args, Debug)]
 #[command(after_help = "\
+Jobs: any of --memory, --process-memory, --max-procs, --cpu-time, --cpu-rate, --cpus,
+--timeout, --job or --stats runs the program in a job (Linux: a cgroup below corral's
+own) that it and everything it starts cannot leave. When the program ends, whatever it
+left running in the job is killed and the job removed. A limit this machine cannot
+enforce is an error (exit 3), never silently ignored. --max-procs counts tasks: Linux
+counts every thread, where Windows counts processes.
+
 Exit status: the program's exit code; 128+N when a signal N killed it; 2 for a usage
 error; 3 when corral could not start the program (the message says why: not found in
-PATH, not executable, a missing working directory, a refused limit or user).")]
+PATH, not executable, a missing working directory, a refused limit or user);
+122 when the job memory limit (--memory) killed it (the OOM killer); 123 when the job
+used up --cpu-time; 124 when --timeout ended it. The limit is named on stderr.")]
 pub struct RunArgs {
     /// Nice value, -20 (most favoured) to 19.
     #[arg(long, allow_hyphen_values = true, value_name = "N")]
@@ -21,8 +30,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "CLASS")]
     pub priority_class: Option<String>,
     /// CPUs to run on: a list such as 0,2-3.
-    #[arg(long, value_name = "CPUS")]
+    #[arg(long, value_name = "CPUS", conflicts_with = "node")]
     pub affinity: Option<String>,
+    /// Run on the CPUs of this NUMA node.
+    #[arg(long, value_name = "NODE")]
+    pub node: Option<u32>,
     /// I/O priority: idle, best-effort[:LEVEL], realtime[:LEVEL] (LEVEL 0-7, 0 highest).
     #[arg(long, value_name = "CLASS[:LEVEL]")]
     pub ionice: Option<String>,
@@ -68,6 +80,38 @@ pub struct RunArgs {
     /// Run this command line through `sh -c` instead of PROGRAM ARGS.
     #[arg(long, value_name = "CMD")]
     pub shell: Option<String>,
+    /// Job memory limit, all processes together (RAM + swap): 512M, 2G.
+    #[arg(long, value_name = "SIZE")]
+    pub memory: Option<String>,
+    /// Address-space limit of each process (RLIMIT_AS; allocations beyond it fail): 100M.
+    #[arg(long, value_name = "SIZE")]
+    pub process_memory: Option<String>,
+    /// Most tasks at once in the job (Linux counts threads, not just processes): 64.
+    #[arg(long, value_name = "N")]
+    pub max_procs: Option<String>,
+    /// CPU time (user + kernel) of the whole job, exited processes included; then the job is
+    /// killed: 30s.
+    #[arg(long, value_name = "TIME")]
+    pub cpu_time: Option<String>,
+    /// CPU cap as a share of the whole machine: 50%.
+    #[arg(long, value_name = "PERCENT")]
+    pub cpu_rate: Option<String>,
+    /// CPU cap in cores, as docker run --cpus: 1.5.
+    #[arg(long, value_name = "N")]
+    pub cpus: Option<String>,
+    /// Wall-clock limit: then the whole job is killed: 1m.
+    #[arg(long, value_name = "TIME")]
+    pub timeout: Option<String>,
+    /// Name the job (visible to `corral job list/show/kill`); must not exist yet.
+    #[arg(long, value_name = "NAME")]
+    pub job: Option<String>,
+    /// Print the job's accounting (CPU time, memory, faults, I/O, OOM kills) to stderr at
+    /// the end.
+    #[arg(long)]
+    pub stats: bool,
+    /// With --stats: print the accounting as one JSON object (the last line of stderr).
+    #[arg(long)]
+    pub json: bool,
     /// The program and its arguments (after `--`).
     #[arg(
         trailing_var_arg = true,
@@ -81,8 +125,8 @@ fn usage(m: impl Into<String>) -> Failure {
     Failure::usage(m)
 }
 
-/// Parses a CPU list such as `0,2-3`.
-pub fn parse_cpus(s: &str) -> Result<Vec<usize>, Failure> {
+/// Parses a CPU list such as `0,2-3` (`opt` names the option in errors).
+pub fn parse_cpus(s: &str, opt: &str) -> Result<Vec<usize>, Failure> {
     let mut v = Vec::new();
     for part in s.split(',') {
         let part = part.trim();
@@ -92,24 +136,24 @@ pub fn parse_cpus(s: &str) -> Result<Vec<usize>, Failure> {
         };
         let a: usize = a
             .parse()
-            .map_err(|_| usage(format!("--affinity: bad CPU list {s:?}")))?;
+            .map_err(|_| usage(format!("{opt}: bad CPU list {s:?}")))?;
         let b: usize = b
             .parse()
-            .map_err(|_| usage(format!("--affinity: bad CPU list {s:?}")))?;
+            .map_err(|_| usage(format!("{opt}: bad CPU list {s:?}")))?;
         if a > b || b >= 1 << 16 {
-            return Err(usage(format!("--affinity: bad CPU range {part:?}")));
+            return Err(usage(format!("{opt}: bad CPU range {part:?}")));
         }
         v.extend(a..=b);
     }
     if v.is_empty() {
-        return Err(usage("--affinity: empty CPU list"));
+        return Err(usage(format!("{opt}: empty CPU list")));
     }
     v.sort_unstable();
     v.dedup();
     Ok(v)
 }
 
-fn parse_amount(s: &str, what: &str) -> Result<Option<u64>, Failure> {
+fn parse_amount(s: &str, what: &str, opt: &str) -> Result<Option<u64>, Failure> {
     let t = s.trim().to_ascii_lowercase();
     if t == "unlimited" || t == "infinity" || t == "inf" {
         return Ok(None);
@@ -127,46 +171,47 @@ fn parse_amount(s: &str, what: &str) -> Result<Option<u64>, Failure> {
         .map(Some)
         .ok_or_else(|| {
             usage(format!(
-                "--rlimit: bad value {s:?} for {what} (a number, with K/M/G, or unlimited)"
+                "{opt}: bad value {s:?} for {what} (a number, with K/M/G, or unlimited)"
             ))
         })
 }
 
 /// Parses `RES=SOFT[:HARD]` (one value sets both).
-pub fn parse_rlimit(s: &str) -> Result<(Resource, Rlimit), Failure> {
+pub fn parse_rlimit(s: &str, opt: &str) -> Result<(Resource, Rlimit), Failure> {
     let (name, val) = s
         .split_once('=')
-        .ok_or_else(|| usage(format!("--rlimit: expected RES=SOFT[:HARD], got {s:?}")))?;
+        .ok_or_else(|| usage(format!("{opt}: expected RES=SOFT[:HARD], got {s:?}")))?;
     let res = Resource::from_name(name.trim()).ok_or_else(|| {
         let names: Vec<&str> = Resource::ALL.iter().map(|r| r.name()).collect();
         usage(format!(
-            "--rlimit: unknown resource {name:?}; known: {}",
+            "{opt}: unknown resource {name:?}; known: {}",
             names.join(", ")
         ))
     })?;
     let (soft, hard) = match val.split_once(':') {
-        Some((a, b)) => (parse_amount(a, name)?, parse_amount(b, name)?),
+        Some((a, b)) => (parse_amount(a, name, opt)?, parse_amount(b, name, opt)?),
         None => {
-            let v = parse_amount(val, name)?;
+            let v = parse_amount(val, name, opt)?;
             (v, v)
         }
     };
     if let (Some(a), Some(b)) = (soft, hard) {
         if a > b {
             return Err(usage(format!(
-                "--rlimit: soft limit above hard limit in {s:?}"
+                "{opt}: soft limit above hard limit in {s:?}"
             )));
         }
     }
     if soft.is_none() && hard.is_some() {
         return Err(usage(format!(
-            "--rlimit: an unlimited soft limit cannot exceed a finite hard limit in {s:?}"
+            "{opt}: an unlimited soft limit cannot exceed a finite hard limit in {s:?}"
         )));
     }
     Ok((res, Rlimit { soft, hard }))
 }
 
-fn parse_ionice(s: &str) -> Result<IoPriority, Failure> {
+/// Parses `CLASS[:LEVEL]` (`opt` names the option in errors).
+pub fn parse_ionice(s: &str, opt: &str) -> Result<IoPriority, Failure> {
     let (c, l) = match s.split_once(':') {
         Some((c, l)) => (c, Some(l)),
         None => (s, None),
@@ -178,7 +223,7 @@ fn parse_ionice(s: &str) -> Result<IoPriority, Failure> {
         "none" | "0" => IoClass::None,
         other => {
             return Err(usage(format!(
-                "--ionice: unknown class {other:?} (idle, best-effort, realtime, none)"
+                "{opt}: unknown class {other:?} (idle, best-effort, realtime, none)"
             )))
         }
     };
@@ -189,7 +234,7 @@ fn parse_ionice(s: &str) -> Result<IoPriority, Failure> {
             .parse::<u8>()
             .ok()
             .filter(|&n| n <= 7)
-            .ok_or_else(|| usage(format!("--ionice: level {l:?} is not 0-7")))?,
+            .ok_or_else(|| usage(format!("{opt}: level {l:?} is not 0-7")))?,
     };
     Ok(IoPriority { class, level })
 }
@@ -220,13 +265,18 @@ fn build(a: &RunArgs) -> Result<Command, Failure> {
         c = c.priority_class(class);
     }
     if let Some(s) = &a.affinity {
-        c = c.cpu_affinity(&parse_cpus(s)?);
+        c = c.cpu_affinity(&parse_cpus(s, "--affinity")?);
+    }
+    if let Some(n) = a.node {
+        let cpus = corral::system::numa_node_cpus(n)
+            .map_err(|e| usage(format!("--node: {}", e.detail().unwrap_or("bad node"))))?;
+        c = c.cpu_affinity(&cpus);
     }
     if let Some(s) = &a.ionice {
-        c = c.io_priority(parse_ionice(s)?);
+        c = c.io_priority(parse_ionice(s, "--ionice")?);
     }
     for r in &a.rlimits {
-        let (res, lim) = parse_rlimit(r)?;
+        let (res, lim) = parse_rlimit(r, "--rlimit")?;
         c = c.rlimit(res, lim);
     }
     if let Some(m) = &a.umask {
@@ -295,7 +345,7 @@ fn build(a: &RunArgs) -> Result<Command, Failure> {
 }
 
 /// The exit code for how the child ended.
-fn code_of(st: corral::ExitStatus) -> u8 {
+pub fn code_of(st: corral::ExitStatus) -> u8 {
     match st.shell_code() {
         Some(c) => c.clamp(0, 255) as u8,
         None => 1,
@@ -306,12 +356,37 @@ pub fn run(a: RunArgs) -> Result<(), Failure> {
     if a.exec && (a.suspended || a.pty) {
         return Err(usage("--exec cannot be combined with --suspended or --pty"));
     }
-    let cmd = build(&a)?;
+    let mut cmd = build(&a)?;
+    let plan = crate::job::RunJob::from_args(&a)?;
     if a.exec {
+        if plan.is_some() {
+            return Err(usage(
+                "--exec cannot be combined with job options (the job needs corral to stay)",
+            ));
+        }
         let e = cmd.exec();
         return Err(Failure::fatal(e.to_string()));
     }
-    let mut child = cmd.spawn().map_err(|e| Failure::fatal(e.to_string()))?;
+    let job = match &plan {
+        Some(p) => {
+            let job = p.create()?;
+            cmd = cmd.job(&job);
+            Some(job)
+        }
+        None => None,
+    };
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            if let Some(j) = &job {
+                let _ = j.terminate();
+            }
+            return Err(Failure::fatal(e.to_string()));
+        }
+    };
+    if let (Some(p), Some(j)) = (&plan, &job) {
+        return p.supervise(j, &mut child, a.pty);
+    }
     if a.suspended {
         eprintln!(
             "corral: started {} suspended ({}); run `corral resume {}` to let it run",
@@ -337,7 +412,7 @@ pub fn run(a: RunArgs) -> Result<(), Failure> {
 
 /// Copies this terminal's input to the child's pty and its output back, until the child
 /// closes the pty.
-fn relay_pty(child: &mut corral::Child) {
+pub fn relay_pty(child: &mut corral::Child) {
     let Some(master) = child.pty() else { return };
     let Ok(mut to_child) = master.try_clone() else {
         return;

@@ -306,8 +306,22 @@ impl Command {
     /// child writes `0` ("myself") to each between `fork` and `execve`, first of all its
     /// set-up steps. This forces `fork` instead of std's `posix_spawn` path.
     /// Windows: `CREATE_SUSPENDED`, `AssignProcessToJobObject`, then `NtResumeProcess`.
+    ///
+    /// The job's per-process limits set through `job` ([`JobLimits`](crate::JobLimits)
+    /// process memory and CPU time, priority class, affinity) are added to this command
+    /// as rlimits, priority class and CPU affinity; a priority class or affinity already
+    /// given to the command is kept, and an rlimit given after this call replaces the
+    /// job's for that resource.
     pub fn job(mut self, job: &crate::Job) -> Command {
         self.opts.job = Some(job.spawn_target());
+        let (rlimits, class, cpus) = job.member_settings();
+        self.opts.rlimits.extend(rlimits);
+        if self.opts.priority_class.is_none() {
+            self.opts.priority_class = class;
+        }
+        if self.opts.affinity.is_none() {
+            self.opts.affinity = cpus;
+        }
         self
     }
 

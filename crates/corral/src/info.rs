@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
-use crate::{Pid, Tid};
+use crate::Pid;
 
 #[cfg(feature = "serde")]
 use serde::Serialize;
@@ -263,18 +263,34 @@ pub struct ProcessGroupInfo {
     pub tracer: Option<Pid>,
 }
 
-/// One thread as listed by [`Process::threads`](crate::Process::threads).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What [`Process::set_background`](crate::Process::set_background) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize))]
-pub struct ThreadTimes {
-    /// Thread id.
-    pub tid: Tid,
-    /// User-mode CPU time.
-    #[cfg_attr(feature = "serde", serde(serialize_with = "ser::secs"))]
-    pub user: Duration,
-    /// Kernel-mode CPU time.
-    #[cfg_attr(feature = "serde", serde(serialize_with = "ser::secs"))]
-    pub system: Duration,
+pub struct BackgroundReport {
+    /// How many threads were changed.
+    pub threads: usize,
+    /// Whether the CPU utilisation clamp was set too (Linux: the kernel has
+    /// `CONFIG_UCLAMP_TASK`); without it only the CPU and I/O priorities change.
+    pub util_clamp: bool,
+}
+
+/// What [`Process::trim_memory`](crate::Process::trim_memory) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+pub struct TrimReport {
+    /// Resident set size before, in bytes.
+    pub rss_before: u64,
+    /// Resident set size after, in bytes.
+    pub rss_after: u64,
+    /// Bytes of address space the kernel was asked to page out.
+    pub advised: u64,
+}
+
+impl TrimReport {
+    /// Bytes no longer resident: `rss_before - rss_after` (0 if the process grew).
+    pub fn paged_out(&self) -> u64 {
+        self.rss_before.saturating_sub(self.rss_after)
+    }
 }
 
 /// A regular file a process has open.

@@ -3,8 +3,9 @@
 //! A job holds processes (and, by inheritance, everything they spawn, daemons and new
 //! sessions included: leaving a job needs privilege, not a double fork). It can list its
 //! members, kill them all at once, freeze and thaw them, and wait until none is left.
-//! Limits, accounting, notifications and kill-on-close come in later versions of this
-//! module; [`Job::capabilities`] says what this machine offers.
+//! Limits ([`JobLimits`]) and accounting ([`JobAccounting`]) are in [`Job::set_limits`]
+//! and [`Job::accounting`]; notifications and kill-on-close come in later versions of
+//! this module. [`Job::capabilities`] says what this machine offers, limit by limit.
 //!
 //! # Examples
 //!
@@ -18,20 +19,46 @@
 //! # Ok::<(), corral::Error>(())
 //! ```
 //!
+//! With limits and accounting:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use corral::{Command, Job, JobLimits};
+//! let limits = JobLimits::new()
+//!     .job_memory(512 << 20)                    // all members together
+//!     .max_processes(64)                        // Linux counts threads too
+//!     .cpus(1.5)                                // as docker run --cpus
+//!     .job_cpu_time(Duration::from_secs(30));   // then the job is terminated
+//! let job = Job::create_with_limits(Some("solver"), &limits)?; // all or nothing
+//! let mut child = Command::new("./solver").job(&job).spawn()?;
+//! child.wait()?;
+//! let used = job.accounting()?;                 // exited members included
+//! println!("{:?} of CPU, {:?} OOM kills", used.total_time(), used.oom_kills);
+//! # Ok::<(), corral::Error>(())
+//! ```
+//!
 //! # Platform-specific behavior
 //!
 //! Linux: a job is a cgroup named `corral-<name>` created directly below the caller's own
 //! cgroup in the cgroup v2 hierarchy (when mounted and writable) and in each writable v1
-//! hierarchy with one of the controllers `freezer`, `pids`, `memory`, `cpuacct` (hybrid
-//! systems). Hierarchies are found through `/proc/self/mountinfo` and the caller's place
+//! hierarchy with one of the controllers `freezer`, `pids`, `memory`, `cpuacct`, `blkio`
+//! (hybrid systems; `cpu` and `cpuset` too when a limit needs them). Hierarchies are found through `/proc/self/mountinfo` and the caller's place
 //! in them through `/proc/self/cgroup`. Creating cgroups normally needs root or a
 //! delegated subtree. Windows: a Job Object (not yet implemented).
 
 use std::time::Duration;
 
 use crate::info::CgroupMembership;
+use crate::job_limits::{JobAccounting, JobLimits, LimitSupport};
 use crate::sys::imp;
 use crate::{Error, ErrorKind, Process, Result};
+
+/// What a process joining a job gets: rlimits, priority class, CPUs.
+pub(crate) type MemberSettings = (
+    Vec<(crate::Resource, crate::Rlimit)>,
+    Option<crate::PriorityClass>,
+    Option<Vec<usize>>,
+);
 
 /// The prefix of every cgroup (Linux) or Job Object (Windows) corral creates for a job.
 #[cfg_attr(feature = "force-unsupported", allow(dead_code))]
@@ -55,6 +82,10 @@ pub const MAX_JOB_NAME: usize = 64;
 /// last), retrying briefly while the kernel still reports them busy. Errors are ignored.
 #[derive(Debug)]
 pub struct Job {
+    // Declared first so it stops (and lets go of the cgroups) before `inner` drops.
+    watcher: Option<crate::job_limits::Watcher>,
+    /// The limits set through this handle (the kernel keeps only some of them).
+    limits: JobLimits,
     inner: imp::Job,
 }
 
@@ -82,8 +113,11 @@ pub struct Capabilities {
     pub freeze: bool,
     /// The OS notifies changes (Linux: v2 `cgroup.events`), so waits need no polling.
     pub events: bool,
-    /// Linux: the v1 controllers a job joins (of `freezer`, `pids`, `memory`, `cpuacct`).
+    /// Linux: the v1 controllers a job joins (of `freezer`, `pids`, `memory`, `cpuacct`,
+    /// `blkio`; `cpu` and `cpuset` only when a limit needs them).
     pub v1_controllers: Vec<String>,
+    /// Whether and how each limit of [`JobLimits`] can be enforced here.
+    pub limits: Vec<LimitSupport>,
     /// Why something is missing, for people.
     pub notes: Vec<String>,
 }
@@ -134,14 +168,170 @@ impl Job {
     /// # Platform-specific behavior
     ///
     /// Linux: `mkdir` of `corral-<name>` below the caller's cgroup in the v2 hierarchy and
-    /// in each writable v1 hierarchy carrying `freezer`, `pids`, `memory` or `cpuacct`
+    /// in each writable v1 hierarchy carrying `freezer`, `pids`, `memory`, `cpuacct` or `blkio`
     /// (hierarchies the caller may not write are skipped). A v1 `cpuset` cgroup, should
     /// one be created, gets `cpuset.cpus` and `cpuset.mems` copied from its parent.
     pub fn create(name: Option<&str>) -> Result<Job> {
         if let Some(n) = name {
             validate_name(n)?;
         }
-        imp::Job::create(name).map(|inner| Job { inner })
+        imp::Job::create(name).map(Job::wrap)
+    }
+
+    fn wrap(inner: imp::Job) -> Job {
+        Job {
+            watcher: None,
+            limits: JobLimits::default(),
+            inner,
+        }
+    }
+
+    /// Creates a job with limits, all or nothing: if one limit cannot be enforced, no job
+    /// is left behind.
+    ///
+    /// # Errors
+    ///
+    /// As [`Job::create`] and [`Job::set_limits`]; on any error the job is removed.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: besides the cgroups of [`Job::create`], joins the v1 `cpu` and `cpuset`
+    /// hierarchies when a CPU-rate/weight or affinity limit needs them.
+    pub fn create_with_limits(name: Option<&str>, limits: &JobLimits) -> Result<Job> {
+        limits.validate()?;
+        let mut job = Job::create(name)?;
+        // On error `job` drops here, empty, and its cgroups are removed.
+        job.set_limits(limits)?;
+        Ok(job)
+    }
+
+    /// Sets the job's limits (Windows: `SetInformationJobObject`), all or nothing.
+    ///
+    /// Kernel-kept limits given as `None` keep their current value. The limits kept by
+    /// this handle are replaced (`None` removes them): per-process limits (memory, CPU
+    /// time), the priority class and the affinity apply to processes spawned into
+    /// ([`Command::job`](crate::Command::job)) or assigned to the job from now on; the job
+    /// CPU time (user + kernel time of all members, past ones included — Windows counts
+    /// user time) is enforced by a watcher thread of this process while this handle
+    /// lives, restarted with the new budget.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`] for a bad value (`0`, a rate outside (0, 1], more CPUs
+    /// than online, a working-set minimum above the maximum, a device the kernel does not
+    /// know …); [`ErrorKind::Unsupported`] naming the limit and the reason when this
+    /// machine cannot enforce it (see [`Job::capabilities`]). Nothing changes on error.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: see the table in [`JobLimits`]'s module docs: cgroup files for the kernel
+    /// limits (v2 controllers are enabled in the caller's `cgroup.subtree_control` when
+    /// needed, which cgroup v2 allows only if the caller's cgroup holds no processes or
+    /// is the root), rlimits / scheduling class / `sched_setaffinity` for per-process
+    /// ones. Joining the v1 `cpu`/`cpuset` hierarchies is possible only while the job is
+    /// empty.
+    pub fn set_limits(&mut self, limits: &JobLimits) -> Result<()> {
+        limits.validate()?;
+        if let Some(a) = &limits.affinity {
+            let n = crate::system::topology()
+                .map(|t| t.logical_cpus())
+                .unwrap_or(usize::MAX);
+            if let Some(c) = a.iter().find(|&&c| c >= n) {
+                return Err(Error::new(ErrorKind::InvalidInput, "set job limits")
+                    .with_detail(format!("affinity: CPU {c} does not exist ({n} CPUs)")));
+            }
+        }
+        self.inner.set_limits(limits)?;
+        self.watcher = None;
+        if let Some(t) = limits.job_cpu_time {
+            self.watcher = Some(crate::job_limits::Watcher::start(self.inner.view(), t)?);
+        }
+        self.limits = limits.clone();
+        Ok(())
+    }
+
+    /// The job's limits: those the kernel keeps (any handle sees them) and those set
+    /// through this handle (per-process limits, priority class, job CPU time).
+    ///
+    /// # Errors
+    ///
+    /// When the job's control files cannot be read.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: a CPU quota reads back as [`JobLimits::cpus`] (cores), unless this handle
+    /// set it as a [`JobLimits::cpu_rate`]; a weight of 100 (the default) and cpusets
+    /// equal to the parent's read as `None`.
+    pub fn limits(&self) -> Result<JobLimits> {
+        let mut l = self.inner.limits()?;
+        l.merge_handle_kept(&self.limits);
+        Ok(l)
+    }
+
+    /// What the job has used, members that already exited included
+    /// (Windows: `QueryInformationJobObject`) basic and I/O accounting.
+    ///
+    /// # Errors
+    ///
+    /// When the member list cannot be read.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: see [`JobAccounting`].
+    pub fn accounting(&self) -> Result<JobAccounting> {
+        let mut a = self.inner.accounting()?;
+        a.cpu_time_limit_hit = self.watcher.as_ref().is_some_and(|w| w.hit());
+        Ok(a)
+    }
+
+    /// Whether this handle's watcher terminated the job at its CPU time limit.
+    pub fn cpu_time_limit_hit(&self) -> bool {
+        self.watcher.as_ref().is_some_and(|w| w.hit())
+    }
+
+    /// The names of the jobs below the calling process's cgroups.
+    ///
+    /// # Errors
+    ///
+    /// When the cgroup directory cannot be read.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: the `corral-*` directories below the caller's v2 cgroup (else its v1
+    /// `freezer`/`pids` cgroup).
+    pub fn list() -> Result<Vec<String>> {
+        imp::list_jobs()
+    }
+
+    /// Every job on the machine, wherever it sits in the cgroup tree, as far as this
+    /// process can see: name and cgroup (read-only: [`Job::open`] reaches only jobs
+    /// below the caller's own cgroups).
+    ///
+    /// # Errors
+    ///
+    /// When the mount table cannot be read.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: walks the cgroup v2 mount (else the v1 `freezer`/`pids` one) for
+    /// directories named `corral-*`, at most 32 levels deep.
+    pub fn list_all() -> Result<Vec<JobRef>> {
+        Ok(imp::list_all_jobs()?
+            .into_iter()
+            .map(|(name, cg)| JobRef {
+                name,
+                cgroups: vec![cg],
+            })
+            .collect())
+    }
+
+    /// The per-process settings a member gets: rlimits, priority class, CPUs.
+    pub(crate) fn member_settings(&self) -> MemberSettings {
+        (
+            self.limits.member_rlimits(),
+            self.limits.priority_class,
+            self.limits.affinity.clone(),
+        )
     }
 
     /// Opens an existing job by name (one created by this or another process below the
@@ -157,7 +347,7 @@ impl Job {
     /// hierarchy [`Job::create`] uses.
     pub fn open(name: &str) -> Result<Job> {
         validate_name(name)?;
-        imp::Job::open(name).map(|inner| Job { inner })
+        imp::Job::open(name).map(Job::wrap)
     }
 
     /// The job's name (without the `corral-` prefix of its cgroups).
@@ -179,7 +369,18 @@ impl Job {
     /// If it died between the checks, the pid may have been reused and the newcomer
     /// moved: the call then reports `NoSuchProcess`.
     pub fn assign(&self, process: &Process) -> Result<()> {
-        self.inner.assign(process.handle())
+        self.inner.assign(process.handle())?;
+        let (rlimits, class, cpus) = self.member_settings();
+        for (r, l) in rlimits {
+            process.set_rlimit(r, l)?;
+        }
+        if let Some(c) = class {
+            process.set_priority_class(c)?;
+        }
+        if let Some(c) = cpus {
+            process.set_cpu_affinity(&c)?;
+        }
+        Ok(())
     }
 
     /// The processes in the job now; members that exit meanwhile are left out.
@@ -322,7 +523,7 @@ impl Job {
     /// # Platform-specific behavior
     ///
     /// Linux: reads `/proc/PID/cgroup`; a job is a cgroup whose last component starts
-    /// with `corral-`, in the v2 hierarchy or a v1 `freezer`/`pids`/`memory`/`cpuacct`
+    /// with `corral-`, in the v2 hierarchy or a v1 `freezer`/`pids`/`memory`/`cpuacct`/`blkio`
     /// one.
     pub fn of(process: &Process) -> Result<Option<JobRef>> {
         Ok(imp::job_of(process.handle())?.map(|(name, cgroups)| JobRef { name, cgroups }))
@@ -345,7 +546,9 @@ impl Job {
     /// caller's cgroup directories, the presence of `cgroup.kill`/`cgroup.freeze` there
     /// (or the kernel version when the caller is in a root cgroup, which lacks them).
     pub fn capabilities() -> Capabilities {
-        imp::job_capabilities()
+        let mut c = imp::job_capabilities();
+        c.limits = imp::limit_support();
+        c
     }
 
     /// Testing only: creates a job without the v2 hierarchy (`use_v2 = false`) or acting
@@ -360,7 +563,7 @@ impl Job {
         if let Some(n) = name {
             validate_name(n)?;
         }
-        imp::Job::create_with(name, use_v2, use_kill).map(|inner| Job { inner })
+        imp::Job::create_with(name, use_v2, use_kill).map(Job::wrap)
     }
 
     // Only `os::windows::JobExt` reaches the backend's job directly.

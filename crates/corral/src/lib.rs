@@ -37,6 +37,16 @@
 //! completed from the basename of argv\[0\], or else of the executable, if that basename
 //! starts with it. Name matching is exact on that completed name.
 //!
+//! # Threads and scheduling
+//!
+//! [`Process::threads`] lists every thread ([`ThreadInfo`]); [`Thread`] is a reuse-safe
+//! handle on one (tid + start time, a thread pidfd on Linux 6.9+). Priorities use the
+//! Win32 vocabulary with a documented Linux mapping ([`sched`]): a [`PriorityClass`] per
+//! process, applied to every thread, and [`ThreadPriority`] levels relative to it;
+//! process-group and per-user priorities are in [`sched`] too. A process can be put in
+//! background mode ([`Process::set_background`]), trimmed ([`Process::trim_memory`]) and
+//! kept on a NUMA node ([`Process::set_numa_node`]).
+//!
 //! # Counters and rates
 //!
 //! Cumulative counters (CPU times, I/O, faults) are returned as the OS keeps them. For
@@ -57,23 +67,27 @@ pub mod control;
 mod error;
 pub mod info;
 mod job;
+mod job_limits;
 pub mod os;
 mod pid;
 mod process;
-mod sched;
+pub mod sched;
 mod signal;
 mod snapshot;
 mod sys;
 pub mod system;
+mod thread;
 
 pub use command::{Child, ChildEvent, Command, Output, SignalForwarding};
 pub use error::{Error, ErrorKind, Result};
 pub use info::*;
 pub use job::{Capabilities, Job, JobRef, MAX_JOB_NAME};
+pub use job_limits::{Enforcement, IoRate, JobAccounting, JobLimits, Limit, LimitSupport};
 pub use pid::{Pid, ProcessRef, Tid};
 pub use process::{CpuSample, Process};
-pub use sched::PriorityClass;
+pub use sched::{LinuxSched, PriorityClass, SchedPolicy, ThreadPriority};
 pub use signal::{ExitStatus, Signal};
 pub use snapshot::{
     Field, FieldSet, FieldValue, Filter, NameMatch, PortMatch, ProcessInfo, Snapshot,
 };
+pub use thread::{Thread, ThreadInfo};

@@ -386,19 +386,97 @@ impl Process {
         self.h.affinity()
     }
 
-    /// Restricts the process to `cpus`.
+    /// Restricts every thread of the process to `cpus`, as `SetProcessAffinityMask`
+    /// does.
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidInput`] for an empty list or CPUs that do not exist;
-    /// [`ErrorKind::AccessDenied`] for another user's process without privilege.
+    /// [`ErrorKind::InvalidInput`] for an empty list, CPUs beyond the machine, or no
+    /// online CPU in the list; [`ErrorKind::AccessDenied`] for another user's process
+    /// without privilege.
     ///
     /// # Platform-specific behavior
     ///
-    /// Linux: `sched_setaffinity` on the main thread only (threads started later inherit
-    /// it); the call is made by pid and checked against pid reuse before and after.
+    /// Linux: `sched_setaffinity` on each thread in `/proc/PID/task` (threads started
+    /// later inherit from their creator), checked against pid reuse before and after.
     pub fn set_cpu_affinity(&self, cpus: &[usize]) -> Result<()> {
         self.h.set_affinity(cpus)
+    }
+
+    /// Keeps the process on one NUMA node: restricts every thread to the node's CPUs.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`] for a node that does not exist or has no CPUs (a
+    /// memory-only node); otherwise as [`Process::set_cpu_affinity`].
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: the node's CPUs from `/sys/devices/system/node`. Only the CPUs are bound:
+    /// Linux has no call to change another process's memory policy (`set_mempolicy` and
+    /// `mbind` act on the caller), so memory is placed by the default local-first
+    /// policy, which follows the CPUs for new allocations. To bind memory too, start the
+    /// process on the node (`Command` with the node's CPUs, then `numactl --membind`
+    /// semantics inside the program) or use a cpuset cgroup.
+    pub fn set_numa_node(&self, node: u32) -> Result<()> {
+        let cpus = crate::system::numa_node_cpus(node)?;
+        self.set_cpu_affinity(&cpus)
+    }
+
+    /// Puts the process into (or takes it out of) background mode, as Windows'
+    /// `PROCESS_MODE_BACKGROUND_BEGIN`/`END` and EcoQoS do: lowest CPU and I/O priority
+    /// together, on every thread.
+    ///
+    /// On: `SCHED_IDLE` with nice 19, the idle I/O class, and a utilisation clamp of 0
+    /// (the CPU frequency governor then runs the threads at the lowest speed) where the
+    /// kernel has one. Off: `SCHED_OTHER` with nice 0, the default I/O class (best-effort
+    /// at the level the nice value implies), and the utilisation clamp reset. Off does
+    /// not restore a class set before background mode began: the process is left at
+    /// `Normal`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::AccessDenied`] for another user's process without privilege, and
+    /// when turning background mode off without privilege to lower the nice value back
+    /// to 0 (Linux: `RLIMIT_NICE` or `CAP_SYS_NICE`).
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: per thread, `sched_setscheduler`, `setpriority`, `ioprio_set` and
+    /// `sched_setattr(SCHED_FLAG_UTIL_CLAMP_MAX)` (the last only with
+    /// `CONFIG_UCLAMP_TASK`; [`BackgroundReport::util_clamp`] says whether it was set).
+    pub fn set_background(&self, on: bool) -> Result<BackgroundReport> {
+        self.h.set_background(on)
+    }
+
+    /// Whether the process is in background mode: every thread `SCHED_IDLE` with the
+    /// idle I/O class.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if the process is gone.
+    pub fn is_background(&self) -> Result<bool> {
+        self.h.is_background()
+    }
+
+    /// Pages out what the process has resident, as `SetProcessWorkingSetSize(-1, -1)`
+    /// ("empty the working set") does, and reports the resident size before and after.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Unsupported`] where the kernel lacks `process_madvise` (Linux
+    /// before 5.10) or pidfds; [`ErrorKind::AccessDenied`] without privilege (Linux:
+    /// ptrace access to the process and `CAP_SYS_NICE`).
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: `process_madvise(MADV_PAGEOUT)` through the pidfd over every private
+    /// mapping in `/proc/PID/maps`. Clean file-backed pages are dropped (read back from
+    /// the file on next use); anonymous pages go to swap, so without swap they stay
+    /// resident. Pages shared with other processes, locked or huge-TLB mappings are left
+    /// alone by the kernel.
+    pub fn trim_memory(&self) -> Result<TrimReport> {
+        self.h.trim_memory()
     }
 
     /// The nice value, -20 (most favoured) to 19.
@@ -524,13 +602,29 @@ impl Process {
         self.h.num_threads()
     }
 
-    /// Every thread with its CPU times.
+    /// Every thread with its name, state, CPU times, scheduling, affinity, last CPU,
+    /// context switches and start time.
     ///
     /// # Errors
     ///
     /// [`ErrorKind::NoSuchProcess`] if the process is gone.
-    pub fn threads(&self) -> Result<Vec<ThreadTimes>> {
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: `/proc/PID/task/TID/stat` and `status` of each thread; threads that end
+    /// while being listed are left out.
+    pub fn threads(&self) -> Result<Vec<crate::ThreadInfo>> {
         self.h.threads()
+    }
+
+    /// Opens one thread of this process.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if the process is gone or has no thread `tid` (the
+    /// message says so).
+    pub fn thread(&self, tid: crate::Tid) -> Result<crate::Thread> {
+        self.h.thread(tid).map(crate::Thread::from_handle)
     }
 
     /// The number of open file descriptors.

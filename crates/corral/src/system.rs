@@ -711,3 +711,34 @@ pub struct Cache {
 pub fn topology() -> Result<Topology> {
     imp::topology()
 }
+
+/// The online CPUs of NUMA node `node`, ascending.
+///
+/// # Errors
+///
+/// [`crate::ErrorKind::InvalidInput`] if the node does not exist or has no CPUs (a memory-only
+/// node); as [`topology`] otherwise.
+pub fn numa_node_cpus(node: u32) -> Result<Vec<usize>> {
+    let op = "find NUMA node";
+    let topo = topology()?;
+    let known: Vec<String> = topo.numa_nodes.iter().map(|n| n.id.to_string()).collect();
+    let n = topo
+        .numa_nodes
+        .iter()
+        .find(|n| n.id == node)
+        .ok_or_else(|| {
+            crate::Error::new(crate::ErrorKind::InvalidInput, op).with_detail(format!(
+                "no NUMA node {node} on this machine (nodes: {})",
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        })?;
+    if n.cpus.is_empty() {
+        return Err(crate::Error::new(crate::ErrorKind::InvalidInput, op)
+            .with_detail(format!("NUMA node {node} has no online CPUs (memory only)")));
+    }
+    Ok(n.cpus.iter().map(|&c| c as usize).collect())
+}

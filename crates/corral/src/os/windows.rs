@@ -92,7 +92,7 @@ impl JobExt for crate::Job {
     }
 
     fn process_counts(&self) -> Result<(u32, u32, u32)> {
-        let a = self.inner().accounting()?;
+        let a = self.inner().process_counts()?;
         Ok((
             a.total_processes,
             a.active_processes,

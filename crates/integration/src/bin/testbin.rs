@@ -34,7 +34,8 @@
 //!    pid to LOG and sleeps; the process itself exits), `--ignore-int`.
 //! 4. `--threads N` (idle threads `worker-0`.., reports `tids=`), `--burn-thread` (a thread
 //!    `burner` spinning forever, reports `burner_tid=`), `--alloc-mb N` (touches every page,
-//!    reports `alloc_mb=`).
+//!    reports `alloc_mb=`), `--map-file PATH` (maps the file private and read-only, reads
+//!    every page, reports `mapped_kb=`).
 //! 5. Files, in command-line order: `--open PATH` (read), `--seek N` (seeks the file opened
 //!    just before), `--open-write PATH` (create, truncate, write the 5 bytes `hello`),
 //!    `--open-append PATH` (create, append, write nothing). Reports `fds=`.
@@ -111,6 +112,7 @@ struct Config {
     threads: usize,
     burn_thread: bool,
     alloc_mb: usize,
+    map_file: Option<OsString>,
     files: Vec<FileOp>,
     listen_tcp: bool,
     listen_tcp6: bool,
@@ -197,6 +199,7 @@ fn parse_args(args: Vec<OsString>) -> Config {
             "--threads" => cfg.threads = number(&mut it, flag),
             "--burn-thread" => cfg.burn_thread = true,
             "--alloc-mb" => cfg.alloc_mb = number(&mut it, flag),
+            "--map-file" => cfg.map_file = Some(value(&mut it, flag)),
             "--open" | "--open-write" | "--open-append" => {
                 let mode = match flag {
                     "--open" => OpenMode::Read,
@@ -764,6 +767,38 @@ fn main() {
         std::hint::black_box(&mut block);
         keep_alive.push(Box::new(block));
         put("alloc_mb", cfg.alloc_mb.to_string());
+    }
+    if let Some(path) = &cfg.map_file {
+        let file = std::fs::File::open(path).or_die("opening --map-file");
+        let len = file.metadata().or_die("stat of --map-file").len() as usize;
+        if len > 0 {
+            // SAFETY: a fresh private read-only mapping of a whole file we hold open; no
+            // Rust reference to it is created, pages are only read through raw pointers.
+            let addr = unsafe {
+                libc::mmap(
+                    std::ptr::null_mut(),
+                    len,
+                    libc::PROT_READ,
+                    libc::MAP_PRIVATE,
+                    std::os::fd::AsRawFd::as_raw_fd(&file),
+                    0,
+                )
+            };
+            if addr == libc::MAP_FAILED {
+                setup_error(&format!(
+                    "mmap of --map-file: {}",
+                    std::io::Error::last_os_error()
+                ));
+            }
+            let mut sum = 0u8;
+            for i in (0..len).step_by(rustix::param::page_size()) {
+                // SAFETY: `i < len`, inside the mapping, which stays mapped forever.
+                sum =
+                    sum.wrapping_add(unsafe { std::ptr::read_volatile(addr.cast::<u8>().add(i)) });
+            }
+            std::hint::black_box(sum);
+        }
+        put("mapped_kb", (len / 1024).to_string());
     }
 
     // Files.

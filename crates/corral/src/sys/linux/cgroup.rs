@@ -23,8 +23,13 @@ use crate::info::CgroupMembership;
 use crate::job::{Capabilities, JOB_PREFIX};
 use crate::{Error, ErrorKind, Pid, Result};
 
-/// The v1 controllers a job joins (for freezing now; for limits and accounting later).
-pub(crate) const V1_USED: &[&str] = &["freezer", "pids", "memory", "cpuacct"];
+#[path = "cgroup_limits.rs"]
+mod limits;
+pub(crate) use limits::{limit_support, list_all_jobs, list_jobs, JobView};
+
+/// The v1 controllers every job joins (freezing, limits, accounting); `cpu` and `cpuset`
+/// are joined only when a limit needs them (`limits::V1_ON_DEMAND`).
+pub(crate) const V1_USED: &[&str] = &["freezer", "pids", "memory", "cpuacct", "blkio"];
 
 /// How long `freeze` waits for the kernel to report the job frozen.
 const FREEZE_WAIT: Duration = Duration::from_secs(30);
@@ -413,7 +418,7 @@ impl Job {
         let dir_name = format!("{JOB_PREFIX}{name}");
         let dirs: Vec<Dir> = hs
             .iter()
-            .filter(|h| used(h))
+            .filter(|h| used(h) || limits::on_demand(h))
             .map(|h| dir_of(h, &dir_name))
             .filter(|d| d.path.is_dir())
             .collect();
@@ -743,7 +748,7 @@ mod tests {
             "/process_api/72a0845e6658b410d6c15ec754710796/corral-x"
         );
         assert_eq!(dir_of(&hs[0], "corral-x").cg, "/corral-x");
-        assert_eq!(hs.iter().filter(|h| used(h)).count(), 5);
+        assert_eq!(hs.iter().filter(|h| used(h)).count(), 6);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use super::parse::{
 };
 use super::proc::{page_size, read_path, ticks};
 use super::process::Handle;
+use super::thread;
 use crate::info::*;
 use crate::{Error, ErrorKind, Pid, Result, Tid};
 
@@ -330,15 +331,12 @@ fn lim(v: u64) -> Option<u64> {
 
 /// The Linux policy and static priority of a priority class.
 pub(crate) fn linux_policy(class: crate::PriorityClass) -> (libc::c_int, libc::c_int) {
-    match class {
-        crate::PriorityClass::Idle => (libc::SCHED_IDLE, 0),
-        crate::PriorityClass::Realtime => (libc::SCHED_RR, 1),
-        _ => (libc::SCHED_OTHER, 0),
-    }
+    let s = class.linux();
+    (
+        s.policy.linux_number() as libc::c_int,
+        s.rt_priority as libc::c_int,
+    )
 }
-
-const IOPRIO_WHO_PROCESS: libc::c_long = 1;
-const IOPRIO_CLASS_SHIFT: u32 = 13;
 
 impl Handle {
     fn read_buf(&self, file: &str, op: &'static str, zombie_ok: bool) -> Result<Vec<u8>> {
@@ -532,27 +530,6 @@ impl Handle {
         Ok(self.list_numeric("fd", "read num_fds")?.len())
     }
 
-    pub(crate) fn threads(&self) -> Result<Vec<ThreadTimes>> {
-        let tids = self.list_numeric("task", "read threads")?;
-        let mut out = Vec::with_capacity(tids.len());
-        let mut buf = Vec::with_capacity(512);
-        for tid in tids {
-            // A thread may exit between the listing and the read: skip it.
-            if read_path(&format!("/proc/{}/task/{}/stat", self.pid, tid), &mut buf).is_err() {
-                continue;
-            }
-            if let (Some(st), Some(tid)) = (super::parse::stat::parse(&buf), Tid::new(tid)) {
-                out.push(ThreadTimes {
-                    tid,
-                    user: ticks(st.utime),
-                    system: ticks(st.stime),
-                });
-            }
-        }
-        self.verify("read threads", false)?;
-        Ok(out)
-    }
-
     /// `(fd, link target)` for every open descriptor.
     fn fd_links(&self, op: &'static str) -> Result<Vec<(i32, Vec<u8>)>> {
         let fds = self.list_numeric("fd", op)?;
@@ -682,39 +659,35 @@ impl Handle {
         let set = self.by_pid("read cpu_affinity", || {
             rustix::thread::sched_getaffinity(Some(self.rpid())).map_err(io::Error::from)
         })?;
-        Ok((0..rustix::thread::CpuSet::MAX_CPU)
-            .filter(|&c| set.is_set(c))
-            .collect())
+        Ok(thread::cpus_of(&set))
     }
 
+    /// Runs `f` on every thread of the process (by tid), checked against pid reuse
+    /// before and after; threads that end meanwhile (ESRCH) are skipped.
+    pub(crate) fn for_each_task(
+        &self,
+        op: &'static str,
+        mut f: impl FnMut(i32) -> io::Result<()>,
+    ) -> Result<()> {
+        let tids = self.list_numeric("task", op)?;
+        self.by_pid(op, || {
+            for tid in &tids {
+                match f(*tid as i32) {
+                    Ok(()) => {}
+                    Err(e) if e.raw_os_error() == Some(libc::ESRCH) => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Restricts every thread to `cpus`, as `SetProcessAffinityMask` does.
     pub(crate) fn set_affinity(&self, cpus: &[usize]) -> Result<()> {
         let op = "set cpu_affinity";
-        if cpus.is_empty() {
-            return Err(Error::new(ErrorKind::InvalidInput, op)
-                .with_pid(self.pid)
-                .with_detail("the CPU list is empty"));
-        }
-        let mut set = rustix::thread::CpuSet::new();
-        for &c in cpus {
-            if c >= rustix::thread::CpuSet::MAX_CPU {
-                return Err(Error::new(ErrorKind::InvalidInput, op)
-                    .with_pid(self.pid)
-                    .with_detail(format!(
-                        "CPU {c} is beyond the largest CPU number supported"
-                    )));
-            }
-            set.set(c);
-        }
-        self.by_pid(op, || {
-            rustix::thread::sched_setaffinity(Some(self.rpid()), &set).map_err(io::Error::from)
-        })
-        .map_err(|e| {
-            if e.raw_os_error() == Some(libc::EINVAL) {
-                e.with_detail(format!("no online CPU among {cpus:?}"))
-            } else {
-                e
-            }
-        })
+        let set = thread::cpu_set(op, self.pid, cpus)?;
+        self.for_each_task(op, |tid| thread::set_task_affinity(tid, &set))
+            .map_err(|e| thread::affinity_error(e, cpus))
     }
 
     pub(crate) fn nice(&self) -> Result<i32> {
@@ -725,112 +698,73 @@ impl Handle {
 
     pub(crate) fn set_nice(&self, nice: i32) -> Result<()> {
         let op = "set nice";
-        if !(-20..=19).contains(&nice) {
-            return Err(Error::new(ErrorKind::InvalidInput, op)
-                .with_pid(self.pid)
-                .with_detail(format!("nice {nice} is outside -20..=19")));
-        }
+        thread::check_nice(op, self.pid, nice)?;
         self.by_pid(op, || {
             rustix::process::setpriority_process(Some(self.rpid()), nice).map_err(io::Error::from)
         })
     }
 
     pub(crate) fn priority_class(&self) -> Result<crate::PriorityClass> {
-        let st = self.stat()?;
-        Ok(crate::PriorityClass::from_linux(
-            st.policy.unwrap_or(0),
-            st.nice as i32,
-        ))
+        Ok(thread::class_of(&self.stat()?))
     }
 
     /// Applies a priority class to every thread, as `SetPriorityClass` does (Linux sets
     /// policy and nice per thread).
     pub(crate) fn set_priority_class(&self, class: crate::PriorityClass) -> Result<()> {
-        let op = "set priority class";
-        let (policy, prio) = linux_policy(class);
-        let nice = class.nice();
-        let tids = self.list_numeric("task", op)?;
-        self.by_pid(op, || {
-            for tid in &tids {
-                let param = libc::sched_param {
-                    sched_priority: prio,
-                };
-                // SAFETY: sched_setscheduler reads `param`, a valid local.
-                let r = unsafe { libc::sched_setscheduler(*tid as libc::pid_t, policy, &param) };
-                if r < 0 {
-                    let e = io::Error::last_os_error();
-                    if e.raw_os_error() == Some(libc::ESRCH) {
-                        continue; // the thread ended meanwhile
-                    }
-                    return Err(e);
-                }
-                if policy != libc::SCHED_RR {
-                    // SAFETY: setpriority takes integers only.
-                    let r =
-                        unsafe { libc::setpriority(libc::PRIO_PROCESS, *tid as libc::id_t, nice) };
-                    if r < 0 && io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH) {
-                        return Err(io::Error::last_os_error());
-                    }
-                }
-            }
-            Ok(())
-        })
+        let s = class.linux();
+        self.for_each_task("set priority class", |tid| thread::set_task_sched(tid, &s))
     }
 
     pub(crate) fn ionice(&self) -> Result<IoPriority> {
         let pid = self.pid.as_raw() as libc::c_long;
         let v = self.by_pid("read ionice", || {
-            // SAFETY: ioprio_get takes two integer arguments and touches no memory.
-            let r = unsafe { libc::syscall(libc::SYS_ioprio_get, IOPRIO_WHO_PROCESS, pid) };
-            if r < 0 {
-                Err(io::Error::last_os_error())
-            } else {
-                Ok(r as u32)
-            }
+            thread::ioprio_get(thread::IOPRIO_WHO_PROCESS, pid)
         })?;
-        let class = match v >> IOPRIO_CLASS_SHIFT {
-            1 => IoClass::Realtime,
-            2 => IoClass::BestEffort,
-            3 => IoClass::Idle,
-            _ => IoClass::None,
-        };
-        Ok(IoPriority {
-            class,
-            level: (v & 0x7) as u8,
-        })
+        Ok(thread::ioprio_decode(v))
     }
 
     pub(crate) fn set_ionice(&self, prio: IoPriority) -> Result<()> {
         let op = "set ionice";
-        if prio.level > 7 {
-            return Err(Error::new(ErrorKind::InvalidInput, op)
-                .with_pid(self.pid)
-                .with_detail(format!(
-                    "I/O priority level {} is outside 0..=7",
-                    prio.level
-                )));
-        }
-        let class: u32 = match prio.class {
-            IoClass::None => 0,
-            IoClass::Realtime => 1,
-            IoClass::BestEffort => 2,
-            IoClass::Idle => 3,
-        };
-        let level = match prio.class {
-            IoClass::None | IoClass::Idle => 0,
-            _ => prio.level as u32,
-        };
-        let value = ((class << IOPRIO_CLASS_SHIFT) | level) as libc::c_long;
+        let value = thread::ioprio_value(op, prio).map_err(|e| e.with_pid(self.pid))?;
         let pid = self.pid.as_raw() as libc::c_long;
         self.by_pid(op, || {
-            // SAFETY: ioprio_set takes three integer arguments and touches no memory.
-            let r = unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, pid, value) };
-            if r < 0 {
-                Err(io::Error::last_os_error())
-            } else {
-                Ok(())
-            }
+            thread::ioprio_set(thread::IOPRIO_WHO_PROCESS, pid, value)
         })
+    }
+
+    /// Every thread with its fields.
+    pub(crate) fn threads(&self) -> Result<Vec<crate::ThreadInfo>> {
+        let op = "read threads";
+        let tids = self.list_numeric("task", op)?;
+        let class = self.priority_class()?;
+        let boot = super::proc::boot_time_secs()?;
+        let mut out = Vec::with_capacity(tids.len());
+        let mut buf = Vec::with_capacity(512);
+        let mut sbuf = Vec::with_capacity(2048);
+        for tid in tids {
+            // A thread may exit between the listing and the read: skip it.
+            if read_path(&format!("/proc/{}/task/{}/stat", self.pid, tid), &mut buf).is_err() {
+                continue;
+            }
+            let status = read_path(
+                &format!("/proc/{}/task/{}/status", self.pid, tid),
+                &mut sbuf,
+            )
+            .ok()
+            .and_then(|()| status::parse(&sbuf));
+            if let (Some(st), Some(tid)) = (super::parse::stat::parse(&buf), Tid::new(tid)) {
+                out.push(thread::thread_info(tid, &st, status.as_ref(), class, boot));
+            }
+        }
+        self.verify(op, false)?;
+        Ok(out)
+    }
+
+    /// Opens one thread of this process.
+    pub(crate) fn thread(&self, tid: Tid) -> Result<thread::ThreadHandle> {
+        let t = thread::ThreadHandle::open_in(self.pid, self.start_ticks, tid)?;
+        self.verify("open thread", false)?;
+        Ok(t)
     }
 
     pub(crate) fn rlimit(&self, res: Resource) -> Result<Rlimit> {

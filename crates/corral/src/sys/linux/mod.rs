@@ -10,8 +10,12 @@ mod process;
 mod snapshot;
 mod spawn;
 mod system;
+mod thread;
 
-pub(crate) use cgroup::{capabilities as job_capabilities, job_of, Job, JobSpawn};
+pub(crate) use cgroup::{
+    capabilities as job_capabilities, job_of, limit_support, list_all_jobs, list_jobs, Job,
+    JobSpawn, JobView,
+};
 pub(crate) use connector::ForkWatch;
 pub(crate) use control::wait_many;
 pub(crate) use fields::{account, group_id, total_memory, uptime, user_id, username as user_name};
@@ -26,6 +30,9 @@ pub(crate) use spawn::{
 pub(crate) use system::{
     cpu_freq, cpu_stats, cpu_times_all, load_average, pid_count, swap_memory, topology, users,
     virtual_memory,
+};
+pub(crate) use thread::{
+    real_uid, set_who_ionice, set_who_nice, start_time_at_ticks, who_ionice, who_nice, ThreadHandle,
 };
 
 use crate::info::StartTime;

@@ -403,6 +403,23 @@ pub(crate) fn cache_kind(word: &[u8]) -> CacheKind {
     }
 }
 
+/// How many CPU numbers this machine can ever have (highest possible CPU + 1), read once;
+/// `None` if `/sys/devices/system/cpu/possible` cannot be read.
+pub(crate) fn possible_cpus() -> Option<usize> {
+    static P: std::sync::OnceLock<Option<usize>> = std::sync::OnceLock::new();
+    *P.get_or_init(|| {
+        let mut buf = Vec::new();
+        cpu_list_file(
+            "read possible CPUs",
+            "/sys/devices/system/cpu/possible",
+            &mut buf,
+        )
+        .ok()
+        .flatten()
+        .and_then(|v| v.iter().max().map(|&m| m as usize + 1))
+    })
+}
+
 /// Reads a CPU list file; `Ok(None)` when it does not exist.
 fn cpu_list_file(op: &'static str, path: &str, buf: &mut Vec<u8>) -> Result<Option<Vec<u32>>> {
     if !read_opt(op, path, buf)? {

@@ -322,7 +322,7 @@ impl Job {
     }
 
     /// Process counts of the job's lifetime (`JobObjectBasicAccountingInformation`).
-    pub(crate) fn accounting(&self) -> Result<Accounting> {
+    pub(crate) fn process_counts(&self) -> Result<Accounting> {
         // SAFETY: an all-zero accounting struct is valid (integers).
         let mut a: JOBOBJECT_BASIC_ACCOUNTING_INFORMATION = unsafe { std::mem::zeroed() };
         // SAFETY: `a` is live and of the size passed.
@@ -343,6 +343,22 @@ impl Job {
             active_processes: a.ActiveProcesses,
             terminated_processes: a.TotalTerminatedProcesses,
         })
+    }
+
+    pub(crate) fn set_limits(&mut self, _: &crate::JobLimits) -> Result<()> {
+        Err(not_yet("set job limits"))
+    }
+
+    pub(crate) fn limits(&self) -> Result<crate::JobLimits> {
+        Err(not_yet("read job limits"))
+    }
+
+    pub(crate) fn accounting(&self) -> Result<crate::JobAccounting> {
+        Err(not_yet("read job accounting"))
+    }
+
+    pub(crate) fn view(&self) -> super::JobView {
+        super::JobView
     }
 
     pub(crate) fn spawn_target(&self) -> JobSpawn {

@@ -14,7 +14,7 @@ mod system;
 mod util;
 
 use crate::info::*;
-use crate::{Error, ErrorKind, Result};
+use crate::{Error, ErrorKind, Pid, Result};
 
 pub(crate) use control::wait_many;
 pub(crate) use job::{job_capabilities, job_of, Job, JobSpawn};
@@ -101,6 +101,21 @@ pub(crate) fn topology() -> Result<crate::system::Topology> {
 }
 
 impl Handle {
+    pub(crate) fn threads(&self) -> Result<Vec<crate::ThreadInfo>> {
+        unsupported("read threads")
+    }
+    pub(crate) fn trim_memory(&self) -> Result<crate::TrimReport> {
+        unsupported("trim memory")
+    }
+    pub(crate) fn is_background(&self) -> Result<bool> {
+        unsupported("read background mode")
+    }
+    pub(crate) fn set_background(&self, _: bool) -> Result<crate::BackgroundReport> {
+        unsupported("set background mode")
+    }
+    pub(crate) fn thread(&self, _: crate::Tid) -> Result<ThreadHandle> {
+        unsupported("open thread")
+    }
     pub(crate) fn status(&self) -> Result<Status> {
         unsupported("read status")
     }
@@ -160,5 +175,108 @@ impl Handle {
     }
     pub(crate) fn cgroups(&self) -> Result<Vec<CgroupMembership>> {
         unsupported("read cgroups")
+    }
+}
+
+/// An open thread (not implemented on Windows yet; never constructed).
+#[derive(Debug)]
+pub(crate) struct ThreadHandle {
+    pub(crate) pid: Pid,
+    pub(crate) tid: crate::Tid,
+    pub(crate) start_ticks: u64,
+    pub(crate) proc_start: u64,
+}
+
+impl ThreadHandle {
+    pub(crate) fn open(_: crate::Tid) -> Result<ThreadHandle> {
+        unsupported("open thread")
+    }
+    pub(crate) fn has_exited(&self) -> bool {
+        true
+    }
+    pub(crate) fn info(&self) -> Result<crate::ThreadInfo> {
+        unsupported("read thread")
+    }
+    pub(crate) fn process_class(&self) -> Result<crate::PriorityClass> {
+        unsupported("read priority class")
+    }
+    pub(crate) fn set_sched(&self, _: &crate::LinuxSched, op: &'static str) -> Result<()> {
+        unsupported(op)
+    }
+    pub(crate) fn set_nice(&self, _: i32) -> Result<()> {
+        unsupported("set thread nice")
+    }
+    pub(crate) fn affinity(&self) -> Result<Vec<usize>> {
+        unsupported("read thread affinity")
+    }
+    pub(crate) fn set_affinity(&self, _: &[usize]) -> Result<()> {
+        unsupported("set thread affinity")
+    }
+    pub(crate) fn suspend_unsupported(op: &'static str, _: Pid) -> Result<()> {
+        unsupported(op)
+    }
+}
+
+/// A start stamp (FILETIME ticks) as a start time.
+pub(crate) fn start_time_at_ticks(ticks: u64) -> Result<StartTime> {
+    Ok(StartTime {
+        wall: util::ticks_to_system_time(ticks),
+        raw: ticks,
+    })
+}
+
+pub(crate) fn real_uid() -> u32 {
+    u32::MAX
+}
+
+pub(crate) fn who_nice(_: crate::sched::Who, op: &'static str) -> Result<i32> {
+    unsupported(op)
+}
+
+pub(crate) fn set_who_nice(_: crate::sched::Who, _: i32, op: &'static str) -> Result<()> {
+    unsupported(op)
+}
+
+pub(crate) fn who_ionice(_: crate::sched::Who, op: &'static str) -> Result<IoPriority> {
+    unsupported(op)
+}
+
+pub(crate) fn set_who_ionice(_: crate::sched::Who, _: IoPriority, op: &'static str) -> Result<()> {
+    unsupported(op)
+}
+
+pub(crate) fn list_jobs() -> Result<Vec<String>> {
+    unsupported("list jobs")
+}
+
+pub(crate) fn list_all_jobs() -> Result<Vec<(String, CgroupMembership)>> {
+    unsupported("list all jobs")
+}
+
+pub(crate) fn limit_support() -> Vec<crate::LimitSupport> {
+    crate::Limit::ALL
+        .iter()
+        .map(|&limit| crate::LimitSupport {
+            limit,
+            how: crate::Enforcement::Unsupported(
+                "job limits are not implemented on Windows yet".into(),
+            ),
+        })
+        .collect()
+}
+
+/// A job handle for the CPU-time watcher (not implemented on Windows yet; never constructed).
+#[derive(Debug)]
+pub(crate) struct JobView;
+
+impl JobView {
+    pub(crate) fn cpu_usage(&self) -> Result<std::time::Duration> {
+        unsupported("read job CPU time")
+    }
+    pub(crate) fn cpu_capacity(&self) -> f64 {
+        1.0
+    }
+    pub(crate) fn terminate(&self) -> Result<()> {
+        unsupported("terminate job")
     }
 }

@@ -34,8 +34,7 @@ use windows_sys::Win32::System::Threading::{
     PROCESS_SYNCHRONIZE, PROCESS_TERMINATE, PROCESS_VM_READ, REALTIME_PRIORITY_CLASS,
 };
 use windows_sys::Win32::System::Threading::{
-    GetProcessHandleCount, GetProcessIoCounters, GetThreadTimes, OpenProcessToken, OpenThread,
-    IO_COUNTERS, THREAD_QUERY_LIMITED_INFORMATION,
+    GetProcessHandleCount, GetProcessIoCounters, OpenProcessToken, IO_COUNTERS,
 };
 
 use windows_sys::Wdk::System::Threading::{
@@ -694,37 +693,6 @@ impl Handle {
             write_chars: c.WriteTransferCount,
             cancelled_write_bytes: 0,
         })
-    }
-
-    /// Every thread (Toolhelp32 thread list) with its CPU times (`GetThreadTimes`);
-    /// threads that exit meanwhile are left out.
-    pub(crate) fn threads(&self) -> Result<Vec<ThreadTimes>> {
-        let op = "read threads";
-        let mut out = Vec::new();
-        for tid in super::snapshot::thread_ids(self.pid.as_raw())? {
-            // SAFETY: plain call; null means failure.
-            let th = unsafe { OpenThread(THREAD_QUERY_LIMITED_INFORMATION, FALSE, tid) };
-            if th.is_null() {
-                continue;
-            }
-            // SAFETY: a fresh handle we own.
-            let th = unsafe { OwnedHandle::from_raw_handle(th as _) };
-            let mut t = [FILETIME::default(); 4];
-            let [c, e, k, u] = &mut t;
-            // SAFETY: valid thread handle; four distinct live FILETIMEs.
-            if unsafe { GetThreadTimes(th.as_raw_handle() as HANDLE, c, e, k, u) } == 0 {
-                continue;
-            }
-            if let Some(tid) = crate::Tid::new(tid) {
-                out.push(ThreadTimes {
-                    tid,
-                    user: ft_duration(&t[3]),
-                    system: ft_duration(&t[2]),
-                });
-            }
-        }
-        self.verify(op, false)?;
-        Ok(out)
     }
 
     /// The account of the process's token, as `DOMAIN\\user`.

@@ -7,8 +7,7 @@ use std::os::windows::io::{FromRawHandle, OwnedHandle};
 
 use windows_sys::Win32::Foundation::{ERROR_NO_MORE_FILES, INVALID_HANDLE_VALUE};
 use windows_sys::Win32::System::Diagnostics::ToolHelp::{
-    CreateToolhelp32Snapshot, Process32FirstW, Process32NextW, Thread32First, Thread32Next,
-    PROCESSENTRY32W, TH32CS_SNAPPROCESS, TH32CS_SNAPTHREAD, THREADENTRY32,
+    CreateToolhelp32Snapshot, Process32FirstW, Process32NextW, PROCESSENTRY32W, TH32CS_SNAPPROCESS,
 };
 
 use super::process::Handle;
@@ -57,34 +56,6 @@ pub(crate) fn entries() -> Result<Vec<Entry>> {
     let err = std::io::Error::last_os_error();
     if err.raw_os_error() != Some(ERROR_NO_MORE_FILES as i32) {
         return Err(super::util::win_error(op, None, err));
-    }
-    Ok(out)
-}
-
-/// The ids of the threads of process `pid` (Toolhelp32 thread list).
-pub(crate) fn thread_ids(pid: u32) -> Result<Vec<u32>> {
-    let op = "list threads";
-    // SAFETY: plain call; INVALID_HANDLE_VALUE means failure.
-    let snap = unsafe { CreateToolhelp32Snapshot(TH32CS_SNAPTHREAD, 0) };
-    if snap == INVALID_HANDLE_VALUE {
-        return Err(last_error(op, None));
-    }
-    // SAFETY: `snap` is a fresh handle we own; OwnedHandle closes it.
-    let snap = unsafe { OwnedHandle::from_raw_handle(snap as _) };
-    let raw = std::os::windows::io::AsRawHandle::as_raw_handle(&snap) as _;
-    let mut out = Vec::new();
-    let mut e = THREADENTRY32 {
-        dwSize: std::mem::size_of::<THREADENTRY32>() as u32,
-        ..Default::default()
-    };
-    // SAFETY: `raw` is a thread snapshot; `e` is a live entry with dwSize set.
-    let mut ok = unsafe { Thread32First(raw, &mut e) };
-    while ok != 0 {
-        if e.th32OwnerProcessID == pid {
-            out.push(e.th32ThreadID);
-        }
-        // SAFETY: as above.
-        ok = unsafe { Thread32Next(raw, &mut e) };
     }
     Ok(out)
 }

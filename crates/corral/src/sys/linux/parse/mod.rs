@@ -10,6 +10,7 @@ pub mod cpustat;
 pub mod fdinfo;
 pub mod io;
 pub mod loadavg;
+pub mod maps;
 pub mod meminfo;
 pub mod mountinfo;
 pub mod net;

@@ -56,6 +56,8 @@ pub struct Stat {
     pub rss_pages: u64,
     /// Field 39: CPU last run on.
     pub processor: Option<u32>,
+    /// Field 40: real-time priority (1..=99 for real-time policies, else 0).
+    pub rt_priority: Option<u32>,
     /// Field 41: scheduling policy.
     pub policy: Option<u32>,
     /// Field 42: aggregated block-I/O delay, ticks.
@@ -127,6 +129,7 @@ pub fn parse(buf: &[u8]) -> Option<Stat> {
         vsize: u(19)?,
         rss_pages: parse_i64(f[20]).map(|v| v.max(0) as u64)?,
         processor: opt(35).and_then(|v| u32::try_from(v).ok()),
+        rt_priority: opt(36).and_then(|v| u32::try_from(v).ok()),
         policy: opt(37).and_then(|v| u32::try_from(v).ok()),
         delayacct_blkio_ticks: opt(38),
         exit_code: if n > 48 {

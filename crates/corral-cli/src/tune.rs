@@ -1,0 +1,202 @@
+//! `corral ionice`, `limit`, `trim`, `background` and `affinity`: read or change one
+//! property of selected processes (selected as for `corral kill`).
+
+use clap::Args;
+use corral::{IoClass, IoPriority, Resource, Rlimit};
+
+use crate::act::{self, Common, Done};
+use crate::columns::human_bytes;
+use crate::run::{parse_cpus, parse_ionice, parse_rlimit};
+use crate::threads::cpu_list;
+use crate::Failure;
+
+const SELECT_HELP: &str = "\
+Selects processes like `corral kill` (pids, PID:INODE, --name, --user, --pgid …) with the
+same safety rules when changing something (reading is allowed on any process).
+Exit status: 0 done for one or more processes; 1 none matched or none could be done;
+2 usage error; 3 fatal error.";
+
+fn show_io(p: IoPriority) -> String {
+    match p.class {
+        IoClass::None => "none".into(),
+        IoClass::Idle => "idle".into(),
+        IoClass::BestEffort => format!("best-effort:{}", p.level),
+        IoClass::Realtime => format!("realtime:{}", p.level),
+    }
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = SELECT_HELP)]
+pub struct IoniceArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Set the I/O class: idle, best-effort[:LEVEL], realtime[:LEVEL], none (LEVEL 0-7,
+    /// 0 highest; default 4). Without it, show the I/O priority.
+    #[arg(long, value_name = "CLASS[:LEVEL]")]
+    pub class: Option<String>,
+    /// The level within the class, 0 (highest) to 7.
+    #[arg(long, value_name = "N", requires = "class")]
+    pub level: Option<u8>,
+}
+
+pub fn ionice(a: IoniceArgs) -> Result<(), Failure> {
+    let set = match &a.class {
+        None => None,
+        Some(s) => {
+            let mut p = parse_ionice(s, "--class")?;
+            if let Some(l) = a.level {
+                if l > 7 {
+                    return Err(Failure::usage(format!("--level: {l} is outside 0-7")));
+                }
+                p.level = l;
+            }
+            Some(p)
+        }
+    };
+    act::each(&a.common, set.is_some(), |t| {
+        if let Some(p) = set {
+            t.proc.set_ionice(p)?;
+        }
+        let now = t.proc.ionice()?;
+        Ok(Done::new(format!("I/O priority {}", show_io(now))).with("ionice", now))
+    })
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = "\
+Items are pids (or PID:INODE) and limits to set, RES=SOFT[:HARD] with K/M/G suffixes or
+`unlimited` (nofile=128, core=0, as=512M:1G). Without limits, shows every limit.
+Resources: as, core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss,
+rtprio, rttime, sigpending, stack.
+
+Selects processes like `corral kill` (pids, PID:INODE, --name, --user, --pgid …) with the
+same safety rules when changing something. Exit status: 0 done for one or more processes;
+1 none matched or none could be done; 2 usage error; 3 fatal error.")]
+pub struct LimitArgs {
+    #[command(flatten)]
+    pub common: Common,
+}
+
+fn show_lim(v: Option<u64>) -> String {
+    v.map(|n| n.to_string())
+        .unwrap_or_else(|| "unlimited".into())
+}
+
+pub fn limit(mut a: LimitArgs) -> Result<(), Failure> {
+    let (sets, pids): (Vec<String>, Vec<String>) =
+        a.common.targets.drain(..).partition(|s| s.contains('='));
+    a.common.targets = pids;
+    let sets: Vec<(Resource, Rlimit)> = sets
+        .iter()
+        .map(|s| parse_rlimit(s, "limit"))
+        .collect::<Result<_, _>>()?;
+    act::each(&a.common, !sets.is_empty(), |t| {
+        for (res, lim) in &sets {
+            t.proc.set_rlimit(*res, *lim)?;
+        }
+        let shown: Vec<Resource> = if sets.is_empty() {
+            Resource::ALL.to_vec()
+        } else {
+            sets.iter().map(|(r, _)| *r).collect()
+        };
+        let mut human = String::from("limits");
+        let mut m = serde_json::Map::new();
+        for r in shown {
+            let l = t.proc.rlimit(r)?;
+            human.push_str(&format!(
+                "\n  {:<11} {:>12} {:>12}",
+                r.name(),
+                show_lim(l.soft),
+                show_lim(l.hard)
+            ));
+            m.insert(
+                r.name().into(),
+                serde_json::json!({"soft": l.soft, "hard": l.hard}),
+            );
+        }
+        Ok(Done::new(human).with("limits", m))
+    })
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = SELECT_HELP)]
+pub struct TrimArgs {
+    #[command(flatten)]
+    pub common: Common,
+}
+
+pub fn trim(a: TrimArgs) -> Result<(), Failure> {
+    act::each(&a.common, true, |t| {
+        let r = t.proc.trim_memory()?;
+        Ok(Done::new(format!(
+            "paged out {} (resident {} -> {})",
+            human_bytes(r.paged_out()),
+            human_bytes(r.rss_before),
+            human_bytes(r.rss_after)
+        ))
+        .with("rss_before", r.rss_before)
+        .with("rss_after", r.rss_after)
+        .with("paged_out", r.paged_out())
+        .with("advised", r.advised))
+    })
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = SELECT_HELP)]
+pub struct BackgroundArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// End background mode (back to the normal class and the default I/O priority).
+    #[arg(long)]
+    pub off: bool,
+}
+
+pub fn background(a: BackgroundArgs) -> Result<(), Failure> {
+    act::each(&a.common, true, |t| {
+        let r = t.proc.set_background(!a.off)?;
+        Ok(Done::new(format!(
+            "background mode {} ({} threads; utilisation clamp {})",
+            if a.off { "off" } else { "on" },
+            r.threads,
+            if r.util_clamp { "set" } else { "not available" }
+        ))
+        .with("background", !a.off)
+        .with("threads", r.threads)
+        .with("util_clamp", r.util_clamp))
+    })
+}
+
+#[derive(Args, Debug)]
+#[command(after_help = SELECT_HELP)]
+pub struct AffinityArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Restrict every thread to these CPUs (0,2-3). Without --cpus or --node, show the
+    /// affinity.
+    #[arg(long, value_name = "CPUS", conflicts_with = "node")]
+    pub cpus: Option<String>,
+    /// Keep the processes on this NUMA node (its CPUs).
+    #[arg(long, value_name = "NODE")]
+    pub node: Option<u32>,
+}
+
+pub fn affinity(a: AffinityArgs) -> Result<(), Failure> {
+    let cpus = match (&a.cpus, a.node) {
+        (Some(s), _) => Some(parse_cpus(s, "--cpus")?),
+        (None, Some(n)) => {
+            Some(corral::system::numa_node_cpus(n).map_err(|e| act::usage_of("--node", e))?)
+        }
+        (None, None) => None,
+    };
+    act::each(&a.common, cpus.is_some(), |t| {
+        if let Some(c) = &cpus {
+            t.proc.set_cpu_affinity(c)?;
+        }
+        let now = t.proc.cpu_affinity()?;
+        let mut d = Done::new(format!("CPUs {}", cpu_list(&now))).with("cpus", &now);
+        if let Some(n) = a.node {
+            d = d.with("node", n);
+        }
+        Ok(d)
+    })
+}

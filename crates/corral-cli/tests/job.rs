@@ -1,0 +1,452 @@
+//! `corral run` with job limits and `corral job …`, run for real (root: cgroups).
+//! Every test checks that its job's cgroups are gone afterwards.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use integration::{testbin_path, unique_name, wait_until};
+use serde_json::Value;
+
+fn corral() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_corral"))
+}
+
+/// This process's cgroup directory in every hierarchy (corral, its child, uses the same).
+fn own_dirs() -> Vec<PathBuf> {
+    let cg = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mut out = Vec::new();
+    for line in mi.lines() {
+        let (pre, post) = line.split_once(" - ").unwrap();
+        let pre: Vec<&str> = pre.split(' ').collect();
+        let post: Vec<&str> = post.split(' ').collect();
+        let (root, point) = (pre[3], pre[4]);
+        let mut ctl: Vec<&str> = match post[0] {
+            "cgroup2" => vec![],
+            "cgroup" => post[2]
+                .split(',')
+                .filter(|o| !o.contains('=') || o.starts_with("name="))
+                .filter(|o| !["rw", "ro", "clone_children", "noprefix", "xattr"].contains(o))
+                .collect(),
+            _ => continue,
+        };
+        ctl.sort();
+        for l in cg.lines() {
+            let mut it = l.splitn(3, ':');
+            let (_, c, path) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
+            let mut a: Vec<&str> = c.split(',').filter(|s| !s.is_empty()).collect();
+            a.sort();
+            if a == ctl {
+                let rest = path
+                    .strip_prefix(root.trim_end_matches('/'))
+                    .unwrap_or(path);
+                out.push(PathBuf::from(format!("{point}{rest}")));
+            }
+        }
+    }
+    out
+}
+
+fn dirs_of(name: &str) -> Vec<PathBuf> {
+    own_dirs()
+        .into_iter()
+        .map(|d| d.join(format!("corral-{name}")))
+        .filter(|d| d.exists())
+        .collect()
+}
+
+fn assert_gone(name: &str) {
+    // `corral run` has exited: its job must be gone already.
+    let left = dirs_of(name);
+    assert!(left.is_empty(), "job {name} left cgroups: {left:?}");
+}
+
+/// `corral run --job NAME ARGS -- testbin TESTBIN_ARGS`, to the end; its job is gone.
+fn run_job(name: &str, args: &[&str], testbin_args: &[&str]) -> Output {
+    let o = run_job_keep(name, args, testbin_args);
+    assert_gone(name);
+    o
+}
+
+/// As [`run_job`], without checking the job's cgroups afterwards.
+fn run_job_keep(name: &str, args: &[&str], testbin_args: &[&str]) -> Output {
+    corral()
+        .args(["run", "--job", name])
+        .args(args)
+        .arg("--")
+        .arg(testbin_path())
+        .args(testbin_args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// Whether `pid` is a live testbin (not gone, not a zombie waiting for its new parent,
+/// not a reused pid).
+fn alive(pid: u32) -> bool {
+    let st = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let Some(close) = st.rfind(')') else {
+        return false;
+    };
+    let comm = &st[st.find('(').unwrap_or(0) + 1..close];
+    let state = st[close + 2..].chars().next();
+    (comm == "testbin" || comm == "exe") && state != Some('Z') && state != Some('X')
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// The `--stats --json` object: the last line of stderr.
+fn stats(o: &Output) -> Value {
+    let s = stderr(o);
+    let line = s.lines().last().unwrap_or_else(|| panic!("no stats: {s}"));
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}"))
+}
+
+#[test]
+fn bad_input_exits_2_and_creates_nothing() {
+    let name = unique_name("bad");
+    for args in [
+        vec!["--memory", "12XB"],
+        vec!["--memory", "-5"],
+        vec!["--memory", "0"],
+        vec!["--process-memory", "0"],
+        vec!["--max-procs", "0"],
+        vec!["--max-procs", "-5"],
+        vec!["--cpu-time", "0"],
+        vec!["--cpu-time", "-5"],
+        vec!["--cpu-time", "soon"],
+        vec!["--cpu-rate", "0%"],
+        vec!["--cpu-rate", "150%"],
+        vec!["--cpus", "0"],
+        vec!["--cpus", "-5"],
+        vec!["--cpus", "100000"],
+        vec!["--timeout", "0"],
+        vec!["--cpus", "1", "--cpu-rate", "50%"],
+    ] {
+        let o = run_job(&name, &args, &["--exit", "0"]);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(args[0]), "{args:?}: {}", stderr(&o));
+    }
+    for bad in ["a/b", "..", ".", "", "x y"] {
+        let o = corral()
+            .args(["run", "--job", bad, "--"])
+            .arg(testbin_path())
+            .args(["--exit", "0"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{bad:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains("--job"), "{}", stderr(&o));
+    }
+    for sub in ["show", "kill", "freeze", "thaw"] {
+        for n in [name.as_str(), "../x", "a/b"] {
+            let o = corral().args(["job", sub, n]).output().unwrap();
+            assert_eq!(o.status.code(), Some(2), "job {sub} {n}: {}", stderr(&o));
+            assert!(!stderr(&o).is_empty());
+        }
+    }
+    assert_gone(&name);
+}
+
+#[test]
+fn memory_hog_exits_122_and_reports_the_oom_kill() {
+    integration::require_root!("creates cgroups");
+    let name = unique_name("mem");
+    let o = run_job(
+        &name,
+        &["--memory", "64M", "--stats", "--json"],
+        &["--alloc-mb", "256"],
+    );
+    assert_eq!(o.status.code(), Some(122), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--memory 64M"), "{}", stderr(&o));
+    let s = stats(&o);
+    assert!(s["oom_kills"].as_u64().unwrap() >= 1, "{s}");
+    assert_eq!(s["exit_code"], 122);
+    assert_eq!(s["job"], name.as_str());
+}
+
+#[test]
+fn cpu_time_ends_a_burner_near_two_seconds() {
+    integration::require_root!("creates cgroups");
+    let name = unique_name("cpu");
+    let o = run_job(
+        &name,
+        &["--cpu-time", "2s", "--stats", "--json"],
+        &["--burn-thread", "--burn"],
+    );
+    assert_eq!(o.status.code(), Some(123), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--cpu-time 2s"), "{}", stderr(&o));
+    let s = stats(&o);
+    let cpu = s["cpu_time"].as_f64().unwrap();
+    assert!(
+        (1.5..=4.0).contains(&cpu),
+        "{cpu} s of CPU under --cpu-time 2s"
+    );
+    assert_eq!(s["cpu_time_limit_hit"], true);
+}
+
+#[test]
+fn timeout_kills_the_whole_job_daemons_included() {
+    integration::require_root!("creates cgroups");
+    let name = unique_name("to");
+    // The program's child sleeps on; a daemon escapes its session; all die at 1 s.
+    let o = run_job(
+        &name,
+        &["--timeout", "1s"],
+        &[
+            "--children",
+            "1",
+            "--child-args",
+            "--setsid",
+            "--end-child-args",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(124), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--timeout 1s"), "{}", stderr(&o));
+    let pids: Vec<u32> = String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .filter_map(|kv| kv.strip_prefix("descendants="))
+        .flat_map(|v| {
+            v.split(',')
+                .map(|p| p.parse().unwrap())
+                .collect::<Vec<u32>>()
+        })
+        .collect();
+    assert_eq!(pids.len(), 1, "{}", String::from_utf8_lossy(&o.stdout));
+    for p in pids {
+        assert!(!alive(p), "{p} survived the timeout");
+    }
+}
+
+#[test]
+fn daemon_left_behind_is_killed_when_the_program_ends() {
+    integration::require_root!("creates cgroups");
+    let name = unique_name("dmn");
+    let o = run_job(&name, &[], &["--daemonize"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stderr(&o).contains("killed 1 process"), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let pid: u32 = out
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("pid="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(!alive(pid), "daemon {pid} survived");
+}
+
+#[test]
+fn fork_bomb_is_contained_under_max_procs_50() {
+    integration::require_root!("creates cgroups");
+    let name = unique_name("fb");
+    let o = run_job(
+        &name,
+        &["--max-procs", "50", "--stats", "--json"],
+        &[
+            "--fork-bomb-ms",
+            "1000",
+            "--fork-bomb-max",
+            "5000",
+            "--sleep-ms",
+            "300",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("refused at --max-procs 50"),
+        "{}",
+        stderr(&o)
+    );
+    let s = stats(&o);
+    assert!(s["process_limit_hits"].as_u64().unwrap() >= 1, "{s}");
+}
+
+/// CPU seconds per wall second of a burner running 2 s under `args`.
+fn cores(args: &[&str], burners: usize) -> f64 {
+    let name = unique_name("rate");
+    let mut a = args.to_vec();
+    a.extend(["--stats", "--json"]);
+    let mut tb = vec!["--burn", "--sleep-ms", "2000"];
+    let n = (burners - 1).to_string();
+    if burners > 1 {
+        tb.extend([
+            "--children",
+            &n,
+            "--child-args",
+            "--burn",
+            "--sleep-ms",
+            "2000",
+            "--end-child-args",
+        ]);
+    }
+    let o = run_job(&name, &a, &tb);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    stats(&o)["cpu_time"].as_f64().unwrap() / 2.0
+}
+
+#[test]
+fn cpus_quarter_holds_a_burner_near_a_quarter_core() {
+    integration::require_root!("creates cgroups");
+    let c = cores(&["--cpus", "0.25"], 1);
+    assert!((0.12..=0.35).contains(&c), "{c} cores under --cpus 0.25");
+}
+
+#[test]
+fn cpu_rate_quarter_holds_burners_near_a_quarter_of_the_machine() {
+    integration::require_root!("creates cgroups");
+    let n = std::thread::available_parallelism().unwrap().get();
+    let share = cores(&["--cpu-rate", "25%"], n) / n as f64;
+    assert!(
+        (0.12..=0.35).contains(&share),
+        "{share} of the machine under 25%"
+    );
+}
+
+/// Starts `corral run --job NAME -- testbin ARGS` in the background; waits for ready.
+fn background(name: &str, testbin_args: &[&str]) -> (Child, u32) {
+    let mut c = corral()
+        .args(["run", "--job", name, "--memory", "100M", "--"])
+        .arg(testbin_path())
+        .args(testbin_args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(c.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let pid = line
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("pid="))
+        .unwrap_or_else(|| panic!("no ready line: {line:?}"))
+        .parse()
+        .unwrap();
+    (c, pid)
+}
+
+fn json_of(args: &[&str]) -> Value {
+    let o = corral().args(args).output().unwrap();
+    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
+fn state(pid: u32) -> char {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    s[s.rfind(')').unwrap() + 2..].chars().next().unwrap()
+}
+
+#[test]
+fn job_list_show_freeze_thaw_kill() {
+    integration::require_root!("creates cgroups");
+    let name = unique_name("cli");
+    let (mut run, pid) = background(&name, &["--children", "1"]);
+    let list = json_of(&["job", "list", "--json"]);
+    let me = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["name"] == name.as_str())
+        .unwrap_or_else(|| panic!("{name} not in {list}"));
+    assert_eq!(me["members"], 2);
+    let human = corral().args(["job", "list"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&human.stdout).contains(&name));
+    let all = json_of(&["job", "list", "--all", "--json"]);
+    let cg = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|j| j["name"] == name.as_str())
+        .unwrap_or_else(|| panic!("{name} not in {all}"))["cgroup"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(cg.ends_with(&format!("/corral-{name}")), "{cg}");
+
+    let show = json_of(&["job", "show", &name, "--json"]);
+    assert_eq!(show["limits"]["memory"], 100u64 << 20, "{show}");
+    let members: Vec<u64> = show["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["pid"].as_u64().unwrap())
+        .collect();
+    assert!(members.contains(&u64::from(pid)), "{show}");
+    assert_eq!(show["frozen"], false);
+    let human = corral().args(["job", "show", &name]).output().unwrap();
+    let h = String::from_utf8_lossy(&human.stdout);
+    assert!(h.contains("memory:") && h.contains("100.0M"), "{h}");
+
+    assert!(corral()
+        .args(["job", "freeze", &name])
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(json_of(&["job", "show", &name, "--json"])["frozen"], true);
+    assert!(corral()
+        .args(["job", "thaw", &name])
+        .status()
+        .unwrap()
+        .success());
+    assert_eq!(json_of(&["job", "show", &name, "--json"])["frozen"], false);
+    assert_ne!(state(pid), 'D');
+
+    let o = corral().args(["job", "kill", &name]).output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let st = run.wait().unwrap();
+    // SIGKILL: 128 + 9.
+    assert_eq!(st.code(), Some(137));
+    assert!(wait_until(Duration::from_secs(5), || dirs_of(&name).is_empty()));
+    let o = corral().args(["job", "show", &name]).output().unwrap();
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn process_memory_makes_a_big_allocation_fail() {
+    integration::require_root!("creates cgroups");
+    let name = unique_name("pm");
+    // Within the limit: runs.
+    let o = run_job(&name, &["--process-memory", "100M"], &["--exit", "0"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // Beyond it: the allocation fails (Rust aborts: SIGABRT, 128 + 6), nothing is killed.
+    let o = run_job(&name, &["--process-memory", "100M"], &["--alloc-mb", "200"]);
+    assert_eq!(o.status.code(), Some(134), "{}", stderr(&o));
+    assert!(stderr(&o).contains("memory allocation"), "{}", stderr(&o));
+}
+
+#[test]
+fn failed_spawn_and_taken_name_leave_nothing() {
+    integration::require_root!("creates cgroups");
+    let name = unique_name("nf");
+    let o = corral()
+        .args([
+            "run",
+            "--job",
+            &name,
+            "--memory",
+            "64M",
+            "--",
+            "corral-no-such-program",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert_gone(&name);
+    // A name in use is refused (exit 2) and the holder's job is untouched.
+    let (mut holder, pid) = background(&name, &[]);
+    let o = run_job_keep(&name, &[], &["--exit", "0"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("exists"), "{}", stderr(&o));
+    assert!(alive(pid));
+    assert!(!dirs_of(&name).is_empty());
+    assert!(corral()
+        .args(["job", "kill", &name])
+        .status()
+        .unwrap()
+        .success());
+    holder.wait().unwrap();
+    assert!(wait_until(Duration::from_secs(5), || dirs_of(&name).is_empty()));
+}

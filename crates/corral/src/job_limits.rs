@@ -1,0 +1,592 @@
+//! Job limits and accounting: [`JobLimits`], [`JobAccounting`], [`LimitSupport`].
+//!
+//! Each limit carries the name of its Windows Job Object counterpart. On Linux most are
+//! cgroup control files; the rest are enforced by corral itself, and each says how in
+//! [`LimitSupport`] (from [`Job::capabilities`](crate::Job::capabilities)):
+//!
+//! | limit | Windows | Linux (v2 / v1) | precision |
+//! |---|---|---|---|
+//! | [`job_memory`](JobLimits::job_memory) | `JOB_OBJECT_LIMIT_JOB_MEMORY` | `memory.max` + `memory.swap.max = 0` / `memory.limit_in_bytes` + `memory.memsw.limit_in_bytes` | exact: the kernel reclaims, then the OOM killer kills a member |
+//! | [`process_memory`](JobLimits::process_memory) | `JOB_OBJECT_LIMIT_PROCESS_MEMORY` | `RLIMIT_AS` on each process spawned into or assigned to the job (children inherit it) | address space, not committed memory: allocations beyond it fail |
+//! | [`max_processes`](JobLimits::max_processes) | `JOB_OBJECT_LIMIT_ACTIVE_PROCESS` | `pids.max` | counts **tasks (threads too)**, Windows counts processes; `fork`/`clone` fail with `EAGAIN` beyond it |
+//! | [`job_cpu_time`](JobLimits::job_cpu_time) | `JOB_OBJECT_LIMIT_JOB_TIME` | a watcher thread of the owning process reads `cpu.stat` / `cpuacct.usage` and terminates the job | overshoot ≤ (wake-up latency + kill time) × CPUs the job can use, typically a few ms of CPU per core |
+//! | [`process_cpu_time`](JobLimits::process_cpu_time) | `JOB_OBJECT_LIMIT_PROCESS_TIME` | `RLIMIT_CPU` (soft = hard, so `SIGKILL`) on each process spawned into or assigned to the job | whole seconds, rounded up |
+//! | [`cpu_rate`](JobLimits::cpu_rate) | `JOB_OBJECT_CPU_RATE_CONTROL_HARD_CAP` | `cpu.max` / `cpu.cfs_quota_us` = rate × CPUs × period | CFS bandwidth: exact per 100 ms period |
+//! | [`cpus`](JobLimits::cpus) | (as `docker --cpus`) | `cpu.max` / `cpu.cfs_quota_us` = cores × period | as `cpu_rate` |
+//! | [`cpu_weight`](JobLimits::cpu_weight) | `JOB_OBJECT_CPU_RATE_CONTROL_WEIGHT_BASED` | `cpu.weight` / `cpu.shares` (= weight × 1024 / 100) | relative, only under contention |
+//! | [`working_set`](JobLimits::working_set) | `JOB_OBJECT_LIMIT_WORKINGSET` | `memory.low` / `memory.high`; v1: ceiling → `memory.soft_limit_in_bytes`, floor unsupported | best effort, as on Windows |
+//! | [`io_rate`](JobLimits::io_rate) | `SetIoRateControlInformationJobObject` | `io.max` / `blkio.throttle.*_device` | per device, block I/O only (not the page cache) |
+//! | [`priority_class`](JobLimits::priority_class) | `JOB_OBJECT_LIMIT_PRIORITY_CLASS` | set on each process spawned into or assigned to the job | members may change it later (Windows forbids it) |
+//! | [`affinity`](JobLimits::affinity) | `JOB_OBJECT_LIMIT_AFFINITY` | `cpuset.cpus` (enforced) and `sched_setaffinity` on each process spawned into or assigned to the job | exact |
+//!
+//! Limits set through a handle that the kernel does not keep (per-process limits, the
+//! priority class, the job CPU time) live in that handle: [`Job::limits`](crate::Job::limits)
+//! of another handle (from [`Job::open`](crate::Job::open)) does not see them, and the job
+//! CPU time is enforced only while the handle that set it is alive.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+use crate::info::{Resource, Rlimit};
+use crate::sys::imp;
+use crate::{Error, ErrorKind, PriorityClass, Result};
+
+/// Limits of a [`Job`](crate::Job): every one is optional (`None`: no limit).
+///
+/// Build with the setters (`JobLimits::new().job_memory(512 << 20).max_processes(64)`),
+/// then pass to [`Job::create_with_limits`](crate::Job::create_with_limits) or
+/// [`Job::set_limits`](crate::Job::set_limits). The module docs list how each is enforced.
+#[non_exhaustive]
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobLimits {
+    /// Memory of all members together, bytes (RAM + swap) (Windows: `JOB_OBJECT_LIMIT_JOB_MEMORY`).
+    pub job_memory: Option<u64>,
+    /// Address space of each member, bytes (Windows: `JOB_OBJECT_LIMIT_PROCESS_MEMORY`).
+    pub process_memory: Option<u64>,
+    /// Active tasks at once (Windows: `JOB_OBJECT_LIMIT_ACTIVE_PROCESS`); Linux counts threads.
+    pub max_processes: Option<u64>,
+    /// CPU time of all members together, ever (Windows: `JOB_OBJECT_LIMIT_JOB_TIME`).
+    pub job_cpu_time: Option<Duration>,
+    /// CPU time of each member (Windows: `JOB_OBJECT_LIMIT_PROCESS_TIME`).
+    pub process_cpu_time: Option<Duration>,
+    /// Share of the whole machine, `0 < rate <= 1` (Windows: `CPU_RATE_CONTROL_HARD_CAP`).
+    pub cpu_rate: Option<f64>,
+    /// CPU cores' worth of time, as `docker run --cpus` (`1.5`).
+    pub cpus: Option<f64>,
+    /// Relative CPU weight, 1–10000, 100 is the default (Windows: `CPU_RATE_CONTROL_WEIGHT_BASED`).
+    pub cpu_weight: Option<u32>,
+    /// Memory the job keeps under pressure, bytes (Windows: `JOB_OBJECT_LIMIT_WORKINGSET`) minimum.
+    pub working_set_min: Option<u64>,
+    /// Memory above which the job is reclaimed, bytes (Windows: `JOB_OBJECT_LIMIT_WORKINGSET`) maximum.
+    pub working_set_max: Option<u64>,
+    /// Per-device block I/O rates (Windows: `SetIoRateControlInformationJobObject`).
+    pub io_rates: Vec<IoRate>,
+    /// Priority class of every member (Windows: `JOB_OBJECT_LIMIT_PRIORITY_CLASS`).
+    pub priority_class: Option<PriorityClass>,
+    /// CPUs members may run on (Windows: `JOB_OBJECT_LIMIT_AFFINITY`).
+    pub affinity: Option<Vec<usize>>,
+}
+
+/// A block device's I/O rate caps for a job (`None`: not capped).
+#[non_exhaustive]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IoRate {
+    /// The device's major number.
+    pub major: u32,
+    /// The device's minor number.
+    pub minor: u32,
+    /// Bytes read per second.
+    pub read_bps: Option<u64>,
+    /// Bytes written per second.
+    pub write_bps: Option<u64>,
+    /// Read operations per second.
+    pub read_iops: Option<u64>,
+    /// Write operations per second.
+    pub write_iops: Option<u64>,
+}
+
+impl IoRate {
+    /// Caps for the device `major:minor` (as in `/proc/partitions`); set the rates with
+    /// the fields or setters.
+    pub fn new(major: u32, minor: u32) -> IoRate {
+        IoRate {
+            major,
+            minor,
+            ..IoRate::default()
+        }
+    }
+    /// Bytes read per second.
+    pub fn read_bps(mut self, n: u64) -> IoRate {
+        self.read_bps = Some(n);
+        self
+    }
+    /// Bytes written per second.
+    pub fn write_bps(mut self, n: u64) -> IoRate {
+        self.write_bps = Some(n);
+        self
+    }
+    /// Read operations per second.
+    pub fn read_iops(mut self, n: u64) -> IoRate {
+        self.read_iops = Some(n);
+        self
+    }
+    /// Write operations per second.
+    pub fn write_iops(mut self, n: u64) -> IoRate {
+        self.write_iops = Some(n);
+        self
+    }
+}
+
+impl JobLimits {
+    /// No limits.
+    pub fn new() -> JobLimits {
+        JobLimits::default()
+    }
+    /// Memory of all members together, in bytes.
+    pub fn job_memory(mut self, bytes: u64) -> JobLimits {
+        self.job_memory = Some(bytes);
+        self
+    }
+    /// Address space of each member, in bytes.
+    pub fn process_memory(mut self, bytes: u64) -> JobLimits {
+        self.process_memory = Some(bytes);
+        self
+    }
+    /// Active tasks at once (Linux counts threads; Windows counts processes).
+    pub fn max_processes(mut self, n: u64) -> JobLimits {
+        self.max_processes = Some(n);
+        self
+    }
+    /// CPU time of all members together; the job is terminated when it is used up.
+    pub fn job_cpu_time(mut self, t: Duration) -> JobLimits {
+        self.job_cpu_time = Some(t);
+        self
+    }
+    /// CPU time of each member; a member is killed when it has used it.
+    pub fn process_cpu_time(mut self, t: Duration) -> JobLimits {
+        self.process_cpu_time = Some(t);
+        self
+    }
+    /// Share of the whole machine's CPU time, `0 < rate <= 1` (`0.5`: half of all CPUs).
+    pub fn cpu_rate(mut self, rate: f64) -> JobLimits {
+        self.cpu_rate = Some(rate);
+        self
+    }
+    /// CPU cores' worth of time (`1.5`: one and a half cores), as `docker run --cpus`.
+    pub fn cpus(mut self, cores: f64) -> JobLimits {
+        self.cpus = Some(cores);
+        self
+    }
+    /// Relative CPU weight, 1–10000 (default 100).
+    pub fn cpu_weight(mut self, w: u32) -> JobLimits {
+        self.cpu_weight = Some(w);
+        self
+    }
+    /// Working-set floor and ceiling, in bytes (either may be `None`).
+    pub fn working_set(mut self, min: Option<u64>, max: Option<u64>) -> JobLimits {
+        self.working_set_min = min;
+        self.working_set_max = max;
+        self
+    }
+    /// Adds a device's I/O rate caps.
+    pub fn io_rate(mut self, rate: IoRate) -> JobLimits {
+        self.io_rates.push(rate);
+        self
+    }
+    /// Priority class of every member.
+    pub fn priority_class(mut self, class: PriorityClass) -> JobLimits {
+        self.priority_class = Some(class);
+        self
+    }
+    /// CPUs members may run on.
+    pub fn affinity(mut self, cpus: &[usize]) -> JobLimits {
+        self.affinity = Some(cpus.to_vec());
+        self
+    }
+
+    /// Whether no limit is set.
+    pub fn is_empty(&self) -> bool {
+        *self == JobLimits::default()
+    }
+
+    /// Checks the values (not whether this machine can enforce them).
+    pub(crate) fn validate(&self) -> Result<()> {
+        let bad = |name: &str, why: String| {
+            Err(Error::new(ErrorKind::InvalidInput, "set job limits")
+                .with_detail(format!("{name}: {why}")))
+        };
+        for (name, v) in [
+            ("job memory", self.job_memory),
+            ("process memory", self.process_memory),
+            ("max processes", self.max_processes),
+            ("working set minimum", self.working_set_min),
+            ("working set maximum", self.working_set_max),
+        ] {
+            if v == Some(0) {
+                return bad(name, "must be greater than 0".into());
+            }
+        }
+        for (name, v) in [
+            ("job CPU time", self.job_cpu_time),
+            ("process CPU time", self.process_cpu_time),
+        ] {
+            if v == Some(Duration::ZERO) {
+                return bad(name, "must be greater than 0".into());
+            }
+        }
+        if let Some(r) = self.cpu_rate {
+            if !(r > 0.0 && r <= 1.0) {
+                return bad("CPU rate", format!("{r} is not in (0, 1]"));
+            }
+        }
+        if let Some(c) = self.cpus {
+            if !(c > 0.0 && c.is_finite()) {
+                return bad("CPUs", format!("{c} is not a positive number"));
+            }
+        }
+        if self.cpu_rate.is_some() && self.cpus.is_some() {
+            return bad(
+                "CPU rate",
+                "give either a CPU rate or a number of CPUs, not both".into(),
+            );
+        }
+        if let Some(w) = self.cpu_weight {
+            if !(1..=10000).contains(&w) {
+                return bad("CPU weight", format!("{w} is not in 1..=10000"));
+            }
+        }
+        if let (Some(a), Some(b)) = (self.working_set_min, self.working_set_max) {
+            if a > b {
+                return bad(
+                    "working set",
+                    format!("the minimum {a} is above the maximum {b}"),
+                );
+            }
+        }
+        if let Some(a) = &self.affinity {
+            if a.is_empty() {
+                return bad("affinity", "the CPU list is empty".into());
+            }
+        }
+        for r in &self.io_rates {
+            if [r.read_bps, r.write_bps, r.read_iops, r.write_iops].contains(&Some(0)) {
+                return bad(
+                    "I/O rate",
+                    format!("a rate of {}:{} is 0", r.major, r.minor),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// What a process spawned into or assigned to the job gets: rlimits, class, CPUs.
+    pub(crate) fn member_rlimits(&self) -> Vec<(Resource, Rlimit)> {
+        let mut v = Vec::new();
+        if let Some(b) = self.process_memory {
+            v.push((
+                Resource::As,
+                Rlimit {
+                    soft: Some(b),
+                    hard: Some(b),
+                },
+            ));
+        }
+        if let Some(t) = self.process_cpu_time {
+            // RLIMIT_CPU counts whole seconds: round up. soft == hard means SIGKILL.
+            let secs = t.as_secs() + u64::from(t.subsec_nanos() > 0);
+            v.push((
+                Resource::Cpu,
+                Rlimit {
+                    soft: Some(secs),
+                    hard: Some(secs),
+                },
+            ));
+        }
+        v
+    }
+
+    /// Copies the limits kept by a handle (not by the OS) from `other`.
+    pub(crate) fn merge_handle_kept(&mut self, other: &JobLimits) {
+        self.process_memory = self.process_memory.or(other.process_memory);
+        self.process_cpu_time = self.process_cpu_time.or(other.process_cpu_time);
+        self.job_cpu_time = self.job_cpu_time.or(other.job_cpu_time);
+        self.priority_class = self.priority_class.or(other.priority_class);
+        if self.affinity.is_none() {
+            self.affinity.clone_from(&other.affinity);
+        }
+        if self.cpus.is_some() && other.cpu_rate.is_some() {
+            // The OS keeps one quota; show it the way it was asked for.
+            self.cpu_rate = other.cpu_rate;
+            self.cpus = None;
+        }
+    }
+}
+
+/// A limit, by its Windows name, for [`LimitSupport`].
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Limit {
+    /// [`JobLimits::job_memory`].
+    JobMemory,
+    /// [`JobLimits::process_memory`].
+    ProcessMemory,
+    /// [`JobLimits::max_processes`].
+    ActiveProcesses,
+    /// [`JobLimits::job_cpu_time`].
+    JobTime,
+    /// [`JobLimits::process_cpu_time`].
+    ProcessTime,
+    /// [`JobLimits::cpu_rate`] and [`JobLimits::cpus`].
+    CpuRate,
+    /// [`JobLimits::cpu_weight`].
+    CpuWeight,
+    /// [`JobLimits::working_set_min`].
+    WorkingSetMin,
+    /// [`JobLimits::working_set_max`].
+    WorkingSetMax,
+    /// [`JobLimits::io_rates`].
+    IoRate,
+    /// [`JobLimits::priority_class`].
+    PriorityClass,
+    /// [`JobLimits::affinity`].
+    Affinity,
+}
+
+impl Limit {
+    /// Every limit.
+    pub const ALL: [Limit; 12] = [
+        Limit::JobMemory,
+        Limit::ProcessMemory,
+        Limit::ActiveProcesses,
+        Limit::JobTime,
+        Limit::ProcessTime,
+        Limit::CpuRate,
+        Limit::CpuWeight,
+        Limit::WorkingSetMin,
+        Limit::WorkingSetMax,
+        Limit::IoRate,
+        Limit::PriorityClass,
+        Limit::Affinity,
+    ];
+
+    /// A short name, as in error messages (`job memory`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Limit::JobMemory => "job memory",
+            Limit::ProcessMemory => "process memory",
+            Limit::ActiveProcesses => "active processes",
+            Limit::JobTime => "job CPU time",
+            Limit::ProcessTime => "process CPU time",
+            Limit::CpuRate => "CPU rate",
+            Limit::CpuWeight => "CPU weight",
+            Limit::WorkingSetMin => "working set minimum",
+            Limit::WorkingSetMax => "working set maximum",
+            Limit::IoRate => "I/O rate",
+            Limit::PriorityClass => "priority class",
+            Limit::Affinity => "affinity",
+        }
+    }
+}
+
+/// How a limit is enforced on this machine.
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Enforcement {
+    /// By the kernel, through this control file (Linux: a cgroup file name).
+    Kernel(String),
+    /// By a watcher thread in the process holding the [`Job`](crate::Job) that set it.
+    Watcher,
+    /// Per process, when it is spawned into or assigned to the job (an rlimit, the
+    /// scheduling class or the CPU affinity); inherited by the children it forks.
+    PerProcess,
+    /// Not at all here; the reason.
+    Unsupported(String),
+}
+
+/// Whether and how one limit is enforced here (in [`Capabilities::limits`](crate::Capabilities::limits)).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LimitSupport {
+    /// The limit.
+    pub limit: Limit,
+    /// How it is enforced.
+    pub how: Enforcement,
+}
+
+/// What a job has used (Windows: `JOBOBJECT_BASIC_AND_IO_ACCOUNTING_INFORMATION`), including
+/// members that already exited. A field is `None` when this machine does not keep it.
+///
+/// # Platform-specific behavior
+///
+/// Linux, from the job's cgroups (which count every process that was ever in them):
+/// CPU times from v2 `cpu.stat` (always present, no controller needed) or v1
+/// `cpuacct.usage_user`/`usage_sys`; faults from `memory.stat` (`pgfault`, `pgmajfault`;
+/// v1 `total_*`); I/O from v2 `io.stat` (needs the `io` controller) or v1
+/// `blkio.throttle.io_serviced_recursive`/`io_service_bytes_recursive` — block I/O only,
+/// reads served from the page cache are not counted; peak memory from `memory.peak`
+/// (Linux 5.19+) or v1 `memory.max_usage_in_bytes`; OOM kills from `memory.events`
+/// `oom_kill` or v1 `memory.oom_control` `oom_kill` (4.13+); refused forks from
+/// `pids.events`. Linux keeps no count of
+/// processes ever started in a cgroup nor a per-process peak: those are `None`.
+#[non_exhaustive]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobAccounting {
+    /// User-mode CPU time of all members, past and present.
+    pub user_time: Option<Duration>,
+    /// Kernel-mode CPU time of all members, past and present.
+    pub kernel_time: Option<Duration>,
+    /// Processes in the job now.
+    pub active_processes: usize,
+    /// Processes ever in the job (`None` on Linux: no such counter).
+    pub total_processes: Option<u64>,
+    /// Page faults, minor and major.
+    pub page_faults: Option<u64>,
+    /// Major page faults (needing I/O).
+    pub major_page_faults: Option<u64>,
+    /// Block read operations.
+    pub read_ops: Option<u64>,
+    /// Block write operations.
+    pub write_ops: Option<u64>,
+    /// Bytes read from block devices.
+    pub read_bytes: Option<u64>,
+    /// Bytes written to block devices.
+    pub write_bytes: Option<u64>,
+    /// Memory the job uses now, bytes.
+    pub memory: Option<u64>,
+    /// The most memory the job used at once, bytes.
+    pub peak_memory: Option<u64>,
+    /// The most memory one member used (`None` on Linux: not kept).
+    pub peak_process_memory: Option<u64>,
+    /// Members killed by the OOM killer because of the job's memory limit.
+    pub oom_kills: Option<u64>,
+    /// Forks or thread creations refused because the job was at its
+    /// [`JobLimits::max_processes`] (Linux: `pids.events` `max`).
+    pub process_limit_hits: Option<u64>,
+    /// Whether this handle's watcher terminated the job at its CPU time limit.
+    pub cpu_time_limit_hit: bool,
+}
+
+impl JobAccounting {
+    /// User plus kernel time, when both are known.
+    pub fn total_time(&self) -> Option<Duration> {
+        Some(self.user_time? + self.kernel_time?)
+    }
+}
+
+/// The job-CPU-time watcher: a thread that sleeps until the earliest moment the budget
+/// could be used up, given how many CPUs the job can use at most, then checks; it
+/// terminates the job when the budget is gone. Stops when dropped.
+#[derive(Debug)]
+pub(crate) struct Watcher {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+    hit: Arc<AtomicBool>,
+}
+
+/// The shortest sleep between two checks.
+const MIN_NAP: Duration = Duration::from_millis(1);
+
+/// The longest the floor under the sleep grows to while the job stays idle.
+const MAX_FLOOR: Duration = Duration::from_millis(50);
+
+impl Watcher {
+    pub(crate) fn start(view: imp::JobView, budget: Duration) -> Result<Watcher> {
+        // Fail now, not in the thread, if usage cannot be read.
+        view.cpu_usage()?;
+        let (tx, rx) = mpsc::channel::<()>();
+        let hit = Arc::new(AtomicBool::new(false));
+        let hit2 = hit.clone();
+        let thread = std::thread::Builder::new()
+            .name("corral-job-time".into())
+            .spawn(move || {
+                // The floor under the computed sleep: 1 ms, doubled (up to MAX_FLOOR) while
+                // the job uses nothing, so an idle job just short of its budget is not
+                // checked every millisecond forever.
+                let mut floor = MIN_NAP;
+                let mut last = None;
+                loop {
+                    let Ok(used) = view.cpu_usage() else { return };
+                    if used >= budget {
+                        hit2.store(true, Ordering::SeqCst);
+                        let _ = view.terminate();
+                        return;
+                    }
+                    floor = if last == Some(used) {
+                        (floor * 2).min(MAX_FLOOR)
+                    } else {
+                        MIN_NAP
+                    };
+                    last = Some(used);
+                    let cores = view.cpu_capacity().max(0.001);
+                    let nap = (budget - used).div_f64(cores).max(floor);
+                    match rx.recv_timeout(nap) {
+                        Err(mpsc::RecvTimeoutError::Timeout) => {}
+                        _ => return,
+                    }
+                }
+            })
+            .map_err(|e| Error::from_io("start job CPU time watcher", e))?;
+        Ok(Watcher {
+            stop: Some(tx),
+            thread: Some(thread),
+            hit,
+        })
+    }
+
+    pub(crate) fn hit(&self) -> bool {
+        self.hit.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation() {
+        assert!(JobLimits::new().validate().is_ok());
+        assert!(JobLimits::new().is_empty());
+        let ok = JobLimits::new()
+            .job_memory(1 << 20)
+            .cpus(1.5)
+            .cpu_weight(100)
+            .working_set(Some(1), Some(2));
+        assert!(ok.validate().is_ok());
+        for bad in [
+            JobLimits::new().job_memory(0),
+            JobLimits::new().max_processes(0),
+            JobLimits::new().job_cpu_time(Duration::ZERO),
+            JobLimits::new().cpu_rate(0.0),
+            JobLimits::new().cpu_rate(1.5),
+            JobLimits::new().cpu_rate(f64::NAN),
+            JobLimits::new().cpus(-1.0),
+            JobLimits::new().cpus(f64::INFINITY),
+            JobLimits::new().cpus(1.0).cpu_rate(0.5),
+            JobLimits::new().cpu_weight(0),
+            JobLimits::new().cpu_weight(10001),
+            JobLimits::new().working_set(Some(2), Some(1)),
+            JobLimits::new().affinity(&[]),
+            JobLimits::new().io_rate(IoRate::new(8, 0).read_bps(0)),
+        ] {
+            let e = bad.validate().unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::InvalidInput, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn member_rlimits_round_cpu_up() {
+        let l = JobLimits::new()
+            .process_cpu_time(Duration::from_millis(1500))
+            .process_memory(100);
+        let v = l.member_rlimits();
+        assert_eq!(
+            v[0],
+            (
+                Resource::As,
+                Rlimit {
+                    soft: Some(100),
+                    hard: Some(100)
+                }
+            )
+        );
+        assert_eq!(
+            v[1],
+            (
+                Resource::Cpu,
+                Rlimit {
+                    soft: Some(2),
+                    hard: Some(2)
+                }
+            )
+        );
+    }
+}
