@@ -21,9 +21,19 @@
 //! # Examples
 //!
 //! ```
-//! use corral::Command;
-//! let mut child = Command::new("true").nice(5).new_process_group(true).spawn()?;
-//! assert_eq!(child.nice()?, 5);              // a Child is a Process
+//! use corral::{Command, PriorityClass};
+//! # // `true` on Linux; on Windows (which sets COMSPEC) `cmd /c rem` does nothing as well.
+//! # let (program, args): (&str, &[&str]) = match std::env::var_os("COMSPEC") {
+//! #     Some(_) => ("cmd", &["/c", "rem"]),
+//! #     None => ("true", &[]),
+//! # };
+//! let mut child = Command::new(program)
+//!     .args(args)
+//!     .suspended(true)
+//!     .priority_class(PriorityClass::BelowNormal)
+//!     .spawn()?;
+//! assert_eq!(child.priority_class()?, PriorityClass::BelowNormal); // a Child is a Process
+//! child.resume()?;
 //! assert!(child.wait()?.success());
 //! # Ok::<(), corral::Error>(())
 //! ```
@@ -91,7 +101,7 @@ impl Command {
 
     /// Adds an argument.
     pub fn arg(mut self, a: impl AsRef<OsStr>) -> Command {
-        self.cmd.arg(a);
+        imp::push_arg(&mut self.cmd, a.as_ref());
         self
     }
 
@@ -101,7 +111,9 @@ impl Command {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
-        self.cmd.args(args);
+        for a in args {
+            imp::push_arg(&mut self.cmd, a.as_ref());
+        }
         self
     }
 
@@ -259,7 +271,8 @@ impl Command {
         self
     }
 
-    #[cfg_attr(feature = "force-unsupported", allow(dead_code))]
+    // Only the Linux extension (`os::linux::CommandExt::keep_fd`) calls it.
+    #[allow(dead_code)]
     pub(crate) fn keep_raw_fd(&mut self, fd: i32) {
         self.opts.keep_fds.get_or_insert_with(Vec::new).push(fd);
     }
@@ -292,7 +305,7 @@ impl Command {
     /// Linux: the job's `cgroup.procs` files (v2 and v1) are opened in the parent; the
     /// child writes `0` ("myself") to each between `fork` and `execve`, first of all its
     /// set-up steps. This forces `fork` instead of std's `posix_spawn` path.
-    /// Windows: `CREATE_SUSPENDED`, `AssignProcessToJobObject`, resume (planned).
+    /// Windows: `CREATE_SUSPENDED`, `AssignProcessToJobObject`, then `NtResumeProcess`.
     ///
     /// The job's per-process limits set through `job` ([`JobLimits`](crate::JobLimits)
     /// process memory and CPU time, priority class, affinity) are added to this command
@@ -491,7 +504,7 @@ impl Child {
         &self.process
     }
 
-    /// Lets a suspended child run (`SIGCONT`; Windows: `ResumeThread`).
+    /// Lets a suspended child run (`SIGCONT`; Windows: `NtResumeProcess`).
     ///
     /// # Errors
     ///

@@ -251,6 +251,8 @@ pub struct TreeKill {
     pub failed: Vec<(Pid, Error)>,
     signal: Signal,
     members: HashSet<u32>,
+    /// Start stamps of the members opened so far, by pid.
+    starts: std::collections::HashMap<u32, u64>,
     seen: HashSet<(Pid, u64)>,
     watch: Option<imp::ForkWatch>,
 }
@@ -294,6 +296,7 @@ impl TreeKill {
                     let _ = p.send_signal(Signal::Cont);
                 }
                 self.members.insert(pid.as_raw());
+                self.starts.insert(pid.as_raw(), start);
                 self.signalled.push(p);
                 true
             }
@@ -360,6 +363,7 @@ pub fn kill_tree(root: &Process, signal: Signal) -> Result<TreeKill> {
         failed: Vec::new(),
         signal,
         members: HashSet::from([root.pid().as_raw()]),
+        starts: std::collections::HashMap::from([(root.pid().as_raw(), root.handle().start_ticks)]),
         seen: HashSet::from([(root.pid(), root.handle().start_ticks)]),
         watch,
     };
@@ -373,6 +377,16 @@ pub fn kill_tree(root: &Process, signal: Signal) -> Result<TreeKill> {
                 _ => continue,
             };
             if !tk.members.contains(&parent.as_raw()) || tk.seen.contains(&(row.pid, row.start.raw))
+            {
+                continue;
+            }
+            // A child starts after its parent. Windows keeps the creator's pid as the
+            // parent even after the creator exits, so an older process can name a pid
+            // that a member took over later: it is not in the tree.
+            if tk
+                .starts
+                .get(&parent.as_raw())
+                .is_some_and(|&ps| row.start.raw < ps)
             {
                 continue;
             }

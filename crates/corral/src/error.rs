@@ -95,24 +95,26 @@ impl Error {
         }))
     }
 
-    /// An error for operation `op` built from an OS error, classifying its errno.
+    /// An error for operation `op` built from an OS error, classifying its code.
     ///
-    /// `ESRCH` becomes [`ErrorKind::NoSuchProcess`], `EPERM`/`EACCES`
+    /// On Linux, `ESRCH` becomes [`ErrorKind::NoSuchProcess`], `EPERM`/`EACCES`
     /// [`ErrorKind::AccessDenied`], `ENOSYS`/`EOPNOTSUPP` [`ErrorKind::Unsupported`],
     /// `EINVAL` [`ErrorKind::InvalidInput`], `ETIMEDOUT` [`ErrorKind::Timeout`], and anything
     /// else [`ErrorKind::Os`]. `ENOENT` is left as `Os`: only the caller knows whether a
-    /// missing file means a missing process.
+    /// missing file means a missing process. On Windows, `ERROR_ACCESS_DENIED` becomes
+    /// [`ErrorKind::AccessDenied`], `ERROR_NOT_SUPPORTED`/`ERROR_CALL_NOT_IMPLEMENTED`
+    /// [`ErrorKind::Unsupported`], `ERROR_INVALID_PARAMETER` [`ErrorKind::InvalidInput`],
+    /// and anything else [`ErrorKind::Os`].
     pub fn from_io(op: &'static str, err: io::Error) -> Error {
         let kind = match err.kind() {
             io::ErrorKind::PermissionDenied => ErrorKind::AccessDenied,
             io::ErrorKind::TimedOut => ErrorKind::Timeout,
             io::ErrorKind::Unsupported => ErrorKind::Unsupported,
             io::ErrorKind::InvalidInput => ErrorKind::InvalidInput,
-            _ => match err.raw_os_error() {
-                Some(code) if code == ESRCH => ErrorKind::NoSuchProcess,
-                Some(code) if code == ENOSYS || code == EOPNOTSUPP => ErrorKind::Unsupported,
-                _ => ErrorKind::Os,
-            },
+            _ => err
+                .raw_os_error()
+                .and_then(crate::sys::imp::error_kind_of)
+                .unwrap_or(ErrorKind::Os),
         };
         Error(Box::new(Inner {
             kind,
@@ -171,12 +173,6 @@ impl Error {
         self.0.source.as_ref().and_then(io::Error::raw_os_error)
     }
 }
-
-// errno values shared by Linux and the values std maps on other platforms; kept here
-// so this portable module needs no platform cfg.
-const ESRCH: i32 = 3;
-const ENOSYS: i32 = 38;
-const EOPNOTSUPP: i32 = 95;
 
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -261,16 +257,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn errno_classification() {
-        let e = Error::from_io("open", io::Error::from_raw_os_error(ESRCH));
-        assert_eq!(e.kind(), ErrorKind::NoSuchProcess);
-        let e = Error::from_io("open", io::Error::from_raw_os_error(1));
+    fn io_kind_classification() {
+        let e = Error::from_io("open", io::Error::from(io::ErrorKind::PermissionDenied));
         assert_eq!(e.kind(), ErrorKind::AccessDenied);
-        let e = Error::from_io("open", io::Error::from_raw_os_error(13));
-        assert_eq!(e.kind(), ErrorKind::AccessDenied);
-        let e = Error::from_io("open", io::Error::from_raw_os_error(ENOSYS));
+        let e = Error::from_io("open", io::Error::from(io::ErrorKind::Unsupported));
         assert_eq!(e.kind(), ErrorKind::Unsupported);
-        let e = Error::from_io("open", io::Error::from_raw_os_error(2));
+        let e = Error::from_io("open", io::Error::from(io::ErrorKind::InvalidInput));
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        let e = Error::from_io("open", io::Error::from(io::ErrorKind::NotFound));
         assert_eq!(e.kind(), ErrorKind::Os);
     }
 
@@ -299,6 +293,6 @@ mod tests {
         let c = e.clone();
         assert_eq!(c.raw_os_error(), Some(13));
         assert_eq!(c.pid(), e.pid());
-        assert_eq!(c.kind(), ErrorKind::AccessDenied);
+        assert_eq!(c.kind(), e.kind());
     }
 }

@@ -62,7 +62,7 @@ pub(crate) type MemberSettings = (
     Option<Vec<usize>>,
 );
 
-/// The prefix of every cgroup corral creates for a job.
+/// The prefix of every cgroup (Linux) or Job Object (Windows) corral creates for a job.
 #[cfg_attr(feature = "force-unsupported", allow(dead_code))]
 pub(crate) const JOB_PREFIX: &str = "corral-";
 

@@ -55,9 +55,11 @@
 //!
 //! # Platform-specific behavior
 //!
-//! Linux is fully supported. Other platforms currently compile against a backend that
-//! returns [`ErrorKind::Unsupported`] for everything; the Windows backend is in progress.
-//! Linux-only extensions live in [`os::linux`].
+//! Linux is fully supported. Windows has a backend in progress (identity, snapshot,
+//! control, waiting, spawning, jobs, system figures; see the README's platform table),
+//! with what is missing returning [`ErrorKind::Unsupported`]. Other platforms compile
+//! against a backend that returns `Unsupported` for everything. Platform-only
+//! extensions live in `os::linux` and `os::windows`.
 #![warn(missing_docs)]
 
 mod command;

@@ -70,7 +70,9 @@ impl Process {
     /// # Platform-specific behavior
     ///
     /// Linux: reads `/proc/PID/stat` and calls `pidfd_open` (without it, quietly falls back
-    /// to start-time checks).
+    /// to start-time checks). Windows: `OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION |
+    /// SYNCHRONIZE)` and `GetProcessTimes`; [`ErrorKind::AccessDenied`] for processes
+    /// Windows will not open (System, pid 4).
     pub fn open(pid: Pid) -> Result<Process> {
         imp::Handle::open(pid).map(|h| Process { h })
     }
@@ -760,6 +762,9 @@ impl Process {
     ///
     /// Linux: `pidfd_send_signal`. Without a pidfd (kernels before 5.3) the identity is
     /// checked immediately before `kill(2)`. A zombie accepts signals and ignores them.
+    /// Windows: `KILL` and `TERM` are `TerminateProcess` (exit code 9 and 15), `STOP` and
+    /// `CONT` suspend and resume every thread; other signals give
+    /// [`ErrorKind::Unsupported`] (the table is in `os::windows`).
     pub fn send_signal(&self, sig: Signal) -> Result<()> {
         self.h.send_signal(sig)
     }
@@ -833,7 +838,7 @@ impl Process {
     /// `PIDFD_GET_INFO` (Linux 6.15+) once its parent reaped it; a non-child reaped on an
     /// older kernel, or another user's zombie, gives [`ExitStatus::Unknown`]. Kernels
     /// without `pidfd_open` (before 5.3) fall back to checking with a backoff from 1 ms
-    /// to 100 ms.
+    /// to 100 ms. Windows: `WaitForSingleObject` on the handle, then `GetExitCodeProcess`.
     pub fn wait(&self, timeout: Option<Duration>) -> Result<ExitStatus> {
         self.h.wait_exit(timeout)?;
         Ok(self.h.exit_status())

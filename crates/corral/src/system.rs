@@ -11,7 +11,10 @@
 //! let before = system::cpu_times_sample()?;
 //! std::thread::sleep(std::time::Duration::from_millis(50));
 //! let busy = system::cpu_times_sample()?.percent_since(&before);
-//! println!("busy {:.1}%, load {:?}", busy.total.busy, system::load_average()?);
+//! println!("busy {:.1}%", busy.total.busy);
+//! if let Ok(load) = system::load_average() {
+//!     println!("load {load:?}"); // Windows keeps no load average
+//! }
 //! let mem = system::virtual_memory()?;
 //! println!("{} of {} bytes available", mem.available, mem.total);
 //! # Ok::<(), corral::Error>(())
@@ -20,8 +23,13 @@
 //! # Platform-specific behavior
 //!
 //! Linux reads `/proc/stat`, `/proc/loadavg`, `/proc/meminfo`, `/proc/vmstat`,
-//! `/var/run/utmp` and `/sys/devices/system/{cpu,node}`. Other platforms return
-//! [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) for now.
+//! `/var/run/utmp` and `/sys/devices/system/{cpu,node}`. Windows: `GlobalMemoryStatusEx`
+//! (total and available memory; buffers, cached, shared, active, inactive and slab do
+//! not exist there and are 0; swap is the page file beyond RAM, as psutil reports it),
+//! `GetSystemTimes` and `SystemProcessorPerformanceInformation` (interrupt time as `irq`,
+//! DPC time as `softirq`), `GetTickCount64` for uptime and boot time, a Toolhelp32 pass
+//! for `pid_count`; the rest returns [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported)
+//! for now. Other platforms return `Unsupported` for everything.
 
 use std::time::{Duration, Instant, SystemTime};
 

@@ -57,7 +57,7 @@ pub struct ThreadInfo {
 ///
 /// # Examples
 ///
-/// ```
+/// ```ignore-windows
 /// let me = corral::Process::current()?;
 /// for t in me.threads()? {
 ///     println!("{} {} {:?} {}", t.tid, t.name, t.policy, t.priority);

@@ -2,3 +2,5 @@
 
 #[cfg(all(target_os = "linux", not(feature = "force-unsupported")))]
 pub mod linux;
+#[cfg(all(windows, not(feature = "force-unsupported")))]
+pub mod windows;

@@ -1,8 +1,8 @@
 //! The one platform switch.
 //!
-//! Exactly one backend is compiled: `linux` on Linux, `unsupported` elsewhere (or
-//! everywhere with the `force-unsupported` feature, which CI builds to keep the contract
-//! honest). Every backend provides the same items; ARCHITECTURE.md lists the contract.
+//! Exactly one backend is compiled: `linux` on Linux, `windows` on Windows, `unsupported`
+//! elsewhere (or everywhere with the `force-unsupported` feature, which CI builds to keep
+//! the contract honest). Every backend provides the same items; ARCHITECTURE.md lists the contract.
 //! Nothing outside `sys/` and `os/` may name a platform.
 
 #[cfg(all(target_os = "linux", not(feature = "force-unsupported")))]
@@ -10,7 +10,12 @@ pub(crate) mod linux;
 #[cfg(all(target_os = "linux", not(feature = "force-unsupported")))]
 pub(crate) use linux as imp;
 
-#[cfg(any(not(target_os = "linux"), feature = "force-unsupported"))]
+#[cfg(all(windows, not(feature = "force-unsupported")))]
+pub(crate) mod windows;
+#[cfg(all(windows, not(feature = "force-unsupported")))]
+pub(crate) use windows as imp;
+
+#[cfg(any(not(any(target_os = "linux", windows)), feature = "force-unsupported"))]
 pub(crate) mod unsupported;
-#[cfg(any(not(target_os = "linux"), feature = "force-unsupported"))]
+#[cfg(any(not(any(target_os = "linux", windows)), feature = "force-unsupported"))]
 pub(crate) use unsupported as imp;

@@ -20,12 +20,28 @@ pub(crate) struct Spawned {
     pub(crate) pty_master: Option<std::fs::File>,
 }
 
+/// Errno values std does not classify, as Linux numbers them (this backend is compiled
+/// on Linux with `force-unsupported`).
+pub(crate) fn error_kind_of(code: i32) -> Option<ErrorKind> {
+    match code {
+        3 => Some(ErrorKind::NoSuchProcess),
+        38 | 95 => Some(ErrorKind::Unsupported),
+        _ => None,
+    }
+}
+
 pub(crate) fn spawn(
     _: &mut std::process::Command,
     _: &crate::command::Options,
     _: Option<&BlockGuard>,
 ) -> Result<(std::process::Child, Spawned)> {
     unsupported("spawn")
+}
+
+/// Adds one argument to the command (backends that build the command line themselves
+/// quote it here).
+pub(crate) fn push_arg(cmd: &mut std::process::Command, arg: &std::ffi::OsStr) {
+    cmd.arg(arg);
 }
 
 pub(crate) fn exec(_: &mut std::process::Command, _: &crate::command::Options) -> Error {

@@ -28,7 +28,8 @@ pub(crate) use proc::{boot_time_secs, open_fd_count, raise_fd_limit};
 pub(crate) use process::Handle;
 pub(crate) use snapshot::snapshot;
 pub(crate) use spawn::{
-    block_forwarded, exec, exit_status as std_exit_status, forward_signals, spawn, ForwardGuard,
+    block_forwarded, exec, exit_status as std_exit_status, forward_signals, push_arg, spawn,
+    ForwardGuard,
 };
 pub(crate) use system::{
     cpu_freq, cpu_stats, cpu_times_all, load_average, pid_count, swap_memory, topology, users,
@@ -44,4 +45,30 @@ use crate::Result;
 /// The start time of an open process.
 pub(crate) fn start_time_of(h: &Handle) -> Result<StartTime> {
     fields::start_time_from_ticks(h.start_ticks)
+}
+
+/// The kind of an errno that `std::io::ErrorKind` does not already classify.
+pub(crate) fn error_kind_of(code: i32) -> Option<crate::ErrorKind> {
+    match code {
+        libc::ESRCH => Some(crate::ErrorKind::NoSuchProcess),
+        libc::ENOSYS | libc::EOPNOTSUPP => Some(crate::ErrorKind::Unsupported),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Error, ErrorKind};
+    use std::io;
+
+    #[test]
+    fn errno_classification() {
+        let k = |n| Error::from_io("open", io::Error::from_raw_os_error(n)).kind();
+        assert_eq!(k(libc::ESRCH), ErrorKind::NoSuchProcess);
+        assert_eq!(k(libc::EPERM), ErrorKind::AccessDenied);
+        assert_eq!(k(libc::EACCES), ErrorKind::AccessDenied);
+        assert_eq!(k(libc::ENOSYS), ErrorKind::Unsupported);
+        assert_eq!(k(libc::EOPNOTSUPP), ErrorKind::Unsupported);
+        assert_eq!(k(libc::ENOENT), ErrorKind::Os);
+    }
 }

@@ -474,6 +474,11 @@ pub(crate) fn exit_status(st: std::process::ExitStatus) -> crate::ExitStatus {
     crate::ExitStatus::from_wait_status(st.into_raw())
 }
 
+/// Adds one argument (std passes argv as is on Linux).
+pub(crate) fn push_arg(cmd: &mut std::process::Command, arg: &std::ffi::OsStr) {
+    cmd.arg(arg);
+}
+
 /// Replaces the calling process with the command, after applying the options.
 pub(crate) fn exec(cmd: &mut std::process::Command, opts: &Options) -> Error {
     if opts.suspended || opts.pty || opts.kill_on_drop {

@@ -1,0 +1,108 @@
+//! Windows-only extensions of portable types.
+//!
+//! # Signals on Windows
+//!
+//! Windows has no signals. [`Process::send_signal`] maps the portable ones as follows;
+//! every other signal fails with [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported).
+//!
+//! | signal | Windows call | exit code the process gets |
+//! |---|---|---|
+//! | `KILL` | `TerminateProcess` | 9 |
+//! | `TERM` | `TerminateProcess` | 15 |
+//! | `STOP` | `NtSuspendProcess` (every thread) | — |
+//! | `CONT` | `NtResumeProcess` (also starts a child spawned suspended) | — |
+//!
+//! The exit codes follow Python's `os.kill` on Windows (the signal number), so a
+//! supervisor can tell a kill from an ordinary exit code 1;
+//! [`ProcessExt::terminate_with_code`] picks any other code.
+
+use std::os::windows::io::RawHandle;
+
+use crate::{Process, Result};
+
+/// Windows-only methods of [`Process`].
+pub trait ProcessExt {
+    /// The process handle this `Process` holds (`PROCESS_QUERY_LIMITED_INFORMATION |
+    /// SYNCHRONIZE`). It stays owned by the `Process`; duplicate it to keep it longer.
+    fn raw_handle(&self) -> RawHandle;
+
+    /// The creation time as a FILETIME (100 ns ticks since 1601-01-01 UTC): with the
+    /// pid, what identifies the process.
+    fn creation_filetime(&self) -> u64;
+
+    /// Ends the process with `code` as its exit code (`TerminateProcess`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::AccessDenied`](crate::ErrorKind::AccessDenied) when the caller may
+    /// not terminate it. Terminating a process that already exited succeeds.
+    fn terminate_with_code(&self, code: u32) -> Result<()>;
+}
+
+impl ProcessExt for Process {
+    fn raw_handle(&self) -> RawHandle {
+        self.handle().raw_handle()
+    }
+
+    fn creation_filetime(&self) -> u64 {
+        self.handle().start_ticks
+    }
+
+    fn terminate_with_code(&self, code: u32) -> Result<()> {
+        self.handle().terminate_with(code)
+    }
+}
+
+/// Windows-only methods of [`Job`](crate::Job): Job Object limits and accounting.
+pub trait JobExt {
+    /// Kill-on-close (`JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE`): when the last handle of the
+    /// job closes (every `Job` value for it dropped, in every process), every member is
+    /// killed.
+    ///
+    /// # Errors
+    ///
+    /// OS errors from `SetInformationJobObject`.
+    fn set_kill_on_close(&self, yes: bool) -> Result<()>;
+
+    /// At most `limit` live processes in the job (`JOB_OBJECT_LIMIT_ACTIVE_PROCESS`):
+    /// creating or assigning one more fails (`ERROR_NOT_ENOUGH_QUOTA`). `None` lifts it.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) for 0; OS errors.
+    fn set_active_process_limit(&self, limit: Option<u32>) -> Result<()>;
+
+    /// `(total, active, terminated)` process counts over the job's life
+    /// (`JobObjectBasicAccountingInformation`; `terminated` counts processes ended by
+    /// a limit).
+    ///
+    /// # Errors
+    ///
+    /// OS errors from `QueryInformationJobObject`.
+    fn process_counts(&self) -> Result<(u32, u32, u32)>;
+}
+
+impl JobExt for crate::Job {
+    fn set_kill_on_close(&self, yes: bool) -> Result<()> {
+        self.inner_job().set_kill_on_close(yes)
+    }
+
+    fn set_active_process_limit(&self, limit: Option<u32>) -> Result<()> {
+        self.inner_job().set_active_process_limit(limit)
+    }
+
+    fn process_counts(&self) -> Result<(u32, u32, u32)> {
+        let a = self.inner_job().process_counts()?;
+        Ok((
+            a.total_processes,
+            a.active_processes,
+            a.terminated_processes,
+        ))
+    }
+}
+
+/// The Wine version (ntdll's `wine_get_version`) when this program runs under Wine,
+/// else `None`. Tests use it to report what Wine cannot verify.
+pub fn wine_version() -> Option<String> {
+    crate::sys::imp::wine_version()
+}

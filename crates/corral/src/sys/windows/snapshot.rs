@@ -1,0 +1,215 @@
+//! Enumeration on Windows: one Toolhelp32 pass (`CreateToolhelp32Snapshot`) gives pid,
+//! parent pid, thread count and image name of every process; the start time (identity)
+//! and the fields Toolhelp lacks come from a handle opened with the least rights
+//! (`PROCESS_QUERY_LIMITED_INFORMATION`), one per process, closed at once.
+
+use std::os::windows::io::{FromRawHandle, OwnedHandle};
+
+use windows_sys::Win32::Foundation::{ERROR_NO_MORE_FILES, INVALID_HANDLE_VALUE};
+use windows_sys::Win32::System::Diagnostics::ToolHelp::{
+    CreateToolhelp32Snapshot, Process32FirstW, Process32NextW, PROCESSENTRY32W, TH32CS_SNAPPROCESS,
+};
+
+use super::process::Handle;
+use super::util::{from_wide_nul, last_error, ticks_to_system_time};
+use crate::info::StartTime;
+use crate::snapshot::{Field, FieldSet, Filter, ProcessInfo};
+use crate::{Error, ErrorKind, Pid, Result};
+
+/// What Toolhelp says about one process.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub(crate) pid: u32,
+    pub(crate) ppid: u32,
+    pub(crate) threads: u32,
+    pub(crate) name: String,
+}
+
+/// Every process Toolhelp lists, in its order.
+pub(crate) fn entries() -> Result<Vec<Entry>> {
+    let op = "list processes";
+    // SAFETY: plain call; INVALID_HANDLE_VALUE means failure.
+    let snap = unsafe { CreateToolhelp32Snapshot(TH32CS_SNAPPROCESS, 0) };
+    if snap == INVALID_HANDLE_VALUE {
+        return Err(last_error(op, None));
+    }
+    // SAFETY: `snap` is a fresh handle we own; OwnedHandle closes it.
+    let snap = unsafe { OwnedHandle::from_raw_handle(snap as _) };
+    let raw = std::os::windows::io::AsRawHandle::as_raw_handle(&snap) as _;
+    let mut out = Vec::with_capacity(256);
+    let mut e = PROCESSENTRY32W {
+        dwSize: std::mem::size_of::<PROCESSENTRY32W>() as u32,
+        ..Default::default()
+    };
+    // SAFETY: `raw` is a process snapshot; `e` is a live entry with dwSize set.
+    let mut ok = unsafe { Process32FirstW(raw, &mut e) };
+    while ok != 0 {
+        out.push(Entry {
+            pid: e.th32ProcessID,
+            ppid: e.th32ParentProcessID,
+            threads: e.cntThreads,
+            name: from_wide_nul(&e.szExeFile).to_string_lossy().into_owned(),
+        });
+        // SAFETY: as above.
+        ok = unsafe { Process32NextW(raw, &mut e) };
+    }
+    let err = std::io::Error::last_os_error();
+    if err.raw_os_error() != Some(ERROR_NO_MORE_FILES as i32) {
+        return Err(super::util::win_error(op, None, err));
+    }
+    Ok(out)
+}
+
+/// The Toolhelp entry of `pid`.
+pub(crate) fn find_entry(pid: Pid) -> Result<Entry> {
+    entries()?
+        .into_iter()
+        .find(|e| e.pid == pid.as_raw())
+        .ok_or_else(|| Error::new(ErrorKind::NoSuchProcess, "read").with_pid(pid))
+}
+
+/// The number of processes.
+pub(crate) fn pid_count() -> Result<usize> {
+    Ok(entries()?.iter().filter(|e| e.pid != 0).count())
+}
+
+fn unsupported<T>(op: &'static str, pid: Pid) -> Option<Result<T>> {
+    Some(Err(Error::new(ErrorKind::Unsupported, op)
+        .with_pid(pid)
+        .with_detail("not implemented on Windows yet")))
+}
+
+/// Runs a snapshot: see [`crate::Snapshot`].
+pub(crate) fn snapshot(
+    fields: FieldSet,
+    filter: &Filter,
+    mut each: impl FnMut(ProcessInfo),
+) -> Result<()> {
+    if filter.port.is_some() {
+        return Err(Error::new(ErrorKind::Unsupported, "snapshot")
+            .with_detail("the port filter is not implemented on Windows yet"));
+    }
+    let want = fields.union(filter.needs());
+    let mut list = entries()?;
+    list.sort_by_key(|e| e.pid);
+    for e in list {
+        // Pid 0 is the Idle pseudo-process, not something corral can name.
+        let Some(pid) = Pid::new(e.pid) else { continue };
+        if let Some(p) = &filter.pids {
+            if p.binary_search(&pid).is_err() {
+                continue;
+            }
+        }
+        // Identity: the creation time through a least-rights handle. Processes Windows
+        // will not open (System, protected ones) show the boot time and raw stamp 0.
+        let handle = match Handle::open(pid) {
+            Ok(h) => Some(h),
+            Err(err) if err.kind() == ErrorKind::NoSuchProcess => continue,
+            Err(_) => None,
+        };
+        let start = match &handle {
+            Some(h) => StartTime {
+                wall: ticks_to_system_time(h.start_ticks),
+                raw: h.start_ticks,
+            },
+            None => StartTime {
+                wall: super::system::boot_time(),
+                raw: 0,
+            },
+        };
+        let mut row = ProcessInfo::new(pid, start, false);
+        let denied = |op: &'static str| -> Error {
+            Error::new(ErrorKind::AccessDenied, op)
+                .with_pid(pid)
+                .with_detail("Windows does not let this process open it")
+        };
+        macro_rules! via_handle {
+            ($op:literal, $f:expr) => {
+                Some(match &handle {
+                    Some(h) => $f(h),
+                    None => Err(denied($op)),
+                })
+            };
+        }
+        if want.contains(Field::Ppid) {
+            row.ppid = Some(Ok(Pid::new(e.ppid)));
+        }
+        if want.contains(Field::Name) {
+            row.name = Some(Ok(e.name.clone()));
+        }
+        if want.contains(Field::NumThreads) {
+            row.num_threads = Some(Ok(u64::from(e.threads)));
+        }
+        if want.contains(Field::Exe) {
+            row.exe = via_handle!("read exe", |h: &Handle| h.exe());
+        }
+        if want.contains(Field::Cmdline) {
+            row.cmdline = via_handle!("read cmdline", |h: &Handle| h.cmdline());
+        }
+        if want.contains(Field::CpuTimes) {
+            row.cpu_times = via_handle!("read cpu_times", |h: &Handle| h.cpu_times());
+        }
+        if want.any(&[Field::Memory, Field::Rss, Field::Vms]) {
+            let m = via_handle!("read memory", |h: &Handle| h.memory_info());
+            if want.contains(Field::Rss) {
+                row.rss = m.clone().map(|r| r.map(|m| m.rss));
+            }
+            if want.contains(Field::Vms) {
+                row.vms = m.clone().map(|r| r.map(|m| m.vms));
+            }
+            if want.contains(Field::Memory) {
+                row.memory = m;
+            }
+        }
+        if want.contains(Field::Cwd) {
+            row.cwd = via_handle!("read cwd", |h: &Handle| h.cwd());
+        }
+        if want.contains(Field::Environ) {
+            row.environ = via_handle!("read environ", |h: &Handle| h.environ());
+        }
+        if want.contains(Field::Username) {
+            row.username = via_handle!("read username", |h: &Handle| h.username());
+        }
+        if want.contains(Field::NumFds) {
+            row.num_fds = via_handle!("read num_fds", |h: &Handle| h.num_fds());
+        }
+        if want.contains(Field::Io) {
+            row.io = via_handle!("read io_counters", |h: &Handle| h.io_counters());
+        }
+        for f in [
+            Field::Status,
+            Field::Uids,
+            Field::Gids,
+            Field::Terminal,
+            Field::Nice,
+            Field::PageFaults,
+            Field::ProcessGroup,
+            Field::CpuNum,
+            Field::MemoryPeaks,
+            Field::CtxSwitches,
+            Field::Cgroups,
+        ] {
+            if !want.contains(f) {
+                continue;
+            }
+            match f {
+                Field::Status => row.status = unsupported("read status", pid),
+                Field::Uids => row.uids = unsupported("read uids", pid),
+                Field::Gids => row.gids = unsupported("read gids", pid),
+                Field::Terminal => row.terminal = unsupported("read terminal", pid),
+                Field::Nice => row.nice = unsupported("read nice", pid),
+                Field::PageFaults => row.page_faults = unsupported("read page faults", pid),
+                Field::ProcessGroup => row.group = unsupported("read process group", pid),
+                Field::CpuNum => row.cpu_num = unsupported("read cpu_num", pid),
+                Field::MemoryPeaks => row.memory_peaks = unsupported("read memory peaks", pid),
+                Field::CtxSwitches => row.ctx_switches = unsupported("read context switches", pid),
+                Field::Cgroups => row.cgroups = unsupported("read cgroups", pid),
+                _ => {}
+            }
+        }
+        if filter.check(&row) != Some(false) {
+            each(row);
+        }
+    }
+    Ok(())
+}

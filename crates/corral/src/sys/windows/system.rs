@@ -1,0 +1,188 @@
+//! Machine-wide figures on Windows: `GlobalMemoryStatusEx`, `GetSystemTimes`,
+//! `NtQuerySystemInformation(SystemProcessorPerformanceInformation)`, `GetTickCount64`.
+
+use std::time::{Duration, SystemTime};
+
+use windows_sys::Wdk::System::SystemInformation::{
+    NtQuerySystemInformation, SystemProcessorPerformanceInformation,
+};
+use windows_sys::Win32::Foundation::FILETIME;
+use windows_sys::Win32::System::SystemInformation::{
+    GetTickCount64, GlobalMemoryStatusEx, MEMORYSTATUSEX,
+};
+use windows_sys::Win32::System::Threading::GetSystemTimes;
+
+use super::util::{ft_duration, last_error, ticks_duration};
+use crate::system::{PerCpuTimes, SwapMemory, SystemCpuTimes, VirtualMemory};
+use crate::{Error, ErrorKind, Result};
+
+fn memory_status() -> Result<MEMORYSTATUSEX> {
+    // SAFETY: an all-zero MEMORYSTATUSEX is valid (plain integers).
+    let mut m: MEMORYSTATUSEX = unsafe { std::mem::zeroed() };
+    m.dwLength = std::mem::size_of::<MEMORYSTATUSEX>() as u32;
+    // SAFETY: `m` is live and its dwLength is set.
+    if unsafe { GlobalMemoryStatusEx(&mut m) } == 0 {
+        return Err(last_error("read memory", None));
+    }
+    Ok(m)
+}
+
+/// Installed physical memory usable by Windows.
+pub(crate) fn total_memory() -> Result<u64> {
+    Ok(memory_status()?.ullTotalPhys)
+}
+
+/// Physical memory: Windows gives total and available; `free` is the available figure,
+/// and buffers, cached, shared, active, inactive and slab do not exist there (0).
+pub(crate) fn virtual_memory() -> Result<VirtualMemory> {
+    let m = memory_status()?;
+    let total = m.ullTotalPhys;
+    let available = m.ullAvailPhys;
+    let used = total.saturating_sub(available);
+    Ok(VirtualMemory {
+        total,
+        available,
+        used,
+        free: available,
+        buffers: 0,
+        cached: 0,
+        shared: 0,
+        active: 0,
+        inactive: 0,
+        slab: 0,
+        percent: if total == 0 {
+            0.0
+        } else {
+            used as f64 * 100.0 / total as f64
+        },
+    })
+}
+
+/// The page file beyond physical memory (commit limit minus RAM), as psutil computes it.
+pub(crate) fn swap_memory() -> Result<SwapMemory> {
+    let m = memory_status()?;
+    let total = m.ullTotalPageFile.saturating_sub(m.ullTotalPhys);
+    let free = m.ullAvailPageFile.saturating_sub(m.ullAvailPhys).min(total);
+    let used = total - free;
+    Ok(SwapMemory {
+        total,
+        used,
+        free,
+        percent: if total == 0 {
+            0.0
+        } else {
+            used as f64 * 100.0 / total as f64
+        },
+        sin: None,
+        sout: None,
+    })
+}
+
+/// Time since boot (`GetTickCount64`, milliseconds).
+pub(crate) fn uptime() -> Result<Duration> {
+    // SAFETY: no arguments.
+    Ok(Duration::from_millis(unsafe { GetTickCount64() }))
+}
+
+/// The boot time as wall-clock time.
+pub(crate) fn boot_time() -> SystemTime {
+    // SAFETY: no arguments.
+    let up = Duration::from_millis(unsafe { GetTickCount64() });
+    SystemTime::now() - up
+}
+
+/// The boot time in seconds since the Unix epoch.
+pub(crate) fn boot_time_secs() -> Result<u64> {
+    boot_time()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .map_err(|_| Error::new(ErrorKind::Os, "read boot time").with_detail("boot before 1970"))
+}
+
+/// `SYSTEM_PROCESSOR_PERFORMANCE_INFORMATION` (documented in winternl.h).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct ProcessorTimes {
+    idle: i64,
+    /// Includes idle time.
+    kernel: i64,
+    user: i64,
+    dpc: i64,
+    interrupt: i64,
+    interrupt_count: u32,
+}
+
+fn cpu_times_from(
+    user: Duration,
+    kernel_with_idle: Duration,
+    idle: Duration,
+    irq: Duration,
+    softirq: Duration,
+) -> SystemCpuTimes {
+    SystemCpuTimes {
+        user,
+        system: kernel_with_idle.saturating_sub(idle),
+        idle,
+        irq,
+        softirq,
+        ..SystemCpuTimes::default()
+    }
+}
+
+/// Machine and per-CPU times: `GetSystemTimes` and
+/// `SystemProcessorPerformanceInformation` (interrupt time as `irq`, DPC time as
+/// `softirq`; kernel time excludes idle, as psutil reports it).
+pub(crate) fn cpu_times_all() -> Result<(SystemCpuTimes, Vec<PerCpuTimes>)> {
+    let op = "read CPU times";
+    let mut t = [FILETIME::default(); 3];
+    let [idle, kernel, user] = &mut t;
+    // SAFETY: three distinct live FILETIMEs.
+    if unsafe { GetSystemTimes(idle, kernel, user) } == 0 {
+        return Err(last_error(op, None));
+    }
+    let cpus = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .max(1);
+    let mut per = vec![ProcessorTimes::default(); cpus.max(64)];
+    let mut ret = 0u32;
+    // SAFETY: `per` is a live buffer of the stated size, of the layout Windows writes for
+    // this class.
+    let status = unsafe {
+        NtQuerySystemInformation(
+            SystemProcessorPerformanceInformation,
+            per.as_mut_ptr().cast(),
+            (per.len() * std::mem::size_of::<ProcessorTimes>()) as u32,
+            &mut ret,
+        )
+    };
+    if status < 0 {
+        return Err(Error::new(ErrorKind::Os, op).with_detail(format!(
+            "NtQuerySystemInformation: NTSTATUS {:#x}",
+            status as u32
+        )));
+    }
+    let n = ret as usize / std::mem::size_of::<ProcessorTimes>();
+    let d = |v: i64| ticks_duration(v.max(0) as u64);
+    let mut irq = Duration::ZERO;
+    let mut softirq = Duration::ZERO;
+    let per_cpu: Vec<PerCpuTimes> = per[..n]
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            irq += d(p.interrupt);
+            softirq += d(p.dpc);
+            PerCpuTimes {
+                cpu: i as u32,
+                times: cpu_times_from(d(p.user), d(p.kernel), d(p.idle), d(p.interrupt), d(p.dpc)),
+            }
+        })
+        .collect();
+    let total = cpu_times_from(
+        ft_duration(&t[2]),
+        ft_duration(&t[1]),
+        ft_duration(&t[0]),
+        irq,
+        softirq,
+    );
+    Ok((total, per_cpu))
+}
