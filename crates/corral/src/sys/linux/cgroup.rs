@@ -219,6 +219,9 @@ fn timespec(d: Duration) -> Timespec {
     }
 }
 
+/// The longest single poll on `cgroup.events` (see [`wait_event`]).
+const MAX_EVENT_WAIT: Duration = Duration::from_secs(1);
+
 /// Waits until `cgroup.events` of `dir` says `key want`: reads, then `poll`s for
 /// `POLLPRI` (kernfs signals every change of the file that way), rereads.
 fn wait_event(
@@ -234,11 +237,22 @@ fn wait_event(
     let deadline = timeout.map(|t| Instant::now() + t);
     let mut buf = Vec::with_capacity(256);
     loop {
-        rustix::fs::seek(&fd, rustix::fs::SeekFrom::Start(0))
-            .map_err(|e| io_err(op, &path, e.into()))?;
-        read_all(fd.as_fd(), &mut buf).map_err(|e| io_err(op, &path, e))?;
-        if event_value(&buf, key) == Some(want) {
-            return Ok(());
+        let read = rustix::fs::seek(&fd, rustix::fs::SeekFrom::Start(0))
+            .map_err(io::Error::from)
+            .and_then(|_| read_all(fd.as_fd(), &mut buf));
+        match read {
+            Ok(()) if event_value(&buf, key) == Some(want) => return Ok(()),
+            Ok(()) => {}
+            // Removed meanwhile (by another handle's drop or a guard): only an empty
+            // cgroup can be removed.
+            Err(e) if e.raw_os_error() == Some(libc::ENODEV) && key == b"populated" => {
+                return if want == b"0" {
+                    Ok(())
+                } else {
+                    Err(io_err(op, &path, e))
+                };
+            }
+            Err(e) => return Err(io_err(op, &path, e)),
         }
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
         if left == Some(Duration::ZERO) {
@@ -249,7 +263,12 @@ fn wait_event(
                 String::from_utf8_lossy(want)
             )));
         }
-        let ts = left.map(timespec);
+        // The kernel rate-limits these notifications through a timer that removing the
+        // cgroup cancels: a change made just before another process removes the cgroup
+        // may never be signalled, and poll does not wake on removal. So no single wait
+        // is longer than a second; the state is reread after it either way.
+        let slice = left.map_or(MAX_EVENT_WAIT, |l| l.min(MAX_EVENT_WAIT));
+        let ts = Some(timespec(slice));
         let mut fds = [PollFd::new(&fd, PollFlags::PRI)];
         match rustix::event::poll(&mut fds, ts.as_ref()) {
             Ok(_) | Err(rustix::io::Errno::INTR) => {}

@@ -42,6 +42,9 @@ struct Notifier {
     path: PathBuf,
 }
 
+/// The longest single wait for events (see `next`).
+const MAX_EVENT_WAIT: Duration = Duration::from_secs(1);
+
 impl Notifier {
     fn open(path: PathBuf) -> Option<Notifier> {
         let fd = rustix::fs::open(&path, OFlags::RDONLY | OFlags::CLOEXEC, Mode::empty()).ok()?;
@@ -207,9 +210,14 @@ impl JobWatch {
                     .with_detail("the job is gone".to_owned()));
             }
             let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            let ts = left.map(|l| rustix::event::Timespec {
-                tv_sec: l.as_secs() as _,
-                tv_nsec: l.subsec_nanos() as _,
+            // At most a second per wait: the kernel may drop a cgroup.events notification
+            // when another process removes the cgroup right after a change (the
+            // rate-limit timer is cancelled), and epoll does not wake on removal. After
+            // such a slice the state is reread like after a notification.
+            let slice = left.map_or(MAX_EVENT_WAIT, |l| l.min(MAX_EVENT_WAIT));
+            let ts = Some(rustix::event::Timespec {
+                tv_sec: slice.as_secs() as _,
+                tv_nsec: slice.subsec_nanos() as _,
             });
             events.clear();
             match epoll::wait(
@@ -221,14 +229,14 @@ impl JobWatch {
                 Err(rustix::io::Errno::INTR) => continue,
                 Err(e) => return Err(Error::from_io(OP, e.into())),
             }
-            if events.is_empty() {
-                if left.is_some_and(|l| l.is_zero()) {
-                    return Ok(None);
-                }
-                continue;
-            }
             let mut rescan = false;
             let mut counters = false;
+            if events.is_empty() {
+                if left.is_some_and(|l| l <= MAX_EVENT_WAIT) {
+                    return Ok(None);
+                }
+                counters = true;
+            }
             for ev in &events {
                 let tok = ev.data.u64();
                 match tok {
