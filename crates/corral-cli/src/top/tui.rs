@@ -250,7 +250,9 @@ pub fn run(o: Options) -> Result<(), Failure> {
             wait = Duration::ZERO;
         }
         if let Some((_, at)) = &app.message {
-            if at.elapsed() > Duration::from_secs(5) {
+            // Until the next key, or a minute: a message about an action must not vanish
+            // before it is read.
+            if at.elapsed() > Duration::from_secs(60) {
                 app.message = None;
                 dirty = true;
             }
@@ -447,6 +449,7 @@ impl App {
     }
 
     fn key(&mut self, k: KeyEvent) {
+        self.message = None;
         let ctrl = k.modifiers.contains(KeyModifiers::CONTROL);
         if ctrl && k.code == KeyCode::Char('c') {
             self.quit = true;
