@@ -25,7 +25,7 @@
 //! CPU time is enforced only while the handle that set it is alive.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use crate::info::{Resource, Rlimit};
@@ -453,6 +453,43 @@ impl JobAccounting {
     }
 }
 
+/// Wakes one event watcher ([`crate::JobEvents`]) to report [`crate::JobEvent::CpuTimeLimit`];
+/// returns false once that watcher is gone (then it is dropped from the list).
+pub(crate) type Raiser = Box<dyn Fn() -> bool + Send + Sync>;
+
+/// The event watchers of one [`crate::Job`] handle that want to hear when its CPU-time
+/// watcher terminates the job. Kept by the handle across watcher restarts.
+#[derive(Default)]
+pub(crate) struct CpuLimitSignal {
+    raisers: Mutex<Vec<Raiser>>,
+}
+
+impl std::fmt::Debug for CpuLimitSignal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.raisers.lock().map_or(0, |r| r.len());
+        f.debug_struct("CpuLimitSignal")
+            .field("raisers", &n)
+            .finish()
+    }
+}
+
+impl CpuLimitSignal {
+    /// Adds an event watcher (dropping those that are gone).
+    #[cfg_attr(feature = "force-unsupported", allow(dead_code))]
+    pub(crate) fn add(&self, r: Raiser) {
+        if let Ok(mut v) = self.raisers.lock() {
+            v.push(r);
+        }
+    }
+
+    /// Tells every live event watcher; forgets the dead ones.
+    fn raise(&self) {
+        if let Ok(mut v) = self.raisers.lock() {
+            v.retain(|r| r());
+        }
+    }
+}
+
 /// The job-CPU-time watcher: a thread that sleeps until the earliest moment the budget
 /// could be used up, given how many CPUs the job can use at most, then checks; it
 /// terminates the job when the budget is gone. Stops when dropped.
@@ -470,7 +507,11 @@ const MIN_NAP: Duration = Duration::from_millis(1);
 const MAX_FLOOR: Duration = Duration::from_millis(50);
 
 impl Watcher {
-    pub(crate) fn start(view: imp::JobView, budget: Duration) -> Result<Watcher> {
+    pub(crate) fn start(
+        view: imp::JobView,
+        budget: Duration,
+        signal: Arc<CpuLimitSignal>,
+    ) -> Result<Watcher> {
         // Fail now, not in the thread, if usage cannot be read.
         view.cpu_usage()?;
         let (tx, rx) = mpsc::channel::<()>();
@@ -488,6 +529,8 @@ impl Watcher {
                     let Ok(used) = view.cpu_usage() else { return };
                     if used >= budget {
                         hit2.store(true, Ordering::SeqCst);
+                        // Event watchers hear of it before the exits the kill causes.
+                        signal.raise();
                         let _ = view.terminate();
                         return;
                     }
