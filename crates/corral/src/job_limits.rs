@@ -406,7 +406,8 @@ pub struct LimitSupport {
 /// reads served from the page cache are not counted; peak memory from `memory.peak`
 /// (Linux 5.19+) or v1 `memory.max_usage_in_bytes`; OOM kills from `memory.events`
 /// `oom_kill` or v1 `memory.oom_control` `oom_kill` (4.13+); refused forks from
-/// `pids.events`. Linux keeps no count of
+/// `pids.events`; throttling from v2 `cpu.stat` (with the `cpu` controller) or v1
+/// `cpu.stat`. Linux keeps no count of
 /// processes ever started in a cgroup nor a per-process peak: those are `None`.
 #[non_exhaustive]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -444,6 +445,13 @@ pub struct JobAccounting {
     pub process_limit_hits: Option<u64>,
     /// Whether this handle's watcher terminated the job at its CPU time limit.
     pub cpu_time_limit_hit: bool,
+    /// Scheduling periods in which the job's CPU quota ([`JobLimits::cpus`] /
+    /// [`JobLimits::cpu_rate`]) held it back (Linux: `cpu.stat` `nr_throttled`; `None`
+    /// where the job has no CPU controller).
+    pub throttled_periods: Option<u64>,
+    /// How long the CPU quota held members back in total (Linux: `cpu.stat`
+    /// `throttled_usec`, v1 `throttled_time`).
+    pub throttled_time: Option<Duration>,
 }
 
 impl JobAccounting {
