@@ -17,9 +17,10 @@ use crate::Failure;
 #[command(after_help = "\
 Output: one line per event: seconds since the start, the event, the pid, details.
 Events: new-process, exit, abnormal-exit (killed by a signal), process-limit,
-memory-limit, oom-kill, cpu-time-limit, empty. Exits carry the exit code or signal
-where the system tells it. Which events are exact and which best-effort is documented
-in the library (corral::job_events).
+memory-limit, oom-kill, empty. Exits carry the exit code or signal where the system
+tells it. cpu-time-limit is never seen here: the --cpu-time budget is enforced by the
+corral process that set it (`corral run --cpu-time T --events` prints it). Which events
+are exact and which best-effort is documented in the library (corral::job_events).
 
 Exit status: 0 once the job is empty; 1 when no such job exists; 2 for a bad name;
 3 when the job's events cannot be read.")]
@@ -35,7 +36,8 @@ pub struct EventsArgs {
 #[derive(Args, Debug, Default)]
 pub struct RunEventArgs {
     /// Run the program in a job and print the job's events to stderr as they happen
-    /// (processes joining and exiting, limits hit, out-of-memory kills), as JSON lines
+    /// (processes joining and exiting, limits hit — --cpu-time included —, out-of-memory
+    /// kills), as JSON lines
     /// with --json. Whatever the program leaves running in the job is killed when it ends.
     #[arg(long)]
     pub events: bool,

@@ -202,3 +202,30 @@ fn run_events_with_a_memory_limit_reports_the_oom_kill() {
         "{err}"
     );
 }
+
+#[test]
+fn run_events_with_a_cpu_time_limit_reports_it_before_the_kill() {
+    integration::require_root!("creates cgroups");
+    let o = corral()
+        .args(["run", "--events", "--json", "--cpu-time", "1s", "--"])
+        .arg(testbin_path())
+        .args(["--burn-thread", "--burn"])
+        .stdout(Stdio::piped())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let main = field(&out, "pid")[0];
+    let evs: Vec<Value> = err
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|v: &Value| v.get("event").is_some())
+        .collect();
+    let at = |f: &dyn Fn(&Value) -> bool| evs.iter().position(f);
+    let limit = at(&|e| e["event"] == "cpu-time-limit").unwrap_or_else(|| panic!("{err}"));
+    let exit = at(&|e| e["event"] == "abnormal-exit" && e["pid"] == main)
+        .unwrap_or_else(|| panic!("{err}"));
+    assert!(limit < exit, "{err}");
+    assert_eq!(evs.last().unwrap()["event"], "empty", "{err}");
+    assert_eq!(o.status.code(), Some(123), "{err}");
+}

@@ -659,3 +659,81 @@ fn action_on_a_reused_pid_is_refused_and_the_newcomer_untouched() {
         t.capture()
     );
 }
+
+#[test]
+fn batch_jobs_view_shows_a_corral_jobs_limits_and_usage() {
+    integration::require_root!("creates cgroups");
+    use std::io::{BufRead, BufReader};
+    let name = unique_name("ctopj");
+    let comm = unique_comm("ctopj");
+    let mut run = Command::new(CORRAL)
+        .args([
+            "run",
+            "--memory",
+            "64M",
+            "--max-procs",
+            "20",
+            "--job",
+            &name,
+            "--",
+        ])
+        .arg(integration::testbin_path())
+        .args(["--comm", &comm, "--threads", "2", "--exit-on-stdin-eof"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run corral run");
+    // testbin's first line: it is running in the job.
+    let mut line = String::new();
+    let mut out = BufReader::new(run.stdout.take().unwrap());
+    out.read_line(&mut line).unwrap();
+    if line.is_empty() {
+        let o = run.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        if err.contains("not supported") || err.contains("Unsupported") {
+            integration::print_skip("no memory/pids limits for jobs here");
+            return;
+        }
+        panic!("corral run failed: {err}");
+    }
+    let o = corral(&[
+        "top",
+        "--batch",
+        "-d",
+        "0.1",
+        "--json",
+        "--view",
+        "jobs",
+        "--filter",
+        &exact(&comm),
+    ]);
+    // End the member (stdin EOF), then corral run removes the job.
+    drop(run.stdin.take());
+    let st = run.wait().unwrap();
+    assert!(st.success(), "{st:?}");
+    assert!(integration::cgroups::job_dirs(&name).is_empty());
+
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let jobs = v["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 1, "{v}");
+    let j = &jobs[0];
+    assert_eq!(j["job"], name.as_str(), "{j}");
+    assert_eq!(j["limits"]["memory"], 64u64 << 20, "{j}");
+    assert_eq!(j["limits"]["pids"], 20, "{j}");
+    // Main thread + 2 + the stdin watcher: the threads counted against the pids limit.
+    assert_eq!(j["usage"]["pids"], 4, "{j}");
+    assert_eq!(j["usage"]["pids"], j["threads"], "{j}");
+    let mem = j["usage"]["memory"].as_u64().expect("memory in use");
+    assert!(mem > 0 && mem < 64 << 20, "{j}");
+    assert_eq!(j["usage"]["oom_kills"], 0, "{j}");
+    assert_eq!(j["usage"]["process_limit_hits"], 0, "{j}");
+
+    // The same in the text table; other cgroups show no limits.
+    let o = corral(&["top", "--batch", "-d", "0.1", "--view", "jobs"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("MEM/MAX") && text.contains("PIDS/MAX"),
+        "{text}"
+    );
+}

@@ -90,6 +90,8 @@ pub struct Job {
     /// The limits set through this handle (the kernel keeps only some of them).
     limits: JobLimits,
     inner: imp::Job,
+    /// The event watchers of this handle to tell when its watcher hits the CPU time limit.
+    cpu_limit: std::sync::Arc<crate::job_limits::CpuLimitSignal>,
     /// Kill-on-close: the guard that kills the job when this handle or its process goes.
     guard: Option<imp::JobGuard>,
 }
@@ -197,6 +199,7 @@ impl Job {
             watcher: None,
             limits: JobLimits::default(),
             inner,
+            cpu_limit: Default::default(),
             guard: None,
         }
     }
@@ -259,7 +262,11 @@ impl Job {
         self.inner.set_limits(limits)?;
         self.watcher = None;
         if let Some(t) = limits.job_cpu_time {
-            self.watcher = Some(crate::job_limits::Watcher::start(self.inner.view(), t)?);
+            self.watcher = Some(crate::job_limits::Watcher::start(
+                self.inner.view(),
+                t,
+                self.cpu_limit.clone(),
+            )?);
         }
         self.limits = limits.clone();
         Ok(())
@@ -586,6 +593,11 @@ impl Job {
         let mut job = Job::wrap(inner);
         job.guard = guard;
         job
+    }
+
+    /// The list of event watchers to tell when this handle's CPU-time watcher fires.
+    pub(crate) fn cpu_limit_signal(&self) -> &crate::job_limits::CpuLimitSignal {
+        &self.cpu_limit
     }
 
     /// The backend job.

@@ -14,7 +14,7 @@
 //! | [`JobEvent::NewProcess`] | exact for forks of members when the proc connector is available (root, initial namespaces); else best-effort, from rescans of `cgroup.procs` at each other event; processes moved in from outside are always best-effort | same |
 //! | [`JobEvent::ProcessLimit`] | exact: `pids.events` `max` (`POLLPRI`) | best-effort: v1 `pids.events` is not notified |
 //! | [`JobEvent::MemoryLimit`] / [`OomKill`](JobEvent::OomKill) | exact: `memory.events` `max`/`oom`/`oom_kill` (`POLLPRI`) | exact: eventfd on `memory.oom_control` (`cgroup.event_control`); the kill count from `oom_kill` there |
-//! | [`JobEvent::CpuTimeLimit`] | raised by a CPU-time limit watcher | same |
+//! | [`JobEvent::CpuTimeLimit`] | exact for watchers from [`Job::events`] on the handle whose [`JobLimits::job_cpu_time`](crate::JobLimits::job_cpu_time) watcher terminated the job (it wakes them before the kill, so the event comes before the exits and `JobEmpty` that follow); never seen by other handles or processes (`corral job events NAME`): the limit lives in the process that set it, not in the cgroup | same |
 
 use std::time::Duration;
 
@@ -207,8 +207,13 @@ impl Job {
     /// Linux: one epoll instance over `cgroup.events`, `memory.events` and `pids.events`
     /// (v2, `POLLPRI`), an eventfd registered on v1 `memory.oom_control`, the proc
     /// connector socket (fork and exit events, when available) and a pidfd per member
-    /// (otherwise). No timer-driven polling.
+    /// (otherwise), and an eventfd this handle's CPU-time watcher writes to before it
+    /// terminates the job ([`JobEvent::CpuTimeLimit`]). No timer-driven polling.
     pub fn events(&self) -> Result<JobEvents> {
-        imp::JobWatch::new(self.inner_job()).map(|inner| JobEvents { inner })
+        let inner = imp::JobWatch::new(self.inner_job())?;
+        if let Some(r) = inner.cpu_limit_raiser() {
+            self.cpu_limit_signal().add(r);
+        }
+        Ok(JobEvents { inner })
     }
 }

@@ -25,7 +25,7 @@
 //! CPU time is enforced only while the handle that set it is alive.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use crate::info::{Resource, Rlimit};
@@ -406,7 +406,8 @@ pub struct LimitSupport {
 /// reads served from the page cache are not counted; peak memory from `memory.peak`
 /// (Linux 5.19+) or v1 `memory.max_usage_in_bytes`; OOM kills from `memory.events`
 /// `oom_kill` or v1 `memory.oom_control` `oom_kill` (4.13+); refused forks from
-/// `pids.events`. Linux keeps no count of
+/// `pids.events`; throttling from v2 `cpu.stat` (with the `cpu` controller) or v1
+/// `cpu.stat`. Linux keeps no count of
 /// processes ever started in a cgroup nor a per-process peak: those are `None`.
 #[non_exhaustive]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -444,12 +445,56 @@ pub struct JobAccounting {
     pub process_limit_hits: Option<u64>,
     /// Whether this handle's watcher terminated the job at its CPU time limit.
     pub cpu_time_limit_hit: bool,
+    /// Scheduling periods in which the job's CPU quota ([`JobLimits::cpus`] /
+    /// [`JobLimits::cpu_rate`]) held it back (Linux: `cpu.stat` `nr_throttled`; `None`
+    /// where the job has no CPU controller).
+    pub throttled_periods: Option<u64>,
+    /// How long the CPU quota held members back in total (Linux: `cpu.stat`
+    /// `throttled_usec`, v1 `throttled_time`).
+    pub throttled_time: Option<Duration>,
 }
 
 impl JobAccounting {
     /// User plus kernel time, when both are known.
     pub fn total_time(&self) -> Option<Duration> {
         Some(self.user_time? + self.kernel_time?)
+    }
+}
+
+/// Wakes one event watcher ([`crate::JobEvents`]) to report [`crate::JobEvent::CpuTimeLimit`];
+/// returns false once that watcher is gone (then it is dropped from the list).
+pub(crate) type Raiser = Box<dyn Fn() -> bool + Send + Sync>;
+
+/// The event watchers of one [`crate::Job`] handle that want to hear when its CPU-time
+/// watcher terminates the job. Kept by the handle across watcher restarts.
+#[derive(Default)]
+pub(crate) struct CpuLimitSignal {
+    raisers: Mutex<Vec<Raiser>>,
+}
+
+impl std::fmt::Debug for CpuLimitSignal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.raisers.lock().map_or(0, |r| r.len());
+        f.debug_struct("CpuLimitSignal")
+            .field("raisers", &n)
+            .finish()
+    }
+}
+
+impl CpuLimitSignal {
+    /// Adds an event watcher (dropping those that are gone).
+    #[cfg_attr(feature = "force-unsupported", allow(dead_code))]
+    pub(crate) fn add(&self, r: Raiser) {
+        if let Ok(mut v) = self.raisers.lock() {
+            v.push(r);
+        }
+    }
+
+    /// Tells every live event watcher; forgets the dead ones.
+    fn raise(&self) {
+        if let Ok(mut v) = self.raisers.lock() {
+            v.retain(|r| r());
+        }
     }
 }
 
@@ -470,7 +515,11 @@ const MIN_NAP: Duration = Duration::from_millis(1);
 const MAX_FLOOR: Duration = Duration::from_millis(50);
 
 impl Watcher {
-    pub(crate) fn start(view: imp::JobView, budget: Duration) -> Result<Watcher> {
+    pub(crate) fn start(
+        view: imp::JobView,
+        budget: Duration,
+        signal: Arc<CpuLimitSignal>,
+    ) -> Result<Watcher> {
         // Fail now, not in the thread, if usage cannot be read.
         view.cpu_usage()?;
         let (tx, rx) = mpsc::channel::<()>();
@@ -488,6 +537,8 @@ impl Watcher {
                     let Ok(used) = view.cpu_usage() else { return };
                     if used >= budget {
                         hit2.store(true, Ordering::SeqCst);
+                        // Event watchers hear of it before the exits the kill causes.
+                        signal.raise();
                         let _ = view.terminate();
                         return;
                     }

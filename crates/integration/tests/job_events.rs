@@ -275,6 +275,57 @@ fn out_of_memory_kill_is_reported() {
 }
 
 #[test]
+fn cpu_time_limit_is_reported_before_the_exit_and_empty() {
+    integration::require_root!("creates cgroups");
+    let job = Job::builder()
+        .kill_on_close(true)
+        .limits(corral::JobLimits::new().job_cpu_time(Duration::from_secs(1)))
+        .create()
+        .expect("create job with a CPU time limit");
+    // A watcher from another handle of the same job: it cannot hear of the limit.
+    let other = Job::open(job.name()).unwrap();
+    let mut ev_other = other.events().unwrap();
+    let child = spawn_suspended(&job, &["--burn-thread", "--burn"]);
+    let pid = child.pid();
+    let mut ev = job.events().unwrap();
+    // A dropped watcher must not stop the others from hearing of it.
+    drop(job.events().unwrap());
+    child.resume().unwrap();
+    let seen = collect(&mut ev, |e| *e == JobEvent::JobEmpty);
+    let limit = seen.iter().position(|e| *e == JobEvent::CpuTimeLimit);
+    let exit = seen.iter().position(|e| e.pid() == Some(pid));
+    assert!(limit.is_some(), "{seen:?}");
+    assert_eq!(
+        seen.iter()
+            .filter(|e| **e == JobEvent::CpuTimeLimit)
+            .count(),
+        1,
+        "{seen:?}"
+    );
+    assert!(exit.is_some_and(|x| limit < Some(x)), "{seen:?}");
+    assert!(
+        seen.contains(&JobEvent::AbnormalExit {
+            pid,
+            status: ExitStatus::Signaled {
+                signal: Signal::Kill,
+                core_dumped: false
+            }
+        }),
+        "{seen:?}"
+    );
+    assert!(job.cpu_time_limit_hit());
+    let seen_other = collect(&mut ev_other, |e| *e == JobEvent::JobEmpty);
+    assert!(
+        !seen_other.contains(&JobEvent::CpuTimeLimit),
+        "{seen_other:?}"
+    );
+    drop((ev, ev_other, child));
+    check_removed(job);
+    // Dropped after the owner removed the job: finds nothing left to remove.
+    drop(other);
+}
+
+#[test]
 fn events_of_a_removed_job_fail_clearly() {
     integration::require_root!("creates cgroups");
     let name = integration::unique_name("ev");

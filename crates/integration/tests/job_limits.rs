@@ -336,6 +336,30 @@ fn cpus_quarter_holds_a_burner_near_a_quarter_core() {
         (0.12..=0.35).contains(&c),
         "{c} cores used under --cpus 0.25"
     );
+    // 1.5 s at a quarter core of a 100 ms period: held back in most periods.
+    let a = job.accounting().unwrap();
+    let n = a
+        .throttled_periods
+        .expect("throttling is counted with a CPU quota");
+    assert!(n >= 5, "{a:?}");
+    assert!(
+        a.throttled_time
+            .is_some_and(|t| t > Duration::from_millis(300)),
+        "{a:?}"
+    );
+    // Without a quota (no CPU controller for the job): nothing to count.
+    let plain = job_with(&JobLimits::new());
+    if has_no_cpu_controller(&plain) {
+        assert_eq!(plain.accounting().unwrap().throttled_periods, None);
+    }
+}
+
+/// Whether `job` has no CPU controller at all (neither v2 `cpu.stat` with throttling
+/// keys nor a v1 `cpu` cgroup).
+fn has_no_cpu_controller(job: &Job) -> bool {
+    dirs_of(job.name())
+        .iter()
+        .all(|d| !d.join("cpu.cfs_quota_us").exists() && !d.join("cpu.max").exists())
 }
 
 #[test]

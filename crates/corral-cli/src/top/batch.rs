@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use serde_json::{json, Map, Value};
 
-use super::model::{Line, Model, SysView};
+use super::model::{JobUsage, Line, Model, SysView};
 use super::Options;
 use crate::columns::{clock, human_bytes};
 use crate::output::{self, Out};
@@ -156,6 +156,19 @@ fn print_json(
                     "threads": g.threads,
                     "cpu_percent": round(g.cpu),
                     "rss": g.rss,
+                    "limits": g.usage.as_ref().map(|u| json!({
+                        "memory": u.memory_max,
+                        "pids": u.pids_max,
+                        "cpus": u.cpus,
+                    })),
+                    "usage": g.usage.as_ref().map(|u| json!({
+                        "memory": u.memory,
+                        "pids": u.pids,
+                        "throttled_periods": u.throttled_periods,
+                        "throttled_time": u.throttled_time.map(|t| t.as_secs_f64()),
+                        "oom_kills": u.oom_kills,
+                        "process_limit_hits": u.process_limit_hits,
+                    })),
                 }));
             }
         }
@@ -233,6 +246,11 @@ fn print_text(
                     g.threads.to_string(),
                     format!("{:.1}", g.cpu),
                     human_bytes(g.rss),
+                    JobUsage::memory_text(g.usage.as_ref()),
+                    JobUsage::pids_text(g.usage.as_ref()),
+                    JobUsage::cpus_text(g.usage.as_ref()),
+                    JobUsage::throttled_text(g.usage.as_ref()),
+                    JobUsage::oom_text(g.usage.as_ref()),
                     g.job.clone().unwrap_or_else(|| "-".into()),
                     g.cgroup.clone(),
                 ]
@@ -240,8 +258,22 @@ fn print_text(
             .collect();
         use crate::columns::Align::{Left, Right};
         (
-            vec!["PROCS", "THR", "%CPU", "RSS", "JOB", "CGROUP"],
-            vec![Right, Right, Right, Right, Left, Left],
+            vec![
+                "PROCS",
+                "THR",
+                "%CPU",
+                "RSS",
+                "MEM/MAX",
+                "PIDS/MAX",
+                "CPUS",
+                "THROTTLED",
+                "OOM",
+                "JOB",
+                "CGROUP",
+            ],
+            vec![
+                Right, Right, Right, Right, Right, Right, Right, Right, Right, Left, Left,
+            ],
             t,
         )
     } else {

@@ -246,8 +246,7 @@ pub enum Line {
     Job { j: usize },
 }
 
-/// A cgroup and the processes in it. Limits, usage against limits, throttling and OOM
-/// counts are meant to join this row once the jobs API offers them (issue #5).
+/// A cgroup and the processes in it; for corral jobs, their limits and usage too.
 #[derive(Debug, Clone, Default)]
 pub struct JobRow {
     /// The cgroup path (the v2 hierarchy's, else the first v1 one).
@@ -258,6 +257,78 @@ pub struct JobRow {
     pub threads: u64,
     pub cpu: f64,
     pub rss: u64,
+    /// Limits and usage, from the job's handle (corral jobs this process can open).
+    pub usage: Option<JobUsage>,
+}
+
+/// A corral job's limits and its use against them, as `Job::limits` and
+/// `Job::accounting` tell.
+#[derive(Debug, Clone, Default)]
+pub struct JobUsage {
+    /// Memory the job uses now, and its limit (bytes).
+    pub memory: Option<u64>,
+    pub memory_max: Option<u64>,
+    /// Tasks in the job now (Linux counts threads against the limit) and the limit.
+    pub pids: Option<u64>,
+    pub pids_max: Option<u64>,
+    /// The CPU quota, in cores.
+    pub cpus: Option<f64>,
+    /// Periods the quota held the job back, and for how long in total.
+    pub throttled_periods: Option<u64>,
+    pub throttled_time: Option<Duration>,
+    /// Members the OOM killer killed; forks refused at the process limit.
+    pub oom_kills: Option<u64>,
+    pub process_limit_hits: Option<u64>,
+}
+
+impl JobUsage {
+    fn read(job: &corral::Job, threads: u64) -> Option<JobUsage> {
+        let l = job.limits().ok()?;
+        let a = job.accounting().ok()?;
+        Some(JobUsage {
+            memory: a.memory,
+            memory_max: l.job_memory,
+            pids: Some(threads),
+            pids_max: l.max_processes,
+            cpus: l.cpus,
+            throttled_periods: a.throttled_periods,
+            throttled_time: a.throttled_time,
+            oom_kills: a.oom_kills,
+            process_limit_hits: a.process_limit_hits,
+        })
+    }
+
+    /// `used/max` for the text views (`-` for what is not known or not limited).
+    pub fn memory_text(u: Option<&JobUsage>) -> String {
+        let Some(u) = u else { return "-".into() };
+        let b = |n: Option<u64>| n.map_or("-".into(), columns::human_bytes);
+        format!("{}/{}", b(u.memory), b(u.memory_max))
+    }
+
+    pub fn pids_text(u: Option<&JobUsage>) -> String {
+        let Some(u) = u else { return "-".into() };
+        let n = |n: Option<u64>| n.map_or("-".into(), |n| n.to_string());
+        format!("{}/{}", n(u.pids), n(u.pids_max))
+    }
+
+    pub fn cpus_text(u: Option<&JobUsage>) -> String {
+        u.and_then(|u| u.cpus)
+            .map_or("-".into(), |c| format!("{c:.2}"))
+    }
+
+    /// Throttled periods and time (`12/0.4s`).
+    pub fn throttled_text(u: Option<&JobUsage>) -> String {
+        match u.and_then(|u| Some((u.throttled_periods?, u.throttled_time))) {
+            Some((n, Some(t))) => format!("{n}/{:.1}s", t.as_secs_f64()),
+            Some((n, None)) => n.to_string(),
+            None => "-".into(),
+        }
+    }
+
+    pub fn oom_text(u: Option<&JobUsage>) -> String {
+        u.and_then(|u| u.oom_kills)
+            .map_or("-".into(), |n| n.to_string())
+    }
 }
 
 /// What one refresh read, and the views built from it.
@@ -282,6 +353,10 @@ pub struct Model {
     pub last_fields: FieldSet,
     /// Refreshes so far.
     pub generation: u64,
+    /// Handles of the corral jobs the jobs view shows, kept across refreshes. Never
+    /// dropped (`ManuallyDrop`): dropping an opened `Job` removes the job when it is
+    /// empty, which looking at it must not do.
+    job_handles: HashMap<String, Option<std::mem::ManuallyDrop<corral::Job>>>,
 }
 
 impl Model {
@@ -298,6 +373,7 @@ impl Model {
             lazy: FieldSet::empty(),
             sampler: Sampler::default(),
             sys_prev: None,
+            job_handles: HashMap::new(),
             keys: Vec::new(),
             order: Vec::new(),
             threads: ThreadRows::default(),
@@ -499,6 +575,19 @@ impl Model {
             if let Some(Ok(m)) = &r.rss {
                 g.rss += m;
             }
+        }
+        // Limits and usage of corral jobs: a handle opened once per job (a failed open is
+        // remembered too), a few cgroup files read per refresh.
+        self.job_handles
+            .retain(|name, _| self.jobs.iter().any(|g| g.job.as_ref() == Some(name)));
+        for g in &mut self.jobs {
+            let Some(name) = &g.job else { continue };
+            let h = self.job_handles.entry(name.clone()).or_insert_with(|| {
+                corral::Job::open(name)
+                    .ok()
+                    .map(std::mem::ManuallyDrop::new)
+            });
+            g.usage = h.as_ref().and_then(|j| JobUsage::read(j, g.threads));
         }
         self.jobs.sort_by(|a, b| {
             b.cpu

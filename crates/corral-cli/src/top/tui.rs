@@ -24,7 +24,7 @@ use ratatui::{Frame, Terminal};
 
 use super::actions::{self, Action, Target};
 use super::batch::{load_text, uptime_text};
-use super::model::{Line, Matcher, Model, Sort, View};
+use super::model::{JobUsage, Line, Matcher, Model, Sort, View};
 use super::Options;
 use crate::columns::{clock, human_bytes, Align, Column};
 use crate::Failure;
@@ -902,11 +902,28 @@ impl App {
                 Constraint::Length(6),
                 Constraint::Length(6),
                 Constraint::Length(7),
+                Constraint::Length(13),
+                Constraint::Length(9),
+                Constraint::Length(5),
+                Constraint::Length(10),
+                Constraint::Length(4),
                 Constraint::Length(16),
                 Constraint::Fill(1),
             ];
-            let header =
-                Row::new(["PROCS", "THR", "%CPU", "RSS", "JOB", "CGROUP"]).style(head_style);
+            let header = Row::new([
+                "PROCS",
+                "THR",
+                "%CPU",
+                "RSS",
+                "MEM/MAX",
+                "PIDS/MAX",
+                "CPUS",
+                "THROTTLED",
+                "OOM",
+                "JOB",
+                "CGROUP",
+            ])
+            .style(head_style);
             let rows: Vec<Row> = shown
                 .iter()
                 .enumerate()
@@ -918,6 +935,11 @@ impl App {
                             cell(g.threads.to_string(), Align::Right),
                             cell(format!("{:.1}", g.cpu), Align::Right),
                             cell(human_bytes(g.rss), Align::Right),
+                            cell(JobUsage::memory_text(g.usage.as_ref()), Align::Right),
+                            cell(JobUsage::pids_text(g.usage.as_ref()), Align::Right),
+                            cell(JobUsage::cpus_text(g.usage.as_ref()), Align::Right),
+                            cell(JobUsage::throttled_text(g.usage.as_ref()), Align::Right),
+                            cell(JobUsage::oom_text(g.usage.as_ref()), Align::Right),
                             cell(g.job.clone().unwrap_or_else(|| "-".into()), Align::Left),
                             cell(g.cgroup.clone(), Align::Left),
                         ]);

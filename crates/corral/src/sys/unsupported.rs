@@ -539,6 +539,9 @@ impl JobWatch {
     pub(crate) fn new_process_exact(&self) -> bool {
         false
     }
+    pub(crate) fn cpu_limit_raiser(&self) -> Option<crate::job_limits::Raiser> {
+        None
+    }
     pub(crate) fn ended(&self) -> bool {
         true
     }

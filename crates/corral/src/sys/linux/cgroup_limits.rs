@@ -653,6 +653,18 @@ impl Job {
                     read_num(&d.path.join("cpuacct.usage_sys")).map(Duration::from_nanos);
             }
         }
+        if let Some(p) = v2f("cpu.stat") {
+            // Only with the cpu controller enabled for the job.
+            a.throttled_periods = keyed(&p, "nr_throttled");
+            a.throttled_time = keyed(&p, "throttled_usec").map(Duration::from_micros);
+        }
+        if a.throttled_periods.is_none() {
+            if let Some(d) = self.v1_dir("cpu") {
+                let p = d.path.join("cpu.stat");
+                a.throttled_periods = keyed(&p, "nr_throttled");
+                a.throttled_time = keyed(&p, "throttled_time").map(Duration::from_nanos);
+            }
+        }
         if let Some(p) = v2f("memory.stat") {
             a.page_faults = keyed(&p, "pgfault");
             a.major_page_faults = keyed(&p, "pgmajfault");

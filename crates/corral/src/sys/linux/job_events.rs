@@ -24,8 +24,13 @@ const T_MEMORY: u64 = 2;
 const T_PIDS: u64 = 3;
 const T_OOM: u64 = 4;
 const T_CONNECTOR: u64 = 5;
+/// The eventfd the job handle's CPU-time watcher writes to when it terminates the job.
+const T_CPU_LIMIT: u64 = 6;
 /// Tokens of member pidfds: this bit plus the pid.
 const T_MEMBER: u64 = 1 << 32;
+/// Tokens of pidfds of exited leaders whose other threads still hold the job: this bit
+/// plus the pid.
+const T_LINGER: u64 = 1 << 33;
 /// The most members followed through pidfds at once (one descriptor each).
 const MAX_PIDFDS: usize = 8192;
 
@@ -90,7 +95,14 @@ pub(crate) struct JobWatch {
     /// v1: eventfd registered on `memory.oom_control`, and that file.
     oom: Option<(OwnedFd, Notifier)>,
     forks: Option<ForkWatch>,
+    /// Written by the CPU-time watcher of the `Job` handle this watcher came from.
+    cpu_limit: std::sync::Arc<OwnedFd>,
     members: HashMap<u32, Member>,
+    /// Members whose exit (of the leader thread) the connector reported; while other
+    /// threads live on, `cgroup.procs` still lists them: they are not members again.
+    exited: std::collections::HashSet<u32>,
+    /// Pidfds of those, readable once the last thread is gone (then: rescan).
+    lingering: HashMap<u32, OwnedFd>,
     pidfds: usize,
     /// Members were seen since the last `JobEmpty`.
     had_members: bool,
@@ -157,6 +169,8 @@ impl JobWatch {
         if let Some((efd, _)) = &oom {
             add(efd.as_fd(), T_OOM, epoll::EventFlags::IN)?;
         }
+        let cpu_limit = std::sync::Arc::new(new_eventfd()?);
+        add(cpu_limit.as_fd(), T_CPU_LIMIT, epoll::EventFlags::IN)?;
         let mut w = JobWatch {
             epoll: ep,
             procs: job.primary().path.join("cgroup.procs"),
@@ -172,7 +186,10 @@ impl JobWatch {
             pids_max: 0,
             oom,
             forks,
+            cpu_limit,
             members: HashMap::new(),
+            exited: Default::default(),
+            lingering: HashMap::new(),
             pidfds: 0,
             had_members: false,
             queue: VecDeque::new(),
@@ -188,6 +205,19 @@ impl JobWatch {
         w.rescan(false)?;
         w.had_members = !w.members.is_empty() || w.populated;
         Ok(w)
+    }
+
+    /// What the job handle's CPU-time watcher calls to have `CpuTimeLimit` reported: a
+    /// write to this watcher's eventfd (false once this watcher is dropped).
+    pub(crate) fn cpu_limit_raiser(&self) -> Option<crate::job_limits::Raiser> {
+        let fd = std::sync::Arc::downgrade(&self.cpu_limit);
+        Some(Box::new(move || match fd.upgrade() {
+            Some(fd) => {
+                let _ = rustix::io::write(&*fd, &1u64.to_ne_bytes());
+                true
+            }
+            None => false,
+        }))
     }
 
     pub(crate) fn new_process_exact(&self) -> bool {
@@ -237,6 +267,13 @@ impl JobWatch {
                 }
                 counters = true;
             }
+            // The CPU-time watcher wrote before it killed: report that before the exits
+            // of the same wake-up.
+            if events.iter().any(|e| e.data.u64() == T_CPU_LIMIT) {
+                let mut b = [0u8; 8];
+                let _ = rustix::io::read(&*self.cpu_limit, &mut b);
+                self.queue.push_back(JobEvent::CpuTimeLimit);
+            }
             for ev in &events {
                 let tok = ev.data.u64();
                 match tok {
@@ -248,6 +285,10 @@ impl JobWatch {
                             let _ = rustix::io::read(efd, &mut b);
                         }
                         counters = true;
+                    }
+                    t if t & T_LINGER != 0 => {
+                        self.lingering.remove(&((t & 0xffff_ffff) as u32));
+                        rescan = true;
                     }
                     t if t & T_MEMBER != 0 => {
                         self.member_exited((t & 0xffff_ffff) as u32);
@@ -363,7 +404,33 @@ impl JobWatch {
     fn rescan(&mut self, report: bool) -> Result<()> {
         let buf = read_text(&self.procs).map_err(|e| io_err(&self.procs, e))?;
         let pids = parse_pids(&buf);
+        if !self.exited.is_empty() {
+            // Leaders that exited: gone from the listing (forget them), or listed while
+            // their other threads exit (wake up when the last one has).
+            let listed: std::collections::HashSet<u32> = pids.iter().copied().collect();
+            self.exited.retain(|p| listed.contains(p));
+            self.lingering.retain(|p, _| listed.contains(p));
+            for &p in &self.exited {
+                if self.lingering.contains_key(&p) {
+                    continue;
+                }
+                let Some(rp) = rustix::process::Pid::from_raw(p as i32) else {
+                    continue;
+                };
+                let Ok(fd) = rustix::process::pidfd_open(rp, rustix::process::PidfdFlags::empty())
+                else {
+                    continue;
+                };
+                let tok = epoll::EventData::new_u64(T_LINGER | u64::from(p));
+                if epoll::add(&self.epoll, &fd, tok, epoll::EventFlags::IN).is_ok() {
+                    self.lingering.insert(p, fd);
+                }
+            }
+        }
         for &pid in &pids {
+            if self.exited.contains(&pid) {
+                continue;
+            }
             if !self.members.contains_key(&pid) && self.add_member(pid) && report {
                 if let Some(p) = Pid::new(pid) {
                     self.queue.push_back(JobEvent::NewProcess { pid: p });
@@ -396,6 +463,8 @@ impl JobWatch {
         if report && empty && self.had_members && (self.members.is_empty() || lost) {
             self.had_members = false;
             self.members.clear();
+            self.exited.clear();
+            self.lingering.clear();
             self.queue.push_back(JobEvent::JobEmpty);
         }
         Ok(())
@@ -484,6 +553,9 @@ impl JobWatch {
             match *ev {
                 ProcEvent::Fork { parent, child } => {
                     if self.members.contains_key(&parent) && !self.members.contains_key(&child) {
+                        // A reused pid: not the exited leader any more.
+                        self.exited.remove(&child);
+                        self.lingering.remove(&child);
                         self.add_member(child);
                         if let Some(p) = Pid::new(child) {
                             self.queue.push_back(JobEvent::NewProcess { pid: p });
@@ -503,6 +575,7 @@ impl JobWatch {
                     }
                     if known || unseen {
                         exited = true;
+                        self.exited.insert(pid);
                         if let Some(p) = Pid::new(pid) {
                             self.queue
                                 .push_back(JobEvent::exit(p, ExitStatus::from_wait_status(status)));
@@ -516,19 +589,24 @@ impl JobWatch {
     }
 }
 
-/// v1: an eventfd the kernel signals when the memory cgroup `dir` runs out of memory
-/// (`cgroup.event_control` with `memory.oom_control`).
-fn register_oom(dir: &Path) -> Result<Option<(OwnedFd, Notifier)>> {
-    let Some(ctl) = Notifier::open(dir.join("memory.oom_control")) else {
-        return Ok(None);
-    };
+/// A non-blocking, close-on-exec eventfd.
+fn new_eventfd() -> Result<OwnedFd> {
     // SAFETY: eventfd(2) with flags only; the descriptor is owned right after.
     let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
     if raw < 0 {
         return Err(Error::from_io(OP, std::io::Error::last_os_error()));
     }
     // SAFETY: a fresh descriptor nobody else owns.
-    let efd = unsafe { OwnedFd::from_raw_fd(raw) };
+    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+}
+
+/// v1: an eventfd the kernel signals when the memory cgroup `dir` runs out of memory
+/// (`cgroup.event_control` with `memory.oom_control`).
+fn register_oom(dir: &Path) -> Result<Option<(OwnedFd, Notifier)>> {
+    let Some(ctl) = Notifier::open(dir.join("memory.oom_control")) else {
+        return Ok(None);
+    };
+    let efd = new_eventfd()?;
     let line = format!("{} {}", efd.as_raw_fd(), ctl.fd.as_raw_fd());
     let p = dir.join("cgroup.event_control");
     match std::fs::write(&p, line) {
