@@ -106,7 +106,8 @@ impl JobEvent {
     }
 
     /// An exit event for `pid` ended as `status`: abnormal when a signal killed it.
-    #[cfg_attr(feature = "force-unsupported", allow(dead_code))]
+    // Only backends that report exits use it (Linux, so far).
+    #[allow(dead_code)]
     pub(crate) fn exit(pid: Pid, status: ExitStatus) -> JobEvent {
         match status {
             ExitStatus::Signaled { .. } => JobEvent::AbnormalExit { pid, status },

@@ -385,3 +385,56 @@ pub(crate) fn job_capabilities() -> crate::job::Capabilities {
         ..Default::default()
     }
 }
+
+/// Kill on close, natively: the Job Object gets `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE`, so
+/// the kernel kills every member when the last handle closes — also when the owner dies.
+/// No guard process is needed (`pid` is 0).
+#[derive(Debug)]
+pub(crate) struct JobGuard;
+
+impl JobGuard {
+    pub(crate) fn start(job: &Job) -> Result<JobGuard> {
+        job.set_kill_on_close(true)?;
+        Ok(JobGuard)
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        0
+    }
+
+    /// Dropping this handle kills the job even when another handle keeps it open, as
+    /// on Linux (Windows alone would wait for the last handle).
+    pub(crate) fn close(self, job: &Job) {
+        let _ = job.terminate();
+    }
+}
+
+/// Job events (the completion port) are not implemented on Windows yet.
+#[derive(Debug)]
+pub(crate) struct JobWatch;
+
+impl JobWatch {
+    pub(crate) fn new(_: &Job) -> Result<JobWatch> {
+        Err(Error::new(ErrorKind::Unsupported, "watch job events")
+            .with_detail("job events (the completion port) are not implemented on Windows yet"))
+    }
+
+    pub(crate) fn next(
+        &mut self,
+        _: Option<Duration>,
+    ) -> Result<Option<crate::job_events::JobEvent>> {
+        Err(Error::new(ErrorKind::Unsupported, "watch job events"))
+    }
+
+    pub(crate) fn new_process_exact(&self) -> bool {
+        false
+    }
+
+    pub(crate) fn cpu_limit_raiser(&self) -> Option<crate::job_limits::Raiser> {
+        None
+    }
+
+    pub(crate) fn ended(&self) -> bool {
+        true
+    }
+}

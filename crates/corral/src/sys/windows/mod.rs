@@ -17,7 +17,7 @@ use crate::info::*;
 use crate::{Error, ErrorKind, Pid, Result};
 
 pub(crate) use control::wait_many;
-pub(crate) use job::{job_capabilities, job_of, Job, JobSpawn};
+pub(crate) use job::{job_capabilities, job_of, Job, JobGuard, JobSpawn, JobWatch};
 pub(crate) use process::Handle;
 pub(crate) use snapshot::{pid_count, snapshot};
 pub(crate) use spawn::{
