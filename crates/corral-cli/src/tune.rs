@@ -123,9 +123,17 @@ pub fn limit(mut a: LimitArgs) -> Result<(), Failure> {
 pub struct TrimArgs {
     #[command(flatten)]
     pub common: Common,
+    /// Trim a whole job instead of selected processes: the kernel reclaims the job's
+    /// cgroup in one step where it can (cgroup v2 memory.reclaim), else each member is
+    /// trimmed.
+    #[arg(long, value_name = "NAME")]
+    pub job: Option<String>,
 }
 
 pub fn trim(a: TrimArgs) -> Result<(), Failure> {
+    if let Some(name) = &a.job {
+        return trim_job(name, &a.common);
+    }
     act::each(&a.common, true, |t| {
         let r = t.proc.trim_memory()?;
         Ok(Done::new(format!(
@@ -139,6 +147,42 @@ pub fn trim(a: TrimArgs) -> Result<(), Failure> {
         .with("paged_out", r.paged_out())
         .with("advised", r.advised))
     })
+}
+
+/// `corral trim --job NAME`: one line (or JSON object) for the job.
+fn trim_job(name: &str, c: &Common) -> Result<(), Failure> {
+    if !c.targets.is_empty() || c.select.any() {
+        return Err(Failure::usage(
+            "--job trims a whole job: give no pids or selectors with it",
+        ));
+    }
+    let job = corral::Job::open(name).map_err(|e| Failure::from_error(&e))?;
+    let r = job.trim_memory().map_err(|e| Failure::from_error(&e))?;
+    let mut out = crate::output::Out::new();
+    if c.json {
+        out.json(&serde_json::json!({
+            "job": name,
+            "before": r.before,
+            "after": r.after,
+            "paged_out": r.paged_out(),
+            "reclaimed": r.reclaimed,
+            "members": r.members,
+        }))?;
+    } else {
+        let how = if r.reclaimed {
+            "cgroup reclaim".to_owned()
+        } else {
+            format!("{} members trimmed one by one", r.members)
+        };
+        out.line(&format!(
+            "job {name}: paged out {} ({} -> {}; {how})",
+            human_bytes(r.paged_out()),
+            human_bytes(r.before),
+            human_bytes(r.after)
+        ))?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 #[derive(Args, Debug)]

@@ -385,3 +385,51 @@ fn time_critical_as_nobody_is_access_denied() {
     assert_eq!(task_stat(t.pid(), w, 41), "0", "unchanged");
     assert_eq!(task_stat(t.pid(), w, 19), "0", "unchanged");
 }
+
+#[test]
+fn trim_a_whole_job() {
+    use std::io::{BufRead, BufReader};
+    integration::require_root!("jobs and trimming another process need root");
+    let dir = integration::TempDir::new("cjobtrim");
+    let path = dir.path().join("blob");
+    {
+        let data: Vec<u8> = (0..8 << 20).map(|i: u32| (i % 241) as u8).collect();
+        std::fs::write(&path, data).unwrap();
+        std::fs::File::open(&path).unwrap().sync_all().unwrap();
+    }
+    let name = integration::unique_name("trim");
+    let mut c = Command::new(env!("CARGO_BIN_EXE_corral"))
+        .args(["run", "--job", &name, "--"])
+        .arg(integration::testbin_path())
+        .args(["--exit-on-stdin-eof", "--map-file"])
+        .arg(&path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(c.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("ready "), "{line:?}");
+    let o = corral(&["trim", "--job", &name, "--json"]);
+    let bad = corral(&["trim", "--job", &name, "1"]);
+    drop(c.stdin.take());
+    let st = c.wait().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = &json_lines(&o)[0];
+    assert_eq!(v["job"], name.as_str(), "{v}");
+    assert!(
+        v["paged_out"].as_u64().unwrap() >= 6 << 20,
+        "most of 8 MiB: {v}"
+    );
+    if v["reclaimed"] == false {
+        assert_eq!(v["members"], 1, "{v}");
+    }
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("--job"), "{}", stderr(&bad));
+    assert!(st.success(), "{st:?}");
+    let none = corral(&["trim", "--job", &integration::unique_name("nojob")]);
+    assert_eq!(none.status.code(), Some(2), "{}", stderr(&none));
+    assert!(stderr(&none).contains("no job named"), "{}", stderr(&none));
+}

@@ -455,6 +455,9 @@ impl Job {
     pub(crate) fn wait_empty(&self, _: Option<std::time::Duration>) -> Result<()> {
         unsupported("wait for job to empty")
     }
+    pub(crate) fn reclaim(&self) -> Result<Option<(u64, u64)>> {
+        Ok(None)
+    }
     pub(crate) fn spawn_target(&self) -> JobSpawn {
         JobSpawn
     }
