@@ -37,6 +37,8 @@ pub struct IoniceArgs {
     /// The level within the class, 0 (highest) to 7.
     #[arg(long, value_name = "N", requires = "class")]
     pub level: Option<u8>,
+    #[command(flatten)]
+    pub whole: act::Whole,
 }
 
 pub fn ionice(a: IoniceArgs) -> Result<(), Failure> {
@@ -53,6 +55,9 @@ pub fn ionice(a: IoniceArgs) -> Result<(), Failure> {
             Some(p)
         }
     };
+    if let Some(w) = a.whole.target(&a.common)? {
+        return ionice_whole(w, set, a.common.json);
+    }
     act::each(&a.common, set.is_some(), |t| {
         if let Some(p) = set {
             t.proc.set_ionice(p)?;
@@ -60,6 +65,32 @@ pub fn ionice(a: IoniceArgs) -> Result<(), Failure> {
         let now = t.proc.ionice()?;
         Ok(Done::new(format!("I/O priority {}", show_io(now))).with("ionice", now))
     })
+}
+
+/// `--whole-group` / `--whole-user`: one `ioprio_set(IOPRIO_WHO_PGRP/USER)` call, then
+/// the group's or user's I/O priority (its highest member's) read back.
+fn ionice_whole(w: act::WholeTarget, set: Option<IoPriority>, json: bool) -> Result<(), Failure> {
+    use corral::sched;
+    let fail = |e: corral::Error| Failure::from_error(&e);
+    if let Some(p) = set {
+        match w {
+            act::WholeTarget::Group(g) => sched::set_group_io_priority(g, p),
+            act::WholeTarget::User(u) => sched::set_user_io_priority(u, p),
+        }
+        .map_err(fail)?;
+    }
+    let now = match w {
+        act::WholeTarget::Group(g) => sched::group_io_priority(g),
+        act::WholeTarget::User(u) => sched::user_io_priority(u),
+    }
+    .map_err(fail)?;
+    let mut m = serde_json::Map::new();
+    m.insert(
+        "ionice".into(),
+        serde_json::to_value(now).unwrap_or(serde_json::Value::Null),
+    );
+    m.insert("changed".into(), set.is_some().into());
+    act::print_whole(w, json, &format!("I/O priority {}", show_io(now)), m)
 }
 
 #[derive(Args, Debug)]
