@@ -314,6 +314,22 @@ fn one_thread_set_from_the_command_line() {
     let o = corral(&["threads", &pid, "--tid", &tid, "--policy", "batch"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(task_stat(t.pid(), w, 41), "3");
+    let main_io = ioprio(t.pid());
+    let o = corral(&[
+        "threads",
+        &pid,
+        "--tid",
+        &tid,
+        "--ioclass",
+        "best-effort:7",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json_lines(&o);
+    assert_eq!(v[0]["ionice"]["class"], "best-effort", "{}", v[0]);
+    assert_eq!(v[0]["ionice"]["level"], 7, "{}", v[0]);
+    assert_eq!(ioprio(w), (2, 7));
+    assert_eq!(ioprio(t.pid()), main_io, "main thread untouched");
     let not_ours = other.pid().to_string();
     for (args, code, msg) in [
         (
@@ -342,6 +358,12 @@ fn one_thread_set_from_the_command_line() {
             "does not exist",
         ),
         (vec!["threads", &pid, "--priority", "idle"], 2, "--tid"),
+        (
+            vec!["threads", &pid, "--tid", &tid, "--ioclass", "turbo"],
+            2,
+            "unknown class",
+        ),
+        (vec!["threads", &pid, "--ioclass", "idle"], 2, "--tid"),
     ] {
         let o = corral(&args);
         assert_eq!(o.status.code(), Some(code), "{args:?}: {}", stderr(&o));
