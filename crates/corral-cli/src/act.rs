@@ -111,3 +111,85 @@ pub fn each(
 pub fn usage_of(opt: &str, e: corral::Error) -> Failure {
     Failure::usage(format!("{opt}: {}", e.detail().unwrap_or("bad value")))
 }
+
+/// `--whole-group PGID` / `--whole-user USER` of `nice` and `ionice`: change a whole
+/// process group or every process of a user in one kernel call (`setpriority` /
+/// `ioprio_set` by group or user) instead of process by process.
+#[derive(Args, Debug)]
+pub struct Whole {
+    /// Change every process of this process group in one kernel call (not 0).
+    #[arg(long, value_name = "PGID", conflicts_with = "whole_user")]
+    pub whole_group: Option<u32>,
+    /// Change every process of this user (name or uid; by real uid) in one kernel call.
+    #[arg(long, value_name = "USER")]
+    pub whole_user: Option<String>,
+}
+
+/// What `--whole-group` / `--whole-user` named.
+#[derive(Debug, Clone, Copy)]
+pub enum WholeTarget {
+    Group(u32),
+    User(u32),
+}
+
+impl WholeTarget {
+    /// `group 42` / `user 1000`, the start of the output line.
+    pub fn label(self) -> String {
+        match self {
+            WholeTarget::Group(g) => format!("group {g}"),
+            WholeTarget::User(u) => format!("user {u}"),
+        }
+    }
+
+    /// The JSON object the output starts from.
+    pub fn json(self) -> Map<String, Value> {
+        let mut m = Map::new();
+        match self {
+            WholeTarget::Group(g) => m.insert("pgid".into(), json!(g)),
+            WholeTarget::User(u) => m.insert("uid".into(), json!(u)),
+        };
+        m
+    }
+}
+
+impl Whole {
+    /// The group or user given, if any; refuses pids and selectors beside it.
+    pub fn target(&self, c: &Common) -> Result<Option<WholeTarget>, Failure> {
+        let t = match (self.whole_group, &self.whole_user) {
+            (None, None) => return Ok(None),
+            (Some(g), _) => WholeTarget::Group(g),
+            (None, Some(u)) => WholeTarget::User(match u.parse::<u32>() {
+                Ok(n) => n,
+                Err(_) => corral::system::user_id(u)
+                    .map_err(|e| Failure::fatal(e.to_string()))?
+                    .ok_or_else(|| Failure::usage(format!("--whole-user: no user named {u:?}")))?,
+            }),
+        };
+        if !c.targets.is_empty() || c.select.any() {
+            return Err(Failure::usage(
+                "--whole-group/--whole-user change a whole group or user: give no pids or selectors with them",
+            ));
+        }
+        Ok(Some(t))
+    }
+}
+
+/// Prints the result of a whole-group or whole-user change: `label: human` or one JSON
+/// object.
+pub fn print_whole(
+    t: WholeTarget,
+    json_out: bool,
+    human: &str,
+    fields: Map<String, Value>,
+) -> Result<(), Failure> {
+    let mut out = Out::new();
+    if json_out {
+        let mut m = t.json();
+        m.extend(fields);
+        out.json(&Value::Object(m))?;
+    } else {
+        out.line(&format!("{}: {human}", t.label()))?;
+    }
+    out.flush()?;
+    Ok(())
+}

@@ -14,8 +14,8 @@ Columns: TID, NAME (the thread's comm), S (state letter), POLICY (normal, batch,
 rr), PRIO (priority level relative to the process's class: idle … time-critical), NI (nice),
 RT (real-time priority), CPU (last CPU), AFFINITY (allowed CPUs), VCSW/NVCSW (voluntary and
 involuntary context switches), TIME (user + system CPU time).
-With --tid and a setter (--priority, --policy, --nice, --cpus), changes that one thread and
-shows it. Exit status: 0 listed (or changed); 1 no such process or thread, or the change was
+With --tid and a setter (--priority, --policy, --nice, --cpus, --ioclass), changes that one
+thread and shows it (--json then adds its I/O priority as `ionice`). Exit status: 0 listed (or changed); 1 no such process or thread, or the change was
 refused; 2 usage error; 3 fatal error.")]
 pub struct ThreadsArgs {
     /// The process: PID or PID:INODE.
@@ -47,6 +47,10 @@ pub struct ThreadsArgs {
     /// Restrict the thread to these CPUs (0,2-3).
     #[arg(long, value_name = "CPUS", requires = "tid")]
     pub cpus: Option<String>,
+    /// Set the thread's I/O priority: idle, best-effort[:LEVEL], realtime[:LEVEL], none
+    /// (LEVEL 0-7, 0 highest; default 4).
+    #[arg(long, value_name = "CLASS[:LEVEL]", requires = "tid")]
+    pub ioclass: Option<String>,
 }
 
 /// A thread-level failure: bad input is a usage error, anything else "not changed".
@@ -99,7 +103,14 @@ fn apply(a: &ThreadsArgs, th: &corral::Thread) -> Result<(), Failure> {
         Some(c) => Some(crate::run::parse_cpus(c, "--cpus")?),
         None => None,
     };
+    let io = match &a.ioclass {
+        Some(c) => Some(crate::run::parse_ionice(c, "--ioclass")?),
+        None => None,
+    };
     let r = (|| {
+        if let Some(p) = io {
+            th.set_io_priority(p)?;
+        }
         if let Some(l) = level {
             th.set_priority(l)?;
         }
@@ -183,6 +194,7 @@ pub fn run(a: ThreadsArgs) -> Result<(), Failure> {
         .map_err(|e: corral::Error| Failure::usage(e.detail().unwrap_or("bad pid").to_string()))?;
     let p = Process::open_ref(r).map_err(|e| Failure::from_error(&e))?;
     let mut threads = p.threads().map_err(|e| Failure::from_error(&e))?;
+    let mut io = None;
     if let Some(t) = &a.tid {
         let tid = t
             .trim()
@@ -193,12 +205,16 @@ pub fn run(a: ThreadsArgs) -> Result<(), Failure> {
         let th = p.thread(tid).map_err(|e| thread_failure(&e))?;
         apply(&a, &th)?;
         threads = vec![th.info().map_err(|e| thread_failure(&e))?];
+        io = Some(th.io_priority().map_err(|e| thread_failure(&e))?);
     }
     let mut out = Out::new();
     if a.json {
         for t in &threads {
             let mut v = json(t);
             v["pid"] = Value::from(p.pid().as_raw());
+            if let Some(io) = io {
+                v["ionice"] = serde_json::to_value(io).unwrap_or(Value::Null);
+            }
             out.json(&v)?;
         }
     } else {

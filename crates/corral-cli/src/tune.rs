@@ -37,6 +37,8 @@ pub struct IoniceArgs {
     /// The level within the class, 0 (highest) to 7.
     #[arg(long, value_name = "N", requires = "class")]
     pub level: Option<u8>,
+    #[command(flatten)]
+    pub whole: act::Whole,
 }
 
 pub fn ionice(a: IoniceArgs) -> Result<(), Failure> {
@@ -53,6 +55,9 @@ pub fn ionice(a: IoniceArgs) -> Result<(), Failure> {
             Some(p)
         }
     };
+    if let Some(w) = a.whole.target(&a.common)? {
+        return ionice_whole(w, set, a.common.json);
+    }
     act::each(&a.common, set.is_some(), |t| {
         if let Some(p) = set {
             t.proc.set_ionice(p)?;
@@ -60,6 +65,32 @@ pub fn ionice(a: IoniceArgs) -> Result<(), Failure> {
         let now = t.proc.ionice()?;
         Ok(Done::new(format!("I/O priority {}", show_io(now))).with("ionice", now))
     })
+}
+
+/// `--whole-group` / `--whole-user`: one `ioprio_set(IOPRIO_WHO_PGRP/USER)` call, then
+/// the group's or user's I/O priority (its highest member's) read back.
+fn ionice_whole(w: act::WholeTarget, set: Option<IoPriority>, json: bool) -> Result<(), Failure> {
+    use corral::sched;
+    let fail = |e: corral::Error| Failure::from_error(&e);
+    if let Some(p) = set {
+        match w {
+            act::WholeTarget::Group(g) => sched::set_group_io_priority(g, p),
+            act::WholeTarget::User(u) => sched::set_user_io_priority(u, p),
+        }
+        .map_err(fail)?;
+    }
+    let now = match w {
+        act::WholeTarget::Group(g) => sched::group_io_priority(g),
+        act::WholeTarget::User(u) => sched::user_io_priority(u),
+    }
+    .map_err(fail)?;
+    let mut m = serde_json::Map::new();
+    m.insert(
+        "ionice".into(),
+        serde_json::to_value(now).unwrap_or(serde_json::Value::Null),
+    );
+    m.insert("changed".into(), set.is_some().into());
+    act::print_whole(w, json, &format!("I/O priority {}", show_io(now)), m)
 }
 
 #[derive(Args, Debug)]
@@ -123,9 +154,17 @@ pub fn limit(mut a: LimitArgs) -> Result<(), Failure> {
 pub struct TrimArgs {
     #[command(flatten)]
     pub common: Common,
+    /// Trim a whole job instead of selected processes: the kernel reclaims the job's
+    /// cgroup in one step where it can (cgroup v2 memory.reclaim), else each member is
+    /// trimmed.
+    #[arg(long, value_name = "NAME")]
+    pub job: Option<String>,
 }
 
 pub fn trim(a: TrimArgs) -> Result<(), Failure> {
+    if let Some(name) = &a.job {
+        return trim_job(name, &a.common);
+    }
     act::each(&a.common, true, |t| {
         let r = t.proc.trim_memory()?;
         Ok(Done::new(format!(
@@ -139,6 +178,42 @@ pub fn trim(a: TrimArgs) -> Result<(), Failure> {
         .with("paged_out", r.paged_out())
         .with("advised", r.advised))
     })
+}
+
+/// `corral trim --job NAME`: one line (or JSON object) for the job.
+fn trim_job(name: &str, c: &Common) -> Result<(), Failure> {
+    if !c.targets.is_empty() || c.select.any() {
+        return Err(Failure::usage(
+            "--job trims a whole job: give no pids or selectors with it",
+        ));
+    }
+    let job = corral::Job::open(name).map_err(|e| Failure::from_error(&e))?;
+    let r = job.trim_memory().map_err(|e| Failure::from_error(&e))?;
+    let mut out = crate::output::Out::new();
+    if c.json {
+        out.json(&serde_json::json!({
+            "job": name,
+            "before": r.before,
+            "after": r.after,
+            "paged_out": r.paged_out(),
+            "reclaimed": r.reclaimed,
+            "members": r.members,
+        }))?;
+    } else {
+        let how = if r.reclaimed {
+            "cgroup reclaim".to_owned()
+        } else {
+            format!("{} members trimmed one by one", r.members)
+        };
+        out.line(&format!(
+            "job {name}: paged out {} ({} -> {}; {how})",
+            human_bytes(r.paged_out()),
+            human_bytes(r.before),
+            human_bytes(r.after)
+        ))?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 #[derive(Args, Debug)]

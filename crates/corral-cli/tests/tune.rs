@@ -314,6 +314,22 @@ fn one_thread_set_from_the_command_line() {
     let o = corral(&["threads", &pid, "--tid", &tid, "--policy", "batch"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(task_stat(t.pid(), w, 41), "3");
+    let main_io = ioprio(t.pid());
+    let o = corral(&[
+        "threads",
+        &pid,
+        "--tid",
+        &tid,
+        "--ioclass",
+        "best-effort:7",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json_lines(&o);
+    assert_eq!(v[0]["ionice"]["class"], "best-effort", "{}", v[0]);
+    assert_eq!(v[0]["ionice"]["level"], 7, "{}", v[0]);
+    assert_eq!(ioprio(w), (2, 7));
+    assert_eq!(ioprio(t.pid()), main_io, "main thread untouched");
     let not_ours = other.pid().to_string();
     for (args, code, msg) in [
         (
@@ -342,6 +358,12 @@ fn one_thread_set_from_the_command_line() {
             "does not exist",
         ),
         (vec!["threads", &pid, "--priority", "idle"], 2, "--tid"),
+        (
+            vec!["threads", &pid, "--tid", &tid, "--ioclass", "turbo"],
+            2,
+            "unknown class",
+        ),
+        (vec!["threads", &pid, "--ioclass", "idle"], 2, "--tid"),
     ] {
         let o = corral(&args);
         assert_eq!(o.status.code(), Some(code), "{args:?}: {}", stderr(&o));
@@ -384,4 +406,169 @@ fn time_critical_as_nobody_is_access_denied() {
     }
     assert_eq!(task_stat(t.pid(), w, 41), "0", "unchanged");
     assert_eq!(task_stat(t.pid(), w, 19), "0", "unchanged");
+}
+
+#[test]
+fn trim_a_whole_job() {
+    use std::io::{BufRead, BufReader};
+    integration::require_root!("jobs and trimming another process need root");
+    let dir = integration::TempDir::new("cjobtrim");
+    let path = dir.path().join("blob");
+    {
+        let data: Vec<u8> = (0..8 << 20).map(|i: u32| (i % 241) as u8).collect();
+        std::fs::write(&path, data).unwrap();
+        std::fs::File::open(&path).unwrap().sync_all().unwrap();
+    }
+    let name = integration::unique_name("trim");
+    let mut c = Command::new(env!("CARGO_BIN_EXE_corral"))
+        .args(["run", "--job", &name, "--"])
+        .arg(integration::testbin_path())
+        .args(["--exit-on-stdin-eof", "--map-file"])
+        .arg(&path)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(c.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("ready "), "{line:?}");
+    let o = corral(&["trim", "--job", &name, "--json"]);
+    let bad = corral(&["trim", "--job", &name, "1"]);
+    drop(c.stdin.take());
+    let st = c.wait().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = &json_lines(&o)[0];
+    assert_eq!(v["job"], name.as_str(), "{v}");
+    assert!(
+        v["paged_out"].as_u64().unwrap() >= 6 << 20,
+        "most of 8 MiB: {v}"
+    );
+    if v["reclaimed"] == false {
+        assert_eq!(v["members"], 1, "{v}");
+    }
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+    assert!(stderr(&bad).contains("--job"), "{}", stderr(&bad));
+    assert!(st.success(), "{st:?}");
+    let none = corral(&["trim", "--job", &integration::unique_name("nojob")]);
+    assert_eq!(none.status.code(), Some(2), "{}", stderr(&none));
+    assert!(stderr(&none).contains("no job named"), "{}", stderr(&none));
+}
+
+/// The I/O priority class and level of a task, by an `ioprio_get` of our own.
+fn ioprio(tid: u32) -> (u32, u32) {
+    // SAFETY: ioprio_get takes two integers.
+    let r = unsafe { libc::syscall(libc::SYS_ioprio_get, 1 as libc::c_long, tid as libc::c_long) };
+    assert!(r >= 0, "ioprio_get: {}", std::io::Error::last_os_error());
+    ((r as u32) >> 13, (r as u32) & 7)
+}
+
+#[test]
+fn nice_and_ionice_a_whole_group() {
+    // Its own process group (setpgid), with two children in it: only ours are touched.
+    let t = TestProc::spawn(&["--setpgid", "--children", "2"]);
+    let pgid = integration::read_stat(t.pid()).unwrap().pgrp;
+    assert_eq!(pgid, t.pid());
+    let members = [t.pid(), t.list("children")[0], t.list("children")[1]];
+    let g = pgid.to_string();
+    let o = corral(&["nice", "--whole-group", &g, "--nice", "7", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = &json_lines(&o)[0];
+    assert_eq!(v["pgid"], pgid, "{v}");
+    assert_eq!(v["nice"], 7, "{v}");
+    for m in members {
+        assert_eq!(task_stat(m, m, 19), "7", "member {m}");
+    }
+    let o = corral(&["nice", "--whole-group", &g]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), format!("group {pgid}: nice 7"));
+    let o = corral(&["ionice", "--whole-group", &g, "--class", "best-effort:6"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o).trim(),
+        format!("group {pgid}: I/O priority best-effort:6")
+    );
+    for m in members {
+        assert_eq!(ioprio(m), (2, 6), "member {m}");
+    }
+    // Bad input: group 0 (the caller's own to the kernel), --class with a whole group,
+    // pids beside it, both at once.
+    for (args, want) in [
+        (vec!["nice", "--whole-group", "0", "--nice", "5"], "group"),
+        (
+            vec!["ionice", "--whole-group", "0", "--class", "idle"],
+            "group",
+        ),
+        (
+            vec!["nice", "--whole-group", &g, "--class", "idle"],
+            "--class",
+        ),
+        (
+            vec!["nice", "--whole-group", &g, "--nice", "5", &g],
+            "no pids",
+        ),
+        (
+            vec![
+                "nice",
+                "--whole-group",
+                &g,
+                "--whole-user",
+                "1",
+                "--nice",
+                "5",
+            ],
+            "--whole",
+        ),
+        (
+            vec!["nice", "--whole-user", "no-such-user-xq", "--nice", "5"],
+            "no user",
+        ),
+    ] {
+        let o = corral(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{args:?}: {}", stderr(&o));
+    }
+    for m in members {
+        assert_eq!(
+            task_stat(m, m, 19),
+            "7",
+            "unchanged by the refused calls: {m}"
+        );
+    }
+}
+
+#[test]
+fn nice_and_ionice_a_whole_user() {
+    integration::require_root!("runs a process as a private uid");
+    // A user of our own, so no one else's processes are touched: a uid far above any
+    // allocated range that no process has.
+    let uid = 2_000_000_000 + std::process::id() + 7;
+    let taken = std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+        std::fs::read_to_string(e.path().join("status")).is_ok_and(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Uid:"))
+                .is_some_and(|u| u.split_whitespace().any(|x| x == uid.to_string()))
+        })
+    });
+    assert!(!taken, "uid {uid} is in use; cannot run this test safely");
+    let u = TestProc::builder().uid(uid).gid(uid).spawn();
+    let s = uid.to_string();
+    let o = corral(&["nice", "--whole-user", &s, "--nice", "12", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = &json_lines(&o)[0];
+    assert_eq!(v["uid"], uid, "{v}");
+    assert_eq!(v["nice"], 12, "{v}");
+    assert_eq!(task_stat(u.pid(), u.pid(), 19), "12");
+    let o = corral(&["ionice", "--whole-user", &s, "--class", "idle", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = &json_lines(&o)[0];
+    assert_eq!(v["ionice"]["class"], "idle", "{v}");
+    assert_eq!(ioprio(u.pid()).0, 3);
+    drop(u);
+    // No process of that user left: nothing matched (exit 1).
+    assert!(integration::wait_until(
+        std::time::Duration::from_secs(5),
+        || corral(&["nice", "--whole-user", &s]).status.code() == Some(1)
+    ));
 }

@@ -293,6 +293,29 @@ impl TrimReport {
     }
 }
 
+/// What [`Job::trim_memory`](crate::Job::trim_memory) did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(Serialize))]
+pub struct JobTrimReport {
+    /// The job's memory before, in bytes: the cgroup's charge (`memory.current`) when
+    /// [`reclaimed`](Self::reclaimed), else the sum of the trimmed members' resident sets.
+    pub before: u64,
+    /// The same figure after.
+    pub after: u64,
+    /// `true`: the kernel reclaimed the job as a whole (cgroup v2 `memory.reclaim`);
+    /// `false`: each member was trimmed as [`Process::trim_memory`](crate::Process::trim_memory) does.
+    pub reclaimed: bool,
+    /// How many members were trimmed one by one (0 when [`reclaimed`](Self::reclaimed)).
+    pub members: usize,
+}
+
+impl JobTrimReport {
+    /// Bytes no longer held: `before - after` (0 if the job grew).
+    pub fn paged_out(&self) -> u64 {
+        self.before.saturating_sub(self.after)
+    }
+}
+
 /// A regular file a process has open.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(Serialize))]

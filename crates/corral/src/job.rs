@@ -536,6 +536,55 @@ impl Job {
         self.inner.wait_empty(timeout)
     }
 
+    /// Pages out what the job's members hold resident (the job-wide
+    /// `SetProcessWorkingSetSize(-1, -1)` case) and reports how much went.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Unsupported`] when neither a job-wide reclaim nor trimming the
+    /// members one by one is possible here (the error of the first member says why);
+    /// [`ErrorKind::AccessDenied`] without the privilege; OS errors writing the control
+    /// file. Members that exit meanwhile are skipped.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux, cgroup v2 with the memory controller (Linux 5.19+): writes the job's
+    /// `memory.current` to its `memory.reclaim` in one step, so the kernel reclaims
+    /// file and (with swap) anonymous pages of the whole cgroup, and reports
+    /// `memory.current` before and after; a partial reclaim (`EAGAIN`) is not an error.
+    /// Otherwise (cgroup v1, whose `memory` controller has no reclaim on demand for a
+    /// populated cgroup, or no memory controller): trims each member with
+    /// [`Process::trim_memory`] and sums their resident sets before and after.
+    /// Windows: each member, as [`Process::trim_memory`] does there.
+    pub fn trim_memory(&self) -> Result<crate::JobTrimReport> {
+        if let Some((before, after)) = self.inner.reclaim()? {
+            return Ok(crate::JobTrimReport {
+                before,
+                after,
+                reclaimed: true,
+                members: 0,
+            });
+        }
+        let mut r = crate::JobTrimReport {
+            before: 0,
+            after: 0,
+            reclaimed: false,
+            members: 0,
+        };
+        for p in self.processes()? {
+            match p.trim_memory() {
+                Ok(t) => {
+                    r.before += t.rss_before;
+                    r.after += t.rss_after;
+                    r.members += 1;
+                }
+                Err(e) if matches!(e.kind(), ErrorKind::NoSuchProcess | ErrorKind::Zombie) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(r)
+    }
+
     /// The job `process` is in, if any (read-only: works for jobs of other processes).
     ///
     /// # Errors

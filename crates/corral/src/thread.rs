@@ -277,6 +277,37 @@ impl Thread {
         self.h.set_affinity(cpus)
     }
 
+    /// The I/O priority of this thread (class and level).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NoSuchProcess`] if the thread is gone.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: `ioprio_get(IOPRIO_WHO_PROCESS, tid)`, checked against tid reuse before
+    /// and after. Windows has no per-thread I/O priority of this kind: `Unsupported`.
+    pub fn io_priority(&self) -> Result<crate::IoPriority> {
+        self.h.io_priority()
+    }
+
+    /// Sets the I/O priority of this thread only (other threads of the process keep
+    /// theirs).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`] for a level above 7; [`ErrorKind::AccessDenied`] for
+    /// the realtime class without privilege; [`ErrorKind::NoSuchProcess`] if the thread
+    /// is gone.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: `ioprio_set(IOPRIO_WHO_PROCESS, tid)`, checked against tid reuse before
+    /// and after.
+    pub fn set_io_priority(&self, prio: crate::IoPriority) -> Result<()> {
+        self.h.set_io_priority(prio)
+    }
+
     /// Suspends this one thread, as `SuspendThread` does — where the OS allows it.
     ///
     /// # Errors

@@ -485,3 +485,53 @@ fn group_and_user_priorities() {
     assert_eq!(e.kind(), ErrorKind::NoSuchProcess);
     assert!(e.to_string().contains("has no process"), "{e}");
 }
+
+#[test]
+fn one_threads_io_priority_changes_alone() {
+    let t = TestProc::spawn(&["--threads", "2"]);
+    let p = open(&t);
+    let w = t.list("tids")[1];
+    let before: Vec<(u32, (u32, u32))> =
+        task_ids(t.pid()).iter().map(|&x| (x, ioprio(x))).collect();
+    let th = p.thread(tid(w)).unwrap();
+    let be5 = corral::IoPriority {
+        class: IoClass::BestEffort,
+        level: 5,
+    };
+    th.set_io_priority(be5).unwrap();
+    assert_eq!(ioprio(w), (2, 5), "read back by our own ioprio_get");
+    assert_eq!(th.io_priority().unwrap(), be5);
+    let idle = corral::IoPriority {
+        class: IoClass::Idle,
+        level: 0,
+    };
+    th.set_io_priority(idle).unwrap();
+    assert_eq!(ioprio(w).0, 3);
+    assert_eq!(th.io_priority().unwrap().class, IoClass::Idle);
+    for (x, was) in &before {
+        if *x != w {
+            assert_eq!(ioprio(*x), *was, "thread {x} changed too");
+        }
+    }
+    let e = th
+        .set_io_priority(corral::IoPriority {
+            class: IoClass::BestEffort,
+            level: 8,
+        })
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert_eq!(ioprio(w).0, 3, "unchanged by the refused call");
+    // The thread is gone: no read or write reaches a reused tid.
+    drop(t);
+    assert!(wait_until(Duration::from_secs(5), || th
+        .io_priority()
+        .is_err()));
+    assert_eq!(
+        th.io_priority().unwrap_err().kind(),
+        ErrorKind::NoSuchProcess
+    );
+    assert_eq!(
+        th.set_io_priority(be5).unwrap_err().kind(),
+        ErrorKind::NoSuchProcess
+    );
+}

@@ -381,6 +381,12 @@ impl ThreadHandle {
     pub(crate) fn set_affinity(&self, _: &[usize]) -> Result<()> {
         unsupported("set thread affinity")
     }
+    pub(crate) fn io_priority(&self) -> Result<crate::IoPriority> {
+        unsupported("read thread I/O priority")
+    }
+    pub(crate) fn set_io_priority(&self, _: crate::IoPriority) -> Result<()> {
+        unsupported("set thread I/O priority")
+    }
     pub(crate) fn suspend_unsupported(op: &'static str, _: Pid) -> Result<()> {
         unsupported(op)
     }
@@ -454,6 +460,9 @@ impl Job {
     }
     pub(crate) fn wait_empty(&self, _: Option<std::time::Duration>) -> Result<()> {
         unsupported("wait for job to empty")
+    }
+    pub(crate) fn reclaim(&self) -> Result<Option<(u64, u64)>> {
+        Ok(None)
     }
     pub(crate) fn spawn_target(&self) -> JobSpawn {
         JobSpawn

@@ -507,6 +507,41 @@ impl Job {
         }
     }
 
+    /// Asks the kernel to reclaim the whole job's memory through the v2 `memory.reclaim`
+    /// (Linux 5.19+): returns `memory.current` before and after, or `None` when the job
+    /// has no v2 cgroup with the memory controller and that file.
+    pub(crate) fn reclaim(&self) -> Result<Option<(u64, u64)>> {
+        let op = "trim job memory";
+        let Some(d) = self
+            .dirs
+            .iter()
+            .find(|d| d.v2 && d.path.join("memory.reclaim").exists())
+        else {
+            return Ok(None);
+        };
+        let cur = d.path.join("memory.current");
+        let read = |p: &Path| -> Result<u64> {
+            let b = read_text(p).map_err(|e| io_err(op, p, e))?;
+            std::str::from_utf8(&b)
+                .ok()
+                .and_then(|s| s.trim().parse().ok())
+                .ok_or_else(|| {
+                    Error::new(ErrorKind::Parse, op).with_detail(format!("{}", p.display()))
+                })
+        };
+        let before = read(&cur)?;
+        if before > 0 {
+            let p = d.path.join("memory.reclaim");
+            match std::fs::write(&p, before.to_string()) {
+                Ok(()) => {}
+                // The kernel could not reclaim all it was asked for: a partial result.
+                Err(e) if e.raw_os_error() == Some(libc::EAGAIN) => {}
+                Err(e) => return Err(io_err(op, &p, e)),
+            }
+        }
+        Ok(Some((before, read(&cur)?)))
+    }
+
     /// The pids in the job now (from the primary cgroup's `cgroup.procs`).
     pub(crate) fn pids(&self) -> Result<Vec<u32>> {
         let p = self.primary().path.join("cgroup.procs");

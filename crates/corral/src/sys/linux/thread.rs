@@ -257,6 +257,21 @@ impl ThreadHandle {
             .map_err(|e| affinity_error(e, cpus))
     }
 
+    pub(crate) fn io_priority(&self) -> Result<crate::IoPriority> {
+        let v = self.by_tid("read thread I/O priority", |tid| {
+            ioprio_get(IOPRIO_WHO_PROCESS, tid as libc::c_long)
+        })?;
+        Ok(ioprio_decode(v))
+    }
+
+    pub(crate) fn set_io_priority(&self, prio: crate::IoPriority) -> Result<()> {
+        let op = "set thread I/O priority";
+        let value = ioprio_value(op, prio).map_err(|e| e.with_pid(self.pid))?;
+        self.by_tid(op, |tid| {
+            ioprio_set(IOPRIO_WHO_PROCESS, tid as libc::c_long, value)
+        })
+    }
+
     pub(crate) fn suspend_unsupported(op: &'static str, pid: Pid) -> Result<()> {
         Err(Error::new(ErrorKind::Unsupported, op).with_pid(pid).with_detail(
             "Linux cannot stop one thread of a process without tracing it (ptrace seize + interrupt); \

@@ -241,6 +241,11 @@ impl Job {
 
     /// Waits on the members' process handles (one `WaitForMultipleObjects` per group of
     /// 64), then lists again, until a listing is empty.
+    /// No job-wide reclaim: `Job::trim_memory` trims each member.
+    pub(crate) fn reclaim(&self) -> Result<Option<(u64, u64)>> {
+        Ok(None)
+    }
+
     pub(crate) fn wait_empty(&self, timeout: Option<Duration>) -> Result<()> {
         let op = "wait for job to empty";
         let deadline = timeout.map(|t| Instant::now() + t);

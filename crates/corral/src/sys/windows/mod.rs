@@ -212,6 +212,12 @@ impl ThreadHandle {
     pub(crate) fn set_affinity(&self, _: &[usize]) -> Result<()> {
         unsupported("set thread affinity")
     }
+    pub(crate) fn io_priority(&self) -> Result<crate::IoPriority> {
+        unsupported("read thread I/O priority")
+    }
+    pub(crate) fn set_io_priority(&self, _: crate::IoPriority) -> Result<()> {
+        unsupported("set thread I/O priority")
+    }
     pub(crate) fn suspend_unsupported(op: &'static str, _: Pid) -> Result<()> {
         unsupported(op)
     }
