@@ -2,59 +2,15 @@
 //! Every test checks that its job's cgroups are gone afterwards.
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
+use integration::cgroups::job_dirs as dirs_of;
 use integration::{testbin_path, unique_name, wait_until};
 use serde_json::Value;
 
 fn corral() -> Command {
     Command::new(env!("CARGO_BIN_EXE_corral"))
-}
-
-/// This process's cgroup directory in every hierarchy (corral, its child, uses the same).
-fn own_dirs() -> Vec<PathBuf> {
-    let cg = std::fs::read_to_string("/proc/self/cgroup").unwrap();
-    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let mut out = Vec::new();
-    for line in mi.lines() {
-        let (pre, post) = line.split_once(" - ").unwrap();
-        let pre: Vec<&str> = pre.split(' ').collect();
-        let post: Vec<&str> = post.split(' ').collect();
-        let (root, point) = (pre[3], pre[4]);
-        let mut ctl: Vec<&str> = match post[0] {
-            "cgroup2" => vec![],
-            "cgroup" => post[2]
-                .split(',')
-                .filter(|o| !o.contains('=') || o.starts_with("name="))
-                .filter(|o| !["rw", "ro", "clone_children", "noprefix", "xattr"].contains(o))
-                .collect(),
-            _ => continue,
-        };
-        ctl.sort();
-        for l in cg.lines() {
-            let mut it = l.splitn(3, ':');
-            let (_, c, path) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
-            let mut a: Vec<&str> = c.split(',').filter(|s| !s.is_empty()).collect();
-            a.sort();
-            if a == ctl {
-                let rest = path
-                    .strip_prefix(root.trim_end_matches('/'))
-                    .unwrap_or(path);
-                out.push(PathBuf::from(format!("{point}{rest}")));
-            }
-        }
-    }
-    out
-}
-
-fn dirs_of(name: &str) -> Vec<PathBuf> {
-    own_dirs()
-        .into_iter()
-        .map(|d| d.join(format!("corral-{name}")))
-        .filter(|d| d.exists())
-        .collect()
 }
 
 fn assert_gone(name: &str) {

@@ -7,64 +7,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use corral::{Command, ErrorKind, Job, Pid, Process};
+use integration::cgroups::{job_dirs as dirs_of, own_dirs};
 use integration::{is_dead, start_time_of, testbin_path, unique_name, TestProc};
-
-/// The caller's cgroup directory in every mounted hierarchy, found independently of the
-/// library: (is v2, controllers, directory).
-fn own_dirs() -> Vec<(bool, Vec<String>, PathBuf)> {
-    let cg = std::fs::read_to_string("/proc/self/cgroup").unwrap();
-    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let mut out = Vec::new();
-    for line in mi.lines() {
-        let (pre, post) = line.split_once(" - ").unwrap();
-        let pre: Vec<&str> = pre.split(' ').collect();
-        let post: Vec<&str> = post.split(' ').collect();
-        let (root, point) = (pre[3], pre[4]);
-        let v2 = match post[0] {
-            "cgroup2" => true,
-            "cgroup" => false,
-            _ => continue,
-        };
-        let ctl: Vec<String> = if v2 {
-            vec![]
-        } else {
-            post[2]
-                .split(',')
-                .filter(|o| !o.contains('=') || o.starts_with("name="))
-                .filter(|o| !["rw", "ro", "clone_children", "noprefix", "xattr"].contains(o))
-                .map(String::from)
-                .collect()
-        };
-        for l in cg.lines() {
-            let mut it = l.splitn(3, ':');
-            let (_, c, path) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
-            let mut a: Vec<String> = c
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect();
-            let mut b = ctl.clone();
-            a.sort();
-            b.sort();
-            if a == b {
-                let rest = path
-                    .strip_prefix(root.trim_end_matches('/'))
-                    .unwrap_or(path);
-                out.push((v2, ctl.clone(), PathBuf::from(format!("{point}{rest}"))));
-            }
-        }
-    }
-    out
-}
-
-/// Directories of job `name` that exist now.
-fn dirs_of(name: &str) -> Vec<PathBuf> {
-    own_dirs()
-        .into_iter()
-        .map(|(_, _, d)| d.join(format!("corral-{name}")))
-        .filter(|d| d.exists())
-        .collect()
-}
 
 fn v2_dir(name: &str) -> Option<PathBuf> {
     own_dirs()

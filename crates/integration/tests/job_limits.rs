@@ -8,57 +8,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use corral::{Command, Enforcement, ErrorKind, Job, JobLimits, Limit, PriorityClass};
+use integration::cgroups::{job_dirs as dirs_of, own_dirs};
 use integration::{testbin_path, unique_name};
-
-/// The caller's cgroup directory in every mounted hierarchy, found without the library.
-fn own_dirs() -> Vec<PathBuf> {
-    let cg = std::fs::read_to_string("/proc/self/cgroup").unwrap();
-    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let mut out = Vec::new();
-    for line in mi.lines() {
-        let (pre, post) = line.split_once(" - ").unwrap();
-        let pre: Vec<&str> = pre.split(' ').collect();
-        let post: Vec<&str> = post.split(' ').collect();
-        let (root, point) = (pre[3], pre[4]);
-        let v2 = match post[0] {
-            "cgroup2" => true,
-            "cgroup" => false,
-            _ => continue,
-        };
-        let mut ctl: Vec<&str> = if v2 {
-            vec![]
-        } else {
-            post[2]
-                .split(',')
-                .filter(|o| !o.contains('=') || o.starts_with("name="))
-                .filter(|o| !["rw", "ro", "clone_children", "noprefix", "xattr"].contains(o))
-                .collect()
-        };
-        ctl.sort();
-        for l in cg.lines() {
-            let mut it = l.splitn(3, ':');
-            let (_, c, path) = (it.next().unwrap(), it.next().unwrap(), it.next().unwrap());
-            let mut a: Vec<&str> = c.split(',').filter(|s| !s.is_empty()).collect();
-            a.sort();
-            if a == ctl {
-                let rest = path
-                    .strip_prefix(root.trim_end_matches('/'))
-                    .unwrap_or(path);
-                out.push(PathBuf::from(format!("{point}{rest}")));
-            }
-        }
-    }
-    out
-}
-
-/// Directories of job `name` that exist now, in any hierarchy.
-fn dirs_of(name: &str) -> Vec<PathBuf> {
-    own_dirs()
-        .into_iter()
-        .map(|d| d.join(format!("corral-{name}")))
-        .filter(|d| d.exists())
-        .collect()
-}
 
 /// The job's directory in the hierarchy carrying `file` (e.g. `memory.limit_in_bytes`).
 fn file_of(name: &str, file: &str) -> Option<PathBuf> {
@@ -476,7 +427,7 @@ fn realtime_class_with_a_v1_cpu_limit_is_refused_up_front() {
     integration::require_root!("creates cgroups");
     let has_rt_budget_file = own_dirs()
         .iter()
-        .any(|d| d.join("cpu.rt_runtime_us").exists());
+        .any(|(_, _, d)| d.join("cpu.rt_runtime_us").exists());
     if !has_rt_budget_file || !supported(Limit::CpuRate) {
         integration::print_skip("no v1 cpu hierarchy with real-time group scheduling");
         return;
