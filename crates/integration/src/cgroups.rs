@@ -100,3 +100,43 @@ pub fn leftovers(tag: &str) -> Vec<PathBuf> {
     }
     out
 }
+
+/// Holds a job for a test: on drop (even when the test failed) thaws it, kills what is left
+/// in it, drops it, and — unless the test is already panicking — checks that its cgroups are
+/// gone.
+#[derive(Debug)]
+pub struct JobGuard(Option<corral::Job>);
+
+impl JobGuard {
+    /// Guards `job`.
+    pub fn new(job: corral::Job) -> JobGuard {
+        JobGuard(Some(job))
+    }
+}
+
+impl std::ops::Deref for JobGuard {
+    type Target = corral::Job;
+    fn deref(&self) -> &corral::Job {
+        self.0.as_ref().expect("guarded job")
+    }
+}
+
+impl std::ops::DerefMut for JobGuard {
+    fn deref_mut(&mut self) -> &mut corral::Job {
+        self.0.as_mut().expect("guarded job")
+    }
+}
+
+impl Drop for JobGuard {
+    fn drop(&mut self) {
+        let Some(job) = self.0.take() else { return };
+        let name = job.name().to_owned();
+        let _ = job.thaw();
+        let _ = job.terminate();
+        drop(job);
+        let left = job_dirs(&name);
+        if !std::thread::panicking() {
+            assert!(left.is_empty(), "job cgroups left behind: {left:?}");
+        }
+    }
+}

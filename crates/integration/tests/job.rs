@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use corral::{Command, ErrorKind, Job, Pid, Process};
-use integration::cgroups::{job_dirs as dirs_of, own_dirs};
+use integration::cgroups::{job_dirs as dirs_of, own_dirs, JobGuard as Guard};
 use integration::{is_dead, start_time_of, testbin_path, unique_name, TestProc};
 
 fn v2_dir(name: &str) -> Option<PathBuf> {
@@ -17,37 +17,9 @@ fn v2_dir(name: &str) -> Option<PathBuf> {
         .map(|(_, _, d)| d.join(format!("corral-{name}")))
 }
 
-/// Kills what is left in the job, drops it, and checks its cgroups are gone — even when
-/// the test failed.
-struct Guard(Option<Job>);
-
-impl Guard {
-    fn new() -> Guard {
-        Guard(Some(
-            Job::create(Some(&unique_name("t"))).expect("create job"),
-        ))
-    }
-}
-
-impl std::ops::Deref for Guard {
-    type Target = Job;
-    fn deref(&self) -> &Job {
-        self.0.as_ref().unwrap()
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let job = self.0.take().unwrap();
-        let name = job.name().to_owned();
-        let _ = job.thaw();
-        let _ = job.terminate();
-        drop(job);
-        let left = dirs_of(&name);
-        if !std::thread::panicking() {
-            assert!(left.is_empty(), "job cgroups left behind: {left:?}");
-        }
-    }
+/// A guarded new job with a unique name.
+fn new_guard() -> Guard {
+    Guard::new(Job::create(Some(&unique_name("t"))).expect("create job"))
 }
 
 fn open(pid: u32) -> Process {
@@ -161,7 +133,7 @@ fn create_open_and_drop() {
 #[test]
 fn assign_moves_a_process_in_every_hierarchy() {
     integration::require_root!("creates cgroups");
-    let job = Guard::new();
+    let job = new_guard();
     let t = TestProc::spawn::<&str>(&[]);
     let p = open(t.pid());
     assert!(!job.contains(&p).unwrap());
@@ -192,7 +164,7 @@ fn assign_moves_a_process_in_every_hierarchy() {
 #[test]
 fn assign_of_an_exited_process_is_no_such_process() {
     integration::require_root!("creates cgroups");
-    let job = Guard::new();
+    let job = new_guard();
     let mut t = TestProc::spawn::<&str>(&[]);
     let p = open(t.pid());
     t.kill_all();
@@ -204,7 +176,7 @@ fn assign_of_an_exited_process_is_no_such_process() {
 #[test]
 fn tree_spawned_into_the_job_is_all_in_it_and_terminate_kills_all() {
     integration::require_root!("creates cgroups");
-    let job = Guard::new();
+    let job = new_guard();
     let (child, line) = spawn_in(&job, &["--children", "3", "--depth", "2"]);
     let desc = field(&line, "descendants");
     assert_eq!(desc.len(), 12, "{line}");
@@ -234,7 +206,7 @@ fn tree_spawned_into_the_job_is_all_in_it_and_terminate_kills_all() {
 #[test]
 fn daemons_and_new_sessions_stay_in_the_job() {
     integration::require_root!("creates cgroups");
-    let job = Guard::new();
+    let job = new_guard();
     let (mut c1, l1) = spawn_in(&job, &["--daemonize"]);
     let daemon = field(&l1, "pid")[0];
     let dst = start_time_of(daemon).unwrap();
@@ -268,7 +240,7 @@ fn freeze_stops_members_and_thaw_resumes_them() {
         integration::print_skip("no cgroup freezer on this machine");
         return;
     }
-    let job = Guard::new();
+    let job = new_guard();
     let (child, _) = spawn_in(&job, &["--burn"]);
     let pid = child.pid().as_raw();
     assert!(!job.is_frozen().unwrap());
@@ -295,7 +267,7 @@ fn freeze_stops_members_and_thaw_resumes_them() {
 #[test]
 fn wait_empty_times_out_then_returns_when_members_exit() {
     integration::require_root!("creates cgroups");
-    let job = Guard::new();
+    let job = new_guard();
     let (child, _) = spawn_in(&job, &["--sleep-ms", "300"]);
     let e = job.wait_empty(Some(Duration::from_millis(20))).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Timeout, "{e}");
@@ -338,9 +310,7 @@ fn fallbacks_v1_only_and_without_cgroup_kill() {
     }
     for (use_v2, use_kill) in modes {
         let name = unique_name("f");
-        let job = Guard(Some(
-            Job::__create_for_testing(Some(&name), use_v2, use_kill).unwrap(),
-        ));
+        let job = Guard::new(Job::__create_for_testing(Some(&name), use_v2, use_kill).unwrap());
         let (child, line) = spawn_in(&job, &["--children", "2", "--depth", "2", "--burn"]);
         let mut all: Vec<(u32, u64)> = vec![(
             child.pid().as_raw(),
@@ -389,7 +359,7 @@ fn trim_memory_pages_out_a_members_mapped_file() {
     }
     let name;
     {
-        let job = Guard::new();
+        let job = new_guard();
         name = job.name().to_owned();
         let (child, _) = spawn_in(&job, &["--map-file", path.to_str().unwrap()]);
         let pid = child.pid().as_raw();
@@ -422,7 +392,7 @@ fn trim_memory_pages_out_a_members_mapped_file() {
 #[test]
 fn trim_memory_of_an_empty_job_reports_nothing() {
     integration::require_root!("jobs need root");
-    let job = Guard::new();
+    let job = new_guard();
     let r = job.trim_memory().unwrap();
     assert_eq!(r.paged_out(), 0, "{r:?}");
     assert_eq!(r.members, 0, "{r:?}");

@@ -8,7 +8,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use corral::{Command, Enforcement, ErrorKind, Job, JobLimits, Limit, PriorityClass};
-use integration::cgroups::{job_dirs as dirs_of, own_dirs};
+use integration::cgroups::{job_dirs as dirs_of, own_dirs, JobGuard as Guard};
 use integration::{testbin_path, unique_name};
 
 /// The job's directory in the hierarchy carrying `file` (e.g. `memory.limit_in_bytes`).
@@ -19,34 +19,8 @@ fn file_of(name: &str, file: &str) -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
-/// Terminates and drops the job, then checks its cgroups are gone — even on failure.
-struct Guard(Option<Job>);
-
-impl std::ops::Deref for Guard {
-    type Target = Job;
-    fn deref(&self) -> &Job {
-        self.0.as_ref().unwrap()
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let job = self.0.take().unwrap();
-        let name = job.name().to_owned();
-        let _ = job.thaw();
-        let _ = job.terminate();
-        drop(job);
-        let left = dirs_of(&name);
-        if !std::thread::panicking() {
-            assert!(left.is_empty(), "job cgroups left behind: {left:?}");
-        }
-    }
-}
-
 fn job_with(limits: &JobLimits) -> Guard {
-    Guard(Some(
-        Job::create_with_limits(Some(&unique_name("l")), limits).expect("create job"),
-    ))
+    Guard::new(Job::create_with_limits(Some(&unique_name("l")), limits).expect("create job"))
 }
 
 /// Spawns testbin into `job`; returns the child and its ready line.
@@ -173,11 +147,9 @@ fn limits_reach_the_kernel_and_read_back() {
     }
     // Changing one limit later keeps the others.
     let mut job = job;
-    let mut j = job.0.take().unwrap();
-    j.set_limits(&JobLimits::new().max_processes(10)).unwrap();
-    assert_eq!(j.limits().unwrap().max_processes, Some(10));
-    assert_eq!(j.limits().unwrap().job_memory, Some(256 << 20));
-    job.0 = Some(j);
+    job.set_limits(&JobLimits::new().max_processes(10)).unwrap();
+    assert_eq!(job.limits().unwrap().max_processes, Some(10));
+    assert_eq!(job.limits().unwrap().job_memory, Some(256 << 20));
 }
 
 #[test]
@@ -449,20 +421,18 @@ fn a_failed_write_undoes_the_earlier_ones() {
         return;
     }
     let mut job = job_with(&JobLimits::new().max_processes(30));
-    let mut j = job.0.take().unwrap();
     // Memory is written first, then the I/O rate of a device that does not exist.
     let l = JobLimits::new()
         .job_memory(256 << 20)
         .max_processes(40)
         .io_rate(corral::IoRate::new(4095, 4095).read_bps(1 << 20));
-    let e = j.set_limits(&l).unwrap_err();
+    let e = job.set_limits(&l).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
     assert!(e.to_string().contains("I/O rate"), "{e}");
-    let now = j.limits().unwrap();
+    let now = job.limits().unwrap();
     assert_eq!(now.job_memory, None, "memory limit not undone: {now:?}");
     assert_eq!(now.max_processes, Some(30), "{now:?}");
     assert!(now.io_rates.is_empty(), "{now:?}");
-    job.0 = Some(j);
 }
 
 #[test]
