@@ -7,6 +7,7 @@
 mod argv;
 mod control;
 mod job;
+mod net;
 mod process;
 mod snapshot;
 mod spawn;
@@ -155,20 +156,11 @@ impl Handle {
     pub(crate) fn open_files(&self) -> Result<Vec<OpenFile>> {
         unsupported("read open_files")
     }
-    pub(crate) fn connections(&self, _: ConnectionKind) -> Result<Vec<Connection>> {
-        unsupported("read connections")
-    }
     pub(crate) fn memory_full_info(&self) -> Result<MemoryFullInfo> {
         unsupported("read memory_full_info")
     }
-    pub(crate) fn memory_peaks(&self) -> Result<MemoryPeaks> {
-        unsupported("read memory peaks")
-    }
     pub(crate) fn memory_maps(&self, _: bool) -> Result<Vec<MemoryMap>> {
         unsupported("read memory_maps")
-    }
-    pub(crate) fn page_faults(&self) -> Result<PageFaults> {
-        unsupported("read page faults")
     }
     pub(crate) fn group_info(&self) -> Result<ProcessGroupInfo> {
         unsupported("read process group")
