@@ -664,6 +664,42 @@ fn memory_peaks_and_faults() -> TestResult {
     Ok(Pass)
 }
 
+/// The CPU topology agrees with itself and with the per-CPU times.
+fn cpu_topology() -> TestResult {
+    let t = t!(system::topology());
+    check!(!t.online.is_empty(), "{t:?}");
+    let per_cpu = t!(system::cpu_times_per_cpu());
+    check!(
+        t.logical_cpus() == per_cpu.len(),
+        "{} CPUs, {} per-CPU times",
+        t.logical_cpus(),
+        per_cpu.len()
+    );
+    check!(t.physical_cores() >= 1 && t.physical_cores() <= t.logical_cpus());
+    // Every online CPU sits in exactly one core of one package.
+    let mut seen: Vec<u32> = t
+        .packages
+        .iter()
+        .flat_map(|p| p.cores.iter().flat_map(|c| c.cpus.clone()))
+        .collect();
+    seen.sort_unstable();
+    check!(
+        seen == t.online,
+        "cores hold {seen:?}, online {:?}",
+        t.online
+    );
+    check!(t.cpus.iter().map(|c| c.cpu).collect::<Vec<_>>() == t.online);
+    check!(t.possible.len() >= t.online.len());
+    for n in &t.numa_nodes {
+        check!(n.cpus.iter().all(|c| t.online.contains(c)), "{n:?}");
+    }
+    for c in &t.caches {
+        check!((1..=4).contains(&c.level), "{c:?}");
+        check!(!c.shared_cpus.is_empty(), "{c:?}");
+    }
+    Ok(Pass)
+}
+
 /// Waits until `root` has `n` children (the snapshot says so), at most 20 s.
 fn wait_children(root: &Process, n: usize) -> Result<Vec<Process>, String> {
     let t0 = Instant::now();
@@ -840,6 +876,7 @@ fn main() {
         ("spawn_into_job", spawn_into_job),
         ("sockets_and_ports", sockets_and_ports),
         ("memory_peaks_and_faults", memory_peaks_and_faults),
+        ("cpu_topology", cpu_topology),
     ];
     // `cargo test -- NAME` runs the tests whose name contains NAME.
     let filters: Vec<String> = std::env::args()

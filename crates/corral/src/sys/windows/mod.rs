@@ -12,6 +12,7 @@ mod process;
 mod snapshot;
 mod spawn;
 mod system;
+mod topology;
 mod util;
 
 use crate::info::*;
@@ -27,6 +28,7 @@ pub(crate) use spawn::{
 pub(crate) use system::{
     boot_time_secs, cpu_times_all, swap_memory, total_memory, uptime, virtual_memory,
 };
+pub(crate) use topology::topology;
 pub(crate) use util::{error_kind_of, wine_version};
 
 fn unsupported<T>(op: &'static str) -> Result<T> {
@@ -95,10 +97,6 @@ pub(crate) fn load_average() -> Result<crate::system::LoadAverage> {
 
 pub(crate) fn users() -> Result<Vec<crate::system::User>> {
     unsupported("read logged-in users")
-}
-
-pub(crate) fn topology() -> Result<crate::system::Topology> {
-    unsupported("read CPU topology")
 }
 
 impl Handle {

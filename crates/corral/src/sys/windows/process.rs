@@ -101,6 +101,7 @@ fn gone(op: &'static str, pid: Pid) -> Error {
 
 /// Opens `pid` with `rights`, mapping "no such pid" and "protected" to clear errors.
 fn open_raw(pid: Pid, rights: PROCESS_ACCESS_RIGHTS, op: &'static str) -> Result<OwnedHandle> {
+    super::util::debug_privilege();
     // SAFETY: plain call; a null result means failure, reported by GetLastError.
     let h = unsafe { OpenProcess(rights, FALSE, pid.as_raw()) };
     if h.is_null() {
