@@ -67,13 +67,11 @@ pub struct NameArgs {
     pub json: bool,
 }
 
-/// Opens a job for reading or control, and keeps it: an opened `Job` removes an empty job
-/// when dropped, which a listing or a freeze must not do to a job someone else holds.
+/// Opens a job for reading or control. Dropping the handle removes the job only if it
+/// is empty and nobody else holds a handle of it (its creator, `corral run --job`…).
 fn with_job<T>(name: &str, f: impl FnOnce(&Job) -> corral::Result<T>) -> Result<T, Failure> {
     let job = Job::open(name).map_err(|e| Failure::from_error(&e))?;
-    let r = f(&job);
-    std::mem::forget(job);
-    r.map_err(|e| Failure::from_error(&e))
+    f(&job).map_err(|e| Failure::from_error(&e))
 }
 
 pub fn run(a: JobArgs) -> Result<(), Failure> {

@@ -96,11 +96,8 @@ fn open(name: &str) -> Result<Job, Failure> {
 /// `corral job events NAME`.
 pub fn events(a: EventsArgs) -> Result<(), Failure> {
     let job = open(&a.name)?;
-    let r = follow(&job, &a);
-    // An observer must not remove the job it watched (dropping a handle of an empty job
-    // removes it): let go of the handle without that. It holds no descriptors.
-    std::mem::forget(job);
-    r
+    // Dropping it removes the job only if it is empty and no other handle is open.
+    follow(&job, &a)
 }
 
 fn follow(job: &Job, a: &EventsArgs) -> Result<(), Failure> {

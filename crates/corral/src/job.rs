@@ -71,18 +71,24 @@ pub const MAX_JOB_NAME: usize = 64;
 
 /// A group of processes handled as one: members, kill-all, freeze/thaw, wait-until-empty.
 ///
-/// Dropping a `Job` removes the job if it has no members at that moment — any handle,
-/// whether from [`Job::create`] or [`Job::open`], so dropping an opened handle of an
-/// empty job removes it too. A job that still has members is left in place (find it
+/// Dropping a `Job` removes the job when it is the last handle of the job (in any
+/// process: [`Job::create`] and [`Job::open`] handles count alike) and the job has no
+/// members at that moment — as Windows deletes a job object with its last handle. A job
+/// that still has members, or that another handle still holds, is left in place (find it
 /// again with [`Job::open`]) — unless it was created with
-/// [`kill_on_close`](crate::JobBuilder::kill_on_close): then dropping it, or the death of
-/// the process that created it (even by `SIGKILL`), kills every member and removes it.
+/// [`kill_on_close`](crate::JobBuilder::kill_on_close): then dropping the creating
+/// handle, or the death of the process that created it (even by `SIGKILL`), kills every
+/// member and removes it, whoever else holds a handle.
 ///
 /// # Platform-specific behavior
 ///
-/// Linux: the drop reads `cgroup.procs` of the primary cgroup (v2, else v1
-/// `freezer`/`pids`) and, when empty, `rmdir`s each of the job's cgroups (v1 first, v2
-/// last), retrying briefly while the kernel still reports them busy. Errors are ignored.
+/// Linux: each handle holds the primary cgroup's directory (v2, else v1 `freezer`/`pids`)
+/// open with a shared `flock`; the kernel releases it when the handle is dropped or its
+/// process dies, however. The drop lets go of its own lock, and only when it can then
+/// lock the directory exclusively (no other handle) and `cgroup.procs` is empty does it
+/// `rmdir` each of the job's cgroups (v1 first, v2 last), retrying briefly while the
+/// kernel still reports them busy. Errors are ignored. A handle's descriptor is
+/// close-on-exec, but a child forked without `exec` shares it, and the lock with it.
 #[derive(Debug)]
 pub struct Job {
     // Declared first so it stops (and lets go of the cgroups) before `inner` drops.

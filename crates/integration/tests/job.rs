@@ -117,8 +117,14 @@ fn create_open_and_drop() {
         Job::open(&unique_name("none")).unwrap_err().kind(),
         ErrorKind::InvalidInput
     );
-    drop(again);
+    // The job goes with its last handle, not with the first one dropped.
     drop(job);
+    assert_eq!(
+        dirs_of(&name).len(),
+        dirs.len(),
+        "removed while a handle was open"
+    );
+    drop(again);
     assert!(dirs_of(&name).is_empty());
     // A generated name is valid and unique.
     let a = Job::create(None).unwrap();
@@ -280,9 +286,13 @@ fn wait_empty_times_out_then_returns_when_members_exit() {
 fn spawn_into_a_removed_job_fails_and_leaves_no_child() {
     integration::require_root!("creates cgroups");
     let name = unique_name("r");
-    let job = Job::create(Some(&name)).unwrap();
+    let job = Job::builder()
+        .name(&name)
+        .kill_on_close(true)
+        .create()
+        .unwrap();
     let opened = Job::open(&name).unwrap();
-    drop(job); // empty: removed
+    drop(job); // kill-on-close: removed, whoever else holds a handle
     assert!(dirs_of(&name).is_empty());
     let e = Command::new(testbin_path())
         .job(&opened)
@@ -396,4 +406,49 @@ fn trim_memory_of_an_empty_job_reports_nothing() {
     let r = job.trim_memory().unwrap();
     assert_eq!(r.paged_out(), 0, "{r:?}");
     assert_eq!(r.members, 0, "{r:?}");
+}
+
+/// A handle in another process keeps an empty job; the job goes with the last handle,
+/// also when that process dies by SIGKILL (the kernel drops its lock).
+#[test]
+fn a_handle_in_another_process_keeps_the_empty_job_until_it_goes() {
+    integration::require_root!("creates cgroups");
+    use std::io::{BufRead, BufReader};
+    let owner_bin = env!("CARGO_BIN_EXE_job_owner");
+    for kill in [false, true] {
+        let name = unique_name("h");
+        let job = Job::create(Some(&name)).unwrap();
+        let n = dirs_of(&name).len();
+        let mut other = std::process::Command::new(owner_bin)
+            .args(["--open", &name])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = BufReader::new(other.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "opened");
+        drop(job);
+        assert_eq!(
+            dirs_of(&name).len(),
+            n,
+            "removed while another process held it"
+        );
+        // That other process's handle is now the last one: it removes the job.
+        if kill {
+            other.kill().unwrap(); // SIGKILL: no drop runs; the job stays, empty
+            other.wait().unwrap();
+            assert_eq!(dirs_of(&name).len(), n);
+            // Any later handle is then the last one and removes it.
+            drop(Job::open(&name).unwrap());
+        } else {
+            drop(other.stdin.take()); // end of file: it drops its handle
+            line.clear();
+            out.read_line(&mut line).unwrap();
+            assert_eq!(line.trim(), "dropped");
+            assert!(other.wait().unwrap().success());
+        }
+        assert!(dirs_of(&name).is_empty(), "{:?}", dirs_of(&name));
+    }
 }

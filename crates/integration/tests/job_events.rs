@@ -329,9 +329,13 @@ fn cpu_time_limit_is_reported_before_the_exit_and_empty() {
 fn events_of_a_removed_job_fail_clearly() {
     integration::require_root!("creates cgroups");
     let name = integration::unique_name("ev");
-    let job = Job::create(Some(&name)).unwrap();
+    let job = Job::builder()
+        .name(&name)
+        .kill_on_close(true)
+        .create()
+        .unwrap();
     let opened = Job::open(&name).unwrap();
-    drop(job);
+    drop(job); // kill-on-close removes it although `opened` is still held
     let e = opened.events().unwrap_err();
     assert!(!e.to_string().is_empty());
 }

@@ -353,10 +353,10 @@ pub struct Model {
     pub last_fields: FieldSet,
     /// Refreshes so far.
     pub generation: u64,
-    /// Handles of the corral jobs the jobs view shows, kept across refreshes. Never
-    /// dropped (`ManuallyDrop`): dropping an opened `Job` removes the job when it is
-    /// empty, which looking at it must not do.
-    job_handles: HashMap<String, Option<std::mem::ManuallyDrop<corral::Job>>>,
+    /// Handles of the corral jobs the jobs view shows, kept across refreshes, dropped
+    /// when a job leaves the view (it has no process left). Such a drop removes the job
+    /// only if no other handle is open — its creator's keeps it — as Windows does.
+    job_handles: HashMap<String, Option<corral::Job>>,
 }
 
 impl Model {
@@ -582,11 +582,10 @@ impl Model {
             .retain(|name, _| self.jobs.iter().any(|g| g.job.as_ref() == Some(name)));
         for g in &mut self.jobs {
             let Some(name) = &g.job else { continue };
-            let h = self.job_handles.entry(name.clone()).or_insert_with(|| {
-                corral::Job::open(name)
-                    .ok()
-                    .map(std::mem::ManuallyDrop::new)
-            });
+            let h = self
+                .job_handles
+                .entry(name.clone())
+                .or_insert_with(|| corral::Job::open(name).ok());
             g.usage = h.as_ref().and_then(|j| JobUsage::read(j, g.threads));
         }
         self.jobs.sort_by(|a, b| {

@@ -15,6 +15,10 @@
 //! (every process of the job, with its start time in clock ticks) and sleeps until killed
 //! or until stdin reaches end of file, then drops the job and prints `dropped`.
 //! Exit codes: 0 after a drop, 2 for bad arguments, 90 when setting up failed.
+//!
+//! `job_owner --open NAME` only opens the existing job NAME (another handle of it),
+//! prints `opened`, and holds the handle until stdin ends (then drops it, prints
+//! `dropped`) or it is killed.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::Stdio;
@@ -46,6 +50,19 @@ fn main() {
             "--daemon" => daemon = true,
             "--v1-only" => use_v2 = false,
             "--no-cgroup-kill" => use_kill = false,
+            "--open" => {
+                let name = args.next().unwrap_or_else(|| {
+                    eprintln!("job_owner: --open needs a job name");
+                    std::process::exit(2)
+                });
+                let job = Job::open(&name).unwrap_or_else(|e| fail(format!("open job: {e}")));
+                println!("opened");
+                let _ = std::io::stdout().flush();
+                let _ = std::io::stdin().read_to_end(&mut Vec::new());
+                drop(job);
+                println!("dropped");
+                return;
+            }
             other => {
                 eprintln!("job_owner: unknown argument {other:?}");
                 std::process::exit(2);

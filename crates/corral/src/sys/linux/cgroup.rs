@@ -63,6 +63,12 @@ pub(crate) struct Job {
     dirs: Vec<Dir>,
     /// Testing: behave as on a kernel without `cgroup.kill`.
     no_kill: bool,
+    /// The primary cgroup directory, open and shared-locked (`flock(LOCK_SH)`) for as
+    /// long as this handle lives: the job's handle count, across processes. A drop
+    /// removes the (empty) job only when it can then take the lock exclusively — no
+    /// other handle is open — as Windows deletes a job with its last handle. `None` for
+    /// views and when the directory could not be opened.
+    lock: Option<OwnedFd>,
 }
 
 /// What `Command::job` needs: the `cgroup.procs` files the child writes itself into.
@@ -387,6 +393,7 @@ impl Job {
             name: name.to_owned(),
             dirs: Vec::new(),
             no_kill: false,
+            lock: None,
         };
         let mut denied = Vec::new();
         for h in hs.iter().filter(|h| used(h)) {
@@ -428,6 +435,7 @@ impl Job {
                 format!("no cgroup hierarchy is writable: {}", denied.join("; "))
             }));
         }
+        job.lock = lock_shared(&job.primary().path);
         Ok(job)
     }
 
@@ -441,15 +449,26 @@ impl Job {
             .map(|h| dir_of(h, &dir_name))
             .filter(|d| d.path.is_dir())
             .collect();
+        let missing = || {
+            Error::new(ErrorKind::InvalidInput, "open job")
+                .with_detail(format!("no job named {name} below this process's cgroups"))
+        };
         if dirs.is_empty() {
-            return Err(Error::new(ErrorKind::InvalidInput, "open job")
-                .with_detail(format!("no job named {name} below this process's cgroups")));
+            return Err(missing());
         }
-        Ok(Job {
+        let mut job = Job {
             name: name.to_owned(),
             dirs,
             no_kill: false,
-        })
+            lock: None,
+        };
+        job.lock = lock_shared(&job.primary().path);
+        // The last handle's drop may have removed it while we waited for the lock.
+        if !job.primary().path.is_dir() {
+            job.dirs.clear();
+            return Err(missing());
+        }
+        Ok(job)
     }
 
     pub(crate) fn name(&self) -> &str {
@@ -742,14 +761,62 @@ impl Job {
 
 impl Drop for Job {
     fn drop(&mut self) {
-        // Only an empty job is removed; a job with members stays (kill-on-close is a
-        // separate option).
+        // Only an empty job is removed, and only by its last handle; a job with members
+        // stays (kill-on-close is a separate option).
         if self.dirs.is_empty() {
             return;
         }
+        // Our shared lock goes first; an exclusive one then means no other handle is
+        // open anywhere. It is held through the removal, so an `open` racing with it
+        // waits and then finds the job gone.
+        let _last = match self.lock.take() {
+            Some(ours) => {
+                drop(ours);
+                match lock_exclusive_now(&self.primary().path) {
+                    Some(fd) => Some(fd),
+                    None => return,
+                }
+            }
+            None => None,
+        };
         if matches!(self.pids(), Ok(p) if p.is_empty()) {
             self.remove_dirs();
         }
+    }
+}
+
+/// `dir` opened and shared-locked (waits while a last handle is removing the job).
+fn lock_shared(dir: &Path) -> Option<OwnedFd> {
+    let fd = rustix::fs::open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    loop {
+        match rustix::fs::flock(&fd, rustix::fs::FlockOperation::LockShared) {
+            Ok(()) => return Some(fd),
+            Err(rustix::io::Errno::INTR) => continue,
+            Err(_) => return None,
+        }
+    }
+}
+
+/// `dir` opened and exclusively locked if no other handle holds it now; `None` if one
+/// does. A directory already gone (or that cannot be locked) counts as free: the
+/// removal that follows finds out.
+fn lock_exclusive_now(dir: &Path) -> Option<Option<OwnedFd>> {
+    let Ok(fd) = rustix::fs::open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return Some(None);
+    };
+    match rustix::fs::flock(&fd, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Some(Some(fd)),
+        Err(rustix::io::Errno::WOULDBLOCK) => None,
+        Err(_) => Some(None),
     }
 }
 

@@ -739,6 +739,7 @@ impl Job {
             name: self.name.clone(),
             dirs: self.dirs.clone(),
             no_kill: self.no_kill,
+            lock: None,
         })
     }
 }
@@ -1002,6 +1003,7 @@ mod tests {
                     path: dir,
                 }],
                 no_kill: false,
+                lock: None,
             };
             Fake {
                 root,
