@@ -218,6 +218,14 @@ impl Process {
     /// # Errors
     ///
     /// [`ErrorKind::NoSuchProcess`] if the process is gone.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Windows has no process state; it is derived from the threads' states
+    /// (`NtQuerySystemInformation(SystemProcessInformation)`, one read of the whole
+    /// machine): a thread running, ready or just created → `Running`; every thread
+    /// suspended → `Stopped`; all waiting otherwise → `Sleeping`; exited but still held
+    /// open → `Zombie`.
     pub fn status(&self) -> Result<Status> {
         self.h.status()
     }

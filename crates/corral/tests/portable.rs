@@ -700,6 +700,53 @@ fn cpu_topology() -> TestResult {
     Ok(Pass)
 }
 
+/// The state follows suspend and resume, through `Process::status` and the snapshot.
+fn status_follows_suspend() -> TestResult {
+    use corral::Status;
+    let c = spawn(child("sleep:20000"))?;
+    let p = t!(Process::open(c.pid()));
+    let settled = |want: &dyn Fn(Status) -> bool| -> Result<Status, String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let s = t!(p.status());
+            if want(s) || Instant::now() > deadline {
+                return Ok(s);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let s = settled(&|s| s == Status::Sleeping)?;
+    if s == Status::Running && wine().is_some() {
+        // Wine 8 reports every thread as just created (state 0, no wait reason).
+        return Ok(NotVerifiableUnderWine(
+            "thread states in SystemProcessInformation",
+        ));
+    }
+    check!(s == Status::Sleeping, "a sleeping child is {s:?}");
+    t!(p.suspend());
+    let s = settled(&|s| s == Status::Stopped)?;
+    if s != Status::Stopped && wine().is_some() {
+        t!(p.resume());
+        return Ok(NotVerifiableUnderWine(
+            "thread wait reasons in SystemProcessInformation",
+        ));
+    }
+    check!(s == Status::Stopped, "a suspended child is {s:?}");
+    let rows = t!(Snapshot::new()
+        .pids(&[c.pid()])
+        .fields(&[Field::Status])
+        .collect());
+    check!(
+        rows.len() == 1 && matches!(rows[0].status, Some(Ok(Status::Stopped))),
+        "snapshot: {:?}",
+        rows.first().map(|r| &r.status)
+    );
+    t!(p.resume());
+    let s = settled(&|s| s != Status::Stopped)?;
+    check!(s != Status::Stopped, "a resumed child is still {s:?}");
+    Ok(Pass)
+}
+
 /// Waits until `root` has `n` children (the snapshot says so), at most 20 s.
 fn wait_children(root: &Process, n: usize) -> Result<Vec<Process>, String> {
     let t0 = Instant::now();
@@ -877,6 +924,7 @@ fn main() {
         ("sockets_and_ports", sockets_and_ports),
         ("memory_peaks_and_faults", memory_peaks_and_faults),
         ("cpu_topology", cpu_topology),
+        ("status_follows_suspend", status_follows_suspend),
     ];
     // `cargo test -- NAME` runs the tests whose name contains NAME.
     let filters: Vec<String> = std::env::args()

@@ -11,6 +11,7 @@ mod net;
 mod process;
 mod snapshot;
 mod spawn;
+mod status;
 mod system;
 mod topology;
 mod util;
@@ -114,9 +115,6 @@ impl Handle {
     }
     pub(crate) fn thread(&self, _: crate::Tid) -> Result<ThreadHandle> {
         unsupported("open thread")
-    }
-    pub(crate) fn status(&self) -> Result<Status> {
-        unsupported("read status")
     }
     pub(crate) fn uids(&self) -> Result<Ids> {
         unsupported("read uids")

@@ -764,6 +764,18 @@ impl Handle {
         })
     }
 
+    /// The state derived from the process's threads (see `status.rs`).
+    pub(crate) fn status(&self) -> Result<Status> {
+        let op = "read status";
+        if self.has_exited() {
+            return Ok(Status::Zombie);
+        }
+        match super::status::states()?.get(&self.pid.as_raw()) {
+            Some(&s) => Ok(s),
+            None => Err(gone(op, self.pid)),
+        }
+    }
+
     /// Peak working set and peak commit (`PeakWorkingSetSize`, `PeakPagefileUsage`).
     pub(crate) fn memory_peaks(&self) -> Result<MemoryPeaks> {
         let m = self.memory_counters("read memory peaks")?;

@@ -91,6 +91,12 @@ pub(crate) fn snapshot(
         None => None,
     };
     let want = fields.union(filter.needs());
+    // Status: one system-wide read of the thread states for all rows.
+    let states = if want.contains(Field::Status) {
+        Some(super::status::states())
+    } else {
+        None
+    };
     let mut list = entries()?;
     list.sort_by_key(|e| e.pid);
     for e in list {
@@ -199,7 +205,14 @@ pub(crate) fn snapshot(
                 continue;
             }
             match f {
-                Field::Status => row.status = unsupported("read status", pid),
+                Field::Status => {
+                    row.status = states.as_ref().map(|r| match r {
+                        Ok(m) => m.get(&e.pid).copied().ok_or_else(|| {
+                            Error::new(ErrorKind::NoSuchProcess, "read status").with_pid(pid)
+                        }),
+                        Err(err) => Err(err.clone()),
+                    })
+                }
                 Field::Uids => row.uids = unsupported("read uids", pid),
                 Field::Gids => row.gids = unsupported("read gids", pid),
                 Field::Terminal => row.terminal = unsupported("read terminal", pid),
