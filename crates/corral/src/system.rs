@@ -571,6 +571,10 @@ pub struct User {
 /// exist (systems that track sessions only in systemd-logind have none). The record
 /// layout is glibc's for x86 and x86_64; other architectures return
 /// [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported).
+///
+/// Windows: the sessions of `WTSEnumerateSessionsW` with a user logged on, as
+/// `DOMAIN\user`; the terminal is the window station (`Console`, `RDP-Tcp#0`), the host
+/// the remote client's name, the start the logon time; `pid` is `None`.
 pub fn users() -> Result<Vec<User>> {
     imp::users()
 }

@@ -747,6 +747,28 @@ fn status_follows_suspend() -> TestResult {
     Ok(Pass)
 }
 
+/// Logged-in users: each names someone and started in the past.
+fn logged_in_users() -> TestResult {
+    let users = t!(system::users());
+    let now = std::time::SystemTime::now();
+    for u in &users {
+        check!(!u.name.is_empty(), "{u:?}");
+        check!(u.started <= now, "{u:?}");
+    }
+    if users.is_empty() && wine().is_some() {
+        // Wine's session list names nobody (the prefix has no logon session).
+        return Ok(NotVerifiableUnderWine(
+            "WTSQuerySessionInformationW user names",
+        ));
+    }
+    println!(
+        "    {} session(s): {:?}",
+        users.len(),
+        users.iter().map(|u| &u.name).collect::<Vec<_>>()
+    );
+    Ok(Pass)
+}
+
 /// Waits until `root` has `n` children (the snapshot says so), at most 20 s.
 fn wait_children(root: &Process, n: usize) -> Result<Vec<Process>, String> {
     let t0 = Instant::now();
@@ -925,6 +947,7 @@ fn main() {
         ("memory_peaks_and_faults", memory_peaks_and_faults),
         ("cpu_topology", cpu_topology),
         ("status_follows_suspend", status_follows_suspend),
+        ("logged_in_users", logged_in_users),
     ];
     // `cargo test -- NAME` runs the tests whose name contains NAME.
     let filters: Vec<String> = std::env::args()

@@ -27,7 +27,7 @@ pub(crate) use spawn::{
     block_forwarded, exec, forward_signals, push_arg, spawn, std_exit_status, ForwardGuard,
 };
 pub(crate) use system::{
-    boot_time_secs, cpu_times_all, swap_memory, total_memory, uptime, virtual_memory,
+    boot_time_secs, cpu_times_all, swap_memory, total_memory, uptime, users, virtual_memory,
 };
 pub(crate) use topology::topology;
 pub(crate) use util::{error_kind_of, wine_version};
@@ -94,10 +94,6 @@ pub(crate) fn cpu_freq() -> Result<Vec<crate::system::CpuFreq>> {
 pub(crate) fn load_average() -> Result<crate::system::LoadAverage> {
     Err(Error::new(ErrorKind::Unsupported, "read load average")
         .with_detail("Windows keeps no load average"))
-}
-
-pub(crate) fn users() -> Result<Vec<crate::system::User>> {
-    unsupported("read logged-in users")
 }
 
 impl Handle {

@@ -186,3 +186,87 @@ pub(crate) fn cpu_times_all() -> Result<(SystemCpuTimes, Vec<PerCpuTimes>)> {
     );
     Ok((total, per_cpu))
 }
+
+/// The sessions with a user logged on (`WTSEnumerateSessionsW`, then
+/// `WTSQuerySessionInformationW(WTSSessionInfo)` and `(WTSClientName)` for each): the
+/// user as `DOMAIN\user`, the window station (`Console`, `RDP-Tcp#0`) as the terminal,
+/// the remote client's name as the host, the logon time as the start.
+pub(crate) fn users() -> Result<Vec<crate::system::User>> {
+    use windows_sys::Win32::System::RemoteDesktop::{
+        WTSClientName, WTSEnumerateSessionsW, WTSFreeMemory, WTSQuerySessionInformationW,
+        WTSSessionInfo, WTSINFOW, WTS_CURRENT_SERVER_HANDLE, WTS_SESSION_INFOW,
+    };
+    let op = "read logged-in users";
+    let mut list: *mut WTS_SESSION_INFOW = std::ptr::null_mut();
+    let mut count = 0u32;
+    // SAFETY: live out-pointers; the list is freed with WTSFreeMemory below.
+    if unsafe { WTSEnumerateSessionsW(WTS_CURRENT_SERVER_HANDLE, 0, 1, &mut list, &mut count) } == 0
+    {
+        return Err(last_error(op, None));
+    }
+    let ids: Vec<u32> = (0..count as usize)
+        // SAFETY: the call returned `count` entries at `list`.
+        .map(|i| unsafe { (*list.add(i)).SessionId })
+        .collect();
+    // SAFETY: the list WTSEnumerateSessionsW allocated.
+    unsafe { WTSFreeMemory(list.cast()) };
+    /// One WTS query's answer, copied out and freed.
+    fn query(id: u32, class: i32) -> Option<Vec<u8>> {
+        let mut p: windows_sys::core::PWSTR = std::ptr::null_mut();
+        let mut n = 0u32;
+        // SAFETY: live out-pointers; the buffer is freed right after copying.
+        unsafe {
+            if WTSQuerySessionInformationW(WTS_CURRENT_SERVER_HANDLE, id, class, &mut p, &mut n)
+                == 0
+                || p.is_null()
+            {
+                return None;
+            }
+            let v = std::slice::from_raw_parts(p.cast::<u8>(), n as usize).to_vec();
+            WTSFreeMemory(p.cast());
+            Some(v)
+        }
+    }
+    fn text(units: &[u16]) -> String {
+        let end = units.iter().position(|&c| c == 0).unwrap_or(units.len());
+        String::from_utf16_lossy(&units[..end])
+    }
+    let mut out = Vec::new();
+    for id in ids {
+        let Some(raw) = query(id, WTSSessionInfo) else {
+            continue;
+        };
+        if raw.len() < std::mem::size_of::<WTSINFOW>() {
+            continue;
+        }
+        // SAFETY: the answer holds a whole WTSINFOW (checked above); read unaligned.
+        let info: WTSINFOW = unsafe { std::ptr::read_unaligned(raw.as_ptr().cast()) };
+        let user = text(&info.UserName);
+        if user.is_empty() {
+            continue; // no one logged on to this session (services, listeners)
+        }
+        let domain = text(&info.Domain);
+        let host = query(id, WTSClientName)
+            .map(|b| {
+                let units: Vec<u16> = b
+                    .chunks_exact(2)
+                    .map(|c| u16::from_ne_bytes([c[0], c[1]]))
+                    .collect();
+                text(&units)
+            })
+            .filter(|h| !h.is_empty());
+        let station = text(&info.WinStationName);
+        out.push(crate::system::User {
+            name: if domain.is_empty() {
+                user
+            } else {
+                format!("{domain}\\{user}")
+            },
+            terminal: (!station.is_empty()).then_some(station),
+            host,
+            started: super::util::ticks_to_system_time(info.LogonTime.max(0) as u64),
+            pid: None,
+        });
+    }
+    Ok(out)
+}
