@@ -547,6 +547,9 @@ impl Process {
     /// # Platform-specific behavior
     ///
     /// Linux: `ioprio_get(IOPRIO_WHO_PROCESS)`.
+    ///
+    /// Windows: the process's I/O priority hint (`ProcessIoPriority`): very low →
+    /// `Idle`, low → best-effort 7, normal → best-effort 4, high → `Realtime` 0.
     pub fn ionice(&self) -> Result<IoPriority> {
         self.h.ionice()
     }
@@ -561,6 +564,10 @@ impl Process {
     /// # Platform-specific behavior
     ///
     /// Linux: `ioprio_set(IOPRIO_WHO_PROCESS)`, checked against pid reuse.
+    ///
+    /// Windows: sets the I/O priority hint: `Idle` → very low, best-effort 5–7 → low,
+    /// best-effort 0–4 or no class → normal, `Realtime` → high (needs
+    /// `SeIncreaseBasePriorityPrivilege`).
     pub fn set_ionice(&self, prio: IoPriority) -> Result<()> {
         self.h.set_ionice(prio)
     }

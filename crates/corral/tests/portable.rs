@@ -769,6 +769,43 @@ fn logged_in_users() -> TestResult {
     Ok(Pass)
 }
 
+/// I/O priority set on a child reads back (values chosen to exist on both platforms:
+/// Linux sets them exactly, Windows as its very-low/low/normal hints).
+fn io_priority_round_trip() -> TestResult {
+    use corral::{IoClass, IoPriority};
+    let c = spawn(child("sleep:20000"))?;
+    let p = t!(Process::open(c.pid()));
+    for (class, level) in [
+        (IoClass::Idle, 0),
+        (IoClass::BestEffort, 7),
+        (IoClass::BestEffort, 4),
+    ] {
+        let want = IoPriority { class, level };
+        if let Err(e) = p.set_ionice(want) {
+            // Wine 8: STATUS_NOT_IMPLEMENTED for this class.
+            if wine().is_some() && e.to_string().contains("0xc0000002") {
+                return Ok(MissingInWine("NtSetInformationProcess(ProcessIoPriority)"));
+            }
+            return Err(format!("set {want:?}: {e}"));
+        }
+        let got = t!(p.ionice());
+        if got != want && wine().is_some() {
+            return Ok(NotVerifiableUnderWine(
+                "NtQueryInformationProcess(ProcessIoPriority)",
+            ));
+        }
+        check!(got == want, "set {want:?}, read {got:?}");
+    }
+    let e = p
+        .set_ionice(IoPriority {
+            class: IoClass::BestEffort,
+            level: 8,
+        })
+        .unwrap_err();
+    check!(e.kind() == ErrorKind::InvalidInput, "{e}");
+    Ok(Pass)
+}
+
 /// Waits until `root` has `n` children (the snapshot says so), at most 20 s.
 fn wait_children(root: &Process, n: usize) -> Result<Vec<Process>, String> {
     let t0 = Instant::now();
@@ -948,6 +985,7 @@ fn main() {
         ("cpu_topology", cpu_topology),
         ("status_follows_suspend", status_follows_suspend),
         ("logged_in_users", logged_in_users),
+        ("io_priority_round_trip", io_priority_round_trip),
     ];
     // `cargo test -- NAME` runs the tests whose name contains NAME.
     let filters: Vec<String> = std::env::args()

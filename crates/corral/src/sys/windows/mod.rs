@@ -130,12 +130,6 @@ impl Handle {
     pub(crate) fn set_nice(&self, _: i32) -> Result<()> {
         unsupported("set nice")
     }
-    pub(crate) fn ionice(&self) -> Result<IoPriority> {
-        unsupported("read ionice")
-    }
-    pub(crate) fn set_ionice(&self, _: IoPriority) -> Result<()> {
-        unsupported("set ionice")
-    }
     pub(crate) fn rlimit(&self, _: Resource) -> Result<Rlimit> {
         unsupported("read rlimit")
     }

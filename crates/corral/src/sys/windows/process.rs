@@ -39,6 +39,7 @@ use windows_sys::Win32::System::Threading::{
 
 use windows_sys::Wdk::System::Threading::{
     NtQueryInformationProcess, ProcessBasicInformation, ProcessCommandLineInformation,
+    ProcessIoPriority,
 };
 use windows_sys::Win32::Foundation::UNICODE_STRING;
 use windows_sys::Win32::System::Diagnostics::Debug::ReadProcessMemory;
@@ -764,6 +765,85 @@ impl Handle {
         })
     }
 
+    /// The I/O priority hint (`NtQueryInformationProcess(ProcessIoPriority)`) as a
+    /// portable [`IoPriority`]: very low → `Idle`, low → best-effort 7, normal →
+    /// best-effort 4, high → `Realtime` 0.
+    pub(crate) fn ionice(&self) -> Result<IoPriority> {
+        let op = "read ionice";
+        let mut hint = 0u32;
+        let mut ret = 0u32;
+        // SAFETY: a live u32 of the size passed; valid handle with query rights.
+        let status = unsafe {
+            NtQueryInformationProcess(
+                self.raw(),
+                ProcessIoPriority,
+                (&mut hint as *mut u32).cast(),
+                4,
+                &mut ret,
+            )
+        };
+        if status < 0 {
+            self.verify(op, false)?;
+            return Err(self.nt_error(op, status));
+        }
+        Ok(hint_to_ioprio(hint))
+    }
+
+    /// Sets the I/O priority hint (`NtSetInformationProcess(ProcessIoPriority)`); see
+    /// [`ioprio_to_hint`] for the mapping. High (`Realtime`) needs
+    /// `SeIncreaseBasePriorityPrivilege`.
+    pub(crate) fn set_ionice(&self, prio: IoPriority) -> Result<()> {
+        let op = "set ionice";
+        if prio.level > 7 {
+            return Err(Error::new(ErrorKind::InvalidInput, op)
+                .with_pid(self.pid)
+                .with_detail(format!("level {} is not in 0..=7", prio.level)));
+        }
+        self.verify(op, false)?;
+        let Some(f) = super::util::proc_address("ntdll.dll", b"NtSetInformationProcess\0") else {
+            return Err(Error::new(ErrorKind::Unsupported, op)
+                .with_pid(self.pid)
+                .with_detail("ntdll has no NtSetInformationProcess"));
+        };
+        // SAFETY: the documented signature of ntdll's NtSetInformationProcess.
+        let f: unsafe extern "system" fn(HANDLE, i32, *const core::ffi::c_void, u32) -> i32 =
+            unsafe { std::mem::transmute(f) };
+        let h = self.with_rights(PROCESS_SET_INFORMATION, op)?;
+        let hint = ioprio_to_hint(prio);
+        // SAFETY: `h` has PROCESS_SET_INFORMATION; a live u32 of the size passed.
+        let status = unsafe {
+            f(
+                h.as_raw_handle() as HANDLE,
+                ProcessIoPriority,
+                (&hint as *const u32).cast(),
+                4,
+            )
+        };
+        if status < 0 {
+            // STATUS_ACCESS_DENIED, STATUS_PRIVILEGE_NOT_HELD.
+            let denied = matches!(status as u32, 0xC000_0022 | 0xC000_0061);
+            return Err(Error::new(
+                if denied {
+                    ErrorKind::AccessDenied
+                } else {
+                    ErrorKind::Os
+                },
+                op,
+            )
+            .with_pid(self.pid)
+            .with_detail(format!(
+                "NtSetInformationProcess(ProcessIoPriority): NTSTATUS {:#x}{}",
+                status as u32,
+                if denied && prio.class == IoClass::Realtime {
+                    " (the high I/O priority needs SeIncreaseBasePriorityPrivilege)"
+                } else {
+                    ""
+                }
+            )));
+        }
+        Ok(())
+    }
+
     /// The state derived from the process's threads (see `status.rs`).
     pub(crate) fn status(&self) -> Result<Status> {
         let op = "read status";
@@ -929,6 +1009,39 @@ fn class_from_win(c: u32) -> Option<PriorityClass> {
         .find(|&k| class_to_win(k) == c)
 }
 
+/// Windows I/O priority hint (`IO_PRIORITY_HINT`: 0 very low … 3 high) → [`IoPriority`].
+pub(crate) fn hint_to_ioprio(hint: u32) -> IoPriority {
+    match hint {
+        0 => IoPriority {
+            class: IoClass::Idle,
+            level: 0,
+        },
+        1 => IoPriority {
+            class: IoClass::BestEffort,
+            level: 7,
+        },
+        2 => IoPriority {
+            class: IoClass::BestEffort,
+            level: 4,
+        },
+        _ => IoPriority {
+            class: IoClass::Realtime,
+            level: 0,
+        },
+    }
+}
+
+/// [`IoPriority`] → Windows hint: `Idle` → very low; best-effort 5–7 → low; best-effort
+/// 0–4 and no class → normal; `Realtime` → high.
+pub(crate) fn ioprio_to_hint(p: IoPriority) -> u32 {
+    match p.class {
+        IoClass::Idle => 0,
+        IoClass::BestEffort if p.level >= 5 => 1,
+        IoClass::BestEffort | IoClass::None => 2,
+        IoClass::Realtime => 3,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -951,6 +1064,26 @@ mod tests {
                 ("EMPTY".into(), "".into()),
                 ("X".into(), "y=z".into()),
             ]
+        );
+    }
+
+    #[test]
+    fn io_priority_hints_round_trip() {
+        for hint in 0..4 {
+            assert_eq!(ioprio_to_hint(hint_to_ioprio(hint)), hint);
+        }
+        let be = |level| IoPriority {
+            class: IoClass::BestEffort,
+            level,
+        };
+        assert_eq!(ioprio_to_hint(be(0)), 2);
+        assert_eq!(ioprio_to_hint(be(5)), 1);
+        assert_eq!(
+            ioprio_to_hint(IoPriority {
+                class: IoClass::None,
+                level: 0
+            }),
+            2
         );
     }
 }
