@@ -349,6 +349,10 @@ impl Job {
 
     /// The per-process settings a member gets: rlimits, priority class, CPUs.
     pub(crate) fn member_settings(&self) -> MemberSettings {
+        if imp::JOB_KEEPS_MEMBER_LIMITS {
+            // The OS applies them to every member (Windows Job Objects).
+            return (Vec::new(), None, None);
+        }
         (
             self.limits.member_rlimits(),
             self.limits.priority_class,
