@@ -9,9 +9,10 @@ use std::time::Duration;
 
 use windows_sys::Win32::Foundation::HANDLE;
 use windows_sys::Win32::System::JobObjects::{
-    JobObjectBasicAndIoAccountingInformation, JobObjectCpuRateControlInformation,
-    JobObjectExtendedLimitInformation, QueryInformationJobObject, SetInformationJobObject,
-    TerminateJobObject, JOBOBJECT_BASIC_AND_IO_ACCOUNTING_INFORMATION,
+    JobObjectBasicAccountingInformation, JobObjectBasicAndIoAccountingInformation,
+    JobObjectCpuRateControlInformation, JobObjectExtendedLimitInformation,
+    QueryInformationJobObject, SetInformationJobObject, TerminateJobObject,
+    JOBOBJECT_BASIC_ACCOUNTING_INFORMATION, JOBOBJECT_BASIC_AND_IO_ACCOUNTING_INFORMATION,
     JOBOBJECT_CPU_RATE_CONTROL_INFORMATION, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
     JOB_OBJECT_CPU_RATE_CONTROL_ENABLE, JOB_OBJECT_CPU_RATE_CONTROL_HARD_CAP,
     JOB_OBJECT_CPU_RATE_CONTROL_WEIGHT_BASED, JOB_OBJECT_LIMIT_ACTIVE_PROCESS,
@@ -302,6 +303,10 @@ pub(crate) fn apply(job: HANDLE, old: &Native, new: &Native) -> Result<()> {
                 undo.BasicLimitInformation.LimitFlags |= JOB_OBJECT_LIMIT_PRESERVE_JOB_TIME;
             }
             let _ = set_info(job, JobObjectExtendedLimitInformation, &undo, "undo");
+            if let Err(why) = cpu_rate_control_works() {
+                // Not this job's values: the OS refuses CPU rate control altogether.
+                return Err(unsupported(format!("CPU rate: {why}")));
+            }
             return Err(e);
         }
     }
@@ -413,16 +418,20 @@ pub(crate) fn read(job: HANDLE, hint: &JobLimits) -> Result<(JobLimits, bool)> {
     Ok((l, has(JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE)))
 }
 
-/// Basic and I/O accounting plus the memory peaks.
+/// Basic and I/O accounting plus the memory peaks. Where
+/// `JobObjectBasicAndIoAccountingInformation` is missing (Wine 8), the basic accounting
+/// alone, and the I/O fields are `None`.
 pub(crate) fn accounting(job: HANDLE) -> Result<JobAccounting> {
     let op = "read job accounting";
-    let a: JOBOBJECT_BASIC_AND_IO_ACCOUNTING_INFORMATION =
-        query_info(job, JobObjectBasicAndIoAccountingInformation)
-            .map_err(|e| super::util::win_error(op, None, e))?;
+    let (b, io) = match query_info::<JOBOBJECT_BASIC_AND_IO_ACCOUNTING_INFORMATION>(
+        job,
+        JobObjectBasicAndIoAccountingInformation,
+    ) {
+        Ok(a) => (a.BasicInfo, Some(a.IoInfo)),
+        Err(_) => (basic_accounting(job, op)?, None),
+    };
     let ext: Option<JOBOBJECT_EXTENDED_LIMIT_INFORMATION> =
         query_info(job, JobObjectExtendedLimitInformation).ok();
-    let b = &a.BasicInfo;
-    let io = &a.IoInfo;
     let t = |v: i64| Some(ticks_duration(v.max(0) as u64));
     Ok(JobAccounting {
         user_time: t(b.TotalUserTime),
@@ -430,24 +439,28 @@ pub(crate) fn accounting(job: HANDLE) -> Result<JobAccounting> {
         active_processes: b.ActiveProcesses as usize,
         total_processes: Some(u64::from(b.TotalProcesses)),
         page_faults: Some(u64::from(b.TotalPageFaultCount)),
-        read_ops: Some(io.ReadOperationCount),
-        write_ops: Some(io.WriteOperationCount),
-        read_bytes: Some(io.ReadTransferCount),
-        write_bytes: Some(io.WriteTransferCount),
+        read_ops: io.map(|i| i.ReadOperationCount),
+        write_ops: io.map(|i| i.WriteOperationCount),
+        read_bytes: io.map(|i| i.ReadTransferCount),
+        write_bytes: io.map(|i| i.WriteTransferCount),
         peak_memory: ext.map(|e| e.PeakJobMemoryUsed as u64),
         peak_process_memory: ext.map(|e| e.PeakProcessMemoryUsed as u64),
         ..JobAccounting::default()
     })
 }
 
+fn basic_accounting(
+    job: HANDLE,
+    op: &'static str,
+) -> Result<JOBOBJECT_BASIC_ACCOUNTING_INFORMATION> {
+    query_info(job, JobObjectBasicAccountingInformation)
+        .map_err(|e| super::util::win_error(op, None, e))
+}
+
 /// User time this period (what `JOB_OBJECT_LIMIT_JOB_TIME` is checked against).
 fn this_period_user_time(job: HANDLE) -> Result<Duration> {
-    let a: JOBOBJECT_BASIC_AND_IO_ACCOUNTING_INFORMATION =
-        query_info(job, JobObjectBasicAndIoAccountingInformation)
-            .map_err(|e| super::util::win_error("read job CPU time", None, e))?;
-    Ok(ticks_duration(
-        a.BasicInfo.ThisPeriodTotalUserTime.max(0) as u64
-    ))
+    let b = basic_accounting(job, "read job CPU time")?;
+    Ok(ticks_duration(b.ThisPeriodTotalUserTime.max(0) as u64))
 }
 
 /// The job as the portable job-CPU-time watcher sees it. The kernel enforces
