@@ -84,12 +84,25 @@ mod imp {
         let e = job.set_active_process_limit(Some(0)).unwrap_err();
         check!(e.kind() == ErrorKind::InvalidInput, "{e}");
         t!(job.set_active_process_limit(Some(1)));
+        let mut ev = t!(job.events());
         let mut first = t!(child("sleep").job(&job).spawn());
         let second = child("sleep").job(&job).spawn();
         let outcome = match second {
             Err(e) => {
                 // ERROR_NOT_ENOUGH_QUOTA (1816) from AssignProcessToJobObject.
                 check!(e.raw_os_error() == Some(1816), "{e}");
+                // And the port says so.
+                let mut seen = Vec::new();
+                while let Some(e) = t!(ev.next_timeout(Some(Duration::from_secs(5)))) {
+                    seen.push(e);
+                    if matches!(e, JobEvent::ProcessLimit { .. }) {
+                        break;
+                    }
+                }
+                check!(
+                    matches!(seen.last(), Some(JobEvent::ProcessLimit { .. })),
+                    "no ProcessLimit event: {seen:?}"
+                );
                 Pass
             }
             Ok(mut c) => {

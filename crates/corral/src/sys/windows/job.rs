@@ -176,13 +176,14 @@ impl Job {
             pump: Mutex::default(),
         };
         // Start from the limits the job has (Wine reads them as zeros: then from none).
-        if let Ok((l, koc)) = lim::read(job.raw(), &crate::JobLimits::default()) {
+        {
             let mut st = job.lock();
-            if let Ok(n) = lim::build(&st.native, &l) {
-                st.native = lim::with_kill_on_close(&n, koc);
-                st.native = lim::settled(&st.native, &n);
+            if let Some(n) = lim::read_native(job.raw()) {
+                st.native = n;
             }
-            st.limits = l;
+            if let Ok(l) = lim::read(job.raw(), &crate::JobLimits::default()) {
+                st.limits = l;
+            }
         }
         Ok(job)
     }
@@ -450,7 +451,7 @@ impl Job {
     /// handle keeps show.
     pub(crate) fn limits(&self) -> Result<crate::JobLimits> {
         let hint = self.lock().limits.clone();
-        lim::read(self.raw(), &hint).map(|(l, _)| l)
+        lim::read(self.raw(), &hint)
     }
 
     /// `JobObjectBasicAndIoAccountingInformation` and the peaks of

@@ -346,11 +346,24 @@ pub(crate) fn settled(sent: &Native, before: &Native) -> Native {
     n
 }
 
+/// The limit structures the job has now, as the OS reports them (Wine: zeros), for a
+/// handle from `Job::open` to lay its changes over.
+pub(crate) fn read_native(job: HANDLE) -> Option<Native> {
+    let ext = query_info(job, JobObjectExtendedLimitInformation).ok()?;
+    let cpu = query_info::<JOBOBJECT_CPU_RATE_CONTROL_INFORMATION>(
+        job,
+        JobObjectCpuRateControlInformation,
+    )
+    .ok()
+    .filter(|c| c.ControlFlags & JOB_OBJECT_CPU_RATE_CONTROL_ENABLE != 0);
+    Some(Native { ext, cpu })
+}
+
 /// The limits the job keeps, read back from the OS (`QueryInformationJobObject` of the
 /// extended limit and the CPU rate control information). `hint` (what this handle set)
 /// only chooses how a CPU rate reads back (as `cpus` when it was set so) and keeps an
 /// exact weight when it maps to the OS's.
-pub(crate) fn read(job: HANDLE, hint: &JobLimits) -> Result<(JobLimits, bool)> {
+pub(crate) fn read(job: HANDLE, hint: &JobLimits) -> Result<JobLimits> {
     let op = "read job limits";
     let ext: JOBOBJECT_EXTENDED_LIMIT_INFORMATION =
         query_info(job, JobObjectExtendedLimitInformation)
@@ -415,7 +428,7 @@ pub(crate) fn read(job: HANDLE, hint: &JobLimits) -> Result<(JobLimits, bool)> {
             }
         }
     }
-    Ok((l, has(JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE)))
+    Ok(l)
 }
 
 /// Basic and I/O accounting plus the memory peaks. Where
