@@ -655,6 +655,11 @@ impl Process {
     ///
     /// Linux: matches the inodes of `/proc/PID/fd` against the tables of the process's
     /// own network namespace (`/proc/PID/net/…`).
+    ///
+    /// Windows: TCP and UDP (IPv4 and IPv6) from the IP Helper's owner-pid tables
+    /// (`GetExtendedTcpTable`/`GetExtendedUdpTable`); `fd` is -1 and `inode` 0, as Windows
+    /// has neither for them; [`ConnectionKind::Unix`] is [`ErrorKind::Unsupported`] (no
+    /// table lists unix-domain sockets), and [`ConnectionKind::All`] lists TCP and UDP.
     pub fn connections(&self, kind: ConnectionKind) -> Result<Vec<Connection>> {
         self.h.connections(kind)
     }
@@ -691,6 +696,12 @@ impl Process {
     /// # Errors
     ///
     /// [`ErrorKind::NoSuchProcess`] if the process is gone.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Windows: `peak_rss` is the peak working set, `peak_vms` the peak commit charge
+    /// (`PeakPagefileUsage`, private bytes), and `swap` is 0: Windows keeps no per-process
+    /// figure of memory written to the page file.
     pub fn memory_peaks(&self) -> Result<MemoryPeaks> {
         self.h.memory_peaks()
     }
@@ -724,6 +735,11 @@ impl Process {
     /// # Errors
     ///
     /// [`ErrorKind::NoSuchProcess`] if the process is gone.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Windows: `minor` holds every fault (`PageFaultCount`, soft and hard together:
+    /// Windows does not count hard faults per process); the other counts are 0.
     pub fn page_faults(&self) -> Result<PageFaults> {
         self.h.page_faults()
     }

@@ -526,6 +526,9 @@ impl Snapshot {
     /// Linux: reads the socket tables of this network namespace once, then the
     /// descriptor links of each process; sockets of processes you may not inspect are
     /// not seen (run as root to see all).
+    ///
+    /// Windows: one read of the IP Helper's TCP and UDP owner-pid tables; every
+    /// process's sockets are seen.
     pub fn port(mut self, port: PortMatch) -> Snapshot {
         self.filter.port = Some(port);
         self

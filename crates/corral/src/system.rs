@@ -708,6 +708,12 @@ pub struct Cache {
 /// `cpuN/cache/indexM/{level,type,size,coherency_line_size,ways_of_associativity,
 /// shared_cpu_list}` and `/sys/devices/system/node/nodeN/{cpulist,meminfo}`. A CPU that
 /// goes offline while this runs can make it fail; call it again.
+///
+/// Windows: one `GetLogicalProcessorInformationEx(RelationAll)`; a logical CPU's number
+/// is `group × 64 + bit`. Windows names neither packages nor cores: package ids are
+/// their order in that answer and core ids count within their package. `offline` is
+/// empty; `possible` counts up to `GetMaximumProcessorCount`; NUMA nodes carry free
+/// memory (`GetNumaAvailableMemoryNodeEx`) but no total.
 pub fn topology() -> Result<Topology> {
     imp::topology()
 }

@@ -627,6 +627,120 @@ fn process_details() -> TestResult {
     Ok(Pass)
 }
 
+/// Sockets this process opens are listed with their owner (Linux: /proc/net + fd links;
+/// Windows: the IP Helper's owner-pid tables), and the snapshot's port filter finds it.
+fn sockets_and_ports() -> TestResult {
+    use corral::{ConnectionKind, Endpoint, PortMatch, SocketType, TcpState};
+    let tcp = t!(std::net::TcpListener::bind("127.0.0.1:0"));
+    let udp = t!(std::net::UdpSocket::bind("127.0.0.1:0"));
+    let (ta, ua) = (t!(tcp.local_addr()), t!(udp.local_addr()));
+    let me = t!(Process::current());
+    let tcps = t!(me.connections(ConnectionKind::Tcp));
+    let listening = tcps
+        .iter()
+        .find(|c| c.local == Some(Endpoint::Inet(ta)))
+        .ok_or_else(|| format!("{ta} not among {tcps:?}"));
+    if listening.is_err() && tcps.is_empty() && wine().is_some() {
+        // Wine 8 lists the sockets but leaves every owner pid 0.
+        return Ok(MissingInWine(
+            "GetExtendedTcpTable owner pids (Wine 8 says pid 0)",
+        ));
+    }
+    let listening = listening?;
+    check!(listening.status == TcpState::Listen, "{listening:?}");
+    check!(listening.kind == SocketType::Stream);
+    let udps = t!(me.connections(ConnectionKind::Udp4));
+    check!(
+        udps.iter()
+            .any(|c| c.local == Some(Endpoint::Inet(ua)) && c.status == TcpState::None),
+        "{ua} not among {udps:?}"
+    );
+    // A UDP-only listing has no TCP socket in it.
+    check!(
+        udps.iter().all(|c| c.kind == SocketType::Datagram),
+        "{udps:?}"
+    );
+    for (port, kind) in [
+        (ta.port(), None),
+        (ta.port(), Some(SocketType::Stream)),
+        (ua.port(), Some(SocketType::Datagram)),
+    ] {
+        let rows = t!(Snapshot::new().port(PortMatch { port, kind }).collect());
+        check!(
+            rows.iter().any(|r| r.pid == me.pid()),
+            "the snapshot for port {port} {kind:?} misses us: {:?}",
+            rows.iter().map(|r| r.pid).collect::<Vec<_>>()
+        );
+    }
+    // A child with no socket is not listed for our port.
+    let c = spawn(child("sleep:20000"))?;
+    let rows = t!(Snapshot::new()
+        .port(PortMatch {
+            port: ta.port(),
+            kind: None
+        })
+        .collect());
+    check!(
+        rows.iter().all(|r| r.pid != c.pid()),
+        "the child has no socket"
+    );
+    check!(t!(c.connections(ConnectionKind::Inet)).is_empty());
+    Ok(Pass)
+}
+
+/// Peak memory and page faults of this process.
+fn memory_peaks_and_faults() -> TestResult {
+    let me = t!(Process::current());
+    let rss = t!(me.memory_info()).rss;
+    let peaks = t!(me.memory_peaks());
+    check!(peaks.peak_rss >= rss, "{peaks:?} below rss {rss}");
+    check!(peaks.peak_vms > 0, "{peaks:?}");
+    let f = t!(me.page_faults());
+    if f.minor + f.major == 0 && wine().is_some() {
+        return Ok(NotVerifiableUnderWine(
+            "PageFaultCount (GetProcessMemoryInfo)",
+        ));
+    }
+    check!(f.minor + f.major > 0, "{f:?}");
+    Ok(Pass)
+}
+
+/// The CPU topology agrees with itself and with the per-CPU times.
+fn cpu_topology() -> TestResult {
+    let t = t!(system::topology());
+    check!(!t.online.is_empty(), "{t:?}");
+    let per_cpu = t!(system::cpu_times_per_cpu());
+    check!(
+        t.logical_cpus() == per_cpu.len(),
+        "{} CPUs, {} per-CPU times",
+        t.logical_cpus(),
+        per_cpu.len()
+    );
+    check!(t.physical_cores() >= 1 && t.physical_cores() <= t.logical_cpus());
+    // Every online CPU sits in exactly one core of one package.
+    let mut seen: Vec<u32> = t
+        .packages
+        .iter()
+        .flat_map(|p| p.cores.iter().flat_map(|c| c.cpus.clone()))
+        .collect();
+    seen.sort_unstable();
+    check!(
+        seen == t.online,
+        "cores hold {seen:?}, online {:?}",
+        t.online
+    );
+    check!(t.cpus.iter().map(|c| c.cpu).collect::<Vec<_>>() == t.online);
+    check!(t.possible.len() >= t.online.len());
+    for n in &t.numa_nodes {
+        check!(n.cpus.iter().all(|c| t.online.contains(c)), "{n:?}");
+    }
+    for c in &t.caches {
+        check!((1..=4).contains(&c.level), "{c:?}");
+        check!(!c.shared_cpus.is_empty(), "{c:?}");
+    }
+    Ok(Pass)
+}
+
 /// Waits until `root` has `n` children (the snapshot says so), at most 20 s.
 fn wait_children(root: &Process, n: usize) -> Result<Vec<Process>, String> {
     let t0 = Instant::now();
@@ -1084,6 +1198,9 @@ fn main() {
         ("job_accounting_after_burn", job_accounting_after_burn),
         ("job_freeze_thaw", job_freeze_thaw),
         ("job_events_stream", job_events_stream),
+        ("sockets_and_ports", sockets_and_ports),
+        ("memory_peaks_and_faults", memory_peaks_and_faults),
+        ("cpu_topology", cpu_topology),
     ];
     // `cargo test -- NAME` runs the tests whose name contains NAME.
     let filters: Vec<String> = std::env::args()

@@ -238,3 +238,24 @@ fn bad_builder_name_creates_nothing() {
         .unwrap_err();
     assert_eq!(e.kind(), corral::ErrorKind::InvalidInput);
 }
+
+#[test]
+fn dropping_the_owner_after_another_handle_removed_the_empty_job_ends_the_guard() {
+    integration::require_root!("creates cgroups");
+    let job = Job::builder().kill_on_close(true).create().unwrap();
+    let guard = job.__guard_pid().unwrap();
+    let name = job.name().to_owned();
+    // A second handle of the (empty) job removes it when dropped.
+    drop(Job::open(&name).unwrap());
+    assert!(job_dirs(&name).is_empty(), "{:?}", job_dirs(&name));
+    // The guard then finds its cgroups gone: that is an empty job, nothing to wait for.
+    // (It used to retry until its 30 s kill deadline, and the drop waited as long.)
+    let t = Instant::now();
+    drop(job);
+    let took = t.elapsed();
+    assert!(guard_exited(guard), "the guard {guard} outlived its job");
+    assert!(
+        took < Duration::from_secs(10),
+        "dropping the owner hung for {took:?} on a job already removed"
+    );
+}

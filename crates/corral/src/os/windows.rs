@@ -15,6 +15,14 @@
 //! The exit codes follow Python's `os.kill` on Windows (the signal number), so a
 //! supervisor can tell a kill from an ordinary exit code 1;
 //! [`ProcessExt::terminate_with_code`] picks any other code.
+//!
+//! # Privilege
+//!
+//! The first time corral opens a process it enables `SeDebugPrivilege` in the calling
+//! process's token when the token holds it (an elevated administrator's does, disabled),
+//! as Task Manager and Process Explorer do: other users' and services' processes can then
+//! be opened and queried. Protected processes stay closed (per-field `AccessDenied`).
+//! A token without the privilege is left as it is.
 
 use std::os::windows::io::RawHandle;
 

@@ -483,6 +483,11 @@ fn read_path(path: &CString, buf: &mut [u8]) -> Option<usize> {
     n
 }
 
+/// Whether `e` says the cgroup file's directory was removed.
+fn gone(e: i32) -> bool {
+    e == libc::ENOENT || e == libc::ENODEV
+}
+
 fn has_line(buf: &[u8], line: &[u8]) -> bool {
     buf.split(|&c| c == b'\n').any(|l| l == line)
 }
@@ -527,11 +532,16 @@ fn wait_events(p: &mut Plan, line: &[u8], ms: i64) -> bool {
     // SAFETY: open of a NUL-terminated path.
     let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
     if fd < 0 {
-        return false;
+        // Removed meanwhile (by another handle of the job): a removed cgroup is empty.
+        return gone(errno()) && line == b"populated 0";
     }
     let end = now_ms() + ms;
     let mut ok = false;
-    while let Some(n) = pread_all(fd, &mut p.buf) {
+    loop {
+        let Some(n) = pread_all(fd, &mut p.buf) else {
+            ok = gone(errno()) && line == b"populated 0";
+            break;
+        };
         if has_line(&p.buf[..n], line) {
             ok = true;
             break;

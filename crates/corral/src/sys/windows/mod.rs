@@ -9,10 +9,12 @@ mod control;
 mod job;
 mod job_events;
 mod job_limits;
+mod net;
 mod process;
 mod snapshot;
 mod spawn;
 mod system;
+mod topology;
 mod util;
 
 use crate::info::*;
@@ -32,6 +34,7 @@ pub(crate) use spawn::{
 pub(crate) use system::{
     boot_time_secs, cpu_times_all, swap_memory, total_memory, uptime, virtual_memory,
 };
+pub(crate) use topology::topology;
 pub(crate) use util::{error_kind_of, wine_version};
 
 fn unsupported<T>(op: &'static str) -> Result<T> {
@@ -102,10 +105,6 @@ pub(crate) fn users() -> Result<Vec<crate::system::User>> {
     unsupported("read logged-in users")
 }
 
-pub(crate) fn topology() -> Result<crate::system::Topology> {
-    unsupported("read CPU topology")
-}
-
 impl Handle {
     pub(crate) fn threads(&self) -> Result<Vec<crate::ThreadInfo>> {
         unsupported("read threads")
@@ -161,20 +160,11 @@ impl Handle {
     pub(crate) fn open_files(&self) -> Result<Vec<OpenFile>> {
         unsupported("read open_files")
     }
-    pub(crate) fn connections(&self, _: ConnectionKind) -> Result<Vec<Connection>> {
-        unsupported("read connections")
-    }
     pub(crate) fn memory_full_info(&self) -> Result<MemoryFullInfo> {
         unsupported("read memory_full_info")
     }
-    pub(crate) fn memory_peaks(&self) -> Result<MemoryPeaks> {
-        unsupported("read memory peaks")
-    }
     pub(crate) fn memory_maps(&self, _: bool) -> Result<Vec<MemoryMap>> {
         unsupported("read memory_maps")
-    }
-    pub(crate) fn page_faults(&self) -> Result<PageFaults> {
-        unsupported("read page faults")
     }
     pub(crate) fn group_info(&self) -> Result<ProcessGroupInfo> {
         unsupported("read process group")

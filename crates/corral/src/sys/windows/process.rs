@@ -101,6 +101,7 @@ fn gone(op: &'static str, pid: Pid) -> Error {
 
 /// Opens `pid` with `rights`, mapping "no such pid" and "protected" to clear errors.
 fn open_raw(pid: Pid, rights: PROCESS_ACCESS_RIGHTS, op: &'static str) -> Result<OwnedHandle> {
+    super::util::debug_privilege();
     // SAFETY: plain call; a null result means failure, reported by GetLastError.
     let h = unsafe { OpenProcess(rights, FALSE, pid.as_raw()) };
     if h.is_null() {
@@ -761,6 +762,40 @@ impl Handle {
             vms: m.PrivateUsage as u64,
             ..MemoryInfo::default()
         })
+    }
+
+    /// Peak working set and peak commit (`PeakWorkingSetSize`, `PeakPagefileUsage`).
+    pub(crate) fn memory_peaks(&self) -> Result<MemoryPeaks> {
+        let m = self.memory_counters("read memory peaks")?;
+        Ok(MemoryPeaks {
+            peak_rss: m.PeakWorkingSetSize as u64,
+            peak_vms: m.PeakPagefileUsage as u64,
+            swap: 0,
+        })
+    }
+
+    /// Every page fault (`PageFaultCount`) as `minor`: Windows does not split them.
+    pub(crate) fn page_faults(&self) -> Result<PageFaults> {
+        let m = self.memory_counters("read page faults")?;
+        Ok(PageFaults {
+            minor: u64::from(m.PageFaultCount),
+            ..PageFaults::default()
+        })
+    }
+
+    /// The process's TCP/UDP sockets, from the machine's socket tables.
+    pub(crate) fn connections(&self, kind: ConnectionKind) -> Result<Vec<Connection>> {
+        if kind == ConnectionKind::Unix {
+            return Err(Error::new(ErrorKind::Unsupported, "read connections")
+                .with_pid(self.pid)
+                .with_detail("Windows lists no table of unix-domain sockets"));
+        }
+        self.verify("read connections", false)?;
+        Ok(super::net::sockets(kind)?
+            .into_iter()
+            .filter(|s| s.pid == self.pid.as_raw())
+            .map(|s| s.conn)
+            .collect())
     }
 
     /// The priority class (`GetPriorityClass`).

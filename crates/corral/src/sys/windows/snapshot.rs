@@ -85,10 +85,11 @@ pub(crate) fn snapshot(
     filter: &Filter,
     mut each: impl FnMut(ProcessInfo),
 ) -> Result<()> {
-    if filter.port.is_some() {
-        return Err(Error::new(ErrorKind::Unsupported, "snapshot")
-            .with_detail("the port filter is not implemented on Windows yet"));
-    }
+    // The port filter: the pids owning a matching socket, from one read of the tables.
+    let on_port = match filter.port {
+        Some(m) => Some(super::net::pids_on_port(m.port, m.kind)?),
+        None => None,
+    };
     let want = fields.union(filter.needs());
     let mut list = entries()?;
     list.sort_by_key(|e| e.pid);
@@ -97,6 +98,11 @@ pub(crate) fn snapshot(
         let Some(pid) = Pid::new(e.pid) else { continue };
         if let Some(p) = &filter.pids {
             if p.binary_search(&pid).is_err() {
+                continue;
+            }
+        }
+        if let Some(p) = &on_port {
+            if p.binary_search(&e.pid).is_err() {
                 continue;
             }
         }
@@ -198,10 +204,15 @@ pub(crate) fn snapshot(
                 Field::Gids => row.gids = unsupported("read gids", pid),
                 Field::Terminal => row.terminal = unsupported("read terminal", pid),
                 Field::Nice => row.nice = unsupported("read nice", pid),
-                Field::PageFaults => row.page_faults = unsupported("read page faults", pid),
+                Field::PageFaults => {
+                    row.page_faults = via_handle!("read page faults", |h: &Handle| h.page_faults())
+                }
                 Field::ProcessGroup => row.group = unsupported("read process group", pid),
                 Field::CpuNum => row.cpu_num = unsupported("read cpu_num", pid),
-                Field::MemoryPeaks => row.memory_peaks = unsupported("read memory peaks", pid),
+                Field::MemoryPeaks => {
+                    row.memory_peaks =
+                        via_handle!("read memory peaks", |h: &Handle| h.memory_peaks())
+                }
                 Field::CtxSwitches => row.ctx_switches = unsupported("read context switches", pid),
                 Field::Cgroups => row.cgroups = unsupported("read cgroups", pid),
                 _ => {}
