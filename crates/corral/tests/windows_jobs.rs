@@ -128,6 +128,19 @@ mod imp {
         }
         let (total, active, _) = t!(job.process_counts());
         check!(total == 2 && active == 0, "total {total}, active {active}");
+        let a = t!(job.accounting());
+        check!(
+            a.memory == Some(0),
+            "no member, yet {:?} of memory",
+            a.memory
+        );
+        check!(a.total_processes == Some(2), "{a:?}");
+        // A live member's committed memory is counted.
+        let c = Reap(t!(child("sleep").job(&job).spawn()));
+        let a = t!(job.accounting());
+        check!(a.memory.unwrap_or(0) > 0, "{a:?}");
+        check!(a.active_processes == 1, "{a:?}");
+        drop(c);
         Ok(Pass)
     }
 
