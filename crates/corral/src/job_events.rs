@@ -224,6 +224,11 @@ impl Job {
     /// connector socket (fork and exit events, when available) and a pidfd per member
     /// (otherwise), and an eventfd this handle's CPU-time watcher writes to before it
     /// terminates the job ([`JobEvent::CpuTimeLimit`]). No timer-driven polling.
+    /// Windows: the job's I/O completion port, read by one thread per `Job` handle and
+    /// shared by all its streams; a job takes one port for life, so `events()` through
+    /// a second handle (or process) fails with
+    /// [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported). The port stays
+    /// associated after the streams are gone (Windows cannot undo it).
     pub fn events(&self) -> Result<JobEvents> {
         let inner = imp::JobWatch::new(self.inner_job())?;
         if let Some(r) = inner.cpu_limit_raiser() {
