@@ -251,6 +251,15 @@ impl Job {
     /// is the root), rlimits / scheduling class / `sched_setaffinity` for per-process
     /// ones. Joining the v1 `cpu`/`cpuset` hierarchies is possible only while the job is
     /// empty.
+    ///
+    /// Windows: one `SetInformationJobObject` of `JOBOBJECT_EXTENDED_LIMIT_INFORMATION`
+    /// (and one of `JOBOBJECT_CPU_RATE_CONTROL_INFORMATION` when a CPU rate or weight is
+    /// given or changes, undoing the first if it fails). The kernel keeps every limit and
+    /// applies the per-process ones, the priority class and the affinity to current
+    /// members too. The job and process CPU times count user time only (as Windows
+    /// does); a weight maps to Windows' 1–9 as 5 + 2·log10(weight/100); a working set
+    /// needs both bounds (per process); a CPU weight cannot be combined with a rate, and
+    /// I/O rates are `Unsupported` (see [`Job::capabilities`]).
     pub fn set_limits(&mut self, limits: &JobLimits) -> Result<()> {
         limits.validate()?;
         if let Some(a) = &limits.affinity {
