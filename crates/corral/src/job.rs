@@ -46,7 +46,10 @@
 //! hierarchy with one of the controllers `freezer`, `pids`, `memory`, `cpuacct`, `blkio`
 //! (hybrid systems; `cpu` and `cpuset` too when a limit needs them). Hierarchies are found through `/proc/self/mountinfo` and the caller's place
 //! in them through `/proc/self/cgroup`. Creating cgroups normally needs root or a
-//! delegated subtree. Windows: a Job Object (not yet implemented).
+//! delegated subtree. Windows: a Job Object named `corral-<name>`; limits are
+//! `JOBOBJECT_EXTENDED_LIMIT_INFORMATION` and `JOBOBJECT_CPU_RATE_CONTROL_INFORMATION`
+//! (with `JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION` always set), and the job itself
+//! applies per-process limits, the priority class and the affinity to its members.
 
 use std::time::Duration;
 
@@ -254,6 +257,15 @@ impl Job {
     /// is the root), rlimits / scheduling class / `sched_setaffinity` for per-process
     /// ones. Joining the v1 `cpu`/`cpuset` hierarchies is possible only while the job is
     /// empty.
+    ///
+    /// Windows: one `SetInformationJobObject` of `JOBOBJECT_EXTENDED_LIMIT_INFORMATION`
+    /// (and one of `JOBOBJECT_CPU_RATE_CONTROL_INFORMATION` when a CPU rate or weight is
+    /// given or changes, undoing the first if it fails). The kernel keeps every limit and
+    /// applies the per-process ones, the priority class and the affinity to current
+    /// members too. The job and process CPU times count user time only (as Windows
+    /// does); a weight maps to Windows' 1–9 as 5 + 2·log10(weight/100); a working set
+    /// needs both bounds (per process); a CPU weight cannot be combined with a rate, and
+    /// I/O rates are `Unsupported` (see [`Job::capabilities`]).
     pub fn set_limits(&mut self, limits: &JobLimits) -> Result<()> {
         limits.validate()?;
         if let Some(a) = &limits.affinity {
@@ -355,6 +367,10 @@ impl Job {
 
     /// The per-process settings a member gets: rlimits, priority class, CPUs.
     pub(crate) fn member_settings(&self) -> MemberSettings {
+        if imp::JOB_KEEPS_MEMBER_LIMITS {
+            // The OS applies them to every member (Windows Job Objects).
+            return (Vec::new(), None, None);
+        }
         (
             self.limits.member_rlimits(),
             self.limits.priority_class,
@@ -496,6 +512,11 @@ impl Job {
     /// `cgroup.events` (`poll` for `POLLPRI`, no sleeping). v1: writes `FROZEN` to
     /// `freezer.state` and rereads it (1–20 ms backoff) until it says `FROZEN`.
     /// Unlike `SIGSTOP`, members cannot notice or undo it.
+    /// Windows has no job freezer: `NtSuspendProcess` on each member, listing the
+    /// members again after each round until a round finds none left to suspend (a
+    /// process created between rounds is caught by the next). A member resumed by
+    /// someone else (`NtResumeProcess`, `ResumeThread`) runs again, and
+    /// [`Job::is_frozen`] reports what this handle did, not a job-wide state.
     pub fn freeze(&self) -> Result<()> {
         self.inner.freeze()
     }
@@ -509,7 +530,9 @@ impl Job {
     /// # Platform-specific behavior
     ///
     /// Linux v2: writes `0` to `cgroup.freeze` and waits for `frozen 0` in
-    /// `cgroup.events`. v1: writes `THAWED` to `freezer.state`.
+    /// `cgroup.events`. v1: writes `THAWED` to `freezer.state`. Windows: resumes the
+    /// members this handle suspended, last first; a handle that froze nothing (from
+    /// [`Job::open`]) resumes every member once.
     pub fn thaw(&self) -> Result<()> {
         self.inner.thaw()
     }
@@ -523,6 +546,7 @@ impl Job {
     /// # Platform-specific behavior
     ///
     /// Linux v2: `frozen 1` in `cgroup.events`; v1: `FROZEN` in `freezer.state`.
+    /// Windows: this handle froze the job and every current member is one it suspended.
     pub fn is_frozen(&self) -> Result<bool> {
         self.inner.is_frozen()
     }

@@ -15,6 +15,18 @@
 //! | [`JobEvent::ProcessLimit`] | exact: `pids.events` `max` (`POLLPRI`) | best-effort: v1 `pids.events` is not notified |
 //! | [`JobEvent::MemoryLimit`] / [`OomKill`](JobEvent::OomKill) | exact: `memory.events` `max`/`oom`/`oom_kill` (`POLLPRI`) | exact: eventfd on `memory.oom_control` (`cgroup.event_control`); the kill count from `oom_kill` there |
 //! | [`JobEvent::CpuTimeLimit`] | exact for watchers from [`Job::events`] on the handle whose [`JobLimits::job_cpu_time`](crate::JobLimits::job_cpu_time) watcher terminated the job (it wakes them before the kill, so the event comes before the exits and `JobEmpty` that follow); never seen by other handles or processes (`corral job events NAME`): the limit lives in the process that set it, not in the cgroup | same |
+//!
+//! Windows: every event comes from the job's completion port and is exact; the exit
+//! code comes from a handle the watcher opens when the process joins (members that
+//! exit before it could be opened report [`ExitStatus::Unknown`]).
+//! [`JobEvent::AbnormalExit`] carries the exception code as [`ExitStatus::Exited`];
+//! [`JobEvent::MemoryLimit`] stands for both `JOB_MEMORY_LIMIT` and
+//! `PROCESS_MEMORY_LIMIT`, and [`JobEvent::CpuTimeLimit`] for both `END_OF_JOB_TIME` and
+//! `END_OF_PROCESS_TIME` (the member's exit follows). A Job Object takes one completion
+//! port for its whole life: all [`Job::events`] streams of one `Job` handle share it
+//! (each sees every event), and `events()` through another handle or process fails
+//! with [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported). Wine 8 posts
+//! new-process, exit and empty messages only.
 
 use std::time::Duration;
 
@@ -39,11 +51,13 @@ pub enum JobEvent {
         /// How it ended: [`ExitStatus::Exited`] or [`ExitStatus::Unknown`].
         status: ExitStatus,
     },
-    /// A member was killed by a signal (Windows: `JOB_OBJECT_MSG_ABNORMAL_EXIT_PROCESS`).
+    /// A member was killed by a signal (Windows: `JOB_OBJECT_MSG_ABNORMAL_EXIT_PROCESS`,
+    /// an unhandled exception).
     AbnormalExit {
         /// The member.
         pid: Pid,
-        /// How it ended: [`ExitStatus::Signaled`].
+        /// How it ended: [`ExitStatus::Signaled`] (Windows: the exception code as
+        /// [`ExitStatus::Exited`]).
         status: ExitStatus,
     },
     /// A fork failed because the job is at its process limit
@@ -210,6 +224,11 @@ impl Job {
     /// connector socket (fork and exit events, when available) and a pidfd per member
     /// (otherwise), and an eventfd this handle's CPU-time watcher writes to before it
     /// terminates the job ([`JobEvent::CpuTimeLimit`]). No timer-driven polling.
+    /// Windows: the job's I/O completion port, read by one thread per `Job` handle and
+    /// shared by all its streams; a job takes one port for life, so `events()` through
+    /// a second handle (or process) fails with
+    /// [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported). The port stays
+    /// associated after the streams are gone (Windows cannot undo it).
     pub fn events(&self) -> Result<JobEvents> {
         let inner = imp::JobWatch::new(self.inner_job())?;
         if let Some(r) = inner.cpu_limit_raiser() {

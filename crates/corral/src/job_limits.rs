@@ -409,6 +409,14 @@ pub struct LimitSupport {
 /// `pids.events`; throttling from v2 `cpu.stat` (with the `cpu` controller) or v1
 /// `cpu.stat`. Linux keeps no count of
 /// processes ever started in a cgroup nor a per-process peak: those are `None`.
+///
+/// Windows: `JobObjectBasicAndIoAccountingInformation` (times, page faults, process
+/// counts, I/O operations and bytes of every kind, not only block I/O) and the peaks of
+/// `JobObjectExtendedLimitInformation`; `memory` is the sum of the members' committed
+/// private memory (what the job memory limit counts). Processes ended by a limit are
+/// counted in `os::windows::JobExt::process_counts`. No major faults, OOM kills,
+/// refused-process counts or throttling: those are `None`. Wine 8 lacks the I/O
+/// accounting (`None`) and reports 0 for times, faults and peaks.
 #[non_exhaustive]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobAccounting {

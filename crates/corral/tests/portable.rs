@@ -83,6 +83,48 @@ fn child_main(mode: &str) -> ! {
             drop(kids);
             std::process::exit(0)
         }
+        "alloc" => {
+            // Commits and touches N MiB; exit 3 when the allocation is refused.
+            let len = (n as usize) << 20;
+            let mut v: Vec<u8> = Vec::new();
+            if v.try_reserve_exact(len).is_err() {
+                std::process::exit(3);
+            }
+            v.resize(len, 1);
+            std::hint::black_box(&v);
+            std::process::exit(0)
+        }
+        "tick" => {
+            // Appends a byte to the file `arg` every 5 ms, for 30 s.
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(arg)
+                .unwrap();
+            for _ in 0..6000 {
+                f.write_all(b".").unwrap();
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            std::process::exit(0)
+        }
+        "cpu" => {
+            // Spins until this process has used N ms of CPU (user + kernel), however
+            // long that takes on a busy machine.
+            let me = Process::current().unwrap();
+            let want = Duration::from_millis(n);
+            let mut x = 0u64;
+            loop {
+                for _ in 0..100_000 {
+                    x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+                }
+                let t = me.cpu_times().unwrap();
+                if t.user + t.system >= want {
+                    break;
+                }
+            }
+            std::hint::black_box(x);
+            std::process::exit(0)
+        }
         "burn" => {
             let end = Instant::now() + Duration::from_millis(n);
             let mut x = 0u64;
@@ -104,8 +146,7 @@ enum Outcome {
     NotVerifiableUnderWine(&'static str),
     /// This machine offers no jobs (Linux: no writable cgroup hierarchy): why.
     NoJobsHere(String),
-    /// Wine lacks this API (no test needs this outcome yet; the job tests will).
-    #[allow(dead_code)]
+    /// Wine lacks this API.
     MissingInWine(&'static str),
 }
 use Outcome::*;
@@ -940,6 +981,280 @@ fn spawn_into_job() -> TestResult {
     Ok(Pass)
 }
 
+/// Whether a limit can be set here: enforced, or (under Wine) accepted but not enforced.
+fn settable(limit: corral::Limit) -> bool {
+    Job::capabilities()
+        .limits
+        .iter()
+        .find(|l| l.limit == limit)
+        .is_some_and(|l| match &l.how {
+            corral::Enforcement::Unsupported(why) => why.starts_with("Wine accepts"),
+            _ => true,
+        })
+}
+
+fn job_limits_read_back() -> TestResult {
+    let caps = Job::capabilities();
+    if !caps.membership {
+        return Ok(NoJobsHere(caps.notes.join("; ")));
+    }
+    use corral::{JobLimits, Limit};
+    let mut want = JobLimits::new();
+    if settable(Limit::JobMemory) {
+        want = want.job_memory(256 << 20);
+    }
+    if settable(Limit::ActiveProcesses) {
+        want = want.max_processes(40);
+    }
+    if settable(Limit::ProcessMemory) {
+        want = want.process_memory(1 << 30);
+    }
+    if settable(Limit::ProcessTime) {
+        want = want.process_cpu_time(Duration::from_secs(600));
+    }
+    if settable(Limit::JobTime) {
+        want = want.job_cpu_time(Duration::from_secs(600));
+    }
+    if settable(Limit::PriorityClass) {
+        want = want.priority_class(PriorityClass::BelowNormal);
+    }
+    check!(!want.is_empty(), "no limit settable: {:?}", caps.limits);
+    let job = t!(Job::create_with_limits(
+        Some(&unique_job_name("limits")),
+        &want
+    ));
+    let got = t!(job.limits());
+    if got != want {
+        if wine().is_some() {
+            return Ok(NotVerifiableUnderWine(
+                "QueryInformationJobObject(JobObjectExtendedLimitInformation) reads back zeros",
+            ));
+        }
+        return Err(format!("set {want:?}\nread {got:?}"));
+    }
+    // A later call with only one limit keeps the others (kernel-kept limits).
+    let mut one = JobLimits::new();
+    one.job_memory = want.job_memory.map(|m| m * 2);
+    one.max_processes = want.max_processes;
+    let mut job = job;
+    t!(job.set_limits(&one));
+    let got = t!(job.limits());
+    check!(got.job_memory == one.job_memory, "{got:?}");
+    check!(got.max_processes == want.max_processes, "{got:?}");
+    // Bad values: clear errors, nothing changed.
+    let e = job.set_limits(&JobLimits::new().cpu_rate(1.5)).unwrap_err();
+    check!(e.kind() == ErrorKind::InvalidInput, "{e}");
+    check!(t!(job.limits()).job_memory == one.job_memory);
+    Ok(Pass)
+}
+
+fn job_cpu_rate() -> TestResult {
+    let caps = Job::capabilities();
+    if !caps.membership {
+        return Ok(NoJobsHere(caps.notes.join("; ")));
+    }
+    use corral::{JobLimits, Limit};
+    let job = Job::create(Some(&unique_job_name("rate")));
+    let mut job = t!(job);
+    let r = job.set_limits(&JobLimits::new().cpu_rate(0.5));
+    if !settable(Limit::CpuRate) {
+        // capabilities() said so: the call must fail the same way, naming the limit.
+        let e = match r {
+            Ok(()) => return Err("set a CPU rate that capabilities() calls unsupported".into()),
+            Err(e) => e,
+        };
+        check!(e.kind() == ErrorKind::Unsupported, "{e}");
+        check!(e.to_string().contains("CPU rate"), "{e}");
+        if wine().is_some() {
+            return Ok(MissingInWine(
+                "SetInformationJobObject(JobObjectCpuRateControlInformation)",
+            ));
+        }
+        return Ok(Pass);
+    }
+    t!(r);
+    let got = t!(job.limits());
+    check!(got.cpu_rate == Some(0.5), "{got:?}");
+    t!(job.set_limits(&JobLimits::new().cpus(1.0)));
+    let got = t!(job.limits());
+    check!(got.cpus == Some(1.0), "{got:?}");
+    Ok(Pass)
+}
+
+fn job_memory_limit_stops_allocation() -> TestResult {
+    let caps = Job::capabilities();
+    if !caps.membership {
+        return Ok(NoJobsHere(caps.notes.join("; ")));
+    }
+    use corral::{JobLimits, Limit};
+    if !settable(Limit::JobMemory) {
+        return Ok(NoJobsHere("no job memory limit here".into()));
+    }
+    let job = t!(Job::create_with_limits(
+        Some(&unique_job_name("mem")),
+        &JobLimits::new().job_memory(64 << 20)
+    ));
+    // Within the limit: fine.
+    let mut small = spawn(child("alloc:8").job(&job))?;
+    let st = t!(small.wait());
+    check!(
+        st == ExitStatus::Exited(0),
+        "8 MiB under a 64 MiB limit: {st:?}"
+    );
+    // Beyond it: refused (Windows: the commit fails, exit 3) or OOM-killed (Linux).
+    let mut big = spawn(child("alloc:256").job(&job))?;
+    let st = t!(big.wait());
+    if st == ExitStatus::Exited(0) && wine().is_some() {
+        return Ok(MissingInWine("JOB_OBJECT_LIMIT_JOB_MEMORY enforcement"));
+    }
+    check!(
+        st == ExitStatus::Exited(3) || killed(st),
+        "256 MiB under 64 MiB: {st:?}"
+    );
+    Ok(Pass)
+}
+
+fn job_accounting_after_burn() -> TestResult {
+    let caps = Job::capabilities();
+    if !caps.membership {
+        return Ok(NoJobsHere(caps.notes.join("; ")));
+    }
+    let job = t!(Job::create(Some(&unique_job_name("acct"))));
+    // The child spins until it has used 500 ms of CPU by its own count; the job must
+    // count at least 90% of that (tick-sampled process times vs exact cgroup/job sums).
+    let mut c = spawn(child("cpu:500").job(&job))?;
+    check!(t!(c.wait()) == ExitStatus::Exited(0));
+    let a = t!(job.accounting());
+    check!(a.active_processes == 0, "{a:?}");
+    // Windows counts processes ever in the job; Linux keeps no such count.
+    check!(
+        a.total_processes.is_none() || a.total_processes == Some(1),
+        "{a:?}"
+    );
+    let cpu = a.total_time().unwrap_or_default();
+    if cpu < Duration::from_millis(450) {
+        if wine().is_some() && cpu.is_zero() {
+            return Ok(NotVerifiableUnderWine(
+                "JobObjectBasicAccountingInformation CPU times (always 0)",
+            ));
+        }
+        return Err(format!("500 ms of CPU counted as {cpu:?}: {a:?}"));
+    }
+    Ok(Pass)
+}
+
+fn job_freeze_thaw() -> TestResult {
+    let caps = Job::capabilities();
+    if !caps.freeze {
+        return Ok(NoJobsHere(format!("no freezer: {}", caps.notes.join("; "))));
+    }
+    let dir = std::env::temp_dir().join(format!("corral-portable-tick-{}", std::process::id()));
+    let _ = std::fs::remove_file(&dir);
+    let path = dir.to_string_lossy().into_owned();
+    let job = t!(Job::create(Some(&unique_job_name("freeze"))));
+    let mut c = spawn(child(&format!("tick:{path}")).job(&job))?;
+    let len = || std::fs::metadata(&dir).map(|m| m.len()).unwrap_or(0);
+    let t0 = Instant::now();
+    while len() < 5 {
+        check!(
+            t0.elapsed() < Duration::from_secs(20),
+            "the child never ticked"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    check!(!t!(job.is_frozen()));
+    t!(job.freeze());
+    check!(t!(job.is_frozen()));
+    let frozen_at = len();
+    std::thread::sleep(Duration::from_millis(300));
+    let after = len();
+    // A write in flight when the freeze came may land: at most one tick more.
+    check!(
+        after <= frozen_at + 1,
+        "ticked while frozen: {frozen_at} -> {after}"
+    );
+    t!(job.thaw());
+    check!(!t!(job.is_frozen()));
+    let t0 = Instant::now();
+    while len() < after + 5 {
+        check!(
+            t0.elapsed() < Duration::from_secs(20),
+            "no ticks after thaw"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    t!(job.terminate());
+    check!(killed(t!(c.wait())));
+    let _ = std::fs::remove_file(&dir);
+    Ok(Pass)
+}
+
+fn job_events_stream() -> TestResult {
+    let caps = Job::capabilities();
+    if !caps.membership {
+        return Ok(NoJobsHere(caps.notes.join("; ")));
+    }
+    use corral::JobEvent;
+    let job = t!(Job::create(Some(&unique_job_name("events"))));
+    let mut a = spawn(child("sleep:700").job(&job))?;
+    let mut ev = t!(job.events());
+    let mut ev2 = t!(job.events());
+    let mut b = spawn(child("exit:5").job(&job))?;
+    let (pa, pb) = (a.pid(), b.pid());
+    let mut seen = Vec::new();
+    let t0 = Instant::now();
+    while !seen.contains(&JobEvent::JobEmpty) {
+        check!(
+            t0.elapsed() < Duration::from_secs(20),
+            "no JobEmpty: {seen:?}"
+        );
+        if let Some(e) = t!(ev.next_timeout(Some(Duration::from_secs(1)))) {
+            seen.push(e);
+        }
+    }
+    check!(t!(a.wait()) == ExitStatus::Exited(0));
+    check!(t!(b.wait()) == ExitStatus::Exited(5));
+    check!(
+        seen.contains(&JobEvent::ProcessExit {
+            pid: pa,
+            status: ExitStatus::Exited(0)
+        }),
+        "{seen:?}"
+    );
+    check!(seen.last() == Some(&JobEvent::JobEmpty), "{seen:?}");
+    check!(
+        !seen.contains(&JobEvent::NewProcess { pid: pa }),
+        "a member present before events() was announced: {seen:?}"
+    );
+    if ev.new_process_exact() {
+        let new_b = seen
+            .iter()
+            .position(|e| *e == JobEvent::NewProcess { pid: pb });
+        let exit_b = seen.iter().position(|e| {
+            *e == JobEvent::ProcessExit {
+                pid: pb,
+                status: ExitStatus::Exited(5),
+            }
+        });
+        check!(
+            new_b.is_some() && exit_b.is_some() && new_b < exit_b,
+            "{seen:?}"
+        );
+    }
+    // The second stream of the same handle saw the end too.
+    let t0 = Instant::now();
+    loop {
+        check!(
+            t0.elapsed() < Duration::from_secs(20),
+            "second stream: no JobEmpty"
+        );
+        if t!(ev2.next_timeout(Some(Duration::from_secs(1)))) == Some(JobEvent::JobEmpty) {
+            break;
+        }
+    }
+    Ok(Pass)
+}
+
 fn spawn_errors_are_clear() -> TestResult {
     let e = Command::new("corral-no-such-program-xyz")
         .spawn()
@@ -980,6 +1295,15 @@ fn main() {
         ("kill_by_name", kill_by_name),
         ("job_assign_list_terminate", job_assign_list_terminate),
         ("spawn_into_job", spawn_into_job),
+        ("job_limits_read_back", job_limits_read_back),
+        ("job_cpu_rate", job_cpu_rate),
+        (
+            "job_memory_limit_stops_allocation",
+            job_memory_limit_stops_allocation,
+        ),
+        ("job_accounting_after_burn", job_accounting_after_burn),
+        ("job_freeze_thaw", job_freeze_thaw),
+        ("job_events_stream", job_events_stream),
         ("sockets_and_ports", sockets_and_ports),
         ("memory_peaks_and_faults", memory_peaks_and_faults),
         ("cpu_topology", cpu_topology),

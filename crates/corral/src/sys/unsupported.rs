@@ -505,6 +505,9 @@ pub(crate) fn list_all_jobs() -> Result<Vec<(String, CgroupMembership)>> {
     unsupported("list all jobs")
 }
 
+/// Linux sets per-process job limits (rlimits, class, affinity) on each member itself.
+pub(crate) const JOB_KEEPS_MEMBER_LIMITS: bool = false;
+
 pub(crate) fn limit_support() -> Vec<crate::LimitSupport> {
     crate::Limit::ALL
         .iter()

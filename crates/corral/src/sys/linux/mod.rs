@@ -19,6 +19,10 @@ pub(crate) use cgroup::{
     JobSpawn, JobView,
 };
 pub(crate) use connector::ForkWatch;
+
+/// Linux sets per-process job limits (rlimits, class, affinity) on each member itself.
+pub(crate) const JOB_KEEPS_MEMBER_LIMITS: bool = false;
+
 pub(crate) use control::wait_many;
 pub(crate) use fields::{account, group_id, total_memory, uptime, user_id, username as user_name};
 pub(crate) use fields::{linux_policy, resource as fields_resource};

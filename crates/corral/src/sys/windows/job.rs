@@ -11,42 +11,53 @@ use std::time::{Duration, Instant};
 use windows_sys::Win32::Foundation::{GetLastError, ERROR_ALREADY_EXISTS, FALSE, HANDLE};
 use windows_sys::Win32::System::JobObjects::{
     AssignProcessToJobObject, CreateJobObjectW, IsProcessInJob,
-    JobObjectBasicAccountingInformation, JobObjectBasicProcessIdList,
-    JobObjectExtendedLimitInformation, OpenJobObjectW, QueryInformationJobObject,
-    SetInformationJobObject, TerminateJobObject, JOBOBJECT_BASIC_ACCOUNTING_INFORMATION,
-    JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JOB_OBJECT_LIMIT_ACTIVE_PROCESS,
-    JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
+    JobObjectBasicAccountingInformation, JobObjectBasicProcessIdList, OpenJobObjectW,
+    QueryInformationJobObject, TerminateJobObject, JOBOBJECT_BASIC_ACCOUNTING_INFORMATION,
+    JOB_OBJECT_LIMIT_ACTIVE_PROCESS, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
 };
+use windows_sys::Win32::System::ProcessStatus::{K32GetProcessMemoryInfo, PROCESS_MEMORY_COUNTERS};
 use windows_sys::Win32::System::Threading::{
-    PROCESS_QUERY_INFORMATION, PROCESS_SET_QUOTA, PROCESS_TERMINATE,
+    PROCESS_QUERY_INFORMATION, PROCESS_SET_QUOTA, PROCESS_TERMINATE, PROCESS_VM_READ,
 };
 
+use super::job_events::{JobWatch, Pump};
+use super::job_limits::{self as lim, Native, KILL_EXIT_CODE};
 use super::process::Handle;
 use super::util::{last_error, wide};
 use crate::info::CgroupMembership;
 use crate::job::JOB_PREFIX;
-use crate::{Error, ErrorKind, Pid, Result};
+use crate::{Error, ErrorKind, Pid, Result, Signal};
+
+pub(crate) use super::job_limits::{limit_support, JobView};
+
+/// The Job Object applies per-process limits, priority class and affinity to every
+/// member itself: nothing to set on each process (see `Job::member_settings`).
+pub(crate) const JOB_KEEPS_MEMBER_LIMITS: bool = true;
 
 /// `JOB_OBJECT_ALL_ACCESS`.
 const JOB_ALL_ACCESS: u32 = 0x1F_001F;
 
-/// The exit code members get from [`Job::terminate`] (as `Signal::Kill` gives).
-const KILL_EXIT_CODE: u32 = 9;
-
-/// A job: a Job Object handle and its name, and the limits this handle set (Wine reads
-/// extended limits back as zeros, so they are remembered rather than queried).
+/// A job: a Job Object handle and its name, the limits this handle set, the members it
+/// suspended, and its event pump.
 #[derive(Debug)]
 pub(crate) struct Job {
     name: String,
     h: Arc<OwnedHandle>,
-    limits: Mutex<Limits>,
+    state: Mutex<State>,
+    /// The completion port pump, from the first `events()` on this handle.
+    pump: Mutex<Option<Arc<Pump>>>,
 }
 
-/// The limits set through this handle.
-#[derive(Debug, Default, Clone, Copy)]
-struct Limits {
-    kill_on_close: bool,
-    active_processes: Option<u32>,
+/// What this handle set and did.
+#[derive(Debug, Default)]
+struct State {
+    /// The limit structures as last sent through this handle (Wine reads extended
+    /// limits back as zeros, so changes are laid over these rather than a query).
+    native: Native,
+    /// The portable limits last set (to read a CPU rate back as `cpus`, say).
+    limits: crate::JobLimits,
+    /// Members this handle suspended with [`Job::freeze`], in order.
+    frozen: Vec<Handle>,
 }
 
 /// Counts from `JobObjectBasicAccountingInformation`.
@@ -124,11 +135,16 @@ impl Job {
                 "a job named {name:?} already exists; use Job::open"
             )));
         }
-        Ok(Job {
+        let job = Job {
             name,
             h: Arc::new(h),
-            limits: Mutex::default(),
-        })
+            state: Mutex::default(),
+            pump: Mutex::default(),
+        };
+        // No error dialog may hang a member: DIE_ON_UNHANDLED_EXCEPTION from the start.
+        let st = State::default();
+        lim::apply(job.raw(), &st.native, &st.native)?;
+        Ok(job)
     }
 
     /// The same as [`Job::create`]: the flags select Linux cgroup fallbacks.
@@ -154,11 +170,23 @@ impl Job {
         }
         // SAFETY: a fresh handle we own.
         let h = unsafe { OwnedHandle::from_raw_handle(h as _) };
-        Ok(Job {
+        let job = Job {
             name: name.to_owned(),
             h: Arc::new(h),
-            limits: Mutex::default(),
-        })
+            state: Mutex::default(),
+            pump: Mutex::default(),
+        };
+        // Start from the limits the job has (Wine reads them as zeros: then from none).
+        {
+            let mut st = job.lock();
+            if let Some(n) = lim::read_native(job.raw()) {
+                st.native = n;
+            }
+            if let Ok(l) = lim::read(job.raw(), &crate::JobLimits::default()) {
+                st.limits = l;
+            }
+        }
+        Ok(job)
     }
 
     pub(crate) fn name(&self) -> &str {
@@ -227,16 +255,90 @@ impl Job {
         self.wait_empty(Some(Duration::from_secs(30)))
     }
 
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Suspends every member (`NtSuspendProcess`), listing the members again after each
+    /// round until a round finds none it has not suspended: a process a member created
+    /// between rounds is caught by the next one. Members this handle already suspended
+    /// are not suspended twice.
     pub(crate) fn freeze(&self) -> Result<()> {
-        Err(not_yet("freeze job"))
+        let op = "freeze job";
+        let mut st = self.lock();
+        for _ in 0..1000 {
+            let mut new = 0;
+            for pid in self.pids()? {
+                if st.frozen.iter().any(|h| h.pid.as_raw() == pid) {
+                    continue;
+                }
+                let Some(h) = Pid::new(pid).and_then(|p| Handle::open(p).ok()) else {
+                    continue;
+                };
+                if h.has_exited() || !self.contains(&h).unwrap_or(false) {
+                    continue;
+                }
+                match h.send_signal(Signal::Stop) {
+                    Ok(()) => {}
+                    Err(e) if h.has_exited() || e.kind() == ErrorKind::NoSuchProcess => continue,
+                    Err(e) => {
+                        // Leave nothing half frozen.
+                        drop(st);
+                        let _ = self.thaw();
+                        return Err(e);
+                    }
+                }
+                st.frozen.push(h);
+                new += 1;
+            }
+            if new == 0 {
+                return Ok(());
+            }
+        }
+        drop(st);
+        let _ = self.thaw();
+        Err(Error::new(ErrorKind::Timeout, op)
+            .with_detail("new members kept appearing for 1000 rounds"))
     }
 
+    /// Resumes (`NtResumeProcess`) the members this handle suspended, last first; a
+    /// handle that froze nothing (from `Job::open`, say) resumes every member once.
     pub(crate) fn thaw(&self) -> Result<()> {
-        Err(not_yet("thaw job"))
+        let mut st = self.lock();
+        let frozen = std::mem::take(&mut st.frozen);
+        let members: Vec<Handle> = if frozen.is_empty() {
+            self.pids()?
+                .into_iter()
+                .filter_map(Pid::new)
+                .filter_map(|p| Handle::open(p).ok())
+                .filter(|h| self.contains(h).unwrap_or(false))
+                .collect()
+        } else {
+            frozen
+        };
+        let mut first_err = None;
+        for h in members.iter().rev() {
+            match h.send_signal(Signal::Cont) {
+                Ok(()) => {}
+                Err(_) if h.has_exited() => {}
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        first_err.map_or(Ok(()), Err)
     }
 
+    /// Whether this handle froze the job and every current member is one it suspended.
     pub(crate) fn is_frozen(&self) -> Result<bool> {
-        Err(not_yet("read job state"))
+        let st = self.lock();
+        if st.frozen.is_empty() {
+            return Ok(false);
+        }
+        let pids = self.pids()?;
+        Ok(pids
+            .iter()
+            .all(|p| st.frozen.iter().any(|h| h.pid.as_raw() == *p)))
     }
 
     /// Waits on the members' process handles (one `WaitForMultipleObjects` per group of
@@ -273,13 +375,10 @@ impl Job {
     /// Sets `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE`: closing the last handle of the job kills
     /// every member.
     pub(crate) fn set_kill_on_close(&self, yes: bool) -> Result<()> {
-        let mut l = self.limits.lock().unwrap_or_else(|e| e.into_inner());
-        let new = Limits {
-            kill_on_close: yes,
-            ..*l
-        };
-        self.apply(new)?;
-        *l = new;
+        let mut st = self.lock();
+        let sent = lim::with_kill_on_close(&st.native, yes);
+        lim::apply(self.raw(), &st.native, &sent)?;
+        st.native = lim::settled(&sent, &st.native);
         Ok(())
     }
 
@@ -289,41 +388,27 @@ impl Job {
             return Err(Error::new(ErrorKind::InvalidInput, "set job limit")
                 .with_detail("an active-process limit must be at least 1"));
         }
-        let mut l = self.limits.lock().unwrap_or_else(|e| e.into_inner());
-        let new = Limits {
-            active_processes: limit,
-            ..*l
-        };
-        self.apply(new)?;
-        *l = new;
+        let mut st = self.lock();
+        let mut sent = lim::with_kill_on_close(&st.native, self.kills_on_close(&st));
+        let b = &mut sent.ext.BasicLimitInformation;
+        match limit {
+            Some(n) => {
+                b.LimitFlags |= JOB_OBJECT_LIMIT_ACTIVE_PROCESS;
+                b.ActiveProcessLimit = n;
+            }
+            None => {
+                b.LimitFlags &= !JOB_OBJECT_LIMIT_ACTIVE_PROCESS;
+                b.ActiveProcessLimit = 0;
+            }
+        }
+        lim::apply(self.raw(), &st.native, &sent)?;
+        st.native = lim::settled(&sent, &st.native);
+        st.limits.max_processes = limit.map(u64::from);
         Ok(())
     }
 
-    fn apply(&self, l: Limits) -> Result<()> {
-        // SAFETY: an all-zero JOBOBJECT_EXTENDED_LIMIT_INFORMATION is valid (integers).
-        let mut info: JOBOBJECT_EXTENDED_LIMIT_INFORMATION = unsafe { std::mem::zeroed() };
-        let b = &mut info.BasicLimitInformation;
-        if l.kill_on_close {
-            b.LimitFlags |= JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
-        }
-        if let Some(n) = l.active_processes {
-            b.LimitFlags |= JOB_OBJECT_LIMIT_ACTIVE_PROCESS;
-            b.ActiveProcessLimit = n;
-        }
-        // SAFETY: `info` is live and of the size passed; a job handle with
-        // JOB_OBJECT_SET_ATTRIBUTES.
-        let ok = unsafe {
-            SetInformationJobObject(
-                self.raw(),
-                JobObjectExtendedLimitInformation,
-                (&info as *const JOBOBJECT_EXTENDED_LIMIT_INFORMATION).cast(),
-                std::mem::size_of::<JOBOBJECT_EXTENDED_LIMIT_INFORMATION>() as u32,
-            )
-        };
-        if ok == 0 {
-            return Err(last_error("set job limit", None));
-        }
-        Ok(())
+    fn kills_on_close(&self, st: &State) -> bool {
+        st.native.ext.BasicLimitInformation.LimitFlags & JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE != 0
     }
 
     /// Process counts of the job's lifetime (`JobObjectBasicAccountingInformation`).
@@ -350,20 +435,74 @@ impl Job {
         })
     }
 
-    pub(crate) fn set_limits(&mut self, _: &crate::JobLimits) -> Result<()> {
-        Err(not_yet("set job limits"))
+    /// Lays `l` over the limits set before (a `None` keeps a limit) and sends both
+    /// structures, all or nothing (`SetInformationJobObject` of the extended limit and,
+    /// when it changes, the CPU rate control information).
+    pub(crate) fn set_limits(&mut self, l: &crate::JobLimits) -> Result<()> {
+        let mut st = self.lock();
+        let sent = lim::build(&st.native, l)?;
+        lim::apply(self.raw(), &st.native, &sent)?;
+        st.native = lim::settled(&sent, &st.native);
+        st.limits = l.clone();
+        Ok(())
     }
 
+    /// The limits as the OS reports them (`QueryInformationJobObject`). Wine 8 reads the
+    /// extended limits back as zeros: there only the CPU rate and what the portable
+    /// handle keeps show.
     pub(crate) fn limits(&self) -> Result<crate::JobLimits> {
-        Err(not_yet("read job limits"))
+        let hint = self.lock().limits.clone();
+        lim::read(self.raw(), &hint)
     }
 
+    /// `JobObjectBasicAndIoAccountingInformation` and the peaks of
+    /// `JobObjectExtendedLimitInformation`; the memory now is the sum of the members'
+    /// committed private memory (`PagefileUsage`, what `JOB_OBJECT_LIMIT_JOB_MEMORY`
+    /// counts; the same as `PrivateUsage`, which Wine 8 leaves 0 for other processes),
+    /// over the members that could be opened.
     pub(crate) fn accounting(&self) -> Result<crate::JobAccounting> {
-        Err(not_yet("read job accounting"))
+        let mut a = lim::accounting(self.raw())?;
+        let mut sum = 0u64;
+        for pid in self.pids()?.into_iter().filter_map(Pid::new) {
+            let Ok(h) = Handle::open(pid) else { continue };
+            if !self.contains(&h).unwrap_or(false) {
+                continue;
+            }
+            sum += commit_of(&h).unwrap_or(0);
+        }
+        a.memory = Some(sum);
+        Ok(a)
     }
 
-    pub(crate) fn view(&self) -> super::JobView {
-        super::JobView
+    pub(crate) fn view(&self) -> JobView {
+        let st = self.lock();
+        let share = match (st.limits.cpu_rate, st.limits.cpus) {
+            (Some(r), _) => r,
+            (None, Some(c)) => c / lim::logical_cpus() as f64,
+            _ => 1.0,
+        };
+        JobView {
+            h: Arc::clone(&self.h),
+            cpu_share: share,
+        }
+    }
+
+    /// The event pump of this handle, started on first use.
+    pub(crate) fn pump(&self) -> Result<Arc<Pump>> {
+        let mut p = self.pump.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = p.as_ref() {
+            return Ok(Arc::clone(p));
+        }
+        let members: Vec<Handle> = self
+            .pids()?
+            .into_iter()
+            .filter_map(Pid::new)
+            .filter_map(|pid| Handle::open(pid).ok())
+            .filter(|h| self.contains(h).unwrap_or(false))
+            .collect();
+        let new = Arc::new(Pump::start(self.raw(), members)?);
+        *p = Some(Arc::clone(&new));
+        Ok(new)
     }
 
     pub(crate) fn spawn_target(&self) -> JobSpawn {
@@ -371,8 +510,24 @@ impl Job {
     }
 }
 
-fn not_yet(op: &'static str) -> Error {
-    Error::new(ErrorKind::Unsupported, op).with_detail("not implemented on Windows yet")
+/// A process's committed private memory (`PagefileUsage` of `K32GetProcessMemoryInfo`).
+fn commit_of(h: &Handle) -> Option<u64> {
+    let call = |p: HANDLE| {
+        let mut m = PROCESS_MEMORY_COUNTERS {
+            cb: std::mem::size_of::<PROCESS_MEMORY_COUNTERS>() as u32,
+            ..Default::default()
+        };
+        // SAFETY: `m` is a live PROCESS_MEMORY_COUNTERS whose `cb` says its size.
+        let ok = unsafe { K32GetProcessMemoryInfo(p, &mut m, m.cb) };
+        (ok != 0).then_some(m.PagefileUsage as u64)
+    };
+    call(h.raw_handle() as HANDLE).or_else(|| {
+        // Before Windows 8.1 this needs PROCESS_QUERY_INFORMATION | PROCESS_VM_READ.
+        let more = h
+            .with_rights(PROCESS_QUERY_INFORMATION | PROCESS_VM_READ, "read memory")
+            .ok()?;
+        call(more.as_raw_handle() as HANDLE)
+    })
 }
 
 /// Windows offers no way to name the jobs a process is in.
@@ -386,7 +541,13 @@ pub(crate) fn job_capabilities() -> crate::job::Capabilities {
     crate::job::Capabilities {
         membership: true,
         kill: true,
-        notes: vec!["Windows Job Objects: freeze/thaw and limits are not implemented yet".into()],
+        freeze: true,
+        events: true,
+        notes: vec![
+            "Windows Job Objects; freeze suspends each member (NtSuspendProcess), re-listing \
+             until no new member appears"
+                .into(),
+        ],
         ..Default::default()
     }
 }
@@ -414,32 +575,10 @@ impl JobGuard {
     }
 }
 
-/// Job events (the completion port) are not implemented on Windows yet.
-#[derive(Debug)]
-pub(crate) struct JobWatch;
-
 impl JobWatch {
-    pub(crate) fn new(_: &Job) -> Result<JobWatch> {
-        Err(Error::new(ErrorKind::Unsupported, "watch job events")
-            .with_detail("job events (the completion port) are not implemented on Windows yet"))
-    }
-
-    pub(crate) fn next(
-        &mut self,
-        _: Option<Duration>,
-    ) -> Result<Option<crate::job_events::JobEvent>> {
-        Err(Error::new(ErrorKind::Unsupported, "watch job events"))
-    }
-
-    pub(crate) fn new_process_exact(&self) -> bool {
-        false
-    }
-
-    pub(crate) fn cpu_limit_raiser(&self) -> Option<crate::job_limits::Raiser> {
-        None
-    }
-
-    pub(crate) fn ended(&self) -> bool {
-        true
+    /// Subscribes to the job's completion port (created by the first watcher of this
+    /// handle).
+    pub(crate) fn new(job: &Job) -> Result<JobWatch> {
+        Ok(JobWatch::subscribe(job.pump()?))
     }
 }

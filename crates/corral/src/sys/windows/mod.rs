@@ -7,6 +7,8 @@
 mod argv;
 mod control;
 mod job;
+mod job_events;
+mod job_limits;
 mod net;
 mod process;
 mod snapshot;
@@ -20,7 +22,11 @@ use crate::info::*;
 use crate::{Error, ErrorKind, Pid, Result};
 
 pub(crate) use control::wait_many;
-pub(crate) use job::{job_capabilities, job_of, Job, JobGuard, JobSpawn, JobWatch};
+pub(crate) use job::{
+    job_capabilities, job_of, limit_support, Job, JobGuard, JobSpawn, JobView,
+    JOB_KEEPS_MEMBER_LIMITS,
+};
+pub(crate) use job_events::JobWatch;
 pub(crate) use process::Handle;
 pub(crate) use snapshot::{pid_count, snapshot};
 pub(crate) use spawn::{
@@ -235,32 +241,4 @@ pub(crate) fn list_jobs() -> Result<Vec<String>> {
 
 pub(crate) fn list_all_jobs() -> Result<Vec<(String, CgroupMembership)>> {
     unsupported("list all jobs")
-}
-
-pub(crate) fn limit_support() -> Vec<crate::LimitSupport> {
-    crate::Limit::ALL
-        .iter()
-        .map(|&limit| crate::LimitSupport {
-            limit,
-            how: crate::Enforcement::Unsupported(
-                "job limits are not implemented on Windows yet".into(),
-            ),
-        })
-        .collect()
-}
-
-/// A job handle for the CPU-time watcher (not implemented on Windows yet; never constructed).
-#[derive(Debug)]
-pub(crate) struct JobView;
-
-impl JobView {
-    pub(crate) fn cpu_usage(&self) -> Result<std::time::Duration> {
-        unsupported("read job CPU time")
-    }
-    pub(crate) fn cpu_capacity(&self) -> f64 {
-        1.0
-    }
-    pub(crate) fn terminate(&self) -> Result<()> {
-        unsupported("terminate job")
-    }
 }
