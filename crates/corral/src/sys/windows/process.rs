@@ -760,7 +760,9 @@ impl Handle {
         let m = self.memory_counters("read memory")?;
         Ok(MemoryInfo {
             rss: m.WorkingSetSize as u64,
-            vms: m.PrivateUsage as u64,
+            // Commit charge: `PagefileUsage` equals `PrivateUsage` on Windows, and Wine 8
+            // fills only the former for other processes.
+            vms: m.PagefileUsage as u64,
             ..MemoryInfo::default()
         })
     }
