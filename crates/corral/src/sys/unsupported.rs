@@ -374,9 +374,6 @@ impl ThreadHandle {
     pub(crate) fn info(&self) -> Result<crate::ThreadInfo> {
         unsupported("read thread")
     }
-    pub(crate) fn process_class(&self) -> Result<crate::PriorityClass> {
-        unsupported("read priority class")
-    }
     pub(crate) fn set_sched(&self, _: &crate::LinuxSched, op: &'static str) -> Result<()> {
         unsupported(op)
     }
@@ -395,8 +392,14 @@ impl ThreadHandle {
     pub(crate) fn set_io_priority(&self, _: crate::IoPriority) -> Result<()> {
         unsupported("set thread I/O priority")
     }
-    pub(crate) fn suspend_unsupported(op: &'static str, _: Pid) -> Result<()> {
-        unsupported(op)
+    pub(crate) fn set_priority(&self, _: crate::ThreadPriority) -> Result<()> {
+        unsupported("set thread priority")
+    }
+    pub(crate) fn suspend(&self) -> Result<()> {
+        unsupported("suspend thread")
+    }
+    pub(crate) fn resume(&self) -> Result<()> {
+        unsupported("resume thread")
     }
 }
 
