@@ -374,12 +374,13 @@ impl Command {
     }
 
     /// Closes every inherited descriptor except stdin, stdout, stderr (and those kept
-    /// with `os::linux::CommandExt::keep_fd`): handle inheritance as an explicit list.
+    /// with `os::linux::CommandExt::keep_fd` or `os::windows::CommandExt::keep_handle`):
+    /// handle inheritance as an explicit list.
     ///
     /// # Platform-specific behavior
     ///
-    /// Windows: `PROC_THREAD_ATTRIBUTE_HANDLE_LIST` with only the three standard handles;
-    /// without this option every inheritable handle is inherited, as with std.
+    /// Windows: `PROC_THREAD_ATTRIBUTE_HANDLE_LIST` with only the three standard handles
+    /// and the kept ones; without this option every inheritable handle is inherited, as with std.
     pub fn close_inherited(mut self, yes: bool) -> Command {
         if yes {
             self.opts.keep_fds.get_or_insert_with(Vec::new);
@@ -389,7 +390,9 @@ impl Command {
         self
     }
 
-    // Only the Linux extension (`os::linux::CommandExt::keep_fd`) calls it.
+    // Only the OS extensions (`os::linux::CommandExt::keep_fd`,
+    // `os::windows::CommandExt::keep_handle`) call it. Windows handles are kept as their
+    // low 32 bits, which is all of a kernel handle's value (sign-extended back).
     #[allow(dead_code)]
     pub(crate) fn keep_raw_fd(&mut self, fd: i32) {
         self.opts.keep_fds.get_or_insert_with(Vec::new).push(fd);

@@ -18,11 +18,11 @@ mod imp {
     use std::collections::BTreeSet;
     use std::ffi::OsString;
     use std::io::{Read, Write};
-    use std::os::windows::io::{AsRawHandle, FromRawHandle};
+    use std::os::windows::io::{AsHandle, AsRawHandle, FromRawHandle};
     use std::sync::mpsc;
     use std::time::{Duration, Instant};
 
-    use corral::os::windows::wine_version;
+    use corral::os::windows::{wine_version, CommandExt};
     use corral::{Command, ErrorKind, ExitStatus, PriorityClass, Process, Stdio};
     use windows_sys::Win32::Foundation::{SetHandleInformation, HANDLE, HANDLE_FLAG_INHERIT};
     use windows_sys::Win32::System::Pipes::CreatePipe;
@@ -282,7 +282,11 @@ mod imp {
 
     /// A pipe whose write end is inheritable; the read end, and whether EOF came
     /// (within `wait`) while the child `c` still ran.
-    fn eof_while_running(restrict: bool, wait: Duration) -> Result<Option<bool>, String> {
+    fn eof_while_running(
+        restrict: bool,
+        keep: bool,
+        wait: Duration,
+    ) -> Result<Option<bool>, String> {
         let (mut r, w) = pipe()?;
         // SAFETY: `w` is a live handle of this process.
         let ok = unsafe {
@@ -293,11 +297,13 @@ mod imp {
             )
         };
         check!(ok != 0, "SetHandleInformation failed");
-        let mut c = child("sleep:20000")
+        let mut cmd = child("sleep:20000")
             .stdout(Stdio::null())
-            .close_inherited(restrict)
-            .spawn()
-            .map_err(|e| e.to_string())?;
+            .close_inherited(restrict);
+        if keep {
+            cmd = cmd.keep_handle(w.as_handle());
+        }
+        let mut c = cmd.spawn().map_err(|e| e.to_string())?;
         drop(w);
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -316,7 +322,7 @@ mod imp {
 
     fn handle_list() -> TestResult {
         // Listed: only stdio passes, so the pipe's write end closes with ours.
-        match t!(eof_while_running(true, Duration::from_secs(10))) {
+        match t!(eof_while_running(true, false, Duration::from_secs(10))) {
             Some(true) => {}
             Some(false) => return Err("the child exited before the check".into()),
             None if wine_version().is_some() => {
@@ -327,11 +333,24 @@ mod imp {
             None => return Err("an unlisted inheritable handle was inherited".into()),
         }
         // Not restricted: inherited, as std does, so no EOF while the child runs.
-        let r = t!(eof_while_running(false, Duration::from_secs(2)));
+        let r = t!(eof_while_running(false, false, Duration::from_secs(2)));
         check!(
             r.is_none(),
             "the inheritable handle was not inherited: {r:?}"
         );
+        // Listed and kept: inherited.
+        let r = t!(eof_while_running(true, true, Duration::from_secs(2)));
+        check!(r.is_none(), "the kept handle was not inherited: {r:?}");
+        // A kept handle must be inheritable: a clear error, no child.
+        let (_r, w) = t!(pipe());
+        let before = t!(my_children());
+        let e = child("sleep:20000")
+            .keep_handle(w.as_handle())
+            .spawn()
+            .unwrap_err();
+        check!(e.kind() == ErrorKind::InvalidInput, "{e}");
+        check!(e.to_string().contains("inheritable"), "{e}");
+        check!(t!(my_children()) == before, "a child was left behind");
         Ok(Pass)
     }
 

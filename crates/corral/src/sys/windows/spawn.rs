@@ -20,7 +20,8 @@
 //!   a final NUL. A variable longer than 32 767 characters is refused.
 //! - **Handles**: the child's stdin, stdout and stderr are inheritable duplicates made
 //!   for this spawn and closed right after it. With [`Command::close_inherited`] only
-//!   those three are inherited (`PROC_THREAD_ATTRIBUTE_HANDLE_LIST`); without it, every
+//!   those three (and the handles kept with `os::windows::CommandExt::keep_handle`,
+//!   which must be inheritable) are inherited (`PROC_THREAD_ATTRIBUTE_HANDLE_LIST`); without it, every
 //!   inheritable handle of the caller is, as std does (spawns through corral are
 //!   serialized so one spawn's stdio duplicates never leak into another's child).
 //! - **Jobs**: the child is created suspended inside the job
@@ -48,8 +49,9 @@ use std::process::{ChildStderr, ChildStdin, ChildStdout};
 use std::sync::Mutex;
 
 use windows_sys::Win32::Foundation::{
-    DuplicateHandle, DUPLICATE_SAME_ACCESS, ERROR_DIRECTORY, ERROR_FILE_NOT_FOUND,
-    ERROR_PATH_NOT_FOUND, FALSE, HANDLE, INVALID_HANDLE_VALUE, TRUE, WAIT_OBJECT_0,
+    DuplicateHandle, GetHandleInformation, DUPLICATE_SAME_ACCESS, ERROR_DIRECTORY,
+    ERROR_FILE_NOT_FOUND, ERROR_PATH_NOT_FOUND, FALSE, HANDLE, HANDLE_FLAG_INHERIT,
+    INVALID_HANDLE_VALUE, TRUE, WAIT_OBJECT_0,
 };
 use windows_sys::Win32::Globalization::{CompareStringOrdinal, CSTR_EQUAL, CSTR_LESS_THAN};
 use windows_sys::Win32::System::Console::{
@@ -123,9 +125,6 @@ fn check(opts: &Options) -> Result<()> {
     }
     if opts.parent_death_signal.is_some() {
         refuse("a parent-death signal (use a job with kill-on-close)")?;
-    }
-    if opts.keep_fds.as_ref().is_some_and(|k| !k.is_empty()) {
-        refuse("keeping descriptors by number (only the standard handles are passed)")?;
     }
     if opts.pty {
         refuse("a pseudo-terminal")?;
@@ -789,6 +788,10 @@ pub(crate) fn spawn(
     };
     let stdio = [raw(&theirs[0]), raw(&theirs[1]), raw(&theirs[2])];
     let mut list: Vec<HANDLE> = stdio.iter().copied().filter(|h| !h.is_null()).collect();
+    for &k in opts.keep_fds.iter().flatten() {
+        list.push(kept_handle(k)?);
+    }
+    list.sort_unstable();
     list.dedup();
     let restrict = opts.keep_fds.is_some();
     let job_raw = opts.job.as_ref().map(|j| [j.raw()]);
@@ -864,6 +867,23 @@ pub(crate) fn spawn(
         }
     }
     Ok((child, Spawned { pty_master: None }))
+}
+
+/// A handle kept with `os::windows::CommandExt::keep_handle` (stored as its low 32
+/// bits), checked to be open and inheritable.
+fn kept_handle(k: i32) -> Result<HANDLE> {
+    let h = k as isize as HANDLE;
+    let mut flags = 0u32;
+    // SAFETY: GetHandleInformation only reads the handle table entry; `flags` is live.
+    if unsafe { GetHandleInformation(h, &mut flags) } == 0 {
+        return Err(invalid(format!("kept handle {h:?} is not an open handle")));
+    }
+    if flags & HANDLE_FLAG_INHERIT == 0 {
+        return Err(invalid(format!(
+            "kept handle {h:?} is not inheritable (mark it with SetHandleInformation)"
+        )));
+    }
+    Ok(h)
 }
 
 /// A `CreateProcessW` failure with what it means.
