@@ -3,18 +3,18 @@
 //! plus the thread's creation time, so a reused id never matches. Each operation
 //! duplicates the handle with the rights it needs.
 //!
-//! Per thread: CPU times and creation time from `GetThreadTimes`, the priority level from
+//! Per thread: the name (`GetThreadDescription`, looked up at run time: Windows 10
+//! 1607+), CPU times and creation time from `GetThreadTimes`, the priority level from
 //! `GetThreadPriority` (Windows' own levels: [`ThreadPriority`] maps one to one), the
 //! affinity mask from `NtQueryInformationThread(ThreadBasicInformation)`. Windows has no
 //! per-thread nice value, scheduling policy or I/O priority of the Linux kind (those are
-//! `Unsupported`); names (`GetThreadDescription`), the last CPU and context switches are
-//! not read yet (empty, `None`, zero).
+//! `Unsupported`); the last CPU and context switches are not read yet (`None`, zero).
 
 use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
 
 use windows_sys::Wdk::System::Threading::{NtQueryInformationThread, ThreadBasicInformation};
 use windows_sys::Win32::Foundation::{
-    DuplicateHandle, FALSE, FILETIME, HANDLE, INVALID_HANDLE_VALUE, WAIT_OBJECT_0,
+    DuplicateHandle, LocalFree, FALSE, FILETIME, HANDLE, INVALID_HANDLE_VALUE, WAIT_OBJECT_0,
 };
 use windows_sys::Win32::System::Diagnostics::ToolHelp::{
     CreateToolhelp32Snapshot, Thread32First, Thread32Next, TH32CS_SNAPTHREAD, THREADENTRY32,
@@ -28,7 +28,7 @@ use windows_sys::Win32::System::Threading::{
 };
 
 use super::process::{affinity_mask, Handle};
-use super::util::{ft_duration, ft_u64, last_error, ticks_to_system_time};
+use super::util::{ft_duration, ft_u64, last_error, proc_address, ticks_to_system_time};
 use crate::info::{CtxSwitches, StartTime, Status};
 use crate::sched::{SchedPolicy, ThreadPriority};
 use crate::{Error, ErrorKind, Pid, PriorityClass, Result, ThreadInfo, Tid};
@@ -259,6 +259,36 @@ impl ThreadHandle {
         Ok(level_of(p))
     }
 
+    /// The thread's description (`GetThreadDescription`), empty where Windows has none.
+    fn name(&self) -> String {
+        let Some(f) = proc_address("kernel32.dll", b"GetThreadDescription\0")
+            .or_else(|| proc_address("kernelbase.dll", b"GetThreadDescription\0"))
+        else {
+            return String::new();
+        };
+        // SAFETY: GetThreadDescription is `HRESULT (HANDLE, PWSTR *)`; the address came
+        // from the export of that name.
+        let f: unsafe extern "system" fn(HANDLE, *mut *mut u16) -> i32 =
+            unsafe { std::mem::transmute(f) };
+        let mut p: *mut u16 = std::ptr::null_mut();
+        // SAFETY: our handle has THREAD_QUERY_LIMITED_INFORMATION; `p` receives a
+        // LocalAlloc'd NUL-terminated string.
+        let hr = unsafe { f(self.raw(), &mut p) };
+        if hr < 0 || p.is_null() {
+            return String::new();
+        }
+        let mut n = 0usize;
+        // SAFETY: `p` is NUL-terminated.
+        while unsafe { *p.add(n) } != 0 {
+            n += 1;
+        }
+        // SAFETY: `p..p+n` was just read.
+        let name = String::from_utf16_lossy(unsafe { std::slice::from_raw_parts(p, n) });
+        // SAFETY: the string was allocated with LocalAlloc by GetThreadDescription.
+        unsafe { LocalFree(p.cast()) };
+        name
+    }
+
     /// What `Process::threads` lists for this thread.
     pub(crate) fn info(&self) -> Result<ThreadInfo> {
         let op = "read thread";
@@ -268,7 +298,7 @@ impl ThreadHandle {
         let affinity = self.basic(op).map(|b| cpus_of(b.affinity_mask))?;
         Ok(ThreadInfo {
             tid: self.tid,
-            name: String::new(),
+            name: self.name(),
             status: if self.has_exited() {
                 Status::Dead
             } else {
