@@ -23,7 +23,8 @@
 //!   those three (and the handles kept with `os::windows::CommandExt::keep_handle`,
 //!   which must be inheritable) are inherited (`PROC_THREAD_ATTRIBUTE_HANDLE_LIST`); without it, every
 //!   inheritable handle of the caller is, as std does (spawns through corral are
-//!   serialized so one spawn's stdio duplicates never leak into another's child).
+//!   serialized while they hold their duplicates, so one spawn's stdio never leaks into
+//!   another's child; a std spawn at the same moment is not covered).
 //! - **Jobs**: the child is created suspended inside the job
 //!   (`PROC_THREAD_ATTRIBUTE_JOB_LIST`); where that attribute is refused or not honoured
 //!   (checked with `IsProcessInJob`, e.g. under Wine) it is assigned with
@@ -748,8 +749,9 @@ fn create(l: &mut Launch) -> io::Result<Created> {
     })
 }
 
-/// Serializes spawns that inherit every inheritable handle, so one spawn's stdio
-/// duplicates cannot end up in another's child.
+/// Serializes corral's spawns while they hold inheritable stdio duplicates, so one spawn's
+/// duplicates cannot end up in another's child (std's own spawns take std's lock, not
+/// this one: a std spawn on another thread at the same moment may still inherit them).
 static SPAWN_LOCK: Mutex<()> = Mutex::new(());
 
 /// Spawns the child with the creation flags the options ask for.
@@ -778,6 +780,9 @@ pub(crate) fn spawn(
         }
         None => None,
     };
+    // From the first inheritable duplicate until they are closed again: no other corral
+    // spawn (which may inherit every inheritable handle) can run CreateProcessW.
+    let lock = SPAWN_LOCK.lock().unwrap_or_else(|p| p.into_inner());
     let (in_h, in_ours) = child_stdio(spec.stdin.take(), STD_INPUT_HANDLE)?;
     let (out_h, out_ours) = child_stdio(spec.stdout.take(), STD_OUTPUT_HANDLE)?;
     let (err_h, err_ours) = child_stdio(spec.stderr.take(), STD_ERROR_HANDLE)?;
@@ -807,7 +812,6 @@ pub(crate) fn spawn(
         job: job_raw.as_ref().map(|j| &j[..]),
     };
     let created = {
-        let _lock = (!restrict).then(|| SPAWN_LOCK.lock().unwrap_or_else(|p| p.into_inner()));
         match create(&mut launch) {
             // The job attribute refused (older Windows, Wine): create it suspended
             // without, and assign it below.
@@ -819,6 +823,7 @@ pub(crate) fn spawn(
         }
     };
     drop(theirs);
+    drop(lock);
     let created = created.map_err(|e| create_error(e, spec))?;
     let pid = Pid::new(created.pid).expect("a child has a positive pid");
     let mut child = SpawnedChild {
