@@ -12,6 +12,10 @@ use crate::sys::imp;
 use crate::{Error, ErrorKind, Pid, Process, Result, Tid};
 
 /// One thread of a process as listed by [`Process::threads`](crate::Process::threads).
+///
+/// On Windows, `nice` is 0, `policy` `Normal` and `rt_priority` 0 (Windows threads have
+/// priority levels only: `priority` is native there), `cpu` is `None` and
+/// `ctx_switches` zero (not read yet), and `status` is `Running` (`Dead` once exited).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct ThreadInfo {
