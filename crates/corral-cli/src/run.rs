@@ -77,7 +77,8 @@ pub struct RunArgs {
     /// Replace corral with the program after applying the options (as nice/taskset do).
     #[arg(long)]
     pub exec: bool,
-    /// Run this command line through `sh -c` instead of PROGRAM ARGS.
+    /// Run this command line through `sh -c` (Windows: `%COMSPEC% /d /c`, cmd.exe) instead
+    /// of PROGRAM ARGS.
     #[arg(long, value_name = "CMD")]
     pub shell: Option<String>,
     #[command(flatten)]
@@ -247,6 +248,12 @@ fn build(a: &RunArgs) -> Result<Command, Failure> {
         (Some(_), Some(_)) => {
             return Err(usage("give either --shell CMD or PROGRAM ARGS, not both"))
         }
+        // Windows: the command interpreter named by COMSPEC (cmd.exe), which takes the
+        // rest of its command line after /c as is.
+        (Some(cmd), None) if cfg!(windows) => (
+            std::env::var("COMSPEC").unwrap_or_else(|_| "cmd.exe".into()),
+            vec!["/d".into(), "/c".into(), cmd.clone()],
+        ),
         (Some(cmd), None) => ("sh".into(), vec!["-c".into(), cmd.clone()]),
         (None, Some((p, rest))) => (p.clone(), rest.to_vec()),
         (None, None) => return Err(usage("no program: corral run [OPTIONS] -- PROGRAM [ARGS…]")),
@@ -343,7 +350,9 @@ fn build(a: &RunArgs) -> Result<Command, Failure> {
         .new_process_group(a.new_group)
         .pty(a.pty)
         .close_inherited(a.close_fds)
-        .forward_signals(true)
+        // Windows has no signals to forward: Ctrl-C and Ctrl-Break reach every process
+        // of the console, the child included.
+        .forward_signals(!cfg!(windows))
         .suspended(a.suspended))
 }
 

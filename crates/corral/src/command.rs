@@ -8,6 +8,16 @@
 //! working directory; a name with a `/` is used as a path, relative to the child's
 //! working directory.
 //!
+//! On Windows corral calls `CreateProcessW` itself and searches as std does there: a name
+//! with no `\`, `/` or `:` is looked up in the child's `PATH` (when the command changes
+//! the environment), the directory of the running program, the system directory, the
+//! Windows directory, then the caller's `PATH`, with `.exe` appended when the name has no
+//! extension; never the working directory. A path is relative to the *caller's* working
+//! directory. `.bat`/`.cmd` files run through `cmd.exe` with their arguments escaped for
+//! it; an argument that cannot be passed safely (CR, LF, NUL) is refused with
+//! [`ErrorKind::InvalidInput`]. Standard streams must then be given as [`Stdio`] values
+//! or files (a `std::process::Stdio` cannot be inspected, and is refused).
+//!
 //! # What a child inherits
 //!
 //! Unless set otherwise here, a child inherits from the caller: every descriptor not
@@ -42,7 +52,7 @@ use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::process::{ChildStderr, ChildStdin, ChildStdout, Stdio};
+use std::process::{ChildStderr, ChildStdin, ChildStdout};
 
 use crate::info::{IoPriority, Resource, Rlimit};
 use crate::signal::{ExitStatus, Signal};
@@ -77,12 +87,105 @@ pub(crate) struct Options {
     pub(crate) stderr_set: bool,
 }
 
+/// Where a child's stdin, stdout or stderr goes ([`Command::stdin`] and friends).
+///
+/// Built with [`Stdio::inherit`], [`Stdio::null`], [`Stdio::piped`], from a
+/// [`File`], or from a [`std::process::Stdio`]. Backends that create the process
+/// themselves (Windows: `CreateProcessW`) need to know which of these it is; a
+/// `std::process::Stdio` is opaque, so there it is refused with
+/// [`ErrorKind::Unsupported`] (use this type's constructors instead).
+#[derive(Debug)]
+pub struct Stdio(pub(crate) StdioKind);
+
+/// What a [`Stdio`] is.
+#[derive(Debug)]
+pub(crate) enum StdioKind {
+    Inherit,
+    Null,
+    Piped,
+    File(File),
+    /// From std: opaque, usable only by backends that spawn through std.
+    Std(std::process::Stdio),
+}
+
+impl Stdio {
+    /// The child uses the caller's stream (the default).
+    pub fn inherit() -> Stdio {
+        Stdio(StdioKind::Inherit)
+    }
+
+    /// The child's stream is the null device.
+    pub fn null() -> Stdio {
+        Stdio(StdioKind::Null)
+    }
+
+    /// A new pipe; the caller's end is on the [`Child`] ([`Child::take_stdout`], …).
+    pub fn piped() -> Stdio {
+        Stdio(StdioKind::Piped)
+    }
+
+    /// The same as a `std::process::Stdio` (for backends that spawn through std).
+    pub(crate) fn into_std(self) -> std::process::Stdio {
+        match self.0 {
+            StdioKind::Inherit => std::process::Stdio::inherit(),
+            StdioKind::Null => std::process::Stdio::null(),
+            StdioKind::Piped => std::process::Stdio::piped(),
+            StdioKind::File(f) => std::process::Stdio::from(f),
+            StdioKind::Std(s) => s,
+        }
+    }
+}
+
+impl From<std::process::Stdio> for Stdio {
+    fn from(s: std::process::Stdio) -> Stdio {
+        Stdio(StdioKind::Std(s))
+    }
+}
+
+impl From<File> for Stdio {
+    fn from(f: File) -> Stdio {
+        Stdio(StdioKind::File(f))
+    }
+}
+
+/// The portable description of the command, for backends that create the process
+/// themselves (Windows); the Linux backend spawns `std::process::Command`, which is
+/// built alongside.
+#[derive(Debug, Default)]
+pub(crate) struct Spec {
+    pub(crate) program: OsString,
+    pub(crate) args: Vec<OsString>,
+    /// Changes to the environment in order: `None` removes the variable.
+    pub(crate) env: Vec<(OsString, Option<OsString>)>,
+    pub(crate) env_clear: bool,
+    pub(crate) cwd: Option<PathBuf>,
+    pub(crate) stdin: Option<Stdio>,
+    pub(crate) stdout: Option<Stdio>,
+    pub(crate) stderr: Option<Stdio>,
+}
+
+// Only the backends that spawn through std call it.
+#[allow(dead_code)]
+impl Spec {
+    /// Moves the stdio choices into std's command.
+    pub(crate) fn apply_stdio(&mut self, cmd: &mut std::process::Command) {
+        if let Some(s) = self.stdin.take() {
+            cmd.stdin(s.into_std());
+        }
+        if let Some(s) = self.stdout.take() {
+            cmd.stdout(s.into_std());
+        }
+        if let Some(s) = self.stderr.take() {
+            cmd.stderr(s.into_std());
+        }
+    }
+}
+
 /// A process to spawn: a builder over [`std::process::Command`].
 #[derive(Debug)]
 pub struct Command {
     cmd: std::process::Command,
-    program: OsString,
-    cwd: Option<PathBuf>,
+    spec: Spec,
     path_env: Option<OsString>,
     opts: Options,
 }
@@ -92,8 +195,10 @@ impl Command {
     pub fn new(program: impl AsRef<OsStr>) -> Command {
         Command {
             cmd: std::process::Command::new(program.as_ref()),
-            program: program.as_ref().to_owned(),
-            cwd: None,
+            spec: Spec {
+                program: program.as_ref().to_owned(),
+                ..Spec::default()
+            },
             path_env: None,
             opts: Options::default(),
         }
@@ -102,6 +207,7 @@ impl Command {
     /// Adds an argument.
     pub fn arg(mut self, a: impl AsRef<OsStr>) -> Command {
         imp::push_arg(&mut self.cmd, a.as_ref());
+        self.spec.args.push(a.as_ref().to_owned());
         self
     }
 
@@ -113,6 +219,7 @@ impl Command {
     {
         for a in args {
             imp::push_arg(&mut self.cmd, a.as_ref());
+            self.spec.args.push(a.as_ref().to_owned());
         }
         self
     }
@@ -122,12 +229,16 @@ impl Command {
         if k.as_ref() == "PATH" {
             self.path_env = Some(v.as_ref().to_owned());
         }
+        self.spec
+            .env
+            .push((k.as_ref().to_owned(), Some(v.as_ref().to_owned())));
         self.cmd.env(k, v);
         self
     }
 
     /// Removes an environment variable.
     pub fn env_remove(mut self, k: impl AsRef<OsStr>) -> Command {
+        self.spec.env.push((k.as_ref().to_owned(), None));
         self.cmd.env_remove(k);
         self
     }
@@ -135,13 +246,15 @@ impl Command {
     /// Starts from an empty environment.
     pub fn env_clear(mut self) -> Command {
         self.cmd.env_clear();
+        self.spec.env.clear();
+        self.spec.env_clear = true;
         self.path_env = Some(OsString::new());
         self
     }
 
     /// Sets the working directory.
     pub fn current_dir(mut self, dir: impl AsRef<Path>) -> Command {
-        self.cwd = Some(dir.as_ref().to_owned());
+        self.spec.cwd = Some(dir.as_ref().to_owned());
         self.cmd.current_dir(dir);
         self
     }
@@ -149,21 +262,21 @@ impl Command {
     /// Sets standard input.
     pub fn stdin(mut self, s: impl Into<Stdio>) -> Command {
         self.opts.stdin_set = true;
-        self.cmd.stdin(s);
+        self.spec.stdin = Some(s.into());
         self
     }
 
     /// Sets standard output.
     pub fn stdout(mut self, s: impl Into<Stdio>) -> Command {
         self.opts.stdout_set = true;
-        self.cmd.stdout(s);
+        self.spec.stdout = Some(s.into());
         self
     }
 
     /// Sets standard error.
     pub fn stderr(mut self, s: impl Into<Stdio>) -> Command {
         self.opts.stderr_set = true;
-        self.cmd.stderr(s);
+        self.spec.stderr = Some(s.into());
         self
     }
 
@@ -261,7 +374,13 @@ impl Command {
     }
 
     /// Closes every inherited descriptor except stdin, stdout, stderr (and those kept
-    /// with `os::linux::CommandExt::keep_fd`): handle inheritance as an explicit list.
+    /// with `os::linux::CommandExt::keep_fd` or `os::windows::CommandExt::keep_handle`):
+    /// handle inheritance as an explicit list.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Windows: `PROC_THREAD_ATTRIBUTE_HANDLE_LIST` with only the three standard handles
+    /// and the kept ones; without this option every inheritable handle is inherited, as with std.
     pub fn close_inherited(mut self, yes: bool) -> Command {
         if yes {
             self.opts.keep_fds.get_or_insert_with(Vec::new);
@@ -271,7 +390,9 @@ impl Command {
         self
     }
 
-    // Only the Linux extension (`os::linux::CommandExt::keep_fd`) calls it.
+    // Only the OS extensions (`os::linux::CommandExt::keep_fd`,
+    // `os::windows::CommandExt::keep_handle`) call it. Windows handles are kept as their
+    // low 32 bits, which is all of a kernel handle's value (sign-extended back).
     #[allow(dead_code)]
     pub(crate) fn keep_raw_fd(&mut self, fd: i32) {
         self.opts.keep_fds.get_or_insert_with(Vec::new).push(fd);
@@ -345,7 +466,8 @@ impl Command {
     pub fn spawn(mut self) -> Result<Child> {
         self.validate()?;
         let blocked = self.opts.forward_signals.then(imp::block_forwarded);
-        let (std, extra) = match imp::spawn(&mut self.cmd, &self.opts, blocked.as_ref()) {
+        let spawned = imp::spawn(&mut self.cmd, &mut self.spec, &self.opts, blocked.as_ref());
+        let (std, extra) = match spawned {
             Ok(v) => v,
             Err(e) => return Err(self.explain(e)),
         };
@@ -386,7 +508,7 @@ impl Command {
         if let Err(e) = self.validate() {
             return e;
         }
-        let e = imp::exec(&mut self.cmd, &self.opts);
+        let e = imp::exec(&mut self.cmd, &mut self.spec, &self.opts);
         self.explain(e)
     }
 
@@ -422,7 +544,7 @@ impl Command {
                 return bad(format!("umask {m:o} has bits beyond 0777"));
             }
         }
-        if self.program.is_empty() {
+        if self.spec.program.is_empty() {
             return bad("the program name is empty".into());
         }
         Ok(())
@@ -433,11 +555,11 @@ impl Command {
         if e.detail().is_some() {
             return e;
         }
-        let prog = Path::new(&self.program);
+        let prog = Path::new(&self.spec.program);
         let shown = prog.display();
         match e.raw_os_error() {
             Some(2) => {
-                if let Some(cwd) = &self.cwd {
+                if let Some(cwd) = &self.spec.cwd {
                     if !cwd.is_dir() {
                         return e.with_detail(format!(
                             "working directory {} does not exist",
@@ -445,7 +567,7 @@ impl Command {
                         ));
                     }
                 }
-                if self.program.as_encoded_bytes().contains(&b'/') {
+                if self.spec.program.as_encoded_bytes().contains(&b'/') {
                     e.with_detail(format!("program {shown} does not exist"))
                 } else {
                     let path = self
@@ -460,10 +582,10 @@ impl Command {
                 }
             }
             Some(13) => {
-                let full = match &self.cwd {
+                let full = match &self.spec.cwd {
                     Some(c)
                         if prog.is_relative()
-                            && self.program.as_encoded_bytes().contains(&b'/') =>
+                            && self.spec.program.as_encoded_bytes().contains(&b'/') =>
                     {
                         c.join(prog)
                     }
@@ -491,7 +613,7 @@ impl Command {
 #[derive(Debug)]
 pub struct Child {
     // Always `Some` but inside `wait_with_output`, which consumes the `Child`.
-    std: Option<std::process::Child>,
+    std: Option<imp::SpawnedChild>,
     process: Process,
     kill_on_drop: bool,
     pty: Option<File>,
@@ -539,7 +661,7 @@ impl Child {
         self.std_mut().stdin.take()
     }
 
-    fn std_mut(&mut self) -> &mut std::process::Child {
+    fn std_mut(&mut self) -> &mut imp::SpawnedChild {
         self.std
             .as_mut()
             .expect("the std child is present until wait_with_output")

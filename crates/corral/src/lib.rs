@@ -80,7 +80,7 @@ mod sys;
 pub mod system;
 mod thread;
 
-pub use command::{Child, ChildEvent, Command, Output, SignalForwarding};
+pub use command::{Child, ChildEvent, Command, Output, SignalForwarding, Stdio};
 pub use error::{Error, ErrorKind, Result};
 pub use info::*;
 pub use job::{Capabilities, Job, JobRef, MAX_JOB_NAME};

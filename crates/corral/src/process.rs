@@ -627,7 +627,9 @@ impl Process {
     /// # Platform-specific behavior
     ///
     /// Linux: `/proc/PID/task/TID/stat` and `status` of each thread; threads that end
-    /// while being listed are left out.
+    /// while being listed are left out. Windows: Toolhelp32 (`TH32CS_SNAPTHREAD`), then
+    /// each thread opened for its times, level, affinity and name; a thread Windows will
+    /// not open is listed with its id and Toolhelp's base priority only.
     pub fn threads(&self) -> Result<Vec<crate::ThreadInfo>> {
         self.h.threads()
     }

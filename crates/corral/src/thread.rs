@@ -12,6 +12,10 @@ use crate::sys::imp;
 use crate::{Error, ErrorKind, Pid, Process, Result, Tid};
 
 /// One thread of a process as listed by [`Process::threads`](crate::Process::threads).
+///
+/// On Windows, `nice` is 0, `policy` `Normal` and `rt_priority` 0 (Windows threads have
+/// priority levels only: `priority` is native there), `cpu` is `None` and
+/// `ctx_switches` zero (not read yet), and `status` is `Running` (`Dead` once exited).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct ThreadInfo {
@@ -163,10 +167,10 @@ impl Thread {
     ///
     /// # Platform-specific behavior
     ///
-    /// Linux: `sched_setscheduler` and `setpriority` on the thread id.
+    /// Linux: `sched_setscheduler` and `setpriority` on the thread id. Windows:
+    /// `SetThreadPriority` with the level's `THREAD_PRIORITY_*` value.
     pub fn set_priority(&self, level: ThreadPriority) -> Result<()> {
-        let class = self.h.process_class()?;
-        self.h.set_sched(&level.linux(class), "set thread priority")
+        self.h.set_priority(level)
     }
 
     /// The thread's policy, nice value and real-time priority.
@@ -312,9 +316,14 @@ impl Thread {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Unsupported`] on Linux, always.
+    /// [`ErrorKind::Unsupported`] on Linux, always. Windows: [`ErrorKind::AccessDenied`]
+    /// without `THREAD_SUSPEND_RESUME` on the thread; [`ErrorKind::NoSuchProcess`] if it
+    /// has exited.
     ///
     /// # Platform-specific behavior
+    ///
+    /// Windows: `SuspendThread` (the thread's suspend count goes up by one; it runs
+    /// again when [`Thread::resume`] brings the count back to zero).
     ///
     /// Linux has no way to stop a single thread of another process without tracing it:
     /// `SIGSTOP` (even sent with `tgkill` to one thread) stops the whole thread group.
@@ -326,7 +335,7 @@ impl Thread {
     /// `Unsupported`; use [`Process::suspend`](crate::Process::suspend) for the whole
     /// process, or a [`Job`](crate::Job) freeze.
     pub fn suspend(&self) -> Result<()> {
-        imp::ThreadHandle::suspend_unsupported("suspend thread", self.pid())
+        self.h.suspend()
     }
 
     /// Resumes a thread suspended with [`Thread::suspend`].
@@ -334,7 +343,11 @@ impl Thread {
     /// # Errors
     ///
     /// [`ErrorKind::Unsupported`] on Linux, always (see [`Thread::suspend`]).
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Windows: `ResumeThread`.
     pub fn resume(&self) -> Result<()> {
-        imp::ThreadHandle::suspend_unsupported("resume thread", self.pid())
+        self.h.resume()
     }
 }

@@ -15,12 +15,11 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use corral::{
     control, system, Command, ErrorKind, ExitStatus, Field, Job, Pid, PriorityClass, Process,
-    Signal, Snapshot,
+    Signal, Snapshot, Stdio,
 };
 
 const CHILD_VAR: &str = "CORRAL_PORTABLE_CHILD";

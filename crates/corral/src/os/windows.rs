@@ -24,9 +24,31 @@
 //! be opened and queried. Protected processes stay closed (per-field `AccessDenied`).
 //! A token without the privilege is left as it is.
 
-use std::os::windows::io::RawHandle;
+use std::os::windows::io::{AsRawHandle, BorrowedHandle, RawHandle};
 
 use crate::{Process, Result};
+
+/// Windows-only methods of [`Command`](crate::Command).
+pub trait CommandExt {
+    /// Passes `handle` to the child (at the same value) and no inheritable handle but
+    /// it and the standard ones, as [`Command::close_inherited`](crate::Command::close_inherited)
+    /// does: `PROC_THREAD_ATTRIBUTE_HANDLE_LIST`. The handle must be inheritable (created
+    /// so, or marked with `SetHandleInformation(HANDLE_FLAG_INHERIT)`) and stay open until
+    /// the child is spawned; tell the child its value (an argument, a variable).
+    ///
+    /// [`Command::spawn`](crate::Command::spawn) fails with
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) if it is closed or
+    /// not inheritable.
+    fn keep_handle(self, handle: BorrowedHandle<'_>) -> Self;
+}
+
+impl CommandExt for crate::Command {
+    fn keep_handle(mut self, handle: BorrowedHandle<'_>) -> Self {
+        // Kernel handles have 32 significant bits (sign-extended when widened).
+        self.keep_raw_fd(handle.as_raw_handle() as isize as i32);
+        self
+    }
+}
 
 /// Windows-only methods of [`Process`].
 pub trait ProcessExt {

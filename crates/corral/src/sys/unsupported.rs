@@ -30,11 +30,15 @@ pub(crate) fn error_kind_of(code: i32) -> Option<ErrorKind> {
     }
 }
 
+/// The spawned child as this backend would hold it (never constructed).
+pub(crate) type SpawnedChild = std::process::Child;
+
 pub(crate) fn spawn(
     _: &mut std::process::Command,
+    _: &mut crate::command::Spec,
     _: &crate::command::Options,
     _: Option<&BlockGuard>,
-) -> Result<(std::process::Child, Spawned)> {
+) -> Result<(SpawnedChild, Spawned)> {
     unsupported("spawn")
 }
 
@@ -44,7 +48,11 @@ pub(crate) fn push_arg(cmd: &mut std::process::Command, arg: &std::ffi::OsStr) {
     cmd.arg(arg);
 }
 
-pub(crate) fn exec(_: &mut std::process::Command, _: &crate::command::Options) -> Error {
+pub(crate) fn exec(
+    _: &mut std::process::Command,
+    _: &mut crate::command::Spec,
+    _: &crate::command::Options,
+) -> Error {
     Error::new(ErrorKind::Unsupported, "exec")
         .with_detail("corral has no backend for this platform")
 }
@@ -366,9 +374,6 @@ impl ThreadHandle {
     pub(crate) fn info(&self) -> Result<crate::ThreadInfo> {
         unsupported("read thread")
     }
-    pub(crate) fn process_class(&self) -> Result<crate::PriorityClass> {
-        unsupported("read priority class")
-    }
     pub(crate) fn set_sched(&self, _: &crate::LinuxSched, op: &'static str) -> Result<()> {
         unsupported(op)
     }
@@ -387,8 +392,14 @@ impl ThreadHandle {
     pub(crate) fn set_io_priority(&self, _: crate::IoPriority) -> Result<()> {
         unsupported("set thread I/O priority")
     }
-    pub(crate) fn suspend_unsupported(op: &'static str, _: Pid) -> Result<()> {
-        unsupported(op)
+    pub(crate) fn set_priority(&self, _: crate::ThreadPriority) -> Result<()> {
+        unsupported("set thread priority")
+    }
+    pub(crate) fn suspend(&self) -> Result<()> {
+        unsupported("suspend thread")
+    }
+    pub(crate) fn resume(&self) -> Result<()> {
+        unsupported("resume thread")
     }
 }
 

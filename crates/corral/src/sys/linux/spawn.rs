@@ -327,14 +327,19 @@ fn plan_for(opts: &Options, report: RawFd) -> Result<Plan> {
     Ok(plan)
 }
 
+/// The spawned child as this backend holds it: std's.
+pub(crate) type SpawnedChild = std::process::Child;
+
 /// Applies `opts` to `cmd` and spawns it; `mask`, if given, holds the signal mask the
 /// child gets (the caller's mask before it blocked signals around the spawn).
 pub(crate) fn spawn(
     cmd: &mut std::process::Command,
+    spec: &mut crate::command::Spec,
     opts: &Options,
     mask: Option<&BlockGuard>,
-) -> Result<(std::process::Child, Spawned)> {
+) -> Result<(SpawnedChild, Spawned)> {
     let op = "spawn";
+    spec.apply_stdio(cmd);
     let mut pty_master = None;
     let mut pty_slave_keep = None;
     if opts.pty {
@@ -480,7 +485,12 @@ pub(crate) fn push_arg(cmd: &mut std::process::Command, arg: &std::ffi::OsStr) {
 }
 
 /// Replaces the calling process with the command, after applying the options.
-pub(crate) fn exec(cmd: &mut std::process::Command, opts: &Options) -> Error {
+pub(crate) fn exec(
+    cmd: &mut std::process::Command,
+    spec: &mut crate::command::Spec,
+    opts: &Options,
+) -> Error {
+    spec.apply_stdio(cmd);
     if opts.suspended || opts.pty || opts.kill_on_drop {
         return Error::new(ErrorKind::InvalidInput, "exec")
             .with_detail("suspended, pty and kill_on_drop need a parent: use spawn");

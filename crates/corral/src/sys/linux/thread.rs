@@ -272,6 +272,23 @@ impl ThreadHandle {
         })
     }
 
+    /// A priority level relative to the process's class, as the sched module's table
+    /// maps it to a policy and nice value.
+    pub(crate) fn set_priority(&self, level: crate::ThreadPriority) -> Result<()> {
+        let class = self.process_class()?;
+        self.set_sched(&level.linux(class), "set thread priority")
+    }
+
+    /// Linux cannot suspend one thread without tracing it (see `Thread::suspend`).
+    pub(crate) fn suspend(&self) -> Result<()> {
+        ThreadHandle::suspend_unsupported("suspend thread", self.pid)
+    }
+
+    /// See [`ThreadHandle::suspend`].
+    pub(crate) fn resume(&self) -> Result<()> {
+        ThreadHandle::suspend_unsupported("resume thread", self.pid)
+    }
+
     pub(crate) fn suspend_unsupported(op: &'static str, pid: Pid) -> Result<()> {
         Err(Error::new(ErrorKind::Unsupported, op).with_pid(pid).with_detail(
             "Linux cannot stop one thread of a process without tracing it (ptrace seize + interrupt); \

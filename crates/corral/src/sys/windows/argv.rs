@@ -16,8 +16,11 @@
 //! Quoting: an argument that is not empty and has no space, tab, newline, vertical tab
 //! or `"` is passed as is. Otherwise it is wrapped in `"`; each `"` inside is preceded by
 //! a backslash, and every run of backslashes before a `"` or before the closing quote is
-//! doubled. Batch files (`.bat`, `.cmd`) are parsed by cmd.exe, not by a C runtime:
-//! their arguments keep std's escaping, which is hardened for cmd.exe.
+//! doubled.
+//!
+//! Batch files (`.bat`, `.cmd`) run under cmd.exe, which parses their arguments with its
+//! own rules (the 2024 "BatBadBut" class of injections): [`bat_command_line`] quotes and
+//! escapes them the way std does since 1.77.2 and refuses what cannot be passed safely.
 
 use std::ffi::{OsStr, OsString};
 use std::os::windows::ffi::{OsStrExt, OsStringExt};
@@ -60,6 +63,7 @@ pub(crate) fn quote_into(arg: &OsStr, out: &mut Vec<u16>) {
 }
 
 /// One argument quoted for the C runtime's split.
+#[cfg(test)]
 pub(crate) fn quote(arg: &OsStr) -> OsString {
     let mut v = Vec::new();
     quote_into(arg, &mut v);
@@ -67,7 +71,6 @@ pub(crate) fn quote(arg: &OsStr) -> OsString {
 }
 
 /// A whole command line: `program` (quoted as argv\[0\] is read) and the arguments.
-#[cfg_attr(not(test), allow(dead_code))]
 pub(crate) fn command_line(program: &OsStr, args: &[&OsStr]) -> Vec<u16> {
     let mut out = Vec::new();
     out.push(QUOTE);
@@ -78,6 +81,72 @@ pub(crate) fn command_line(program: &OsStr, args: &[&OsStr]) -> Vec<u16> {
         quote_into(a, &mut out);
     }
     out
+}
+
+/// The command line that runs batch file `script` with `args` through
+/// `cmd.exe /e:ON /v:OFF /d /c "…"` (command extensions on for the `%` escape, delayed
+/// expansion off, no AutoRun). Each argument is quoted when it is empty, ends with `\`,
+/// or has any ASCII character other than letters, digits and `#$*+-./:?@\_` (or a
+/// control character); inside, `"` is doubled (after doubling the backslashes before
+/// it) and `%` becomes `%%cd:~,%` (an empty substring of `%cd%`, so cmd.exe expands no
+/// variable). Arguments with CR, LF or NUL cannot be passed and give `Err`, as does a
+/// script path with `"` or a trailing `\`.
+pub(crate) fn bat_command_line(script: &[u16], args: &[&OsStr]) -> Result<Vec<u16>, String> {
+    if script.contains(&QUOTE) || script.last() == Some(&BACKSLASH) {
+        return Err("a batch file path cannot contain '\"' or end with '\\'".into());
+    }
+    let mut out: Vec<u16> = "cmd.exe /e:ON /v:OFF /d /c \"\"".encode_utf16().collect();
+    out.extend_from_slice(script);
+    out.push(QUOTE);
+    for a in args {
+        out.push(SPACE);
+        append_bat_arg(a, &mut out)?;
+    }
+    out.push(QUOTE);
+    Ok(out)
+}
+
+fn append_bat_arg(arg: &OsStr, out: &mut Vec<u16>) -> Result<(), String> {
+    let w: Vec<u16> = arg.encode_wide().collect();
+    if w.iter()
+        .any(|&c| c == 0 || c == u16::from(b'\r') || c == u16::from(b'\n'))
+    {
+        return Err(format!(
+            "argument {arg:?} has a CR, LF or NUL, which cannot be passed to a batch file"
+        ));
+    }
+    const UNQUOTED: &str = r"#$*+-./:?@\_";
+    let mut quote = w.is_empty() || w.last() == Some(&BACKSLASH);
+    for c in char::decode_utf16(w.iter().copied()).flatten() {
+        if (c.is_ascii() && !(c.is_ascii_alphanumeric() || UNQUOTED.contains(c))) || c.is_control()
+        {
+            quote = true;
+        }
+    }
+    if quote {
+        out.push(QUOTE);
+    }
+    let mut backslashes = 0usize;
+    for &c in &w {
+        if c == BACKSLASH {
+            backslashes += 1;
+        } else {
+            if c == QUOTE {
+                // 2n backslashes, then `""`: cmd.exe and the C runtime read one `"`.
+                out.extend(std::iter::repeat_n(BACKSLASH, backslashes));
+                out.push(QUOTE);
+            } else if c == u16::from(b'%') {
+                out.extend("%%cd:~,".encode_utf16());
+            }
+            backslashes = 0;
+        }
+        out.push(c);
+    }
+    if quote {
+        out.extend(std::iter::repeat_n(BACKSLASH, backslashes));
+        out.push(QUOTE);
+    }
+    Ok(())
 }
 
 /// Whether `program` names a batch file (cmd.exe parses its arguments).
@@ -251,6 +320,36 @@ mod tests {
         assert_eq!(s("p a\"b\"\" c d"), ["p", "ab\" c d"]);
         assert_eq!(s("\"C:\\a b\\p.exe\" x"), ["C:\\a b\\p.exe", "x"]);
         assert!(split(&[]).is_empty());
+    }
+
+    #[test]
+    fn batch_arguments_are_escaped_for_cmd() {
+        let line = |args: &[&str]| -> Result<String, String> {
+            let a: Vec<&OsStr> = args.iter().map(OsStr::new).collect();
+            let script: Vec<u16> = "C:\\t\\x.bat".encode_utf16().collect();
+            bat_command_line(&script, &a).map(|l| String::from_utf16(&l).unwrap())
+        };
+        let pre = "cmd.exe /e:ON /v:OFF /d /c \"\"C:\\t\\x.bat\"";
+        assert_eq!(
+            line(&["plain", "a-b.c"]).unwrap(),
+            format!("{pre} plain a-b.c\"")
+        );
+        assert_eq!(line(&["a&b"]).unwrap(), format!("{pre} \"a&b\"\""));
+        assert_eq!(line(&[""]).unwrap(), format!("{pre} \"\"\""));
+        assert_eq!(
+            line(&["%PATH%"]).unwrap(),
+            format!("{pre} \"%%cd:~,%PATH%%cd:~,%\"\"")
+        );
+        assert_eq!(
+            line(&["\"&calc"]).unwrap(),
+            format!("{pre} \"\"\"&calc\"\"")
+        );
+        assert_eq!(line(&["a\\"]).unwrap(), format!("{pre} \"a\\\\\"\""));
+        for bad in ["a\nb", "a\rb", "a\0b"] {
+            assert!(line(&[bad]).is_err(), "{bad:?}");
+        }
+        let script: Vec<u16> = "C:\\t\\".encode_utf16().collect();
+        assert!(bat_command_line(&script, &[]).is_err());
     }
 
     #[test]

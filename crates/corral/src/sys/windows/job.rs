@@ -77,6 +77,11 @@ impl JobSpawn {
     pub(crate) fn assign(&self, h: &Handle) -> Result<()> {
         assign(self.0.as_raw_handle() as HANDLE, h)
     }
+
+    /// The job's raw handle (for `PROC_THREAD_ATTRIBUTE_JOB_LIST` in spawn.rs).
+    pub(crate) fn raw(&self) -> HANDLE {
+        self.0.as_raw_handle() as HANDLE
+    }
 }
 
 fn assign(job: HANDLE, h: &Handle) -> Result<()> {

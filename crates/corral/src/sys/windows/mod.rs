@@ -15,11 +15,12 @@ mod snapshot;
 mod spawn;
 mod status;
 mod system;
+mod thread;
 mod topology;
 mod util;
 
 use crate::info::*;
-use crate::{Error, ErrorKind, Pid, Result};
+use crate::{Error, ErrorKind, Result};
 
 pub(crate) use control::wait_many;
 pub(crate) use job::{
@@ -31,10 +32,12 @@ pub(crate) use process::Handle;
 pub(crate) use snapshot::{pid_count, snapshot};
 pub(crate) use spawn::{
     block_forwarded, exec, forward_signals, push_arg, spawn, std_exit_status, ForwardGuard,
+    SpawnedChild,
 };
 pub(crate) use system::{
     boot_time_secs, cpu_times_all, swap_memory, total_memory, uptime, users, virtual_memory,
 };
+pub(crate) use thread::ThreadHandle;
 pub(crate) use topology::topology;
 pub(crate) use util::{error_kind_of, wine_version};
 
@@ -103,9 +106,6 @@ pub(crate) fn load_average() -> Result<crate::system::LoadAverage> {
 }
 
 impl Handle {
-    pub(crate) fn threads(&self) -> Result<Vec<crate::ThreadInfo>> {
-        unsupported("read threads")
-    }
     pub(crate) fn trim_memory(&self) -> Result<crate::TrimReport> {
         unsupported("trim memory")
     }
@@ -114,9 +114,6 @@ impl Handle {
     }
     pub(crate) fn set_background(&self, _: bool) -> Result<crate::BackgroundReport> {
         unsupported("set background mode")
-    }
-    pub(crate) fn thread(&self, _: crate::Tid) -> Result<ThreadHandle> {
-        unsupported("open thread")
     }
     pub(crate) fn uids(&self) -> Result<Ids> {
         unsupported("read uids")
@@ -159,51 +156,6 @@ impl Handle {
     }
     pub(crate) fn cgroups(&self) -> Result<Vec<CgroupMembership>> {
         unsupported("read cgroups")
-    }
-}
-
-/// An open thread (not implemented on Windows yet; never constructed).
-#[derive(Debug)]
-pub(crate) struct ThreadHandle {
-    pub(crate) pid: Pid,
-    pub(crate) tid: crate::Tid,
-    pub(crate) start_ticks: u64,
-    pub(crate) proc_start: u64,
-}
-
-impl ThreadHandle {
-    pub(crate) fn open(_: crate::Tid) -> Result<ThreadHandle> {
-        unsupported("open thread")
-    }
-    pub(crate) fn has_exited(&self) -> bool {
-        true
-    }
-    pub(crate) fn info(&self) -> Result<crate::ThreadInfo> {
-        unsupported("read thread")
-    }
-    pub(crate) fn process_class(&self) -> Result<crate::PriorityClass> {
-        unsupported("read priority class")
-    }
-    pub(crate) fn set_sched(&self, _: &crate::LinuxSched, op: &'static str) -> Result<()> {
-        unsupported(op)
-    }
-    pub(crate) fn set_nice(&self, _: i32) -> Result<()> {
-        unsupported("set thread nice")
-    }
-    pub(crate) fn affinity(&self) -> Result<Vec<usize>> {
-        unsupported("read thread affinity")
-    }
-    pub(crate) fn set_affinity(&self, _: &[usize]) -> Result<()> {
-        unsupported("set thread affinity")
-    }
-    pub(crate) fn io_priority(&self) -> Result<crate::IoPriority> {
-        unsupported("read thread I/O priority")
-    }
-    pub(crate) fn set_io_priority(&self, _: crate::IoPriority) -> Result<()> {
-        unsupported("set thread I/O priority")
-    }
-    pub(crate) fn suspend_unsupported(op: &'static str, _: Pid) -> Result<()> {
-        unsupported(op)
     }
 }
 

@@ -1,0 +1,564 @@
+//! Windows-only spawn tests (corral's own `CreateProcessW` path: handle list, environment
+//! block, batch files, limits, redirected I/O), run under Wine in CI. Like `portable.rs`,
+//! a `harness = false` test that is its own child program, and counts what Wine cannot
+//! verify or lacks apart from passes and failures. On other platforms it does nothing.
+
+#[cfg(not(windows))]
+fn main() {
+    println!("windows_spawn: Windows only; nothing to run here");
+}
+
+#[cfg(windows)]
+fn main() {
+    imp::main()
+}
+
+#[cfg(windows)]
+mod imp {
+    use std::collections::BTreeSet;
+    use std::ffi::OsString;
+    use std::io::{Read, Write};
+    use std::os::windows::io::{AsHandle, AsRawHandle, FromRawHandle};
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    use corral::os::windows::{wine_version, CommandExt};
+    use corral::{Command, ErrorKind, ExitStatus, PriorityClass, Process, Stdio};
+    use windows_sys::Win32::Foundation::{SetHandleInformation, HANDLE, HANDLE_FLAG_INHERIT};
+    use windows_sys::Win32::System::Pipes::CreatePipe;
+
+    const CHILD_VAR: &str = "CORRAL_WINDOWS_SPAWN_CHILD";
+
+    enum Outcome {
+        Pass,
+        MissingInWine(String),
+        NotVerifiableUnderWine(String),
+    }
+    use Outcome::*;
+
+    type TestResult = Result<Outcome, String>;
+
+    macro_rules! t {
+        ($e:expr) => {
+            match $e {
+                Ok(v) => v,
+                Err(err) => {
+                    return Err(format!(
+                        "{}:{}: {}: {err}",
+                        file!(),
+                        line!(),
+                        stringify!($e)
+                    ))
+                }
+            }
+        };
+    }
+
+    macro_rules! check {
+        ($cond:expr, $($fmt:tt)+) => {
+            if !$cond {
+                return Err(format!("{}:{}: {}", file!(), line!(), format!($($fmt)+)));
+            }
+        };
+    }
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn unhex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// The child: `argv` prints its arguments (hex, one a line); `env` prints its whole
+    /// environment (hex of `name=value`, one a line); `sleep:MS`; `cat:N` copies stdin to
+    /// stdout and writes N bytes to stderr; `print:TEXT` prints TEXT.
+    fn child_main(mode: &str) -> ! {
+        let (what, arg) = mode.split_once(':').unwrap_or((mode, ""));
+        let mut out = std::io::stdout().lock();
+        match what {
+            "argv" => {
+                for a in std::env::args_os().skip(1) {
+                    writeln!(out, "{}", hex(a.as_encoded_bytes())).unwrap();
+                }
+            }
+            "env" => {
+                for (k, v) in std::env::vars_os() {
+                    let mut e = k;
+                    e.push("=");
+                    e.push(v);
+                    writeln!(out, "{}", hex(e.as_encoded_bytes())).unwrap();
+                }
+            }
+            "sleep" => std::thread::sleep(Duration::from_millis(arg.parse().unwrap())),
+            "cat" => {
+                let n: usize = arg.parse().unwrap();
+                let err = std::thread::spawn(move || {
+                    std::io::stderr().write_all(&vec![b'E'; n]).unwrap();
+                });
+                std::io::copy(&mut std::io::stdin().lock(), &mut out).unwrap();
+                err.join().unwrap();
+            }
+            "print" => write!(out, "{arg}").unwrap(),
+            _ => std::process::exit(99),
+        }
+        out.flush().unwrap();
+        std::process::exit(0)
+    }
+
+    fn child(mode: &str) -> Command {
+        Command::new(std::env::current_exe().unwrap()).env(CHILD_VAR, mode)
+    }
+
+    /// The pids of this process's children now.
+    fn my_children() -> Result<BTreeSet<u32>, String> {
+        let me = Process::current().map_err(|e| e.to_string())?;
+        Ok(me
+            .children()
+            .map_err(|e| e.to_string())?
+            .iter()
+            .map(|p| p.pid().as_raw())
+            .collect())
+    }
+
+    /// Arguments that break naive quoting.
+    const HOSTILE: &[&str] = &[
+        "",
+        " ",
+        "a b",
+        "\"",
+        "\"\"",
+        "\\\"",
+        "\\\\\"",
+        "a\\\\",
+        "a b\\\\",
+        "C:\\Program Files\\x\\",
+        "\ttab\t",
+        "new\nline",
+        "%PATH%",
+        "^&|<>()!",
+        "ünï cødé ✓ 𝄞",
+        "x\"y\\\"z\\\\",
+        "-flag=\"a b\"",
+        "\"\\\"\\\\\"",
+    ];
+
+    fn argv_round_trip() -> TestResult {
+        let mut args: Vec<String> = HOSTILE.iter().map(|s| s.to_string()).collect();
+        // A long one too (well under the limit).
+        args.push("\\\"x y".repeat(2000));
+        let out = t!(child("argv")
+            .args(&args)
+            .stdout(Stdio::piped())
+            .spawn()
+            .and_then(|c| c.wait_with_output()));
+        check!(out.status == ExitStatus::Exited(0), "{:?}", out.status);
+        let text = String::from_utf8(out.stdout).unwrap();
+        let got: Vec<Vec<u8>> = text.lines().map(unhex).collect();
+        check!(
+            got.len() == args.len(),
+            "{} args back, sent {}",
+            got.len(),
+            args.len()
+        );
+        for (g, w) in got.iter().zip(&args) {
+            check!(
+                g == w.as_bytes(),
+                "sent {w:?}, got {:?}",
+                String::from_utf8_lossy(g)
+            );
+        }
+        Ok(Pass)
+    }
+
+    fn child_env(cmd: Command) -> Result<Vec<(String, String)>, String> {
+        let out = cmd
+            .stdout(Stdio::piped())
+            .spawn()
+            .and_then(|c| c.wait_with_output())
+            .map_err(|e| e.to_string())?;
+        let text = String::from_utf8(out.stdout).unwrap();
+        Ok(text
+            .lines()
+            .map(|l| {
+                let e = String::from_utf8(unhex(l)).unwrap();
+                // `=C:=C:\dir`: the name may start with '='.
+                let eq = e[1..].find('=').map_or(e.len(), |p| p + 1);
+                (e[..eq].to_string(), e[eq + 1..].to_string())
+            })
+            .collect())
+    }
+
+    fn environment_block() -> TestResult {
+        let big = "v".repeat(30_000);
+        let env = t!(child_env(
+            child("env")
+                .env("CORRAL_Mixed_Case", "first")
+                .env("corral_mixed_case", "second ü=✓")
+                .env("CORRAL_BIG", &big)
+                .env("CORRAL_GONE", "x")
+                .env_remove("corral_gone")
+        ));
+        let get = |k: &str| {
+            env.iter()
+                .filter(|(n, _)| n.eq_ignore_ascii_case(k))
+                .map(|(_, v)| v.clone())
+                .collect::<Vec<_>>()
+        };
+        check!(
+            get("CORRAL_MIXED_CASE") == ["second ü=✓"],
+            "{:?}",
+            get("CORRAL_MIXED_CASE")
+        );
+        check!(get("CORRAL_BIG") == [big.clone()], "big variable");
+        check!(get("CORRAL_GONE").is_empty(), "removed case-insensitively");
+        // Inherited variables are there, and the hidden per-drive ones (`=C:`) when this
+        // process has them.
+        check!(!get("PATH").is_empty(), "PATH inherited");
+        let drives: Vec<OsString> = std::env::vars_os()
+            .map(|(k, _)| k)
+            .filter(|k| k.to_string_lossy().starts_with('='))
+            .collect();
+        for d in &drives {
+            let d = d.to_string_lossy();
+            check!(env.iter().any(|(n, _)| *n == d), "{d} kept");
+        }
+        // A cleared environment: only what was set (Windows may add nothing).
+        let env = t!(child_env(
+            Command::new(std::env::current_exe().unwrap())
+                .env_clear()
+                .env(CHILD_VAR, "env")
+                .env("ONLY", "1")
+        ));
+        let names: Vec<&str> = env.iter().map(|(n, _)| n.as_str()).collect();
+        check!(
+            names.contains(&"ONLY") && names.contains(&CHILD_VAR),
+            "{names:?}"
+        );
+        let extra: Vec<&&str> = names
+            .iter()
+            .filter(|n| **n != "ONLY" && **n != CHILD_VAR)
+            .collect();
+        let mut outcome = Pass;
+        if !extra.is_empty() {
+            if wine_version().is_none() {
+                return Err(format!("a cleared environment has {extra:?}"));
+            }
+            outcome = NotVerifiableUnderWine(format!(
+                "a cleared environment ({} =X: drive entries checked): Wine adds {extra:?}",
+                drives.len()
+            ));
+        }
+        // Too long a variable: a clear error, nothing started.
+        let before = t!(my_children());
+        let e = child("env")
+            .env("CORRAL_TOO_BIG", "x".repeat(32_767))
+            .spawn()
+            .unwrap_err();
+        check!(e.kind() == ErrorKind::InvalidInput, "{e}");
+        check!(e.to_string().contains("32767"), "{e}");
+        check!(t!(my_children()) == before, "a child was left");
+        Ok(outcome)
+    }
+
+    /// An anonymous pipe (read end, write end) as files, not inheritable.
+    fn pipe() -> Result<(std::fs::File, std::fs::File), String> {
+        let (mut r, mut w): (HANDLE, HANDLE) = (std::ptr::null_mut(), std::ptr::null_mut());
+        // SAFETY: two live out-pointers; no security attributes.
+        if unsafe { CreatePipe(&mut r, &mut w, std::ptr::null(), 0) } == 0 {
+            return Err(format!("CreatePipe: {}", std::io::Error::last_os_error()));
+        }
+        // SAFETY: both are fresh handles we own.
+        Ok(unsafe {
+            (
+                std::fs::File::from_raw_handle(r as _),
+                std::fs::File::from_raw_handle(w as _),
+            )
+        })
+    }
+
+    /// A pipe whose write end is inheritable; the read end, and whether EOF came
+    /// (within `wait`) while the child `c` still ran.
+    fn eof_while_running(
+        restrict: bool,
+        keep: bool,
+        wait: Duration,
+    ) -> Result<Option<bool>, String> {
+        let (mut r, w) = pipe()?;
+        // SAFETY: `w` is a live handle of this process.
+        let ok = unsafe {
+            SetHandleInformation(
+                w.as_raw_handle() as HANDLE,
+                HANDLE_FLAG_INHERIT,
+                HANDLE_FLAG_INHERIT,
+            )
+        };
+        check!(ok != 0, "SetHandleInformation failed");
+        let mut cmd = child("sleep:20000")
+            .stdout(Stdio::null())
+            .close_inherited(restrict);
+        if keep {
+            cmd = cmd.keep_handle(w.as_handle());
+        }
+        let mut c = cmd.spawn().map_err(|e| e.to_string())?;
+        drop(w);
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut b = [0u8; 1];
+            let _ = tx.send(r.read(&mut b).ok());
+        });
+        let got = rx.recv_timeout(wait);
+        let running = c.is_running();
+        let _ = c.kill();
+        let _ = c.wait();
+        Ok(match got {
+            Ok(_) => Some(running),
+            Err(_) => None, // still open: the child holds the write end
+        })
+    }
+
+    fn handle_list() -> TestResult {
+        // Listed: only stdio passes, so the pipe's write end closes with ours.
+        match t!(eof_while_running(true, false, Duration::from_secs(10))) {
+            Some(true) => {}
+            Some(false) => return Err("the child exited before the check".into()),
+            None if wine_version().is_some() => {
+                return Ok(MissingInWine(
+                    "PROC_THREAD_ATTRIBUTE_HANDLE_LIST (an unlisted handle was inherited)".into(),
+                ))
+            }
+            None => return Err("an unlisted inheritable handle was inherited".into()),
+        }
+        // Not restricted: inherited, as std does, so no EOF while the child runs.
+        let r = t!(eof_while_running(false, false, Duration::from_secs(2)));
+        check!(
+            r.is_none(),
+            "the inheritable handle was not inherited: {r:?}"
+        );
+        // Listed and kept: inherited.
+        let r = t!(eof_while_running(true, true, Duration::from_secs(2)));
+        check!(r.is_none(), "the kept handle was not inherited: {r:?}");
+        // A kept handle must be inheritable: a clear error, no child.
+        let (_r, w) = t!(pipe());
+        let before = t!(my_children());
+        let e = child("sleep:20000")
+            .keep_handle(w.as_handle())
+            .spawn()
+            .unwrap_err();
+        check!(e.kind() == ErrorKind::InvalidInput, "{e}");
+        check!(e.to_string().contains("inheritable"), "{e}");
+        check!(t!(my_children()) == before, "a child was left behind");
+        Ok(Pass)
+    }
+
+    fn suspended_then_resumed() -> TestResult {
+        let mut c = t!(child("print:ran")
+            .suspended(true)
+            .stdout(Stdio::piped())
+            .spawn());
+        let mut out = c.take_stdout().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = out.read_to_string(&mut s);
+            let _ = tx.send(s);
+        });
+        // Suspended: no output, not exited.
+        check!(
+            rx.recv_timeout(Duration::from_millis(300)).is_err(),
+            "a suspended child wrote"
+        );
+        check!(c.is_running(), "not running");
+        t!(c.resume());
+        let s = t!(rx.recv_timeout(Duration::from_secs(30)));
+        check!(s == "ran", "{s:?}");
+        check!(t!(c.wait()) == ExitStatus::Exited(0), "exit");
+        Ok(Pass)
+    }
+
+    fn set_up_then_resumed() -> TestResult {
+        // Affinity and a priority class are set while suspended, then the main thread
+        // is resumed (ResumeThread) by spawn itself.
+        let out = t!(child("print:ok")
+            .cpu_affinity(&[0])
+            .priority_class(PriorityClass::BelowNormal)
+            .stdout(Stdio::piped())
+            .spawn()
+            .and_then(|c| c.wait_with_output()));
+        check!(out.status == ExitStatus::Exited(0), "{:?}", out.status);
+        check!(out.stdout == b"ok", "{:?}", out.stdout);
+        Ok(Pass)
+    }
+
+    fn redirected_io() -> TestResult {
+        // Through pipes: more than a pipe buffer each way, stderr at the same time.
+        let n = 1 << 20;
+        let mut c = t!(child(&format!("cat:{n}"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn());
+        let mut input = c.take_stdin().unwrap();
+        let data: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+        let send = data.clone();
+        let feeder = std::thread::spawn(move || input.write_all(&send));
+        let out = t!(c.wait_with_output());
+        t!(feeder.join().unwrap());
+        check!(out.status == ExitStatus::Exited(0), "{:?}", out.status);
+        check!(
+            out.stdout == data,
+            "stdout: {} bytes back",
+            out.stdout.len()
+        );
+        check!(
+            out.stderr.len() == n && out.stderr.iter().all(|&b| b == b'E'),
+            "stderr: {} bytes",
+            out.stderr.len()
+        );
+        // From a file, to a file.
+        let dir = std::env::temp_dir().join(format!("corral-wspawn-{}", std::process::id()));
+        t!(std::fs::create_dir_all(&dir));
+        let inp = dir.join("in");
+        let outp = dir.join("out");
+        t!(std::fs::write(&inp, &data[..300_000]));
+        let st = t!(child("cat:0")
+            .stdin(t!(std::fs::File::open(&inp)))
+            .stdout(t!(std::fs::File::create(&outp)))
+            .stderr(Stdio::null())
+            .spawn()
+            .and_then(|mut c| c.wait()));
+        check!(st == ExitStatus::Exited(0), "{st:?}");
+        let back = t!(std::fs::read(&outp));
+        let _ = std::fs::remove_dir_all(&dir);
+        check!(back == data[..300_000], "{} bytes in the file", back.len());
+        // An opaque std::process::Stdio cannot be used here: a clear error.
+        let e = child("print:x")
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_err();
+        check!(e.kind() == ErrorKind::Unsupported, "{e}");
+        Ok(Pass)
+    }
+
+    fn bad_inputs() -> TestResult {
+        let before = t!(my_children());
+        let e = Command::new("corral-no-such-program-xyz")
+            .spawn()
+            .unwrap_err();
+        check!(
+            e.to_string().contains("corral-no-such-program-xyz") && e.to_string().contains("PATH"),
+            "{e}"
+        );
+        let e = child("print:x")
+            .current_dir("C:\\corral\\no\\such\\dir")
+            .spawn()
+            .unwrap_err();
+        check!(e.kind() == ErrorKind::InvalidInput, "{e}");
+        check!(e.to_string().contains("does not exist"), "{e}");
+        let e = child("argv").arg("x".repeat(32_800)).spawn().unwrap_err();
+        check!(e.kind() == ErrorKind::InvalidInput, "{e}");
+        check!(e.to_string().contains("32766"), "{e}");
+        let e = child("argv").arg("a\0b").spawn().unwrap_err();
+        check!(e.kind() == ErrorKind::InvalidInput, "{e}");
+        let e = child("argv").env("A=B", "x").spawn().unwrap_err();
+        check!(e.kind() == ErrorKind::InvalidInput, "{e}");
+        let e = Command::new("C:\\windows\\").spawn().unwrap_err();
+        check!(e.kind() == ErrorKind::InvalidInput, "{e}");
+        check!(t!(my_children()) == before, "a child was left behind");
+        Ok(Pass)
+    }
+
+    fn batch_files() -> TestResult {
+        let dir = std::env::temp_dir().join(format!("corral-wbat-{}", std::process::id()));
+        t!(std::fs::create_dir_all(&dir));
+        let bat = dir.join("show.bat");
+        t!(std::fs::write(
+            &bat,
+            "@echo off\r\necho [%1]\r\necho [%2]\r\n"
+        ));
+        let r = Command::new(&bat)
+            .args(["a&echo INJECTED", "%PATH%"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .and_then(|c| c.wait_with_output());
+        let refused = Command::new(&bat).arg("a\nb").spawn();
+        let _ = std::fs::remove_dir_all(&dir);
+        let out = t!(r);
+        let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+        let lines: Vec<&str> = text.lines().collect();
+        check!(
+            matches!(&refused, Err(e) if e.kind() == ErrorKind::InvalidInput),
+            "{refused:?}"
+        );
+        check!(
+            !lines.contains(&"INJECTED"),
+            "cmd.exe ran the injected command: {lines:?}"
+        );
+        // `%1` keeps the quotes corral added; a line of its own would be injection.
+        if lines != ["[\"a&echo INJECTED\"]", "[\"%PATH%\"]"] {
+            if wine_version().is_some() {
+                return Ok(NotVerifiableUnderWine(format!(
+                    "batch argument text (Wine's cmd.exe gave {lines:?}; nothing injected)"
+                )));
+            }
+            return Err(format!("{lines:?}"));
+        }
+        Ok(Pass)
+    }
+
+    pub(super) fn main() {
+        if let Ok(mode) = std::env::var(CHILD_VAR) {
+            child_main(&mode);
+        }
+        type Test = (&'static str, fn() -> TestResult);
+        let tests: &[Test] = &[
+            ("argv_round_trip", argv_round_trip),
+            ("environment_block", environment_block),
+            ("handle_list", handle_list),
+            ("suspended_then_resumed", suspended_then_resumed),
+            ("set_up_then_resumed", set_up_then_resumed),
+            ("redirected_io", redirected_io),
+            ("bad_inputs", bad_inputs),
+            ("batch_files", batch_files),
+        ];
+        let filters: Vec<String> = std::env::args()
+            .skip(1)
+            .filter(|a| !a.starts_with('-'))
+            .collect();
+        let (mut pass, mut fail, mut missing, mut unverifiable) = (0, 0, 0, 0);
+        for (n, f) in tests {
+            if !filters.is_empty() && !filters.iter().any(|x| n.contains(x.as_str())) {
+                continue;
+            }
+            let t0 = Instant::now();
+            match f() {
+                Ok(Pass) => {
+                    pass += 1;
+                    println!("test {n} ... ok ({} ms)", t0.elapsed().as_millis());
+                }
+                Ok(MissingInWine(api)) => {
+                    missing += 1;
+                    println!("test {n} ... missing in Wine: {api}");
+                }
+                Ok(NotVerifiableUnderWine(what)) => {
+                    unverifiable += 1;
+                    println!("test {n} ... not verifiable under Wine: {what}");
+                }
+                Err(m) => {
+                    fail += 1;
+                    println!("test {n} ... FAILED\n    {m}");
+                }
+            }
+        }
+        println!(
+            "\nwindows_spawn: {pass} passed; {fail} failed; {unverifiable} not verifiable \
+             under Wine; {missing} missing in Wine"
+        );
+        if fail > 0 {
+            std::process::exit(1);
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! Windows-only thread tests (`Process::threads`, `Thread` priority levels, affinity,
+//! `SuspendThread`/`ResumeThread`), run under Wine in CI. Like `portable.rs`, a
+//! `harness = false` test that is its own child program, and counts what Wine cannot
+//! verify or lacks apart from passes and failures. On other platforms it does nothing.
+
+#[cfg(not(windows))]
+fn main() {
+    println!("windows_threads: Windows only; nothing to run here");
+}
+
+#[cfg(windows)]
+fn main() {
+    imp::main()
+}
+
+#[cfg(windows)]
+mod imp {
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    use corral::os::windows::wine_version;
+    use corral::{Child, Command, ErrorKind, Process, Stdio, ThreadPriority, Tid};
+    use windows_sys::Win32::System::Threading::GetCurrentThreadId;
+
+    const CHILD_VAR: &str = "CORRAL_WINDOWS_THREADS_CHILD";
+
+    enum Outcome {
+        Pass,
+        /// Wine lacks the API named (no test needs it yet).
+        #[allow(dead_code)]
+        MissingInWine(String),
+        NotVerifiableUnderWine(String),
+    }
+    use Outcome::*;
+
+    type TestResult = Result<Outcome, String>;
+
+    macro_rules! t {
+        ($e:expr) => {
+            match $e {
+                Ok(v) => v,
+                Err(err) => {
+                    return Err(format!(
+                        "{}:{}: {}: {err}",
+                        file!(),
+                        line!(),
+                        stringify!($e)
+                    ))
+                }
+            }
+        };
+    }
+
+    macro_rules! check {
+        ($cond:expr, $($fmt:tt)+) => {
+            if !$cond {
+                return Err(format!("{}:{}: {}", file!(), line!(), format!($($fmt)+)));
+            }
+        };
+    }
+
+    /// The child: `threads:N` starts N sleeping threads, prints each one's id (`tid N`),
+    /// then `ready`, and sleeps; `ticker` starts one thread that prints its id, then a
+    /// `.` every 10 ms, and sleeps.
+    fn child_main(mode: &str) -> ! {
+        let (what, arg) = mode.split_once(':').unwrap_or((mode, ""));
+        match what {
+            "threads" => {
+                let n: usize = arg.parse().unwrap();
+                let (tx, rx) = mpsc::channel();
+                for _ in 0..n {
+                    let tx = tx.clone();
+                    std::thread::spawn(move || {
+                        // SAFETY: plain call.
+                        tx.send(unsafe { GetCurrentThreadId() }).unwrap();
+                        std::thread::sleep(Duration::from_secs(60));
+                    });
+                }
+                let mut out = std::io::stdout().lock();
+                for _ in 0..n {
+                    writeln!(out, "tid {}", rx.recv().unwrap()).unwrap();
+                }
+                writeln!(out, "ready").unwrap();
+                out.flush().unwrap();
+                drop(out);
+                std::thread::sleep(Duration::from_secs(60));
+            }
+            "ticker" => {
+                std::thread::spawn(|| {
+                    let mut out = std::io::stdout();
+                    // SAFETY: plain call.
+                    writeln!(out, "tid {}", unsafe { GetCurrentThreadId() }).unwrap();
+                    out.flush().unwrap();
+                    loop {
+                        if out.write_all(b".").and_then(|_| out.flush()).is_err() {
+                            return;
+                        }
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                });
+                std::thread::sleep(Duration::from_secs(60));
+            }
+            _ => {}
+        }
+        std::process::exit(0)
+    }
+
+    /// A child in `mode`, and the thread ids it printed before `ready` (or the first
+    /// one, for `ticker`); the reader of the rest of its stdout.
+    struct Kid {
+        c: Child,
+        tids: Vec<Tid>,
+        rest: Option<BufReader<std::process::ChildStdout>>,
+    }
+
+    impl Drop for Kid {
+        fn drop(&mut self) {
+            let _ = self.c.kill();
+            let _ = self.c.wait();
+        }
+    }
+
+    fn kid(mode: &str, lines: usize) -> Result<Kid, String> {
+        let mut c = Command::new(std::env::current_exe().unwrap())
+            .env(CHILD_VAR, mode)
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let mut rest = BufReader::new(c.take_stdout().unwrap());
+        let mut tids = Vec::new();
+        for _ in 0..lines {
+            let mut l = String::new();
+            rest.read_line(&mut l).map_err(|e| e.to_string())?;
+            if let Some(t) = l.trim().strip_prefix("tid ") {
+                tids.push(t.parse::<u32>().ok().and_then(Tid::new).ok_or(l.clone())?);
+            }
+        }
+        Ok(Kid {
+            c,
+            tids,
+            rest: Some(rest),
+        })
+    }
+
+    fn threads_listed() -> TestResult {
+        let k = t!(kid("threads:3", 4));
+        let list = t!(k.c.threads());
+        let listed: Vec<Tid> = list.iter().map(|t| t.tid).collect();
+        for tid in &k.tids {
+            check!(listed.contains(tid), "thread {tid} not in {listed:?}");
+        }
+        let start = t!(k.c.start_time());
+        let mut outcome = Pass;
+        for i in &list {
+            check!(!i.affinity.is_empty(), "thread {} has no CPUs", i.tid);
+            if i.start.raw < start.raw {
+                let what = format!(
+                    "thread {} created {} ms before its process (GetThreadTimes vs \
+                     GetProcessTimes creation times)",
+                    i.tid,
+                    (start.raw - i.start.raw) / 10_000
+                );
+                if wine_version().is_none() {
+                    return Err(what);
+                }
+                outcome = NotVerifiableUnderWine(what);
+            }
+        }
+        // Opened one by one, each belongs to the child.
+        for tid in &k.tids {
+            let th = t!(k.c.thread(*tid));
+            check!(th.pid() == k.c.pid(), "pid");
+            check!(th.is_running(), "running");
+            check!(t!(th.process()).pid() == k.c.pid(), "process");
+            let again = t!(corral::Thread::open(*tid));
+            check!(again.pid() == k.c.pid(), "Thread::open pid");
+            check!(
+                t!(again.start_time()) == t!(th.start_time()),
+                "same thread, same start"
+            );
+        }
+        // A thread of another process is not this one's.
+        let me = t!(Process::current());
+        let e = me.thread(k.tids[0]).unwrap_err();
+        check!(e.kind() == ErrorKind::NoSuchProcess, "{e}");
+        Ok(outcome)
+    }
+
+    fn priority_levels() -> TestResult {
+        let k = t!(kid("threads:1", 2));
+        let th = t!(k.c.thread(k.tids[0]));
+        check!(
+            t!(th.priority()) == ThreadPriority::Normal,
+            "{:?}",
+            th.priority()
+        );
+        for l in ThreadPriority::ALL {
+            t!(th.set_priority(l));
+            let got = t!(th.priority());
+            check!(got == l, "set {l:?}, read {got:?}");
+        }
+        let e = th.set_scheduler(corral::SchedPolicy::Fifo, 10).unwrap_err();
+        check!(e.kind() == ErrorKind::Unsupported, "{e}");
+        Ok(Pass)
+    }
+
+    fn thread_affinity() -> TestResult {
+        let k = t!(kid("threads:1", 2));
+        let th = t!(k.c.thread(k.tids[0]));
+        let all = t!(k.c.cpu_affinity());
+        t!(th.set_cpu_affinity(&[all[0]]));
+        let got = t!(th.cpu_affinity());
+        if got != [all[0]] {
+            if wine_version().is_some() {
+                return Ok(NotVerifiableUnderWine(format!(
+                    "thread affinity read back as {got:?} after setting {:?}",
+                    [all[0]]
+                )));
+            }
+            return Err(format!("set [{}], read {got:?}", all[0]));
+        }
+        // The other threads keep theirs.
+        let others = t!(k.c.threads());
+        check!(
+            others
+                .iter()
+                .filter(|t| t.tid != k.tids[0])
+                .all(|t| t.affinity == all),
+            "{others:?}"
+        );
+        let e = th.set_cpu_affinity(&[]).unwrap_err();
+        check!(e.kind() == ErrorKind::InvalidInput, "{e}");
+        Ok(Pass)
+    }
+
+    fn suspend_resume() -> TestResult {
+        let mut k = t!(kid("ticker", 1));
+        let th = t!(k.c.thread(k.tids[0]));
+        let mut rest = k.rest.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut b = [0u8; 256];
+            while let Ok(n) = rest.read(&mut b) {
+                if n == 0 || tx.send(n).is_err() {
+                    return;
+                }
+            }
+        });
+        t!(rx.recv_timeout(Duration::from_secs(10)));
+        t!(th.suspend());
+        // Drain what was in flight, then nothing comes while it is suspended.
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_millis(200) {
+            let _ = rx.recv_timeout(Duration::from_millis(20));
+        }
+        let quiet = rx.recv_timeout(Duration::from_millis(400));
+        check!(quiet.is_err(), "the suspended thread wrote");
+        check!(k.c.is_running(), "the process still runs");
+        t!(th.resume());
+        t!(rx.recv_timeout(Duration::from_secs(10)));
+        // Resuming a thread that is not suspended is harmless (count stays 0).
+        t!(th.resume());
+        Ok(Pass)
+    }
+
+    fn exited_thread() -> TestResult {
+        let mut k = t!(kid("threads:1", 2));
+        let th = t!(k.c.thread(k.tids[0]));
+        t!(k.c.kill());
+        t!(k.c.wait());
+        check!(!th.is_running(), "still running");
+        let e = th.priority().unwrap_err();
+        check!(e.kind() == ErrorKind::NoSuchProcess, "{e}");
+        let e = th.suspend().unwrap_err();
+        check!(e.kind() == ErrorKind::NoSuchProcess, "{e}");
+        Ok(Pass)
+    }
+
+    pub(super) fn main() {
+        if let Ok(mode) = std::env::var(CHILD_VAR) {
+            child_main(&mode);
+        }
+        type Test = (&'static str, fn() -> TestResult);
+        let tests: &[Test] = &[
+            ("threads_listed", threads_listed),
+            ("priority_levels", priority_levels),
+            ("thread_affinity", thread_affinity),
+            ("suspend_resume", suspend_resume),
+            ("exited_thread", exited_thread),
+        ];
+        let filters: Vec<String> = std::env::args()
+            .skip(1)
+            .filter(|a| !a.starts_with('-'))
+            .collect();
+        let (mut pass, mut fail, mut missing, mut unverifiable) = (0, 0, 0, 0);
+        for (n, f) in tests {
+            if !filters.is_empty() && !filters.iter().any(|x| n.contains(x.as_str())) {
+                continue;
+            }
+            let t0 = Instant::now();
+            match f() {
+                Ok(Pass) => {
+                    pass += 1;
+                    println!("test {n} ... ok ({} ms)", t0.elapsed().as_millis());
+                }
+                Ok(MissingInWine(api)) => {
+                    missing += 1;
+                    println!("test {n} ... missing in Wine: {api}");
+                }
+                Ok(NotVerifiableUnderWine(what)) => {
+                    unverifiable += 1;
+                    println!("test {n} ... not verifiable under Wine: {what}");
+                }
+                Err(m) => {
+                    fail += 1;
+                    println!("test {n} ... FAILED\n    {m}");
+                }
+            }
+        }
+        println!(
+            "\nwindows_threads: {pass} passed; {fail} failed; {unverifiable} not verifiable \
+             under Wine; {missing} missing in Wine"
+        );
+        if fail > 0 {
+            std::process::exit(1);
+        }
+    }
+}
