@@ -289,6 +289,18 @@ impl TreeKill {
         if !self.seen.insert((pid, start)) {
             return false;
         }
+        // A member still running under this pid is this very process: a pid is not
+        // reused while its process lives (nor, on Windows, while a handle is open), even
+        // if the start stamp read now differs (Wine re-dates a process shortly after it
+        // starts, so one process could otherwise be adopted twice).
+        if self.members.contains(&pid.as_raw())
+            && self
+                .signalled
+                .iter()
+                .any(|m| m.pid() == pid && m.is_running())
+        {
+            return false;
+        }
         let sig = if stop { Signal::Stop } else { self.signal };
         match p.send_signal(sig) {
             Ok(()) => {
