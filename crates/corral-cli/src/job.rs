@@ -265,6 +265,9 @@ fn limit_lines(l: &JobLimits) -> Vec<String> {
         let s: Vec<String> = c.iter().map(usize::to_string).collect();
         v.push(format!("affinity:        {}", s.join(",")));
     }
+    if l.breakaway_ok {
+        v.push("breakaway:       allowed".into());
+    }
     for r in &l.io_rates {
         v.push(format!(
             "I/O {}:{}:        rbps={:?} wbps={:?} riops={:?} wiops={:?}",
@@ -287,6 +290,7 @@ fn limits_json(l: &JobLimits) -> Value {
         "working_set_min": l.working_set_min,
         "working_set_max": l.working_set_max,
         "affinity": l.affinity,
+        "breakaway_ok": l.breakaway_ok,
         "io_rates": l.io_rates.iter().map(|r| json!({
             "device": format!("{}:{}", r.major, r.minor),
             "read_bps": r.read_bps, "write_bps": r.write_bps,
@@ -489,6 +493,7 @@ impl RunJob {
             || a.cpus.is_some()
             || a.timeout.is_some()
             || a.job.is_some()
+            || a.allow_breakaway
             || a.stats;
         if a.json && !a.stats && !a.job_events.events {
             return Err(Failure::usage("--json goes with --stats or --events"));
@@ -496,7 +501,7 @@ impl RunJob {
         if !any {
             return Ok(None);
         }
-        let mut l = JobLimits::new();
+        let mut l = JobLimits::new().breakaway_ok(a.allow_breakaway);
         if let Some(s) = &a.memory {
             l = l.job_memory(parse_size(s, "--memory")?);
         }

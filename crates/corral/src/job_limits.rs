@@ -18,6 +18,7 @@
 //! | [`io_rate`](JobLimits::io_rate) | `SetIoRateControlInformationJobObject` | `io.max` / `blkio.throttle.*_device` | per device, block I/O only (not the page cache) |
 //! | [`priority_class`](JobLimits::priority_class) | `JOB_OBJECT_LIMIT_PRIORITY_CLASS` | set on each process spawned into or assigned to the job | members may change it later (Windows forbids it) |
 //! | [`affinity`](JobLimits::affinity) | `JOB_OBJECT_LIMIT_AFFINITY` | `cpuset.cpus` (enforced) and `sched_setaffinity` on each process spawned into or assigned to the job | exact |
+//! | [`breakaway_ok`](JobLimits::breakaway_ok) | `JOB_OBJECT_LIMIT_BREAKAWAY_OK` | the extended attribute `user.corral.breakaway_ok` on the job's cgroup directories, read by [`Command::breakaway_from_job`](crate::Command::breakaway_from_job) in the member that spawns | corral's convention, **not enforced by the kernel**: any process allowed to write to the parent cgroup's `cgroup.procs` can leave the job regardless |
 //!
 //! Limits set through a handle that the kernel does not keep (per-process limits, the
 //! priority class, the job CPU time) live in that handle: [`Job::limits`](crate::Job::limits)
@@ -66,6 +67,12 @@ pub struct JobLimits {
     pub priority_class: Option<PriorityClass>,
     /// CPUs members may run on (Windows: `JOB_OBJECT_LIMIT_AFFINITY`).
     pub affinity: Option<Vec<usize>>,
+    /// Members may spawn children outside the job with
+    /// [`Command::breakaway_from_job`](crate::Command::breakaway_from_job) (Windows:
+    /// `JOB_OBJECT_LIMIT_BREAKAWAY_OK`). Unlike the `Option` limits, `false` is a value:
+    /// [`Job::set_limits`](crate::Job::set_limits) always sets it, as Windows'
+    /// `LimitFlags` do.
+    pub breakaway_ok: bool,
 }
 
 /// A block device's I/O rate caps for a job (`None`: not capped).
@@ -182,6 +189,20 @@ impl JobLimits {
     /// CPUs members may run on.
     pub fn affinity(mut self, cpus: &[usize]) -> JobLimits {
         self.affinity = Some(cpus.to_vec());
+        self
+    }
+
+    /// Whether members may spawn children outside the job
+    /// ([`Command::breakaway_from_job`](crate::Command::breakaway_from_job)).
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: kept as the extended attribute `user.corral.breakaway_ok` on the job's
+    /// cgroup directories (cgroupfs supports `user.*` attributes since Linux 5.7), so any
+    /// member can read it. It is corral's convention, not a kernel rule: a process with
+    /// write access to the parent cgroup can move itself out whatever it says.
+    pub fn breakaway_ok(mut self, yes: bool) -> JobLimits {
+        self.breakaway_ok = yes;
         self
     }
 
@@ -331,11 +352,13 @@ pub enum Limit {
     PriorityClass,
     /// [`JobLimits::affinity`].
     Affinity,
+    /// [`JobLimits::breakaway_ok`].
+    BreakawayOk,
 }
 
 impl Limit {
     /// Every limit.
-    pub const ALL: [Limit; 12] = [
+    pub const ALL: [Limit; 13] = [
         Limit::JobMemory,
         Limit::ProcessMemory,
         Limit::ActiveProcesses,
@@ -348,6 +371,7 @@ impl Limit {
         Limit::IoRate,
         Limit::PriorityClass,
         Limit::Affinity,
+        Limit::BreakawayOk,
     ];
 
     /// A short name, as in error messages (`job memory`).
@@ -365,6 +389,7 @@ impl Limit {
             Limit::IoRate => "I/O rate",
             Limit::PriorityClass => "priority class",
             Limit::Affinity => "affinity",
+            Limit::BreakawayOk => "breakaway",
         }
     }
 }
@@ -380,6 +405,10 @@ pub enum Enforcement {
     /// Per process, when it is spawned into or assigned to the job (an rlimit, the
     /// scheduling class or the CPU affinity); inherited by the children it forks.
     PerProcess,
+    /// Recorded where every member can read it and honoured by corral, but not enforced
+    /// by the kernel; the details (Linux: [`JobLimits::breakaway_ok`], an extended
+    /// attribute on the job's cgroups).
+    Convention(String),
     /// Not at all here; the reason.
     Unsupported(String),
 }

@@ -481,6 +481,11 @@ impl Job {
     }
 }
 
+/// Where a breakaway child goes (no jobs here).
+pub(crate) fn breakaway_target() -> Result<Option<JobSpawn>> {
+    unsupported("spawn outside the job")
+}
+
 /// A job handle for the CPU-time watcher (never constructed here).
 #[derive(Debug)]
 pub(crate) struct JobView;

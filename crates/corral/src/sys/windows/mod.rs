@@ -271,6 +271,15 @@ pub(crate) fn limit_support() -> Vec<crate::LimitSupport> {
         .collect()
 }
 
+/// Where a breakaway child goes (`CREATE_BREAKAWAY_FROM_JOB` is not wired up yet).
+pub(crate) fn breakaway_target() -> Result<Option<JobSpawn>> {
+    Err(
+        Error::new(ErrorKind::Unsupported, "spawn outside the job").with_detail(
+            "breakaway from a job (CREATE_BREAKAWAY_FROM_JOB) is not implemented on Windows yet",
+        ),
+    )
+}
+
 /// A job handle for the CPU-time watcher (not implemented on Windows yet; never constructed).
 #[derive(Debug)]
 pub(crate) struct JobView;
