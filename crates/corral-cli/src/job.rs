@@ -304,6 +304,8 @@ pub fn accounting_json(a: &JobAccounting) -> Value {
         "user_time": a.user_time.map(|d| d.as_secs_f64()),
         "kernel_time": a.kernel_time.map(|d| d.as_secs_f64()),
         "cpu_time": a.total_time().map(|d| d.as_secs_f64()),
+        "this_period_user_time": a.this_period_user.map(|d| d.as_secs_f64()),
+        "this_period_kernel_time": a.this_period_kernel.map(|d| d.as_secs_f64()),
         "active_processes": a.active_processes,
         "total_processes": a.total_processes,
         "page_faults": a.page_faults,
@@ -331,6 +333,12 @@ pub fn accounting_lines(a: &JobAccounting) -> Vec<String> {
             t(a.total_time()),
             t(a.user_time),
             t(a.kernel_time)
+        ),
+        format!(
+            "this period:     {} (user {}, kernel {})",
+            t(a.this_period_time()),
+            t(a.this_period_user),
+            t(a.this_period_kernel)
         ),
         format!("active processes: {}", a.active_processes),
         format!(

@@ -142,6 +142,9 @@ fn cpu_time_ends_a_burner_near_two_seconds() {
         "{cpu} s of CPU under --cpu-time 2s"
     );
     assert_eq!(s["cpu_time_limit_hit"], true);
+    // The job got its limit when it was created, empty: the period is its whole life.
+    assert_eq!(s["this_period_user_time"], s["user_time"]);
+    assert_eq!(s["this_period_kernel_time"], s["kernel_time"]);
 }
 
 #[test]

@@ -94,6 +94,9 @@ pub struct Job {
     cpu_limit: std::sync::Arc<crate::job_limits::CpuLimitSignal>,
     /// Kill-on-close: the guard that kills the job when this handle or its process goes.
     guard: Option<imp::JobGuard>,
+    /// The job's (user, kernel) time when this handle last set a job CPU time limit: the
+    /// start of the accounting period (`None`: the job's creation).
+    period_base: Option<(Duration, Duration)>,
 }
 
 impl Drop for Job {
@@ -201,6 +204,7 @@ impl Job {
             inner,
             cpu_limit: Default::default(),
             guard: None,
+            period_base: None,
         }
     }
 
@@ -231,7 +235,10 @@ impl Job {
     /// ([`Command::job`](crate::Command::job)) or assigned to the job from now on; the job
     /// CPU time (user + kernel time of all members, past ones included — Windows counts
     /// user time) is enforced by a watcher thread of this process while this handle
-    /// lives, restarted with the new budget.
+    /// lives, restarted with the new budget. Setting a job CPU time limit starts a new
+    /// accounting period, as on Windows: the budget counts the time used from this call
+    /// on (see [`JobAccounting::this_period_user`]), the time used before is not held
+    /// against it — calling `set_limits` again with the same limit grants it afresh.
     ///
     /// # Errors
     ///
@@ -259,8 +266,20 @@ impl Job {
                     .with_detail(format!("affinity: CPU {c} does not exist ({n} CPUs)")));
             }
         }
+        // The period starts when the limit is set: the times before are not counted.
+        let base = match limits.job_cpu_time {
+            Some(_) => {
+                let a = self.inner.accounting()?;
+                Some((
+                    a.user_time.unwrap_or_default(),
+                    a.kernel_time.unwrap_or_default(),
+                ))
+            }
+            None => self.period_base,
+        };
         self.inner.set_limits(limits)?;
         self.watcher = None;
+        self.period_base = base;
         if let Some(t) = limits.job_cpu_time {
             self.watcher = Some(crate::job_limits::Watcher::start(
                 self.inner.view(),
@@ -303,6 +322,9 @@ impl Job {
     pub fn accounting(&self) -> Result<JobAccounting> {
         let mut a = self.inner.accounting()?;
         a.cpu_time_limit_hit = self.watcher.as_ref().is_some_and(|w| w.hit());
+        let (bu, bk) = self.period_base.unwrap_or_default();
+        a.this_period_user = a.user_time.map(|t| t.saturating_sub(bu));
+        a.this_period_kernel = a.kernel_time.map(|t| t.saturating_sub(bk));
         Ok(a)
     }
 

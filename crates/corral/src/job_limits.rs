@@ -9,7 +9,7 @@
 //! | [`job_memory`](JobLimits::job_memory) | `JOB_OBJECT_LIMIT_JOB_MEMORY` | `memory.max` + `memory.swap.max = 0` / `memory.limit_in_bytes` + `memory.memsw.limit_in_bytes` | exact: the kernel reclaims, then the OOM killer kills a member |
 //! | [`process_memory`](JobLimits::process_memory) | `JOB_OBJECT_LIMIT_PROCESS_MEMORY` | `RLIMIT_AS` on each process spawned into or assigned to the job (children inherit it) | address space, not committed memory: allocations beyond it fail |
 //! | [`max_processes`](JobLimits::max_processes) | `JOB_OBJECT_LIMIT_ACTIVE_PROCESS` | `pids.max` | counts **tasks (threads too)**, Windows counts processes; `fork`/`clone` fail with `EAGAIN` beyond it |
-//! | [`job_cpu_time`](JobLimits::job_cpu_time) | `JOB_OBJECT_LIMIT_JOB_TIME` | a watcher thread of the owning process reads `cpu.stat` / `cpuacct.usage` and terminates the job | overshoot ≤ (wake-up latency + kill time) × CPUs the job can use, typically a few ms of CPU per core |
+//! | [`job_cpu_time`](JobLimits::job_cpu_time) | `JOB_OBJECT_LIMIT_JOB_TIME` | a watcher thread of the owning process reads `cpu.stat` / `cpuacct.usage` and terminates the job when the time used since the limit was set reaches it | overshoot ≤ (wake-up latency + kill time) × CPUs the job can use, typically a few ms of CPU per core |
 //! | [`process_cpu_time`](JobLimits::process_cpu_time) | `JOB_OBJECT_LIMIT_PROCESS_TIME` | `RLIMIT_CPU` (soft = hard, so `SIGKILL`) on each process spawned into or assigned to the job | whole seconds, rounded up |
 //! | [`cpu_rate`](JobLimits::cpu_rate) | `JOB_OBJECT_CPU_RATE_CONTROL_HARD_CAP` | `cpu.max` / `cpu.cfs_quota_us` = rate × CPUs × period | CFS bandwidth: exact per 100 ms period |
 //! | [`cpus`](JobLimits::cpus) | (as `docker --cpus`) | `cpu.max` / `cpu.cfs_quota_us` = cores × period | as `cpu_rate` |
@@ -47,7 +47,10 @@ pub struct JobLimits {
     pub process_memory: Option<u64>,
     /// Active tasks at once (Windows: `JOB_OBJECT_LIMIT_ACTIVE_PROCESS`); Linux counts threads.
     pub max_processes: Option<u64>,
-    /// CPU time of all members together, ever (Windows: `JOB_OBJECT_LIMIT_JOB_TIME`).
+    /// CPU time of all members together, counted from the moment the limit is set —
+    /// the start of the accounting period, [`JobAccounting::this_period_user`] +
+    /// [`JobAccounting::this_period_kernel`] (Windows: `JOB_OBJECT_LIMIT_JOB_TIME`, which
+    /// likewise adds the time already used to the limit).
     pub job_cpu_time: Option<Duration>,
     /// CPU time of each member (Windows: `JOB_OBJECT_LIMIT_PROCESS_TIME`).
     pub process_cpu_time: Option<Duration>,
@@ -145,7 +148,8 @@ impl JobLimits {
         self.max_processes = Some(n);
         self
     }
-    /// CPU time of all members together; the job is terminated when it is used up.
+    /// CPU time of all members together from now on (the time already used does not
+    /// count); the job is terminated when it is used up.
     pub fn job_cpu_time(mut self, t: Duration) -> JobLimits {
         self.job_cpu_time = Some(t);
         self
@@ -445,6 +449,20 @@ pub struct JobAccounting {
     pub user_time: Option<Duration>,
     /// Kernel-mode CPU time of all members, past and present.
     pub kernel_time: Option<Duration>,
+    /// User-mode CPU time of all members since the current accounting period began
+    /// (Windows: `ThisPeriodTotalUserTime`): since this handle last set a
+    /// [`job_cpu_time`](JobLimits::job_cpu_time) limit, else since the job was created.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: the kernel keeps no periods; the handle that sets the job CPU time limit
+    /// records the job's user and kernel time at that moment and subtracts it. Another
+    /// handle (from [`Job::open`](crate::Job::open)) knows no such moment and reports the
+    /// whole time since creation, as for a job whose limit was never set.
+    pub this_period_user: Option<Duration>,
+    /// Kernel-mode CPU time of all members since the current accounting period began
+    /// (Windows: `ThisPeriodTotalKernelTime`); as [`this_period_user`](Self::this_period_user).
+    pub this_period_kernel: Option<Duration>,
     /// Processes in the job now.
     pub active_processes: usize,
     /// Processes ever in the job (`None` on Linux: no such counter).
@@ -487,6 +505,11 @@ impl JobAccounting {
     /// User plus kernel time, when both are known.
     pub fn total_time(&self) -> Option<Duration> {
         Some(self.user_time? + self.kernel_time?)
+    }
+
+    /// User plus kernel time of the current accounting period, when both are known.
+    pub fn this_period_time(&self) -> Option<Duration> {
+        Some(self.this_period_user? + self.this_period_kernel?)
     }
 }
 
@@ -549,8 +572,9 @@ impl Watcher {
         budget: Duration,
         signal: Arc<CpuLimitSignal>,
     ) -> Result<Watcher> {
-        // Fail now, not in the thread, if usage cannot be read.
-        view.cpu_usage()?;
+        // Fail now, not in the thread, if usage cannot be read. The budget counts from
+        // here: the start of the accounting period.
+        let base = view.cpu_usage()?;
         let (tx, rx) = mpsc::channel::<()>();
         let hit = Arc::new(AtomicBool::new(false));
         let hit2 = hit.clone();
@@ -563,7 +587,8 @@ impl Watcher {
                 let mut floor = MIN_NAP;
                 let mut last = None;
                 loop {
-                    let Ok(used) = view.cpu_usage() else { return };
+                    let Ok(total) = view.cpu_usage() else { return };
+                    let used = total.saturating_sub(base);
                     if used >= budget {
                         hit2.store(true, Ordering::SeqCst);
                         // Event watchers hear of it before the exits the kill causes.
