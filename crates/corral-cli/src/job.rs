@@ -481,6 +481,7 @@ mod tests {
 pub struct RunJob {
     name: Option<String>,
     limits: JobLimits,
+    notify: corral::JobNotificationLimits,
     timeout: Option<Duration>,
     stats: bool,
     json: bool,
@@ -502,6 +503,10 @@ impl RunJob {
             || a.timeout.is_some()
             || a.job.is_some()
             || a.allow_breakaway
+            || a.notify_memory.is_some()
+            || a.notify_cpu_time.is_some()
+            || a.notify_read.is_some()
+            || a.notify_write.is_some()
             || a.stats;
         if a.json && !a.stats && !a.job_events.events {
             return Err(Failure::usage("--json goes with --stats or --events"));
@@ -542,6 +547,19 @@ impl RunJob {
             }
             (None, None) => {}
         }
+        let mut notify = corral::JobNotificationLimits::new();
+        if let Some(s) = &a.notify_memory {
+            notify = notify.job_memory(parse_size(s, "--notify-memory")?);
+        }
+        if let Some(s) = &a.notify_cpu_time {
+            notify = notify.job_cpu_time(parse_time(s, "--notify-cpu-time")?);
+        }
+        if let Some(s) = &a.notify_read {
+            notify = notify.io_read_bytes(parse_size(s, "--notify-read")?);
+        }
+        if let Some(s) = &a.notify_write {
+            notify = notify.io_write_bytes(parse_size(s, "--notify-write")?);
+        }
         let timeout = a
             .timeout
             .as_deref()
@@ -566,6 +584,7 @@ impl RunJob {
         Ok(Some(RunJob {
             name: a.job.clone(),
             limits: l,
+            notify,
             timeout,
             stats: a.stats,
             json: a.json,
@@ -577,13 +596,17 @@ impl RunJob {
 
     /// Creates the job with its limits (all or nothing).
     pub fn create(&self) -> Result<Job, Failure> {
-        Job::create_with_limits(self.name.as_deref(), &self.limits).map_err(|e| {
+        let fail = |e: corral::Error| {
             let mut f = Failure::from_error(&e);
             if e.kind() == corral::ErrorKind::Unsupported {
                 f.msg = format!("{}; see `corral job` --help", f.msg);
             }
             f
-        })
+        };
+        let mut job = Job::create_with_limits(self.name.as_deref(), &self.limits).map_err(fail)?;
+        // On error the job, empty, is removed as it drops.
+        job.set_notification_limits(&self.notify).map_err(fail)?;
+        Ok(job)
     }
 
     /// Waits for the program (killing the job at `--timeout`), kills what it left in the

@@ -107,6 +107,19 @@ pub struct RunArgs {
     /// Name the job (visible to `corral job list/show/kill`); must not exist yet.
     #[arg(long, value_name = "NAME")]
     pub job: Option<String>,
+    /// Report (with --events) when the job's memory reaches SIZE; nothing is killed
+    /// (Windows: notification limits). Sampled every 5-50 ms.
+    #[arg(long, value_name = "SIZE", requires = "events")]
+    pub notify_memory: Option<String>,
+    /// Report (with --events) when the job has used TIME of CPU; nothing is killed.
+    #[arg(long, value_name = "TIME", requires = "events")]
+    pub notify_cpu_time: Option<String>,
+    /// Report (with --events) when the job has read SIZE from block devices.
+    #[arg(long, value_name = "SIZE", requires = "events")]
+    pub notify_read: Option<String>,
+    /// Report (with --events) when the job has written SIZE to block devices.
+    #[arg(long, value_name = "SIZE", requires = "events")]
+    pub notify_write: Option<String>,
     /// Let the job's processes start children outside it with `corral run --breakaway`
     /// (Windows: JOB_OBJECT_LIMIT_BREAKAWAY_OK). Linux: corral's convention, kept on the
     /// job's cgroup, not enforced by the kernel.

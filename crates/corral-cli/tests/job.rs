@@ -477,3 +477,26 @@ fn breakaway_daemon_survives_the_end_of_the_job() {
     );
     assert_gone(&name);
 }
+
+#[test]
+fn notify_memory_is_reported_as_an_event_and_kills_nothing() {
+    integration::require_root!("creates cgroups");
+    let name = unique_name("ntf");
+    let o = run_job(
+        &name,
+        &["--events", "--json", "--notify-memory", "16M"],
+        &["--alloc-mb", "32", "--sleep-ms", "300"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let e = stderr(&o);
+    let notes: Vec<Value> = e
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l.trim_start_matches("corral: job: ")).ok())
+        .filter(|v| v["event"] == "notification-limit")
+        .collect();
+    assert_eq!(notes.len(), 1, "{e}");
+    assert_eq!(notes[0]["limit"], "job memory", "{e}");
+    // Without --events there is nobody to tell: a usage error.
+    let o = run_job(&name, &["--notify-memory", "16M"], &["--exit", "0"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}

@@ -85,8 +85,9 @@ pub const MAX_JOB_NAME: usize = 64;
 /// last), retrying briefly while the kernel still reports them busy. Errors are ignored.
 #[derive(Debug)]
 pub struct Job {
-    // Declared first so it stops (and lets go of the cgroups) before `inner` drops.
+    // Declared first so they stop (and let go of the cgroups) before `inner` drops.
     watcher: Option<crate::job_limits::Watcher>,
+    notifier: Option<crate::job_limits::Notifier>,
     /// The limits set through this handle (the kernel keeps only some of them).
     limits: JobLimits,
     inner: imp::Job,
@@ -200,6 +201,7 @@ impl Job {
     fn wrap(inner: imp::Job) -> Job {
         Job {
             watcher: None,
+            notifier: None,
             limits: JobLimits::default(),
             inner,
             cpu_limit: Default::default(),
@@ -288,6 +290,34 @@ impl Job {
             )?);
         }
         self.limits = limits.clone();
+        Ok(())
+    }
+
+    /// Sets the job's notification-only limits (Windows: `SetInformationJobObject` with
+    /// `JobObjectNotificationLimitInformation`), replacing those set before through this
+    /// handle (empty limits: none). When the job crosses one, every [`Job::events`]
+    /// stream of this handle gets [`JobEvent::NotificationLimit`](crate::JobEvent::NotificationLimit)
+    /// once; nothing is killed. They are watched while this handle lives.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`] for a `0` value; [`ErrorKind::Unsupported`] naming the
+    /// limit when the job has no counter for it (no memory or I/O controller).
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: a thread of this process, see [`JobNotificationLimits`](crate::JobNotificationLimits)
+    /// for what is exact and what is sampled. Windows: not implemented yet.
+    pub fn set_notification_limits(&mut self, limits: &crate::JobNotificationLimits) -> Result<()> {
+        limits.validate()?;
+        self.notifier = None;
+        if !limits.is_empty() {
+            self.notifier = Some(crate::job_limits::Notifier::start(
+                self.inner.view(),
+                limits,
+                self.cpu_limit.clone(),
+            )?);
+        }
         Ok(())
     }
 

@@ -328,6 +328,274 @@ impl JobLimits {
     }
 }
 
+/// Notification-only limits of a [`Job`](crate::Job) (Windows:
+/// `JobObjectNotificationLimitInformation`): when the job crosses one, watchers from
+/// [`Job::events`](crate::Job::events) on the handle that set it get
+/// [`JobEvent::NotificationLimit`](crate::JobEvent::NotificationLimit) — once per limit
+/// per [`Job::set_notification_limits`](crate::Job::set_notification_limits) call —
+/// and nothing is killed.
+///
+/// # Platform-specific behavior
+///
+/// Linux has no kernel notification for these on cgroup v2 (v1 memory thresholds through
+/// `cgroup.event_control` exist but are not used yet), so a thread of the process holding
+/// the handle watches, while the handle lives:
+///
+/// | limit | read from | precision |
+/// |---|---|---|
+/// | [`job_memory`](Self::job_memory) | v2 `memory.current` / v1 `memory.usage_in_bytes` (page cache included) | best-effort: sampled every 5 ms, backing off to 50 ms while nothing changes; a spike shorter than that can be missed |
+/// | [`job_cpu_time`](Self::job_cpu_time) | v2 `cpu.stat usage_usec` / v1 `cpuacct.usage`, counted from the call | as [`JobLimits::job_cpu_time`]: the thread sleeps until the earliest moment the time could be used up |
+/// | [`io_read_bytes`](Self::io_read_bytes) / [`io_write_bytes`](Self::io_write_bytes) | v2 `io.stat` / v1 `blkio.throttle.io_service_bytes_recursive` (block I/O, counted since the job was created) | best-effort, sampled as memory |
+#[non_exhaustive]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobNotificationLimits {
+    /// Memory of all members together, bytes (Windows: `JobMemoryLimit`).
+    pub job_memory: Option<u64>,
+    /// CPU time of all members together from the moment the limits are set (Windows:
+    /// `PerJobUserTimeLimit`).
+    pub job_cpu_time: Option<Duration>,
+    /// Bytes read from block devices (Windows: `IoReadBytesLimit`).
+    pub io_read_bytes: Option<u64>,
+    /// Bytes written to block devices (Windows: `IoWriteBytesLimit`).
+    pub io_write_bytes: Option<u64>,
+}
+
+impl JobNotificationLimits {
+    /// No notification limits.
+    pub fn new() -> JobNotificationLimits {
+        JobNotificationLimits::default()
+    }
+    /// Memory of all members together, in bytes.
+    pub fn job_memory(mut self, bytes: u64) -> JobNotificationLimits {
+        self.job_memory = Some(bytes);
+        self
+    }
+    /// CPU time of all members together, from now on.
+    pub fn job_cpu_time(mut self, t: Duration) -> JobNotificationLimits {
+        self.job_cpu_time = Some(t);
+        self
+    }
+    /// Bytes read from block devices.
+    pub fn io_read_bytes(mut self, bytes: u64) -> JobNotificationLimits {
+        self.io_read_bytes = Some(bytes);
+        self
+    }
+    /// Bytes written to block devices.
+    pub fn io_write_bytes(mut self, bytes: u64) -> JobNotificationLimits {
+        self.io_write_bytes = Some(bytes);
+        self
+    }
+    /// Whether none is set.
+    pub fn is_empty(&self) -> bool {
+        *self == JobNotificationLimits::default()
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        let bad = |name: &str| {
+            Err(
+                Error::new(ErrorKind::InvalidInput, "set job notification limits")
+                    .with_detail(format!("{name}: must be greater than 0")),
+            )
+        };
+        for (l, v) in [
+            (NotificationLimit::JobMemory, self.job_memory),
+            (NotificationLimit::IoReadBytes, self.io_read_bytes),
+            (NotificationLimit::IoWriteBytes, self.io_write_bytes),
+        ] {
+            if v == Some(0) {
+                return bad(l.name());
+            }
+        }
+        if self.job_cpu_time == Some(Duration::ZERO) {
+            return bad(NotificationLimit::JobCpuTime.name());
+        }
+        Ok(())
+    }
+}
+
+/// Which notification limit a job crossed, in
+/// [`JobEvent::NotificationLimit`](crate::JobEvent::NotificationLimit).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NotificationLimit {
+    /// [`JobNotificationLimits::job_memory`].
+    JobMemory,
+    /// [`JobNotificationLimits::job_cpu_time`].
+    JobCpuTime,
+    /// [`JobNotificationLimits::io_read_bytes`].
+    IoReadBytes,
+    /// [`JobNotificationLimits::io_write_bytes`].
+    IoWriteBytes,
+}
+
+impl NotificationLimit {
+    /// A short name (`job memory`).
+    pub fn name(self) -> &'static str {
+        match self {
+            NotificationLimit::JobMemory => "job memory",
+            NotificationLimit::JobCpuTime => "job CPU time",
+            NotificationLimit::IoReadBytes => "I/O read bytes",
+            NotificationLimit::IoWriteBytes => "I/O write bytes",
+        }
+    }
+}
+
+/// The notification-limit watcher: a thread that reports (never kills) when the job
+/// crosses a [`JobNotificationLimits`] value. Stops when dropped.
+#[derive(Debug)]
+pub(crate) struct Notifier {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// The shortest and longest sampling intervals for memory and I/O.
+const SAMPLE_MIN: Duration = Duration::from_millis(5);
+const SAMPLE_MAX: Duration = Duration::from_millis(50);
+
+impl Notifier {
+    pub(crate) fn start(
+        view: imp::JobView,
+        limits: &JobNotificationLimits,
+        signal: Arc<CpuLimitSignal>,
+    ) -> Result<Notifier> {
+        let op = "set job notification limits";
+        let unsupported = |l: NotificationLimit, why: &str| {
+            Error::new(ErrorKind::Unsupported, op)
+                .with_detail(format!("{} cannot be watched here: {why}", l.name()))
+        };
+        // Fail now, not in the thread, for what cannot be read.
+        let base = match limits.job_cpu_time {
+            Some(_) => view
+                .cpu_usage()
+                .map_err(|_| unsupported(NotificationLimit::JobCpuTime, "no CPU usage counter"))?,
+            None => Duration::ZERO,
+        };
+        let sampled = limits.job_memory.is_some()
+            || limits.io_read_bytes.is_some()
+            || limits.io_write_bytes.is_some();
+        if sampled {
+            let a = view.accounting()?;
+            if limits.job_memory.is_some() && a.memory.is_none() {
+                return Err(unsupported(
+                    NotificationLimit::JobMemory,
+                    "the job has no memory controller",
+                ));
+            }
+            if limits.io_read_bytes.is_some() && a.read_bytes.is_none() {
+                return Err(unsupported(
+                    NotificationLimit::IoReadBytes,
+                    "the job has no io/blkio controller",
+                ));
+            }
+            if limits.io_write_bytes.is_some() && a.write_bytes.is_none() {
+                return Err(unsupported(
+                    NotificationLimit::IoWriteBytes,
+                    "the job has no io/blkio controller",
+                ));
+            }
+        }
+        let limits = limits.clone();
+        let (tx, rx) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("corral-job-notify".into())
+            .spawn(move || {
+                let mut pending: Vec<NotificationLimit> = [
+                    (NotificationLimit::JobMemory, limits.job_memory.is_some()),
+                    (NotificationLimit::JobCpuTime, limits.job_cpu_time.is_some()),
+                    (
+                        NotificationLimit::IoReadBytes,
+                        limits.io_read_bytes.is_some(),
+                    ),
+                    (
+                        NotificationLimit::IoWriteBytes,
+                        limits.io_write_bytes.is_some(),
+                    ),
+                ]
+                .into_iter()
+                .filter_map(|(l, on)| on.then_some(l))
+                .collect();
+                let mut sample = SAMPLE_MIN;
+                let mut last = None;
+                loop {
+                    let sampling = pending.iter().any(|l| *l != NotificationLimit::JobCpuTime);
+                    let acc = if sampling {
+                        match view.accounting() {
+                            Ok(a) => Some(a),
+                            Err(_) => return,
+                        }
+                    } else {
+                        None
+                    };
+                    let used = if pending.contains(&NotificationLimit::JobCpuTime) {
+                        match view.cpu_usage() {
+                            Ok(u) => Some(u.saturating_sub(base)),
+                            Err(_) => return,
+                        }
+                    } else {
+                        None
+                    };
+                    let over = |l: NotificationLimit| -> bool {
+                        let a = acc.as_ref();
+                        match l {
+                            NotificationLimit::JobMemory => {
+                                a.and_then(|a| a.memory) >= limits.job_memory
+                            }
+                            NotificationLimit::IoReadBytes => {
+                                a.and_then(|a| a.read_bytes) >= limits.io_read_bytes
+                            }
+                            NotificationLimit::IoWriteBytes => {
+                                a.and_then(|a| a.write_bytes) >= limits.io_write_bytes
+                            }
+                            NotificationLimit::JobCpuTime => used >= limits.job_cpu_time,
+                        }
+                    };
+                    pending.retain(|&l| {
+                        if over(l) {
+                            signal.raise(crate::JobEvent::NotificationLimit { limit: l });
+                            false
+                        } else {
+                            true
+                        }
+                    });
+                    if pending.is_empty() {
+                        return;
+                    }
+                    // Sampled values: 5 ms, doubling to 50 ms while nothing moves.
+                    let now = acc.map(|a| (a.memory, a.read_bytes, a.write_bytes));
+                    sample = if now.is_some() && now == last {
+                        (sample * 2).min(SAMPLE_MAX)
+                    } else {
+                        SAMPLE_MIN
+                    };
+                    last = now;
+                    let mut nap = if sampling { sample } else { Duration::MAX };
+                    if let (Some(u), Some(t)) = (used, limits.job_cpu_time) {
+                        let cores = view.cpu_capacity().max(0.001);
+                        nap = nap.min(t.saturating_sub(u).div_f64(cores).max(MIN_NAP));
+                    }
+                    match rx.recv_timeout(nap) {
+                        Err(mpsc::RecvTimeoutError::Timeout) => {}
+                        _ => return,
+                    }
+                }
+            })
+            .map_err(|e| Error::from_io("start job notification watcher", e))?;
+        Ok(Notifier {
+            stop: Some(tx),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Notifier {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// A limit, by its Windows name, for [`LimitSupport`].
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -513,9 +781,10 @@ impl JobAccounting {
     }
 }
 
-/// Wakes one event watcher ([`crate::JobEvents`]) to report [`crate::JobEvent::CpuTimeLimit`];
+/// Wakes one event watcher ([`crate::JobEvents`]) to report an event its handle's
+/// watchers saw ([`crate::JobEvent::CpuTimeLimit`], [`crate::JobEvent::NotificationLimit`]);
 /// returns false once that watcher is gone (then it is dropped from the list).
-pub(crate) type Raiser = Box<dyn Fn() -> bool + Send + Sync>;
+pub(crate) type Raiser = Box<dyn Fn(crate::JobEvent) -> bool + Send + Sync>;
 
 /// The event watchers of one [`crate::Job`] handle that want to hear when its CPU-time
 /// watcher terminates the job. Kept by the handle across watcher restarts.
@@ -543,9 +812,9 @@ impl CpuLimitSignal {
     }
 
     /// Tells every live event watcher; forgets the dead ones.
-    fn raise(&self) {
+    fn raise(&self, ev: crate::JobEvent) {
         if let Ok(mut v) = self.raisers.lock() {
-            v.retain(|r| r());
+            v.retain(|r| r(ev));
         }
     }
 }
@@ -592,7 +861,7 @@ impl Watcher {
                     if used >= budget {
                         hit2.store(true, Ordering::SeqCst);
                         // Event watchers hear of it before the exits the kill causes.
-                        signal.raise();
+                        signal.raise(crate::JobEvent::CpuTimeLimit);
                         let _ = view.terminate();
                         return;
                     }

@@ -500,6 +500,9 @@ impl JobView {
     pub(crate) fn terminate(&self) -> Result<()> {
         unsupported("terminate job")
     }
+    pub(crate) fn accounting(&self) -> Result<crate::JobAccounting> {
+        unsupported("read job accounting")
+    }
 }
 
 pub(crate) fn list_jobs() -> Result<Vec<String>> {

@@ -849,6 +849,9 @@ impl JobView {
     pub(crate) fn terminate(&self) -> Result<()> {
         self.0.terminate()
     }
+    pub(crate) fn accounting(&self) -> Result<JobAccounting> {
+        self.0.accounting()
+    }
 }
 
 impl Drop for JobView {

@@ -294,4 +294,7 @@ impl JobView {
     pub(crate) fn terminate(&self) -> Result<()> {
         unsupported("terminate job")
     }
+    pub(crate) fn accounting(&self) -> Result<crate::JobAccounting> {
+        unsupported("read job accounting")
+    }
 }
