@@ -263,6 +263,9 @@ fn limit_lines(l: &JobLimits) -> Vec<String> {
         let s: Vec<String> = c.iter().map(usize::to_string).collect();
         v.push(format!("affinity:        {}", s.join(",")));
     }
+    if l.breakaway_ok {
+        v.push("breakaway:       allowed".into());
+    }
     for r in &l.io_rates {
         v.push(format!(
             "I/O {}:{}:        rbps={:?} wbps={:?} riops={:?} wiops={:?}",
@@ -285,6 +288,7 @@ fn limits_json(l: &JobLimits) -> Value {
         "working_set_min": l.working_set_min,
         "working_set_max": l.working_set_max,
         "affinity": l.affinity,
+        "breakaway_ok": l.breakaway_ok,
         "io_rates": l.io_rates.iter().map(|r| json!({
             "device": format!("{}:{}", r.major, r.minor),
             "read_bps": r.read_bps, "write_bps": r.write_bps,
@@ -298,6 +302,8 @@ pub fn accounting_json(a: &JobAccounting) -> Value {
         "user_time": a.user_time.map(|d| d.as_secs_f64()),
         "kernel_time": a.kernel_time.map(|d| d.as_secs_f64()),
         "cpu_time": a.total_time().map(|d| d.as_secs_f64()),
+        "this_period_user_time": a.this_period_user.map(|d| d.as_secs_f64()),
+        "this_period_kernel_time": a.this_period_kernel.map(|d| d.as_secs_f64()),
         "active_processes": a.active_processes,
         "total_processes": a.total_processes,
         "page_faults": a.page_faults,
@@ -325,6 +331,12 @@ pub fn accounting_lines(a: &JobAccounting) -> Vec<String> {
             t(a.total_time()),
             t(a.user_time),
             t(a.kernel_time)
+        ),
+        format!(
+            "this period:     {} (user {}, kernel {})",
+            t(a.this_period_time()),
+            t(a.this_period_user),
+            t(a.this_period_kernel)
         ),
         format!("active processes: {}", a.active_processes),
         format!(
@@ -467,6 +479,7 @@ mod tests {
 pub struct RunJob {
     name: Option<String>,
     limits: JobLimits,
+    notify: corral::JobNotificationLimits,
     timeout: Option<Duration>,
     stats: bool,
     json: bool,
@@ -487,6 +500,11 @@ impl RunJob {
             || a.cpus.is_some()
             || a.timeout.is_some()
             || a.job.is_some()
+            || a.allow_breakaway
+            || a.notify_memory.is_some()
+            || a.notify_cpu_time.is_some()
+            || a.notify_read.is_some()
+            || a.notify_write.is_some()
             || a.stats;
         if a.json && !a.stats && !a.job_events.events {
             return Err(Failure::usage("--json goes with --stats or --events"));
@@ -494,7 +512,7 @@ impl RunJob {
         if !any {
             return Ok(None);
         }
-        let mut l = JobLimits::new();
+        let mut l = JobLimits::new().breakaway_ok(a.allow_breakaway);
         if let Some(s) = &a.memory {
             l = l.job_memory(parse_size(s, "--memory")?);
         }
@@ -527,6 +545,19 @@ impl RunJob {
             }
             (None, None) => {}
         }
+        let mut notify = corral::JobNotificationLimits::new();
+        if let Some(s) = &a.notify_memory {
+            notify = notify.job_memory(parse_size(s, "--notify-memory")?);
+        }
+        if let Some(s) = &a.notify_cpu_time {
+            notify = notify.job_cpu_time(parse_time(s, "--notify-cpu-time")?);
+        }
+        if let Some(s) = &a.notify_read {
+            notify = notify.io_read_bytes(parse_size(s, "--notify-read")?);
+        }
+        if let Some(s) = &a.notify_write {
+            notify = notify.io_write_bytes(parse_size(s, "--notify-write")?);
+        }
         let timeout = a
             .timeout
             .as_deref()
@@ -551,6 +582,7 @@ impl RunJob {
         Ok(Some(RunJob {
             name: a.job.clone(),
             limits: l,
+            notify,
             timeout,
             stats: a.stats,
             json: a.json,
@@ -562,13 +594,17 @@ impl RunJob {
 
     /// Creates the job with its limits (all or nothing).
     pub fn create(&self) -> Result<Job, Failure> {
-        Job::create_with_limits(self.name.as_deref(), &self.limits).map_err(|e| {
+        let fail = |e: corral::Error| {
             let mut f = Failure::from_error(&e);
             if e.kind() == corral::ErrorKind::Unsupported {
                 f.msg = format!("{}; see `corral job` --help", f.msg);
             }
             f
-        })
+        };
+        let mut job = Job::create_with_limits(self.name.as_deref(), &self.limits).map_err(fail)?;
+        // On error the job, empty, is removed as it drops.
+        job.set_notification_limits(&self.notify).map_err(fail)?;
+        Ok(job)
     }
 
     /// Waits for the program (killing the job at `--timeout`), kills what it left in the

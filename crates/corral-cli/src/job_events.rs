@@ -56,6 +56,7 @@ pub fn event_json(ev: &JobEvent, secs: f64) -> Value {
         JobEvent::ProcessLimit { count }
         | JobEvent::MemoryLimit { count }
         | JobEvent::OomKill { count } => v["count"] = json!(count),
+        JobEvent::NotificationLimit { limit } => v["limit"] = json!(limit.name()),
         _ => {}
     }
     v
@@ -72,6 +73,7 @@ pub fn event_text(ev: &JobEvent, secs: f64) -> String {
             format!("{count} time(s)")
         }
         JobEvent::OomKill { count } => format!("{count} killed"),
+        JobEvent::NotificationLimit { limit } => format!("{} crossed", limit.name()),
         _ => String::new(),
     };
     format!("{secs:10.6}  {:<14} {pid:>8}  {detail}", ev.kind())

@@ -11,7 +11,7 @@ use crate::Failure;
 #[derive(Args, Debug)]
 #[command(after_help = "\
 Jobs: any of --memory, --process-memory, --max-procs, --cpu-time, --cpu-rate, --cpus,
---timeout, --job or --stats runs the program in a job (Linux: a cgroup below corral's
+--timeout, --job, --allow-breakaway or --stats runs the program in a job (Linux: a cgroup below corral's
 own) that it and everything it starts cannot leave. When the program ends, whatever it
 left running in the job is killed and the job removed. A limit this machine cannot
 enforce is an error (exit 3), never silently ignored. --max-procs counts tasks: Linux
@@ -108,6 +108,28 @@ pub struct RunArgs {
     /// Name the job (visible to `corral job list/show/kill`); must not exist yet.
     #[arg(long, value_name = "NAME")]
     pub job: Option<String>,
+    /// Report (with --events) when the job's memory reaches SIZE; nothing is killed
+    /// (Windows: notification limits). Sampled every 5-50 ms.
+    #[arg(long, value_name = "SIZE", requires = "events")]
+    pub notify_memory: Option<String>,
+    /// Report (with --events) when the job has used TIME of CPU; nothing is killed.
+    #[arg(long, value_name = "TIME", requires = "events")]
+    pub notify_cpu_time: Option<String>,
+    /// Report (with --events) when the job has read SIZE from block devices.
+    #[arg(long, value_name = "SIZE", requires = "events")]
+    pub notify_read: Option<String>,
+    /// Report (with --events) when the job has written SIZE to block devices.
+    #[arg(long, value_name = "SIZE", requires = "events")]
+    pub notify_write: Option<String>,
+    /// Let the job's processes start children outside it with `corral run --breakaway`
+    /// (Windows: JOB_OBJECT_LIMIT_BREAKAWAY_OK). Linux: corral's convention, kept on the
+    /// job's cgroup, not enforced by the kernel.
+    #[arg(long)]
+    pub allow_breakaway: bool,
+    /// Start the program outside the job corral runs in, if that job allows it (Windows:
+    /// CREATE_BREAKAWAY_FROM_JOB); no effect when corral is in no job. Not with job options.
+    #[arg(long)]
+    pub breakaway: bool,
     /// Print the job's accounting (CPU time, memory, faults, I/O, OOM kills) to stderr at
     /// the end.
     #[arg(long)]
@@ -370,8 +392,14 @@ pub fn run(a: RunArgs) -> Result<(), Failure> {
             "--exec cannot be combined with --suspended, --pty or --events",
         ));
     }
-    let mut cmd = build(&a)?;
+    let mut cmd = build(&a)?.breakaway_from_job(a.breakaway);
     let plan = crate::job::RunJob::from_args(&a)?;
+    if a.breakaway && (plan.is_some() || a.job_events.events) {
+        return Err(usage(
+            "--breakaway starts the program outside corral's job; it cannot be combined with \
+             job options or --events, which put it in a new job",
+        ));
+    }
     if a.exec {
         if plan.is_some() {
             return Err(usage(

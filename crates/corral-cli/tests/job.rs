@@ -142,6 +142,9 @@ fn cpu_time_ends_a_burner_near_two_seconds() {
         "{cpu} s of CPU under --cpu-time 2s"
     );
     assert_eq!(s["cpu_time_limit_hit"], true);
+    // The job got its limit when it was created, empty: the period is its whole life.
+    assert_eq!(s["this_period_user_time"], s["user_time"]);
+    assert_eq!(s["this_period_kernel_time"], s["kernel_time"]);
 }
 
 #[test]
@@ -405,4 +408,95 @@ fn failed_spawn_and_taken_name_leave_nothing() {
         .success());
     holder.wait().unwrap();
     assert!(wait_until(Duration::from_secs(5), || dirs_of(&name).is_empty()));
+}
+
+#[test]
+fn breakaway_daemon_survives_the_end_of_the_job() {
+    integration::require_root!("creates cgroups");
+    let name = unique_name("brk");
+    let corral_bin = env!("CARGO_BIN_EXE_corral");
+    // Inside the job: `corral run --breakaway -- testbin --daemonize`; the daemon starts
+    // outside the job, so the outer run's end-of-job kill does not reach it.
+    let o = run_job_keep(
+        &name,
+        &["--allow-breakaway"],
+        &["--exit", "0", "--children", "0"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_gone(&name);
+    // The surviving daemon keeps its stdout and stderr open: files, not pipes to wait on.
+    let tmp = integration::TempDir::new("brk");
+    let (out_path, err_path) = (tmp.path().join("out"), tmp.path().join("err"));
+    let st = corral()
+        .args(["run", "--job", &name, "--allow-breakaway", "--", corral_bin])
+        .args(["run", "--breakaway", "--"])
+        .arg(testbin_path())
+        .arg("--daemonize")
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&out_path).unwrap())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .status()
+        .unwrap();
+    let err = std::fs::read_to_string(&err_path).unwrap_or_default();
+    let out = std::fs::read_to_string(&out_path).unwrap_or_default();
+    let daemon = out
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("pid="))
+        .and_then(|v| v.parse::<u32>().ok());
+    let daemon_start = daemon.and_then(integration::start_time_of);
+    let daemon_cg = daemon
+        .and_then(|p| std::fs::read_to_string(format!("/proc/{p}/cgroup")).ok())
+        .unwrap_or_default();
+    let survived = match (daemon, daemon_start) {
+        (Some(p), Some(s)) => integration::kill_if_same(p, s),
+        _ => false,
+    };
+    assert!(st.success(), "{err}");
+    assert_gone(&name);
+    let pid = daemon.unwrap_or_else(|| panic!("no pid in {out:?}"));
+    assert!(
+        survived,
+        "the breakaway daemon {pid} did not survive the job"
+    );
+    assert!(!daemon_cg.contains("corral-"), "{daemon_cg}");
+
+    // Without --allow-breakaway the inner run is refused (exit 3, the job named).
+    let o = corral()
+        .args(["run", "--job", &name, "--", corral_bin])
+        .args(["run", "--breakaway", "--"])
+        .arg(testbin_path())
+        .args(["--exit", "0"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let e = stderr(&o);
+    assert!(
+        e.contains("does not allow breakaway") && e.contains(&name),
+        "{e}"
+    );
+    assert_gone(&name);
+}
+
+#[test]
+fn notify_memory_is_reported_as_an_event_and_kills_nothing() {
+    integration::require_root!("creates cgroups");
+    let name = unique_name("ntf");
+    let o = run_job(
+        &name,
+        &["--events", "--json", "--notify-memory", "16M"],
+        &["--alloc-mb", "32", "--sleep-ms", "300"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let e = stderr(&o);
+    let notes: Vec<Value> = e
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l.trim_start_matches("corral: job: ")).ok())
+        .filter(|v| v["event"] == "notification-limit")
+        .collect();
+    assert_eq!(notes.len(), 1, "{e}");
+    assert_eq!(notes[0]["limit"], "job memory", "{e}");
+    // Without --events there is nobody to tell: a usage error.
+    let o = run_job(&name, &["--notify-memory", "16M"], &["--exit", "0"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }

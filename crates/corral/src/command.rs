@@ -82,6 +82,11 @@ pub(crate) struct Options {
     pub(crate) pty: bool,
     /// The job the child joins before it runs anything of the program.
     pub(crate) job: Option<imp::JobSpawn>,
+    /// Spawn outside the caller's job ([`Command::breakaway_from_job`]).
+    pub(crate) breakaway: bool,
+    /// Where a breakaway child goes, resolved at spawn time (`None`: the caller is in no
+    /// job, nothing to leave).
+    pub(crate) breakaway_to: Option<imp::JobSpawn>,
     pub(crate) stdin_set: bool,
     pub(crate) stdout_set: bool,
     pub(crate) stderr_set: bool,
@@ -446,6 +451,35 @@ impl Command {
         self
     }
 
+    /// Starts the child outside the job the caller is in (Windows:
+    /// `CREATE_BREAKAWAY_FROM_JOB`), if that job allows it
+    /// ([`JobLimits::breakaway_ok`](crate::JobLimits::breakaway_ok)). When the caller is
+    /// in no job this does nothing, as on Windows.
+    ///
+    /// # Errors
+    ///
+    /// [`Command::spawn`] fails with [`ErrorKind::AccessDenied`] naming the job when the
+    /// job does not allow breakaway (no child is created), and with
+    /// [`ErrorKind::InvalidInput`] when [`Command::job`] is given too.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: the job is the `corral-*` cgroup the caller is in (the innermost one, for
+    /// nested jobs: the child stays in the outer jobs, whose limits still bind). corral
+    /// reads the job's mark (the extended attribute `user.corral.breakaway_ok` on its
+    /// cgroups), then the child writes itself into the `cgroup.procs` of the cgroup the
+    /// job was created below, in each hierarchy, between `fork` and `execve` — the same
+    /// mechanism as [`Command::job`], so the program never runs inside the job. This is
+    /// corral's convention, not kernel enforcement: a process that may write to the
+    /// parent cgroup can leave the job whatever the mark says, and one that may not
+    /// cannot break away even when the job allows it (the spawn then fails with
+    /// [`ErrorKind::AccessDenied`]). Windows: not implemented yet
+    /// ([`ErrorKind::Unsupported`]).
+    pub fn breakaway_from_job(mut self, yes: bool) -> Command {
+        self.opts.breakaway = yes;
+        self
+    }
+
     /// Gives the child a new pseudo-terminal as its controlling terminal and as its
     /// stdin, stdout and stderr (those not redirected otherwise); the other end is
     /// [`Child::pty`]. Implies a new session. (The `CREATE_NEW_CONSOLE` case.)
@@ -465,6 +499,7 @@ impl Command {
     /// child is left behind on failure.
     pub fn spawn(mut self) -> Result<Child> {
         self.validate()?;
+        self.resolve_breakaway()?;
         let blocked = self.opts.forward_signals.then(imp::block_forwarded);
         let spawned = imp::spawn(&mut self.cmd, &mut self.spec, &self.opts, blocked.as_ref());
         let (std, extra) = match spawned {
@@ -505,15 +540,30 @@ impl Command {
     /// As [`Command::spawn`]; [`ErrorKind::InvalidInput`] for `suspended`, `pty` and
     /// `kill_on_drop`, which need a parent.
     pub fn exec(mut self) -> Error {
-        if let Err(e) = self.validate() {
+        if let Err(e) = self.validate().and_then(|()| self.resolve_breakaway()) {
             return e;
         }
         let e = imp::exec(&mut self.cmd, &mut self.spec, &self.opts);
         self.explain(e)
     }
 
+    /// Finds where a breakaway child goes (at spawn time: the caller's job now).
+    fn resolve_breakaway(&mut self) -> Result<()> {
+        if self.opts.breakaway {
+            self.opts.breakaway_to = imp::breakaway_target()?;
+        }
+        Ok(())
+    }
+
     fn validate(&self) -> Result<()> {
         let bad = |d: String| Err(Error::new(ErrorKind::InvalidInput, "spawn").with_detail(d));
+        if self.opts.breakaway && self.opts.job.is_some() {
+            return bad(
+                "breakaway_from_job and job together: a child cannot both leave the \
+                 caller's job and join a job"
+                    .into(),
+            );
+        }
         if let Some(n) = self.opts.nice {
             if !(-20..=19).contains(&n) {
                 return bad(format!("nice {n} is outside -20..=19"));

@@ -94,8 +94,9 @@ pub const MAX_JOB_NAME: usize = 64;
 /// close-on-exec, but a child forked without `exec` shares it, and the lock with it.
 #[derive(Debug)]
 pub struct Job {
-    // Declared first so it stops (and lets go of the cgroups) before `inner` drops.
+    // Declared first so they stop (and let go of the cgroups) before `inner` drops.
     watcher: Option<crate::job_limits::Watcher>,
+    notifier: Option<crate::job_limits::Notifier>,
     /// The limits set through this handle (the kernel keeps only some of them).
     limits: JobLimits,
     inner: imp::Job,
@@ -103,6 +104,9 @@ pub struct Job {
     cpu_limit: std::sync::Arc<crate::job_limits::CpuLimitSignal>,
     /// Kill-on-close: the guard that kills the job when this handle or its process goes.
     guard: Option<imp::JobGuard>,
+    /// The job's (user, kernel) time when this handle last set a job CPU time limit: the
+    /// start of the accounting period (`None`: the job's creation).
+    period_base: Option<(Duration, Duration)>,
 }
 
 impl Drop for Job {
@@ -206,10 +210,12 @@ impl Job {
     fn wrap(inner: imp::Job) -> Job {
         Job {
             watcher: None,
+            notifier: None,
             limits: JobLimits::default(),
             inner,
             cpu_limit: Default::default(),
             guard: None,
+            period_base: None,
         }
     }
 
@@ -240,7 +246,10 @@ impl Job {
     /// ([`Command::job`](crate::Command::job)) or assigned to the job from now on; the job
     /// CPU time (user + kernel time of all members, past ones included — Windows counts
     /// user time) is enforced by a watcher thread of this process while this handle
-    /// lives, restarted with the new budget.
+    /// lives, restarted with the new budget. Setting a job CPU time limit starts a new
+    /// accounting period, as on Windows: the budget counts the time used from this call
+    /// on (see [`JobAccounting::this_period_user`]), the time used before is not held
+    /// against it — calling `set_limits` again with the same limit grants it afresh.
     ///
     /// # Errors
     ///
@@ -277,8 +286,20 @@ impl Job {
                     .with_detail(format!("affinity: CPU {c} does not exist ({n} CPUs)")));
             }
         }
+        // The period starts when the limit is set: the times before are not counted.
+        let base = match limits.job_cpu_time {
+            Some(_) => {
+                let a = self.inner.accounting()?;
+                Some((
+                    a.user_time.unwrap_or_default(),
+                    a.kernel_time.unwrap_or_default(),
+                ))
+            }
+            None => self.period_base,
+        };
         self.inner.set_limits(limits)?;
         self.watcher = None;
+        self.period_base = base;
         if let Some(t) = limits.job_cpu_time {
             self.watcher = Some(crate::job_limits::Watcher::start(
                 self.inner.view(),
@@ -287,6 +308,34 @@ impl Job {
             )?);
         }
         self.limits = limits.clone();
+        Ok(())
+    }
+
+    /// Sets the job's notification-only limits (Windows: `SetInformationJobObject` with
+    /// `JobObjectNotificationLimitInformation`), replacing those set before through this
+    /// handle (empty limits: none). When the job crosses one, every [`Job::events`]
+    /// stream of this handle gets [`JobEvent::NotificationLimit`](crate::JobEvent::NotificationLimit)
+    /// once; nothing is killed. They are watched while this handle lives.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`] for a `0` value; [`ErrorKind::Unsupported`] naming the
+    /// limit when the job has no counter for it (no memory or I/O controller).
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: a thread of this process, see [`JobNotificationLimits`](crate::JobNotificationLimits)
+    /// for what is exact and what is sampled. Windows: not implemented yet.
+    pub fn set_notification_limits(&mut self, limits: &crate::JobNotificationLimits) -> Result<()> {
+        limits.validate()?;
+        self.notifier = None;
+        if !limits.is_empty() {
+            self.notifier = Some(crate::job_limits::Notifier::start(
+                self.inner.view(),
+                limits,
+                self.cpu_limit.clone(),
+            )?);
+        }
         Ok(())
     }
 
@@ -321,6 +370,9 @@ impl Job {
     pub fn accounting(&self) -> Result<JobAccounting> {
         let mut a = self.inner.accounting()?;
         a.cpu_time_limit_hit = self.watcher.as_ref().is_some_and(|w| w.hit());
+        let (bu, bk) = self.period_base.unwrap_or_default();
+        a.this_period_user = a.user_time.map(|t| t.saturating_sub(bu));
+        a.this_period_kernel = a.kernel_time.map(|t| t.saturating_sub(bk));
         Ok(a)
     }
 

@@ -14,6 +14,7 @@
 //! | [`JobEvent::NewProcess`] | exact for forks of members when the proc connector is available (root, initial namespaces); else best-effort, from rescans of `cgroup.procs` at each other event; processes moved in from outside are always best-effort | same |
 //! | [`JobEvent::ProcessLimit`] | exact: `pids.events` `max` (`POLLPRI`) | best-effort: v1 `pids.events` is not notified |
 //! | [`JobEvent::MemoryLimit`] / [`OomKill`](JobEvent::OomKill) | exact: `memory.events` `max`/`oom`/`oom_kill` (`POLLPRI`) | exact: eventfd on `memory.oom_control` (`cgroup.event_control`); the kill count from `oom_kill` there |
+//! | [`JobEvent::NotificationLimit`] | for watchers from [`Job::events`] on the handle that set the limits; when the handle's notification thread notices the crossing — CPU time as precise as the CPU time limit, memory and I/O best-effort (sampled every 5–50 ms; see [`JobNotificationLimits`](crate::JobNotificationLimits)) | same |
 //! | [`JobEvent::CpuTimeLimit`] | exact for watchers from [`Job::events`] on the handle whose [`JobLimits::job_cpu_time`](crate::JobLimits::job_cpu_time) watcher terminated the job (it wakes them before the kill, so the event comes before the exits and `JobEmpty` that follow); never seen by other handles or processes (`corral job events NAME`): the limit lives in the process that set it, not in the cgroup | same |
 //!
 //! Windows: every event comes from the job's completion port and is exact; the exit
@@ -78,6 +79,13 @@ pub enum JobEvent {
     },
     /// The job used up its CPU-time limit (Windows: `JOB_OBJECT_MSG_END_OF_JOB_TIME`).
     CpuTimeLimit,
+    /// The job crossed a notification-only limit of this handle
+    /// ([`Job::set_notification_limits`]); nothing was killed (Windows:
+    /// `JOB_OBJECT_MSG_NOTIFICATION_LIMIT`).
+    NotificationLimit {
+        /// Which one.
+        limit: crate::NotificationLimit,
+    },
     /// The job has no members any more (Windows: `JOB_OBJECT_MSG_ACTIVE_PROCESS_ZERO`). It may
     /// gain members again (then a later `JobEmpty` follows).
     JobEmpty,
@@ -85,7 +93,7 @@ pub enum JobEvent {
 
 impl JobEvent {
     /// A short name: `new-process`, `exit`, `abnormal-exit`, `process-limit`,
-    /// `memory-limit`, `oom-kill`, `cpu-time-limit`, `empty`.
+    /// `memory-limit`, `oom-kill`, `cpu-time-limit`, `notification-limit`, `empty`.
     pub fn kind(&self) -> &'static str {
         match self {
             JobEvent::NewProcess { .. } => "new-process",
@@ -95,6 +103,7 @@ impl JobEvent {
             JobEvent::MemoryLimit { .. } => "memory-limit",
             JobEvent::OomKill { .. } => "oom-kill",
             JobEvent::CpuTimeLimit => "cpu-time-limit",
+            JobEvent::NotificationLimit { .. } => "notification-limit",
             JobEvent::JobEmpty => "empty",
         }
     }
@@ -141,6 +150,9 @@ impl std::fmt::Display for JobEvent {
             JobEvent::MemoryLimit { count } => write!(f, "memory limit hit ({count}×)"),
             JobEvent::OomKill { count } => write!(f, "out of memory: {count} killed"),
             JobEvent::CpuTimeLimit => write!(f, "CPU time limit hit"),
+            JobEvent::NotificationLimit { limit } => {
+                write!(f, "notification limit crossed: {}", limit.name())
+            }
             JobEvent::JobEmpty => write!(f, "job empty"),
         }
     }

@@ -9,7 +9,7 @@
 //! | [`job_memory`](JobLimits::job_memory) | `JOB_OBJECT_LIMIT_JOB_MEMORY` | `memory.max` + `memory.swap.max = 0` / `memory.limit_in_bytes` + `memory.memsw.limit_in_bytes` | exact: the kernel reclaims, then the OOM killer kills a member |
 //! | [`process_memory`](JobLimits::process_memory) | `JOB_OBJECT_LIMIT_PROCESS_MEMORY` | `RLIMIT_AS` on each process spawned into or assigned to the job (children inherit it) | address space, not committed memory: allocations beyond it fail |
 //! | [`max_processes`](JobLimits::max_processes) | `JOB_OBJECT_LIMIT_ACTIVE_PROCESS` | `pids.max` | counts **tasks (threads too)**, Windows counts processes; `fork`/`clone` fail with `EAGAIN` beyond it |
-//! | [`job_cpu_time`](JobLimits::job_cpu_time) | `JOB_OBJECT_LIMIT_JOB_TIME` | a watcher thread of the owning process reads `cpu.stat` / `cpuacct.usage` and terminates the job | overshoot ≤ (wake-up latency + kill time) × CPUs the job can use, typically a few ms of CPU per core |
+//! | [`job_cpu_time`](JobLimits::job_cpu_time) | `JOB_OBJECT_LIMIT_JOB_TIME` | a watcher thread of the owning process reads `cpu.stat` / `cpuacct.usage` and terminates the job when the time used since the limit was set reaches it | overshoot ≤ (wake-up latency + kill time) × CPUs the job can use, typically a few ms of CPU per core |
 //! | [`process_cpu_time`](JobLimits::process_cpu_time) | `JOB_OBJECT_LIMIT_PROCESS_TIME` | `RLIMIT_CPU` (soft = hard, so `SIGKILL`) on each process spawned into or assigned to the job | whole seconds, rounded up |
 //! | [`cpu_rate`](JobLimits::cpu_rate) | `JOB_OBJECT_CPU_RATE_CONTROL_HARD_CAP` | `cpu.max` / `cpu.cfs_quota_us` = rate × CPUs × period | CFS bandwidth: exact per 100 ms period |
 //! | [`cpus`](JobLimits::cpus) | (as `docker --cpus`) | `cpu.max` / `cpu.cfs_quota_us` = cores × period | as `cpu_rate` |
@@ -18,6 +18,7 @@
 //! | [`io_rate`](JobLimits::io_rate) | `SetIoRateControlInformationJobObject` | `io.max` / `blkio.throttle.*_device` | per device, block I/O only (not the page cache) |
 //! | [`priority_class`](JobLimits::priority_class) | `JOB_OBJECT_LIMIT_PRIORITY_CLASS` | set on each process spawned into or assigned to the job | members may change it later (Windows forbids it) |
 //! | [`affinity`](JobLimits::affinity) | `JOB_OBJECT_LIMIT_AFFINITY` | `cpuset.cpus` (enforced) and `sched_setaffinity` on each process spawned into or assigned to the job | exact |
+//! | [`breakaway_ok`](JobLimits::breakaway_ok) | `JOB_OBJECT_LIMIT_BREAKAWAY_OK` | the extended attribute `user.corral.breakaway_ok` on the job's cgroup directories, read by [`Command::breakaway_from_job`](crate::Command::breakaway_from_job) in the member that spawns | corral's convention, **not enforced by the kernel**: any process allowed to write to the parent cgroup's `cgroup.procs` can leave the job regardless |
 //!
 //! Limits set through a handle that the kernel does not keep (per-process limits, the
 //! priority class, the job CPU time) live in that handle: [`Job::limits`](crate::Job::limits)
@@ -46,7 +47,10 @@ pub struct JobLimits {
     pub process_memory: Option<u64>,
     /// Active tasks at once (Windows: `JOB_OBJECT_LIMIT_ACTIVE_PROCESS`); Linux counts threads.
     pub max_processes: Option<u64>,
-    /// CPU time of all members together, ever (Windows: `JOB_OBJECT_LIMIT_JOB_TIME`).
+    /// CPU time of all members together, counted from the moment the limit is set —
+    /// the start of the accounting period, [`JobAccounting::this_period_user`] +
+    /// [`JobAccounting::this_period_kernel`] (Windows: `JOB_OBJECT_LIMIT_JOB_TIME`, which
+    /// likewise adds the time already used to the limit).
     pub job_cpu_time: Option<Duration>,
     /// CPU time of each member (Windows: `JOB_OBJECT_LIMIT_PROCESS_TIME`).
     pub process_cpu_time: Option<Duration>,
@@ -66,6 +70,12 @@ pub struct JobLimits {
     pub priority_class: Option<PriorityClass>,
     /// CPUs members may run on (Windows: `JOB_OBJECT_LIMIT_AFFINITY`).
     pub affinity: Option<Vec<usize>>,
+    /// Members may spawn children outside the job with
+    /// [`Command::breakaway_from_job`](crate::Command::breakaway_from_job) (Windows:
+    /// `JOB_OBJECT_LIMIT_BREAKAWAY_OK`). Unlike the `Option` limits, `false` is a value:
+    /// [`Job::set_limits`](crate::Job::set_limits) always sets it, as Windows'
+    /// `LimitFlags` do.
+    pub breakaway_ok: bool,
 }
 
 /// A block device's I/O rate caps for a job (`None`: not capped).
@@ -138,7 +148,8 @@ impl JobLimits {
         self.max_processes = Some(n);
         self
     }
-    /// CPU time of all members together; the job is terminated when it is used up.
+    /// CPU time of all members together from now on (the time already used does not
+    /// count); the job is terminated when it is used up.
     pub fn job_cpu_time(mut self, t: Duration) -> JobLimits {
         self.job_cpu_time = Some(t);
         self
@@ -182,6 +193,20 @@ impl JobLimits {
     /// CPUs members may run on.
     pub fn affinity(mut self, cpus: &[usize]) -> JobLimits {
         self.affinity = Some(cpus.to_vec());
+        self
+    }
+
+    /// Whether members may spawn children outside the job
+    /// ([`Command::breakaway_from_job`](crate::Command::breakaway_from_job)).
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: kept as the extended attribute `user.corral.breakaway_ok` on the job's
+    /// cgroup directories (cgroupfs supports `user.*` attributes since Linux 5.7), so any
+    /// member can read it. It is corral's convention, not a kernel rule: a process with
+    /// write access to the parent cgroup can move itself out whatever it says.
+    pub fn breakaway_ok(mut self, yes: bool) -> JobLimits {
+        self.breakaway_ok = yes;
         self
     }
 
@@ -303,6 +328,274 @@ impl JobLimits {
     }
 }
 
+/// Notification-only limits of a [`Job`](crate::Job) (Windows:
+/// `JobObjectNotificationLimitInformation`): when the job crosses one, watchers from
+/// [`Job::events`](crate::Job::events) on the handle that set it get
+/// [`JobEvent::NotificationLimit`](crate::JobEvent::NotificationLimit) — once per limit
+/// per [`Job::set_notification_limits`](crate::Job::set_notification_limits) call —
+/// and nothing is killed.
+///
+/// # Platform-specific behavior
+///
+/// Linux has no kernel notification for these on cgroup v2 (v1 memory thresholds through
+/// `cgroup.event_control` exist but are not used yet), so a thread of the process holding
+/// the handle watches, while the handle lives:
+///
+/// | limit | read from | precision |
+/// |---|---|---|
+/// | [`job_memory`](Self::job_memory) | v2 `memory.current` / v1 `memory.usage_in_bytes` (page cache included) | best-effort: sampled every 5 ms, backing off to 50 ms while nothing changes; a spike shorter than that can be missed |
+/// | [`job_cpu_time`](Self::job_cpu_time) | v2 `cpu.stat usage_usec` / v1 `cpuacct.usage`, counted from the call | as [`JobLimits::job_cpu_time`]: the thread sleeps until the earliest moment the time could be used up |
+/// | [`io_read_bytes`](Self::io_read_bytes) / [`io_write_bytes`](Self::io_write_bytes) | v2 `io.stat` / v1 `blkio.throttle.io_service_bytes_recursive` (block I/O, counted since the job was created) | best-effort, sampled as memory |
+#[non_exhaustive]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobNotificationLimits {
+    /// Memory of all members together, bytes (Windows: `JobMemoryLimit`).
+    pub job_memory: Option<u64>,
+    /// CPU time of all members together from the moment the limits are set (Windows:
+    /// `PerJobUserTimeLimit`).
+    pub job_cpu_time: Option<Duration>,
+    /// Bytes read from block devices (Windows: `IoReadBytesLimit`).
+    pub io_read_bytes: Option<u64>,
+    /// Bytes written to block devices (Windows: `IoWriteBytesLimit`).
+    pub io_write_bytes: Option<u64>,
+}
+
+impl JobNotificationLimits {
+    /// No notification limits.
+    pub fn new() -> JobNotificationLimits {
+        JobNotificationLimits::default()
+    }
+    /// Memory of all members together, in bytes.
+    pub fn job_memory(mut self, bytes: u64) -> JobNotificationLimits {
+        self.job_memory = Some(bytes);
+        self
+    }
+    /// CPU time of all members together, from now on.
+    pub fn job_cpu_time(mut self, t: Duration) -> JobNotificationLimits {
+        self.job_cpu_time = Some(t);
+        self
+    }
+    /// Bytes read from block devices.
+    pub fn io_read_bytes(mut self, bytes: u64) -> JobNotificationLimits {
+        self.io_read_bytes = Some(bytes);
+        self
+    }
+    /// Bytes written to block devices.
+    pub fn io_write_bytes(mut self, bytes: u64) -> JobNotificationLimits {
+        self.io_write_bytes = Some(bytes);
+        self
+    }
+    /// Whether none is set.
+    pub fn is_empty(&self) -> bool {
+        *self == JobNotificationLimits::default()
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        let bad = |name: &str| {
+            Err(
+                Error::new(ErrorKind::InvalidInput, "set job notification limits")
+                    .with_detail(format!("{name}: must be greater than 0")),
+            )
+        };
+        for (l, v) in [
+            (NotificationLimit::JobMemory, self.job_memory),
+            (NotificationLimit::IoReadBytes, self.io_read_bytes),
+            (NotificationLimit::IoWriteBytes, self.io_write_bytes),
+        ] {
+            if v == Some(0) {
+                return bad(l.name());
+            }
+        }
+        if self.job_cpu_time == Some(Duration::ZERO) {
+            return bad(NotificationLimit::JobCpuTime.name());
+        }
+        Ok(())
+    }
+}
+
+/// Which notification limit a job crossed, in
+/// [`JobEvent::NotificationLimit`](crate::JobEvent::NotificationLimit).
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum NotificationLimit {
+    /// [`JobNotificationLimits::job_memory`].
+    JobMemory,
+    /// [`JobNotificationLimits::job_cpu_time`].
+    JobCpuTime,
+    /// [`JobNotificationLimits::io_read_bytes`].
+    IoReadBytes,
+    /// [`JobNotificationLimits::io_write_bytes`].
+    IoWriteBytes,
+}
+
+impl NotificationLimit {
+    /// A short name (`job memory`).
+    pub fn name(self) -> &'static str {
+        match self {
+            NotificationLimit::JobMemory => "job memory",
+            NotificationLimit::JobCpuTime => "job CPU time",
+            NotificationLimit::IoReadBytes => "I/O read bytes",
+            NotificationLimit::IoWriteBytes => "I/O write bytes",
+        }
+    }
+}
+
+/// The notification-limit watcher: a thread that reports (never kills) when the job
+/// crosses a [`JobNotificationLimits`] value. Stops when dropped.
+#[derive(Debug)]
+pub(crate) struct Notifier {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// The shortest and longest sampling intervals for memory and I/O.
+const SAMPLE_MIN: Duration = Duration::from_millis(5);
+const SAMPLE_MAX: Duration = Duration::from_millis(50);
+
+impl Notifier {
+    pub(crate) fn start(
+        view: imp::JobView,
+        limits: &JobNotificationLimits,
+        signal: Arc<CpuLimitSignal>,
+    ) -> Result<Notifier> {
+        let op = "set job notification limits";
+        let unsupported = |l: NotificationLimit, why: &str| {
+            Error::new(ErrorKind::Unsupported, op)
+                .with_detail(format!("{} cannot be watched here: {why}", l.name()))
+        };
+        // Fail now, not in the thread, for what cannot be read.
+        let base = match limits.job_cpu_time {
+            Some(_) => view
+                .cpu_usage()
+                .map_err(|_| unsupported(NotificationLimit::JobCpuTime, "no CPU usage counter"))?,
+            None => Duration::ZERO,
+        };
+        let sampled = limits.job_memory.is_some()
+            || limits.io_read_bytes.is_some()
+            || limits.io_write_bytes.is_some();
+        if sampled {
+            let a = view.accounting()?;
+            if limits.job_memory.is_some() && a.memory.is_none() {
+                return Err(unsupported(
+                    NotificationLimit::JobMemory,
+                    "the job has no memory controller",
+                ));
+            }
+            if limits.io_read_bytes.is_some() && a.read_bytes.is_none() {
+                return Err(unsupported(
+                    NotificationLimit::IoReadBytes,
+                    "the job has no io/blkio controller",
+                ));
+            }
+            if limits.io_write_bytes.is_some() && a.write_bytes.is_none() {
+                return Err(unsupported(
+                    NotificationLimit::IoWriteBytes,
+                    "the job has no io/blkio controller",
+                ));
+            }
+        }
+        let limits = limits.clone();
+        let (tx, rx) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("corral-job-notify".into())
+            .spawn(move || {
+                let mut pending: Vec<NotificationLimit> = [
+                    (NotificationLimit::JobMemory, limits.job_memory.is_some()),
+                    (NotificationLimit::JobCpuTime, limits.job_cpu_time.is_some()),
+                    (
+                        NotificationLimit::IoReadBytes,
+                        limits.io_read_bytes.is_some(),
+                    ),
+                    (
+                        NotificationLimit::IoWriteBytes,
+                        limits.io_write_bytes.is_some(),
+                    ),
+                ]
+                .into_iter()
+                .filter_map(|(l, on)| on.then_some(l))
+                .collect();
+                let mut sample = SAMPLE_MIN;
+                let mut last = None;
+                loop {
+                    let sampling = pending.iter().any(|l| *l != NotificationLimit::JobCpuTime);
+                    let acc = if sampling {
+                        match view.accounting() {
+                            Ok(a) => Some(a),
+                            Err(_) => return,
+                        }
+                    } else {
+                        None
+                    };
+                    let used = if pending.contains(&NotificationLimit::JobCpuTime) {
+                        match view.cpu_usage() {
+                            Ok(u) => Some(u.saturating_sub(base)),
+                            Err(_) => return,
+                        }
+                    } else {
+                        None
+                    };
+                    let over = |l: NotificationLimit| -> bool {
+                        let a = acc.as_ref();
+                        match l {
+                            NotificationLimit::JobMemory => {
+                                a.and_then(|a| a.memory) >= limits.job_memory
+                            }
+                            NotificationLimit::IoReadBytes => {
+                                a.and_then(|a| a.read_bytes) >= limits.io_read_bytes
+                            }
+                            NotificationLimit::IoWriteBytes => {
+                                a.and_then(|a| a.write_bytes) >= limits.io_write_bytes
+                            }
+                            NotificationLimit::JobCpuTime => used >= limits.job_cpu_time,
+                        }
+                    };
+                    pending.retain(|&l| {
+                        if over(l) {
+                            signal.raise(crate::JobEvent::NotificationLimit { limit: l });
+                            false
+                        } else {
+                            true
+                        }
+                    });
+                    if pending.is_empty() {
+                        return;
+                    }
+                    // Sampled values: 5 ms, doubling to 50 ms while nothing moves.
+                    let now = acc.map(|a| (a.memory, a.read_bytes, a.write_bytes));
+                    sample = if now.is_some() && now == last {
+                        (sample * 2).min(SAMPLE_MAX)
+                    } else {
+                        SAMPLE_MIN
+                    };
+                    last = now;
+                    let mut nap = if sampling { sample } else { Duration::MAX };
+                    if let (Some(u), Some(t)) = (used, limits.job_cpu_time) {
+                        let cores = view.cpu_capacity().max(0.001);
+                        nap = nap.min(t.saturating_sub(u).div_f64(cores).max(MIN_NAP));
+                    }
+                    match rx.recv_timeout(nap) {
+                        Err(mpsc::RecvTimeoutError::Timeout) => {}
+                        _ => return,
+                    }
+                }
+            })
+            .map_err(|e| Error::from_io("start job notification watcher", e))?;
+        Ok(Notifier {
+            stop: Some(tx),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Notifier {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// A limit, by its Windows name, for [`LimitSupport`].
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -331,11 +624,13 @@ pub enum Limit {
     PriorityClass,
     /// [`JobLimits::affinity`].
     Affinity,
+    /// [`JobLimits::breakaway_ok`].
+    BreakawayOk,
 }
 
 impl Limit {
     /// Every limit.
-    pub const ALL: [Limit; 12] = [
+    pub const ALL: [Limit; 13] = [
         Limit::JobMemory,
         Limit::ProcessMemory,
         Limit::ActiveProcesses,
@@ -348,6 +643,7 @@ impl Limit {
         Limit::IoRate,
         Limit::PriorityClass,
         Limit::Affinity,
+        Limit::BreakawayOk,
     ];
 
     /// A short name, as in error messages (`job memory`).
@@ -365,6 +661,7 @@ impl Limit {
             Limit::IoRate => "I/O rate",
             Limit::PriorityClass => "priority class",
             Limit::Affinity => "affinity",
+            Limit::BreakawayOk => "breakaway",
         }
     }
 }
@@ -380,6 +677,10 @@ pub enum Enforcement {
     /// Per process, when it is spawned into or assigned to the job (an rlimit, the
     /// scheduling class or the CPU affinity); inherited by the children it forks.
     PerProcess,
+    /// Recorded where every member can read it and honoured by corral, but not enforced
+    /// by the kernel; the details (Linux: [`JobLimits::breakaway_ok`], an extended
+    /// attribute on the job's cgroups).
+    Convention(String),
     /// Not at all here; the reason.
     Unsupported(String),
 }
@@ -424,6 +725,20 @@ pub struct JobAccounting {
     pub user_time: Option<Duration>,
     /// Kernel-mode CPU time of all members, past and present.
     pub kernel_time: Option<Duration>,
+    /// User-mode CPU time of all members since the current accounting period began
+    /// (Windows: `ThisPeriodTotalUserTime`): since this handle last set a
+    /// [`job_cpu_time`](JobLimits::job_cpu_time) limit, else since the job was created.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: the kernel keeps no periods; the handle that sets the job CPU time limit
+    /// records the job's user and kernel time at that moment and subtracts it. Another
+    /// handle (from [`Job::open`](crate::Job::open)) knows no such moment and reports the
+    /// whole time since creation, as for a job whose limit was never set.
+    pub this_period_user: Option<Duration>,
+    /// Kernel-mode CPU time of all members since the current accounting period began
+    /// (Windows: `ThisPeriodTotalKernelTime`); as [`this_period_user`](Self::this_period_user).
+    pub this_period_kernel: Option<Duration>,
     /// Processes in the job now.
     pub active_processes: usize,
     /// Processes ever in the job (`None` on Linux: no such counter).
@@ -467,11 +782,17 @@ impl JobAccounting {
     pub fn total_time(&self) -> Option<Duration> {
         Some(self.user_time? + self.kernel_time?)
     }
+
+    /// User plus kernel time of the current accounting period, when both are known.
+    pub fn this_period_time(&self) -> Option<Duration> {
+        Some(self.this_period_user? + self.this_period_kernel?)
+    }
 }
 
-/// Wakes one event watcher ([`crate::JobEvents`]) to report [`crate::JobEvent::CpuTimeLimit`];
+/// Wakes one event watcher ([`crate::JobEvents`]) to report an event its handle's
+/// watchers saw ([`crate::JobEvent::CpuTimeLimit`], [`crate::JobEvent::NotificationLimit`]);
 /// returns false once that watcher is gone (then it is dropped from the list).
-pub(crate) type Raiser = Box<dyn Fn() -> bool + Send + Sync>;
+pub(crate) type Raiser = Box<dyn Fn(crate::JobEvent) -> bool + Send + Sync>;
 
 /// The event watchers of one [`crate::Job`] handle that want to hear when its CPU-time
 /// watcher terminates the job. Kept by the handle across watcher restarts.
@@ -499,9 +820,9 @@ impl CpuLimitSignal {
     }
 
     /// Tells every live event watcher; forgets the dead ones.
-    fn raise(&self) {
+    fn raise(&self, ev: crate::JobEvent) {
         if let Ok(mut v) = self.raisers.lock() {
-            v.retain(|r| r());
+            v.retain(|r| r(ev));
         }
     }
 }
@@ -528,8 +849,9 @@ impl Watcher {
         budget: Duration,
         signal: Arc<CpuLimitSignal>,
     ) -> Result<Watcher> {
-        // Fail now, not in the thread, if usage cannot be read.
-        view.cpu_usage()?;
+        // Fail now, not in the thread, if usage cannot be read. The budget counts from
+        // here: the start of the accounting period.
+        let base = view.cpu_usage()?;
         let (tx, rx) = mpsc::channel::<()>();
         let hit = Arc::new(AtomicBool::new(false));
         let hit2 = hit.clone();
@@ -542,11 +864,12 @@ impl Watcher {
                 let mut floor = MIN_NAP;
                 let mut last = None;
                 loop {
-                    let Ok(used) = view.cpu_usage() else { return };
+                    let Ok(total) = view.cpu_usage() else { return };
+                    let used = total.saturating_sub(base);
                     if used >= budget {
                         hit2.store(true, Ordering::SeqCst);
                         // Event watchers hear of it before the exits the kill causes.
-                        signal.raise();
+                        signal.raise(crate::JobEvent::CpuTimeLimit);
                         let _ = view.terminate();
                         return;
                     }

@@ -86,7 +86,10 @@ pub use info::*;
 pub use job::{Capabilities, Job, JobRef, MAX_JOB_NAME};
 pub use job_builder::JobBuilder;
 pub use job_events::{JobEvent, JobEvents};
-pub use job_limits::{Enforcement, IoRate, JobAccounting, JobLimits, Limit, LimitSupport};
+pub use job_limits::{
+    Enforcement, IoRate, JobAccounting, JobLimits, JobNotificationLimits, Limit, LimitSupport,
+    NotificationLimit,
+};
 pub use pid::{Pid, ProcessRef, Tid};
 pub use process::{CpuSample, Process};
 pub use sched::{LinuxSched, PriorityClass, SchedPolicy, ThreadPriority};

@@ -485,3 +485,49 @@ fn job_cpu_time_leaves_a_job_under_budget_alone() {
     assert!(!job.cpu_time_limit_hit());
     assert_eq!(job.processes().unwrap().len(), 1);
 }
+
+#[test]
+fn this_period_and_the_cpu_time_budget_start_when_the_limit_is_set() {
+    integration::require_root!("creates cgroups");
+    if !supported(Limit::JobTime) {
+        return;
+    }
+    // No limit yet: the period is the job's whole life.
+    let mut job = job_with(&JobLimits::new());
+    let (mut child, line) = spawn_in(&job, &["--burn", "--sleep-ms", "400"]);
+    assert!(line.starts_with("ready "), "{line:?}");
+    assert!(child.wait().unwrap().success());
+    let a = job.accounting().unwrap();
+    let before = a.total_time().unwrap();
+    assert!(
+        before >= Duration::from_millis(20),
+        "the burner used {before:?}"
+    );
+    assert_eq!(a.this_period_user, a.user_time);
+    assert_eq!(a.this_period_kernel, a.kernel_time);
+
+    // A budget below what was used: it counts from now (as Windows adds the time used to
+    // JOB_TIME), so the empty job starts a period at exactly zero and is not killed.
+    let budget = before / 2;
+    job.set_limits(&JobLimits::new().job_cpu_time(budget))
+        .unwrap();
+    let a = job.accounting().unwrap();
+    assert_eq!(a.this_period_time(), Some(Duration::ZERO), "{a:?}");
+    assert_eq!(a.total_time(), Some(before));
+    assert!(!job.cpu_time_limit_hit());
+
+    // A burner in the new period: killed once the period reaches the budget.
+    let (mut child, line) = spawn_in(&job, &["--burn"]);
+    assert!(line.starts_with("ready "), "{line:?}");
+    let st = child.wait().unwrap();
+    assert_eq!(st.signal(), Some(corral::Signal::Kill), "{st:?}");
+    assert!(job.cpu_time_limit_hit());
+    let a = job.accounting().unwrap();
+    let period = a.this_period_time().unwrap();
+    assert!(
+        period >= budget.mul_f64(0.95) && period <= budget + Duration::from_secs(2),
+        "the period used {period:?} of a {budget:?} budget"
+    );
+    // The totals still count everything; the period is what came after the limit.
+    assert_eq!(a.total_time().unwrap() - period, before);
+}

@@ -492,6 +492,11 @@ impl Job {
     }
 }
 
+/// Where a breakaway child goes (no jobs here).
+pub(crate) fn breakaway_target() -> Result<Option<JobSpawn>> {
+    unsupported("spawn outside the job")
+}
+
 /// A job handle for the CPU-time watcher (never constructed here).
 #[derive(Debug)]
 pub(crate) struct JobView;
@@ -505,6 +510,9 @@ impl JobView {
     }
     pub(crate) fn terminate(&self) -> Result<()> {
         unsupported("terminate job")
+    }
+    pub(crate) fn accounting(&self) -> Result<crate::JobAccounting> {
+        unsupported("read job accounting")
     }
 }
 

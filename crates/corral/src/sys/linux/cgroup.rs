@@ -833,6 +833,72 @@ fn line_is(l: &CgroupMembership, d: &Dir) -> bool {
     same_hierarchy && l.path == d.cg
 }
 
+/// The extended attribute on a job's cgroup directories that says the job allows
+/// breakaway ([`crate::JobLimits::breakaway_ok`]): `user.*`, so every member can read it.
+pub(crate) const BREAKAWAY_XATTR: &str = "user.corral.breakaway_ok";
+
+/// Whether the job cgroup `dir` carries the breakaway mark (`"1"`). No attribute, or a
+/// filesystem without extended attributes, reads as "not allowed".
+pub(crate) fn breakaway_mark(dir: &Path) -> io::Result<bool> {
+    let mut buf = [0u8; 8];
+    match rustix::fs::getxattr(dir, BREAKAWAY_XATTR, &mut buf[..]) {
+        Ok(n) => Ok(&buf[..n] == b"1"),
+        Err(rustix::io::Errno::NODATA | rustix::io::Errno::NOTSUP | rustix::io::Errno::RANGE) => {
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Where a child spawned with breakaway goes: the `cgroup.procs` of the cgroup the
+/// caller's job was created below, in each hierarchy where the caller is in that job.
+/// `None` when the caller is in no corral job (breakaway is then a no-op, as on Windows).
+///
+/// # Errors
+///
+/// [`ErrorKind::AccessDenied`] naming the job when none of its cgroups carries the
+/// breakaway mark.
+pub(crate) fn breakaway_target() -> Result<Option<JobSpawn>> {
+    let op = "spawn outside the job";
+    let hs = discover()?;
+    // The caller's job: v2 first, then the v1 hierarchies a job joins (as `job_of`).
+    let job_dir = hs.iter().filter(|h| used(h)).find_map(|h| {
+        let last = h.own_cg.rsplit('/').next()?;
+        (last.len() > JOB_PREFIX.len() && last.starts_with(JOB_PREFIX)).then(|| last.to_owned())
+    });
+    let Some(job_dir) = job_dir else {
+        return Ok(None);
+    };
+    let name = &job_dir[JOB_PREFIX.len()..];
+    let mut allowed = false;
+    let mut procs = Vec::new();
+    for h in &hs {
+        if h.own_cg.rsplit('/').next() != Some(job_dir.as_str()) {
+            continue;
+        }
+        // The job's parent must be a cgroup visible here (not above the mount's root).
+        let parent = h
+            .own_dir
+            .parent()
+            .filter(|p| p.join("cgroup.procs").exists())
+            .ok_or_else(|| {
+                Error::new(ErrorKind::Unsupported, op).with_detail(format!(
+                    "the cgroup above the job {name} ({}) is not visible to this process",
+                    h.own_dir.display()
+                ))
+            })?;
+        allowed |= breakaway_mark(&h.own_dir).map_err(|e| io_err(op, &h.own_dir, e))?;
+        procs.push(parent.join("cgroup.procs"));
+    }
+    if !allowed {
+        return Err(Error::new(ErrorKind::AccessDenied, op).with_detail(format!(
+            "the job {name} does not allow breakaway (its cgroup has no {BREAKAWAY_XATTR} = 1; \
+             the job's owner sets it with JobLimits::breakaway_ok / corral run --allow-breakaway)"
+        )));
+    }
+    Ok(Some(JobSpawn { procs }))
+}
+
 /// The job (a `corral-*` cgroup) `h` is in, if any: its name and all its cgroups.
 pub(crate) fn job_of(h: &Handle) -> Result<Option<(String, Vec<CgroupMembership>)>> {
     let cgs = h.cgroups()?;

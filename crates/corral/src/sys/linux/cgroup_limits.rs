@@ -400,10 +400,14 @@ impl Job {
             ));
         }
 
+        // The breakaway mark first (it may turn out unsupported); undone with the rest.
+        let marked = self.mark_breakaway(l.breakaway_ok)?;
+
         // Read the old values, then write; undo on failure.
         let old: Vec<Option<Vec<u8>>> = w.iter().map(|x| read_text(&x.path).ok()).collect();
         for (i, x) in w.iter().enumerate() {
             if let Err(e) = write_file(&x.path, x.value.as_bytes()) {
+                unmark_breakaway(&marked, l.breakaway_ok);
                 for (y, o) in w[..i].iter().zip(&old).rev() {
                     let v = o.as_deref().map(|o| restore_value(&y.path, o, &y.value));
                     if let Some(v) = v.filter(|v| !v.is_empty()) {
@@ -431,9 +435,64 @@ impl Job {
         Ok(())
     }
 
+    /// Sets (`yes`) or clears the breakaway mark on each of the job's cgroups; returns
+    /// the directories changed, for [`unmark_breakaway`]. Directories whose filesystem
+    /// has no `user.*` extended attributes are skipped; setting fails as Unsupported only
+    /// when none takes it (readers accept the mark on any of the job's cgroups).
+    fn mark_breakaway(&self, yes: bool) -> Result<Vec<PathBuf>> {
+        let name = super::BREAKAWAY_XATTR;
+        let mut changed = Vec::new();
+        let mut unsupported_on = Vec::new();
+        for d in &self.dirs {
+            if super::breakaway_mark(&d.path).unwrap_or(false) == yes {
+                if yes {
+                    changed.push(PathBuf::new()); // already set: counts as taken
+                }
+                continue;
+            }
+            let r = if yes {
+                rustix::fs::setxattr(&d.path, name, b"1", rustix::fs::XattrFlags::empty())
+            } else {
+                rustix::fs::removexattr(&d.path, name)
+            };
+            match r {
+                Ok(()) => changed.push(d.path.clone()),
+                Err(rustix::io::Errno::NODATA) if !yes => {}
+                Err(rustix::io::Errno::NOTSUP) => unsupported_on.push(d.path.display().to_string()),
+                Err(e) => {
+                    unmark_breakaway(&changed, yes);
+                    return Err(
+                        Error::from_io("set job limits", e.into()).with_detail(format!(
+                            "{}: {} the extended attribute {name} on {}",
+                            Limit::BreakawayOk.name(),
+                            if yes { "setting" } else { "removing" },
+                            d.path.display()
+                        )),
+                    );
+                }
+            }
+        }
+        if yes && changed.is_empty() && !unsupported_on.is_empty() {
+            return Err(unsupported(
+                Limit::BreakawayOk,
+                format!(
+                    "the job's cgroups ({}) take no user.* extended attributes (cgroupfs \
+                     supports them from Linux 5.7), and that is where corral keeps the mark",
+                    unsupported_on.join(", ")
+                ),
+            ));
+        }
+        changed.retain(|p| !p.as_os_str().is_empty());
+        Ok(changed)
+    }
+
     /// The limits the kernel holds for the job.
     pub(crate) fn limits(&self) -> Result<JobLimits> {
         let mut l = JobLimits::new();
+        l.breakaway_ok = self
+            .dirs
+            .iter()
+            .any(|d| super::breakaway_mark(&d.path).unwrap_or(false));
         let v2 = self.v2_dir().map(|d| d.path.clone());
         let mem = self.v1_dir("memory").map(|d| d.path.clone());
         let v2f = |f: &str| v2.as_ref().map(|p| p.join(f)).filter(|p| p.exists());
@@ -747,6 +806,18 @@ impl Job {
 /// The write that restores `old` (what was read from `path` before `new` was written).
 /// Per-device files (`io.max`, `blkio.throttle.*`) list one line per device: the device's
 /// old line is written back, or its rule removed when it had none.
+/// Undoes [`Job::mark_breakaway`] on the directories it changed.
+fn unmark_breakaway(changed: &[PathBuf], was_set: bool) {
+    let name = super::BREAKAWAY_XATTR;
+    for p in changed {
+        let _ = if was_set {
+            rustix::fs::removexattr(p, name)
+        } else {
+            rustix::fs::setxattr(p, name, b"1", rustix::fs::XattrFlags::empty())
+        };
+    }
+}
+
 fn restore_value(path: &Path, old: &[u8], new: &str) -> String {
     let s = String::from_utf8_lossy(text::trim(old)).into_owned();
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -778,6 +849,9 @@ impl JobView {
     }
     pub(crate) fn terminate(&self) -> Result<()> {
         self.0.terminate()
+    }
+    pub(crate) fn accounting(&self) -> Result<JobAccounting> {
+        self.0.accounting()
     }
 }
 
@@ -935,6 +1009,21 @@ pub(crate) fn limit_support() -> Vec<LimitSupport> {
         Enforcement::Unsupported(_) => Enforcement::PerProcess,
         k => k,
     };
+    let breakaway = if !super::kernel_at_least(5, 7) {
+        Enforcement::Unsupported(
+            "cgroupfs takes user.* extended attributes (where corral keeps the mark) only \
+             from Linux 5.7"
+                .into(),
+        )
+    } else if v2.is_some() || super::V1_USED.iter().any(|c| v1(c).is_some()) {
+        Enforcement::Convention(format!(
+            "the extended attribute {} on the job's cgroups, checked by corral when a member \
+             spawns with breakaway; the kernel does not enforce it",
+            super::BREAKAWAY_XATTR
+        ))
+    } else {
+        Enforcement::Unsupported("no writable cgroup hierarchy".into())
+    };
     Limit::ALL
         .iter()
         .map(|&limit| {
@@ -961,6 +1050,7 @@ pub(crate) fn limit_support() -> Vec<LimitSupport> {
                 ),
                 Limit::IoRate => via("io", "io.max", "blkio", Some("blkio.throttle.*_device")),
                 Limit::Affinity => affinity.clone(),
+                Limit::BreakawayOk => breakaway.clone(),
             };
             LimitSupport { limit, how }
         })

@@ -97,6 +97,8 @@ pub(crate) struct JobWatch {
     forks: Option<ForkWatch>,
     /// Written by the CPU-time watcher of the `Job` handle this watcher came from.
     cpu_limit: std::sync::Arc<OwnedFd>,
+    /// The events raised through `cpu_limit` (CPU time limit, notification limits).
+    raised: std::sync::Arc<std::sync::Mutex<Vec<JobEvent>>>,
     members: HashMap<u32, Member>,
     /// Members whose exit (of the leader thread) the connector reported; while other
     /// threads live on, `cgroup.procs` still lists them: they are not members again.
@@ -187,6 +189,7 @@ impl JobWatch {
             oom,
             forks,
             cpu_limit,
+            raised: Default::default(),
             members: HashMap::new(),
             exited: Default::default(),
             lingering: HashMap::new(),
@@ -207,16 +210,21 @@ impl JobWatch {
         Ok(w)
     }
 
-    /// What the job handle's CPU-time watcher calls to have `CpuTimeLimit` reported: a
-    /// write to this watcher's eventfd (false once this watcher is dropped).
+    /// What the job handle's watchers call to have an event reported (`CpuTimeLimit`,
+    /// `NotificationLimit`): queued, then a write to this watcher's eventfd (false once
+    /// this watcher is dropped).
     pub(crate) fn cpu_limit_raiser(&self) -> Option<crate::job_limits::Raiser> {
         let fd = std::sync::Arc::downgrade(&self.cpu_limit);
-        Some(Box::new(move || match fd.upgrade() {
-            Some(fd) => {
+        let raised = std::sync::Arc::downgrade(&self.raised);
+        Some(Box::new(move |ev| match (fd.upgrade(), raised.upgrade()) {
+            (Some(fd), Some(q)) => {
+                if let Ok(mut q) = q.lock() {
+                    q.push(ev);
+                }
                 let _ = rustix::io::write(&*fd, &1u64.to_ne_bytes());
                 true
             }
-            None => false,
+            _ => false,
         }))
     }
 
@@ -272,7 +280,9 @@ impl JobWatch {
             if events.iter().any(|e| e.data.u64() == T_CPU_LIMIT) {
                 let mut b = [0u8; 8];
                 let _ = rustix::io::read(&*self.cpu_limit, &mut b);
-                self.queue.push_back(JobEvent::CpuTimeLimit);
+                if let Ok(mut q) = self.raised.lock() {
+                    self.queue.extend(q.drain(..));
+                }
             }
             for ev in &events {
                 let tok = ev.data.u64();

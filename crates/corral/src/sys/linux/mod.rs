@@ -15,8 +15,8 @@ mod system;
 mod thread;
 
 pub(crate) use cgroup::{
-    capabilities as job_capabilities, job_of, limit_support, list_all_jobs, list_jobs, Job,
-    JobSpawn, JobView,
+    breakaway_target, capabilities as job_capabilities, job_of, limit_support, list_all_jobs,
+    list_jobs, Job, JobSpawn, JobView,
 };
 pub(crate) use connector::ForkWatch;
 

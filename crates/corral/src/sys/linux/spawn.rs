@@ -23,7 +23,7 @@ use crate::info::{IoClass, Rlimit};
 use crate::{Error, ErrorKind, Result};
 
 /// The steps of the child hook, for error messages.
-const STEPS: [&str; 17] = [
+const STEPS: [&str; 18] = [
     "",
     "create a new session (setsid)",
     "create a new process group (setpgid)",
@@ -41,10 +41,12 @@ const STEPS: [&str; 17] = [
     "",
     "join the job (write to its cgroup.procs)",
     "set the scheduling policy of the priority class",
+    "leave the job (write to cgroup.procs of the cgroup above it)",
 ];
 const STEP_TRACE: u8 = 14;
 const STEP_JOB: u8 = 15;
 const STEP_POLICY: u8 = 16;
+const STEP_BREAKAWAY: u8 = 17;
 
 /// Everything the child hook needs, computed before `fork` (no allocation after).
 struct Plan {
@@ -68,6 +70,8 @@ struct Plan {
     sigmask: Option<libc::sigset_t>,
     /// `cgroup.procs` of each of the job's cgroups, opened close-on-exec in the parent.
     job_fds: Vec<OwnedFd>,
+    /// The `job_fds` lead out of the caller's job (breakaway), not into one.
+    breakaway: bool,
     report: RawFd,
 }
 
@@ -120,7 +124,12 @@ fn child(p: &Plan) -> io::Result<()> {
         // `0` written to cgroup.procs means "the writing process" (v1 and v2).
         for fd in &p.job_fds {
             let rc = libc::write(fd.as_raw_fd(), b"0".as_ptr().cast(), 1);
-            check(if rc == 1 { 0 } else { -1 }, r, STEP_JOB)?;
+            let step = if p.breakaway {
+                STEP_BREAKAWAY
+            } else {
+                STEP_JOB
+            };
+            check(if rc == 1 { 0 } else { -1 }, r, step)?;
         }
         if let Some(mask) = &p.sigmask {
             // std leaves the mask as the caller had it; restore the one before blocking.
@@ -283,7 +292,13 @@ fn plan_for(opts: &Options, report: RawFd) -> Result<Plan> {
         .map(|(r, l)| (crate::sys::imp::fields_resource(*r), rlimit_value(*l)))
         .collect();
     let mut job_fds = Vec::new();
-    if let Some(job) = &opts.job {
+    let target = opts.job.as_ref().or(opts.breakaway_to.as_ref());
+    if let Some(job) = target {
+        let why = if opts.job.is_some() {
+            "to join the job"
+        } else {
+            "to leave the job (breakaway)"
+        };
         for path in &job.procs {
             let fd = rustix::fs::open(
                 path,
@@ -292,7 +307,7 @@ fn plan_for(opts: &Options, report: RawFd) -> Result<Plan> {
             )
             .map_err(|e| {
                 Error::from_io(op, e.into())
-                    .with_detail(format!("could not open {} to join the job", path.display()))
+                    .with_detail(format!("could not open {} {why}", path.display()))
             })?;
             job_fds.push(fd);
         }
@@ -322,6 +337,7 @@ fn plan_for(opts: &Options, report: RawFd) -> Result<Plan> {
         trace: opts.suspended,
         sigmask: None,
         job_fds,
+        breakaway: opts.job.is_none() && opts.breakaway_to.is_some(),
         report,
     };
     Ok(plan)

@@ -289,13 +289,12 @@ impl JobWatch {
         true
     }
 
-    /// Lets the job-CPU-time backstop watcher report [`JobEvent::CpuTimeLimit`] here.
+    /// Lets the handle's watchers report events here: the job-CPU-time backstop's
+    /// [`JobEvent::CpuTimeLimit`] and the notification limits' `NotificationLimit`.
     pub(crate) fn cpu_limit_raiser(&self) -> Option<crate::job_limits::Raiser> {
         let tx = Mutex::new(self.tx.clone());
-        Some(Box::new(move || {
-            tx.lock()
-                .map(|t| t.send(Ok(JobEvent::CpuTimeLimit)).is_ok())
-                .unwrap_or(false)
+        Some(Box::new(move |ev| {
+            tx.lock().map(|t| t.send(Ok(ev)).is_ok()).unwrap_or(false)
         }))
     }
 

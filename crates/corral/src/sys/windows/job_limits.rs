@@ -16,8 +16,9 @@ use windows_sys::Win32::System::JobObjects::{
     JOBOBJECT_CPU_RATE_CONTROL_INFORMATION, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
     JOB_OBJECT_CPU_RATE_CONTROL_ENABLE, JOB_OBJECT_CPU_RATE_CONTROL_HARD_CAP,
     JOB_OBJECT_CPU_RATE_CONTROL_WEIGHT_BASED, JOB_OBJECT_LIMIT_ACTIVE_PROCESS,
-    JOB_OBJECT_LIMIT_AFFINITY, JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION,
-    JOB_OBJECT_LIMIT_JOB_MEMORY, JOB_OBJECT_LIMIT_JOB_TIME, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
+    JOB_OBJECT_LIMIT_AFFINITY, JOB_OBJECT_LIMIT_BREAKAWAY_OK,
+    JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION, JOB_OBJECT_LIMIT_JOB_MEMORY,
+    JOB_OBJECT_LIMIT_JOB_TIME, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
     JOB_OBJECT_LIMIT_PRESERVE_JOB_TIME, JOB_OBJECT_LIMIT_PRIORITY_CLASS,
     JOB_OBJECT_LIMIT_PROCESS_MEMORY, JOB_OBJECT_LIMIT_PROCESS_TIME, JOB_OBJECT_LIMIT_WORKINGSET,
 };
@@ -185,6 +186,12 @@ pub(crate) fn build(old: &Native, l: &JobLimits) -> Result<Native> {
     if let Some(a) = &l.affinity {
         b.Affinity = affinity_mask(a, "set job limits")?;
         b.LimitFlags |= JOB_OBJECT_LIMIT_AFFINITY;
+    }
+    // Like Windows' own flags (and corral's Linux mark): set or cleared by every call.
+    if l.breakaway_ok {
+        b.LimitFlags |= JOB_OBJECT_LIMIT_BREAKAWAY_OK;
+    } else {
+        b.LimitFlags &= !JOB_OBJECT_LIMIT_BREAKAWAY_OK;
     }
     let rate = match (l.cpu_rate, l.cpus) {
         (Some(r), _) => Some(r),
@@ -396,6 +403,7 @@ pub(crate) fn read(job: HANDLE, hint: &JobLimits) -> Result<JobLimits> {
             .into_iter()
             .find(|&c| class_to_win(c) == b.PriorityClass);
     }
+    l.breakaway_ok = has(JOB_OBJECT_LIMIT_BREAKAWAY_OK);
     if has(JOB_OBJECT_LIMIT_AFFINITY) {
         l.affinity = Some(
             (0..usize::BITS as usize)
@@ -449,6 +457,8 @@ pub(crate) fn accounting(job: HANDLE) -> Result<JobAccounting> {
     Ok(JobAccounting {
         user_time: t(b.TotalUserTime),
         kernel_time: t(b.TotalKernelTime),
+        this_period_user: t(b.ThisPeriodTotalUserTime),
+        this_period_kernel: t(b.ThisPeriodTotalKernelTime),
         active_processes: b.ActiveProcesses as usize,
         total_processes: Some(u64::from(b.TotalProcesses)),
         page_faults: Some(u64::from(b.TotalPageFaultCount)),
@@ -492,6 +502,9 @@ impl JobView {
     }
     pub(crate) fn cpu_capacity(&self) -> f64 {
         self.cpu_share * logical_cpus() as f64
+    }
+    pub(crate) fn accounting(&self) -> Result<JobAccounting> {
+        accounting(self.h.as_raw_handle() as HANDLE)
     }
     pub(crate) fn terminate(&self) -> Result<()> {
         // SAFETY: a job handle with JOB_OBJECT_TERMINATE.
@@ -567,6 +580,7 @@ pub(crate) fn limit_support() -> Vec<LimitSupport> {
                     Err(e) => Enforcement::Unsupported(e.clone()),
                 },
                 Limit::IoRate => Enforcement::Unsupported(io_rate_reason()),
+                Limit::BreakawayOk => wine_lies("JOB_OBJECT_LIMIT_BREAKAWAY_OK"),
             };
             LimitSupport { limit, how }
         })

@@ -194,3 +194,9 @@ pub(crate) fn list_jobs() -> Result<Vec<String>> {
 pub(crate) fn list_all_jobs() -> Result<Vec<(String, CgroupMembership)>> {
     unsupported("list all jobs")
 }
+
+/// Breakaway needs no placement on Windows: the spawn passes `CREATE_BREAKAWAY_FROM_JOB`
+/// and Windows checks the job's `JOB_OBJECT_LIMIT_BREAKAWAY_OK`.
+pub(crate) fn breakaway_target() -> Result<Option<JobSpawn>> {
+    Ok(None)
+}

@@ -65,10 +65,10 @@ use windows_sys::Win32::System::SystemInformation::{GetSystemDirectoryW, GetWind
 use windows_sys::Win32::System::Threading::{
     CreateProcessW, DeleteProcThreadAttributeList, GetCurrentProcess, GetExitCodeProcess,
     InitializeProcThreadAttributeList, ResumeThread, TerminateProcess, UpdateProcThreadAttribute,
-    WaitForSingleObject, CREATE_NEW_PROCESS_GROUP, CREATE_SUSPENDED, CREATE_UNICODE_ENVIRONMENT,
-    EXTENDED_STARTUPINFO_PRESENT, INFINITE, PROCESS_CREATION_FLAGS, PROCESS_INFORMATION,
-    PROC_THREAD_ATTRIBUTE_HANDLE_LIST, PROC_THREAD_ATTRIBUTE_JOB_LIST, STARTF_USESTDHANDLES,
-    STARTUPINFOEXW,
+    WaitForSingleObject, CREATE_BREAKAWAY_FROM_JOB, CREATE_NEW_PROCESS_GROUP, CREATE_SUSPENDED,
+    CREATE_UNICODE_ENVIRONMENT, EXTENDED_STARTUPINFO_PRESENT, INFINITE, PROCESS_CREATION_FLAGS,
+    PROCESS_INFORMATION, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, PROC_THREAD_ATTRIBUTE_JOB_LIST,
+    STARTF_USESTDHANDLES, STARTUPINFOEXW,
 };
 
 use super::argv;
@@ -148,6 +148,11 @@ fn creation_flags(opts: &Options, suspend: bool) -> PROCESS_CREATION_FLAGS {
     }
     if opts.new_process_group {
         flags |= CREATE_NEW_PROCESS_GROUP;
+    }
+    // Windows checks the job's JOB_OBJECT_LIMIT_BREAKAWAY_OK (access denied when not
+    // allowed) and ignores the flag outside a job.
+    if opts.breakaway {
+        flags |= CREATE_BREAKAWAY_FROM_JOB;
     }
     flags
 }
