@@ -992,6 +992,26 @@ fn settable(limit: corral::Limit) -> bool {
         })
 }
 
+/// Breakaway outside any job does nothing (Windows ignores the flag; Linux finds no
+/// corral job); with a job to spawn into, it is a contradiction.
+fn breakaway_outside_a_job() -> TestResult {
+    let mut c = spawn(child("exit:7").breakaway_from_job(true))?;
+    check!(t!(c.wait()) == ExitStatus::Exited(7));
+    let caps = Job::capabilities();
+    if !caps.membership {
+        return Ok(NoJobsHere(caps.notes.join("; ")));
+    }
+    let job = t!(Job::create(Some(&unique_job_name("brk"))));
+    let e = child("exit:0")
+        .job(&job)
+        .breakaway_from_job(true)
+        .spawn()
+        .unwrap_err();
+    check!(e.kind() == ErrorKind::InvalidInput, "{e}");
+    check!(t!(job.is_empty()), "a child was left in the job");
+    Ok(Pass)
+}
+
 fn job_limits_read_back() -> TestResult {
     let caps = Job::capabilities();
     if !caps.membership {
@@ -1016,6 +1036,9 @@ fn job_limits_read_back() -> TestResult {
     }
     if settable(Limit::PriorityClass) {
         want = want.priority_class(PriorityClass::BelowNormal);
+    }
+    if settable(Limit::BreakawayOk) {
+        want = want.breakaway_ok(true);
     }
     check!(!want.is_empty(), "no limit settable: {:?}", caps.limits);
     let job = t!(Job::create_with_limits(
@@ -1309,6 +1332,7 @@ fn main() {
         ("status_follows_suspend", status_follows_suspend),
         ("logged_in_users", logged_in_users),
         ("io_priority_round_trip", io_priority_round_trip),
+        ("breakaway_outside_a_job", breakaway_outside_a_job),
     ];
     // `cargo test -- NAME` runs the tests whose name contains NAME.
     let filters: Vec<String> = std::env::args()
