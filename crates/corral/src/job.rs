@@ -114,10 +114,29 @@ pub struct JobRef {
     pub cgroups: Vec<CgroupMembership>,
 }
 
+/// What holds a job's processes together.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum JobBackend {
+    /// No job backend on this platform.
+    #[default]
+    None,
+    /// Linux: cgroups (v2 and/or v1) below the caller's own — kernel-kept membership.
+    Cgroup,
+    /// Linux without a writable cgroup: a process-group + subreaper job whose membership
+    /// corral reconstructs from `/proc`, with weaker guarantees (see the module docs).
+    ProcessGroup,
+    /// Windows: a Job Object.
+    JobObject,
+}
+
 /// What jobs can do on this machine.
 #[non_exhaustive]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Capabilities {
+    /// What a job created now is made of (Linux: cgroups, or the process-group fallback
+    /// where no cgroup is writable).
+    pub backend: JobBackend,
     /// Jobs can be created and hold processes.
     pub membership: bool,
     /// Linux: the cgroup v2 hierarchy is mounted and writable by this process.
@@ -620,6 +639,27 @@ impl Job {
         let mut c = imp::job_capabilities();
         c.limits = imp::limit_support();
         c
+    }
+
+    /// What holds this job together: cgroups, or (Linux, no writable cgroup) the
+    /// process-group fallback with its weaker guarantees.
+    pub fn backend(&self) -> JobBackend {
+        self.inner.backend()
+    }
+
+    /// Testing only: creates a process-group fallback job (as an unprivileged caller
+    /// without a writable cgroup gets) even where cgroups are writable, so the fallback
+    /// runs on any machine. Not part of the stable API.
+    ///
+    /// # Errors
+    ///
+    /// As [`Job::create`].
+    #[doc(hidden)]
+    pub fn __create_fallback_for_testing(name: Option<&str>) -> Result<Job> {
+        if let Some(n) = name {
+            validate_name(n)?;
+        }
+        imp::Job::create_fallback(name).map(Job::wrap)
     }
 
     /// Testing only: creates a job without the v2 hierarchy (`use_v2 = false`) or acting

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use rustix::event::epoll;
 use rustix::fs::{Mode, OFlags};
 
-use super::cgroup::{event_value, parse_pids, read_text, Job};
+use super::cgroup::{event_value, parse_pids, read_text};
 use super::connector::{ForkWatch, ProcEvent};
 use super::proc::read_all;
 use super::Handle;
@@ -113,7 +113,13 @@ pub(crate) struct JobWatch {
 }
 
 impl JobWatch {
-    pub(crate) fn new(job: &Job) -> Result<JobWatch> {
+    pub(crate) fn new(job: &super::Job) -> Result<JobWatch> {
+        let Some(job) = job.cgroup() else {
+            return Err(Error::new(crate::ErrorKind::Unsupported, OP).with_detail(
+                "job events need a cgroup job; this job is a process-group fallback (no \
+                 writable cgroup)",
+            ));
+        };
         let ep =
             epoll::create(epoll::CreateFlags::CLOEXEC).map_err(|e| Error::from_io(OP, e.into()))?;
         let add = |fd: std::os::fd::BorrowedFd<'_>, tok: u64, flags: epoll::EventFlags| {

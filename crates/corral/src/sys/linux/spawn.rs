@@ -363,6 +363,13 @@ pub(crate) fn spawn(
     let mut plan = plan_for(opts, report_w.as_raw_fd())?;
     plan.pty_slave = pty_slave_keep.as_ref().map(|(_, s)| *s);
     plan.sigmask = mask.map(|g| g.old);
+    let fallback = opts.job.as_ref().and_then(|j| j.fallback.clone());
+    if let Some(f) = &fallback {
+        // A process-group job: the child carries the job's marker. It stays in the
+        // caller's process group unless asked otherwise (a group leader could not call
+        // `setsid`, and a new group would lose the terminal's foreground).
+        cmd.env(super::job_fallback::MARKER_VAR, f.env_value());
+    }
     if plan.setpgid && !plan.setsid {
         // std does this itself, on its posix_spawn path too.
         cmd.process_group(0);
@@ -398,6 +405,9 @@ pub(crate) fn spawn(
             });
         }
     };
+    if let Some(f) = &fallback {
+        f.spawned(child.id());
+    }
     if opts.suspended {
         if let Err(e) = stop_after_exec(child.id()) {
             let mut child = child;

@@ -137,6 +137,16 @@ impl Job {
     }
 
     /// Opens the Job Object `corral-<name>`.
+    /// The process-group fallback exists on Linux only.
+    pub(crate) fn create_fallback(_: Option<&str>) -> Result<Job> {
+        Err(Error::new(ErrorKind::Unsupported, "create job")
+            .with_detail("the process-group fallback exists on Linux only"))
+    }
+
+    pub(crate) fn backend(&self) -> crate::JobBackend {
+        crate::JobBackend::JobObject
+    }
+
     pub(crate) fn open(name: &str) -> Result<Job> {
         let op = "open job";
         let w = wide(&format!("{JOB_PREFIX}{name}"));
@@ -384,6 +394,7 @@ pub(crate) fn job_of(h: &Handle) -> Result<Option<(String, Vec<CgroupMembership>
 
 pub(crate) fn job_capabilities() -> crate::job::Capabilities {
     crate::job::Capabilities {
+        backend: crate::JobBackend::JobObject,
         membership: true,
         kill: true,
         notes: vec!["Windows Job Objects: freeze/thaw and limits are not implemented yet".into()],
