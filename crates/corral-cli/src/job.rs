@@ -463,6 +463,12 @@ mod tests {
     }
 }
 
+/// What `corral run` says once when its job is the process-group fallback.
+pub const FALLBACK_NOTE: &str = "note: no writable cgroup, so the job is a process group \
+(weaker: members are found by scanning /proc and one that leaves its group, clears its \
+environment and loses its parent escapes; only per-process limits and --cpu-time hold; \
+no --events)";
+
 /// The job side of `corral run`: limits to create the job with, and what to do while
 /// the program runs and after it ends.
 #[derive(Debug)]
@@ -563,14 +569,21 @@ impl RunJob {
     }
 
     /// Creates the job with its limits (all or nothing).
+    ///
+    /// Where no cgroup is writable the library falls back to a process-group job: say
+    /// once, on stderr, what is weaker then.
     pub fn create(&self) -> Result<Job, Failure> {
-        Job::create_with_limits(self.name.as_deref(), &self.limits).map_err(|e| {
+        let job = Job::create_with_limits(self.name.as_deref(), &self.limits).map_err(|e| {
             let mut f = Failure::from_error(&e);
             if e.kind() == corral::ErrorKind::Unsupported {
                 f.msg = format!("{}; see `corral job` --help", f.msg);
             }
             f
-        })
+        })?;
+        if job.backend() == corral::JobBackend::ProcessGroup {
+            eprintln!("corral: {FALLBACK_NOTE}");
+        }
+        Ok(job)
     }
 
     /// Waits for the program (killing the job at `--timeout`), kills what it left in the

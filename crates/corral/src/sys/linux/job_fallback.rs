@@ -115,6 +115,9 @@ struct State {
     exited: (Duration, Duration),
     /// Processes that were ever members.
     ever: u64,
+    /// Spawns into the job under way: their children may already exit, unregistered, so
+    /// no zombie is reaped meanwhile (it could be one of them, not an orphan).
+    spawning: usize,
     frozen: bool,
 }
 
@@ -244,30 +247,42 @@ impl Shared {
         }
     }
 
-    /// Records a child just spawned into the job (its own group leader, not reaped).
-    pub(crate) fn spawned(&self, pid: u32) {
-        let Some(p) = Pid::new(pid) else { return };
-        let Ok(h) = Handle::open_child(p) else { return };
+    /// Announces a spawn into the job; [`Shared::spawned`] must follow.
+    pub(crate) fn spawning(&self) {
+        self.lock().spawning += 1;
+    }
+
+    /// Records the outcome of a spawn announced by [`Shared::spawning`]: the child (not
+    /// reaped yet), if it started.
+    pub(crate) fn spawned(&self, pid: Option<u32>) {
         let mut buf = Vec::with_capacity(512);
-        let pgrp = super::process::read_stat(p, &mut buf)
-            .map(|s| s.pgrp)
-            .unwrap_or(0);
+        let child = pid.and_then(Pid::new).and_then(|p| {
+            let st = super::process::read_stat(p, &mut buf).ok()?;
+            Some((p.as_raw(), st.starttime, st.pgrp))
+        });
         let mut st = self.lock();
-        if st.members.insert(pid, h.start_ticks) != Some(h.start_ticks) {
+        st.spawning = st.spawning.saturating_sub(1);
+        // Not reaped yet (the caller holds it), so the pid is still this child's.
+        let Some((pid, start, pgrp)) = child else {
+            return;
+        };
+        if st.members.insert(pid, start) != Some(start) {
             st.ever += 1;
         }
-        st.direct.insert((pid, h.start_ticks));
+        st.direct.insert((pid, start));
         if pgrp == pid {
-            st.groups.insert(pid, h.start_ticks);
+            st.groups.insert(pid, start);
         }
     }
 
     /// Scans `/proc`, updates the membership, reaps member orphans; returns the members
     /// that have not exited.
     fn scan(&self) -> Result<Vec<Proc>> {
+        // Locked for the whole scan, so a member registered meanwhile is not dropped by a
+        // listing taken before it.
+        let mut st = self.lock();
         let procs = all_procs()?;
         let me = std::process::id();
-        let mut st = self.lock();
         let by_pid: HashMap<u32, &Proc> = procs.iter().map(|p| (p.pid, p)).collect();
         let mut member: HashSet<u32> = HashSet::new();
         let mut env_buf = Vec::new();
@@ -347,7 +362,7 @@ impl Shared {
                 continue;
             }
             let key = (pid, p.start);
-            if p.ppid != me || st.counted.contains(&key) {
+            if p.ppid != me || st.counted.contains(&key) || st.spawning > 0 {
                 // A member's child: its times go to the member's cutime/cstime when the
                 // member reaps it.
                 continue;

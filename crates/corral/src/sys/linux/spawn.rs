@@ -369,6 +369,7 @@ pub(crate) fn spawn(
         // caller's process group unless asked otherwise (a group leader could not call
         // `setsid`, and a new group would lose the terminal's foreground).
         cmd.env(super::job_fallback::MARKER_VAR, f.env_value());
+        f.spawning();
     }
     if plan.setpgid && !plan.setsid {
         // std does this itself, on its posix_spawn path too.
@@ -380,6 +381,9 @@ pub(crate) fn spawn(
         unsafe { cmd.pre_exec(move || child(&plan)) };
     }
     let spawned = cmd.spawn();
+    if let Some(f) = &fallback {
+        f.spawned(spawned.as_ref().ok().map(|c| c.id()));
+    }
     drop(report_w);
     drop(pty_slave_keep);
     let mut step = [0u8; 1];
@@ -405,9 +409,6 @@ pub(crate) fn spawn(
             });
         }
     };
-    if let Some(f) = &fallback {
-        f.spawned(child.id());
-    }
     if opts.suspended {
         if let Err(e) = stop_after_exec(child.id()) {
             let mut child = child;
