@@ -467,7 +467,7 @@ mod tests {
 pub const FALLBACK_NOTE: &str = "note: no writable cgroup, so the job is a process group \
 (weaker: members are found by scanning /proc and one that leaves its group, clears its \
 environment and loses its parent escapes; only per-process limits and --cpu-time hold; \
-no --events)";
+events are best-effort)";
 
 /// The job side of `corral run`: limits to create the job with, and what to do while
 /// the program runs and after it ends.

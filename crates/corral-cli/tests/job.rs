@@ -479,4 +479,36 @@ fn unprivileged_run_falls_back_to_a_process_group_job() {
         "{err}"
     );
     assert!(o.stdout.is_empty(), "the program ran: {:?}", o.stdout);
+
+    // --events alone: a plain fallback job (no kill-on-close there), whose leftover is
+    // killed when the program ends, and reported.
+    let o = corral()
+        .args(["run", "--events", "--"])
+        .arg(testbin_path())
+        .args(["--children", "1", "--sleep-ms", "300"])
+        .uid(uid)
+        .gid(gid)
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let kid: u32 = out
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("children="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(err.matches("no writable cgroup").count(), 1, "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.contains("abnormal-exit") && l.contains(&kid.to_string())),
+        "{err}"
+    );
+    assert!(err.lines().any(|l| l.contains(" empty ")), "{err}");
+    assert!(
+        wait_until(Duration::from_secs(5), || !alive(kid)),
+        "{kid} survived"
+    );
 }

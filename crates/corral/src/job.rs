@@ -72,8 +72,8 @@
 //!   [`Job::accounting`] gives CPU times (exited orphans through their `rusage`, spawned
 //!   children through the last scan that saw them) and process counts only.
 //! - The job is known only to the creating process ([`Job::open`], [`Job::list`]);
-//!   [`Job::events`] and [`kill_on_close`](crate::JobBuilder::kill_on_close) are
-//!   `Unsupported`.
+//!   [`Job::events`] are best-effort (see [`crate::job_events`]);
+//!   [`kill_on_close`](crate::JobBuilder::kill_on_close) is `Unsupported`.
 
 use std::time::Duration;
 

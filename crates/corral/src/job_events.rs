@@ -15,6 +15,16 @@
 //! | [`JobEvent::ProcessLimit`] | exact: `pids.events` `max` (`POLLPRI`) | best-effort: v1 `pids.events` is not notified |
 //! | [`JobEvent::MemoryLimit`] / [`OomKill`](JobEvent::OomKill) | exact: `memory.events` `max`/`oom`/`oom_kill` (`POLLPRI`) | exact: eventfd on `memory.oom_control` (`cgroup.event_control`); the kill count from `oom_kill` there |
 //! | [`JobEvent::CpuTimeLimit`] | exact for watchers from [`Job::events`] on the handle whose [`JobLimits::job_cpu_time`](crate::JobLimits::job_cpu_time) watcher terminated the job (it wakes them before the kill, so the event comes before the exits and `JobEmpty` that follow); never seen by other handles or processes (`corral job events NAME`): the limit lives in the process that set it, not in the cgroup | same |
+//!
+//! Linux without a writable cgroup (the process-group fallback, see [`Job`]):
+//! everything is best-effort. The watcher waits on the pidfds of the members it knows and
+//! rescans `/proc` after each exit and at least every 100 ms: [`JobEvent::NewProcess`]
+//! comes at the rescan that first finds a member (one that lives and dies between two
+//! rescans is never reported); exits carry the status from corral's own reaping of
+//! orphaned members, else from the zombie or the pidfd ([`ExitStatus::Unknown`] when
+//! neither tells); [`JobEvent::JobEmpty`] when a rescan finds no member after some were
+//! seen; [`JobEvent::CpuTimeLimit`] as above; no process-limit or memory events (those
+//! limits need a cgroup).
 
 use std::time::Duration;
 

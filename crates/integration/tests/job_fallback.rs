@@ -323,7 +323,7 @@ fn exited_orphans_count_in_the_accounting() {
 }
 
 #[test]
-fn open_and_list_find_it_in_this_process_and_events_and_kill_on_close_say_unsupported() {
+fn open_and_list_find_it_in_this_process_and_kill_on_close_says_unsupported() {
     let name = unique_name("fbo");
     let job = Job::__create_fallback_for_testing(Some(&name)).unwrap();
     let e = Job::__create_fallback_for_testing(Some(&name)).unwrap_err();
@@ -331,9 +331,6 @@ fn open_and_list_find_it_in_this_process_and_events_and_kill_on_close_say_unsupp
     assert!(Job::list().unwrap().contains(&name));
     let again = Job::open(&name).unwrap();
     assert_eq!(again.backend(), JobBackend::ProcessGroup);
-    let e = job.events().unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
-    assert!(e.to_string().contains("fallback"), "{e}");
     let e = Job::builder()
         .__testing_fallback()
         .kill_on_close(true)
@@ -474,4 +471,61 @@ fn unprivileged_user_gets_a_working_fallback_job() {
     drop(stdin);
     let st = owner.wait().unwrap();
     assert_eq!(st.code(), Some(0));
+}
+
+#[test]
+fn events_report_new_members_their_exits_the_cpu_limit_and_the_empty_job() {
+    use corral::JobEvent;
+    let mut r = Reaper::default();
+    let mut job = fallback_job();
+    job.set_limits(&JobLimits::new().job_cpu_time(Duration::from_millis(300)))
+        .unwrap();
+    let mut events = job.events().unwrap();
+    let (child, line) = spawn_in(&job, &["--children", "1"], &mut r);
+    let mut want: Vec<u32> = vec![child.pid().as_raw(), field(&line, "children")[0]];
+    want.sort();
+    // Best-effort: new members are seen at the next rescan (at most ~100 ms later).
+    let mut new = Vec::new();
+    while new.len() < 2 {
+        match events.next_timeout(Some(Duration::from_secs(5))).unwrap() {
+            Some(JobEvent::NewProcess { pid }) => new.push(pid.as_raw()),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    new.sort();
+    assert_eq!(new, want);
+    // A burner joins; the CPU-time watcher kills the job at 300 ms.
+    let (burner, _) = spawn_in(&job, &["--burn"], &mut r);
+    let mut seen = Vec::new();
+    loop {
+        match events.next_timeout(Some(Duration::from_secs(10))).unwrap() {
+            Some(JobEvent::JobEmpty) => break,
+            Some(e) => seen.push(e),
+            None => panic!("no JobEmpty; saw {seen:?}"),
+        }
+    }
+    let cpu = seen
+        .iter()
+        .position(|e| *e == JobEvent::CpuTimeLimit)
+        .unwrap_or_else(|| panic!("no CpuTimeLimit in {seen:?}"));
+    let killed: Vec<u32> = seen
+        .iter()
+        .filter_map(|e| match e {
+            JobEvent::AbnormalExit { pid, status } => {
+                assert_eq!(status.signal(), Some(corral::Signal::Kill), "{e:?}");
+                Some(pid.as_raw())
+            }
+            _ => None,
+        })
+        .collect();
+    for p in want.iter().chain([&burner.pid().as_raw()]) {
+        assert!(killed.contains(p), "{p} not reported killed: {seen:?}");
+    }
+    // The limit is reported before the exits it caused.
+    let first_exit = seen
+        .iter()
+        .position(|e| matches!(e, JobEvent::AbnormalExit { .. }))
+        .unwrap();
+    assert!(cpu < first_exit, "{seen:?}");
+    drop((child, burner));
 }

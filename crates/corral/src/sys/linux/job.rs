@@ -194,14 +194,16 @@ pub(crate) fn capabilities() -> Capabilities {
     c.membership = true;
     c.kill = false;
     c.freeze = true;
+    // Best-effort, by rescans: not OS notifications.
     c.events = false;
     c.notes.push(
         "jobs fall back to process groups + a subreaper: membership is reconstructed from \
          /proc (process group, parent links, the CORRAL_JOB environment marker) and a \
          member that leaves its group, clears its environment and loses its parent before \
          a scan escapes; terminate kills in rounds; freeze is SIGSTOP (members can notice \
-         and undo it); only per-process limits and the job CPU time are enforced; no \
-         events, no kill-on-close; the job is known only to the creating process"
+         and undo it); only per-process limits and the job CPU time are enforced; events \
+         are best-effort (rescans); no kill-on-close; the job is known only to the \
+         creating process"
             .into(),
     );
     c
@@ -241,4 +243,50 @@ pub(crate) fn job_of(h: &Handle) -> Result<Option<(String, Vec<CgroupMembership>
         return Ok(Some(j));
     }
     Ok(fb::job_names_of(h).pop().map(|n| (n, Vec::new())))
+}
+
+/// A job's event watcher: the cgroup one, or the fallback's best-effort rescans.
+#[derive(Debug)]
+pub(crate) enum JobWatch {
+    Cgroup(Box<super::job_events::JobWatch>),
+    Fallback(fb::Watch),
+}
+
+impl JobWatch {
+    pub(crate) fn new(job: &Job) -> Result<JobWatch> {
+        match job {
+            Job::Cgroup(j) => {
+                super::job_events::JobWatch::new(j).map(|w| JobWatch::Cgroup(Box::new(w)))
+            }
+            Job::Fallback(j) => fb::Watch::new(j).map(JobWatch::Fallback),
+        }
+    }
+    pub(crate) fn next(
+        &mut self,
+        timeout: Option<Duration>,
+    ) -> Result<Option<crate::job_events::JobEvent>> {
+        match self {
+            JobWatch::Cgroup(w) => w.next(timeout),
+            JobWatch::Fallback(w) => w.next(timeout),
+        }
+    }
+    pub(crate) fn new_process_exact(&self) -> bool {
+        match self {
+            JobWatch::Cgroup(w) => w.new_process_exact(),
+            JobWatch::Fallback(_) => false,
+        }
+    }
+    pub(crate) fn cpu_limit_raiser(&self) -> Option<crate::job_limits::Raiser> {
+        match self {
+            JobWatch::Cgroup(w) => w.cpu_limit_raiser(),
+            JobWatch::Fallback(w) => Some(w.cpu_limit_raiser()),
+        }
+    }
+    pub(crate) fn ended(&self) -> bool {
+        match self {
+            JobWatch::Cgroup(w) => w.ended(),
+            // The job lives as long as this process.
+            JobWatch::Fallback(_) => false,
+        }
+    }
 }

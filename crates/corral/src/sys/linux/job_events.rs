@@ -113,13 +113,7 @@ pub(crate) struct JobWatch {
 }
 
 impl JobWatch {
-    pub(crate) fn new(job: &super::Job) -> Result<JobWatch> {
-        let Some(job) = job.cgroup() else {
-            return Err(Error::new(crate::ErrorKind::Unsupported, OP).with_detail(
-                "job events need a cgroup job; this job is a process-group fallback (no \
-                 writable cgroup)",
-            ));
-        };
+    pub(crate) fn new(job: &super::cgroup::Job) -> Result<JobWatch> {
         let ep =
             epoll::create(epoll::CreateFlags::CLOEXEC).map_err(|e| Error::from_io(OP, e.into()))?;
         let add = |fd: std::os::fd::BorrowedFd<'_>, tok: u64, flags: epoll::EventFlags| {

@@ -55,8 +55,10 @@
 //! spawned child reaped before any scan saw it dead is not counted.
 //!
 //! The job exists only in the creating process: `Job::open` and `Job::list` find it there
-//! (a registry of live fallback jobs), not from other processes. Events and kill-on-close
-//! are not available for it.
+//! (a registry of live fallback jobs), not from other processes. Events are best-effort
+//! ([`Watch`]: a rescan after each member exit and at least every 100 ms while waiting;
+//! exits carry the status the zombie or pidfd gives; `CpuTimeLimit` from the handle's
+//! watcher; no other limit events); kill-on-close is not available.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -115,6 +117,9 @@ struct State {
     exited: (Duration, Duration),
     /// Processes that were ever members.
     ever: u64,
+    /// Wait statuses of the orphans this job reaped (the newest few thousand), for the
+    /// event watchers.
+    reaped: VecDeque<((u32, u64), i32)>,
     /// Spawns into the job under way: their children may already exit, unregistered, so
     /// no zombie is reaped meanwhile (it could be one of them, not an orphan).
     spawning: usize,
@@ -386,6 +391,10 @@ impl Shared {
                 exited.0 += tv(ru.ru_utime);
                 exited.1 += tv(ru.ru_stime);
                 st.counted.insert(key);
+                if st.reaped.len() >= 4096 {
+                    st.reaped.pop_front();
+                }
+                st.reaped.push_back((key, status));
             }
         }
         // Direct members reaped by their owner since the last scan: what that scan saw.
@@ -529,6 +538,149 @@ impl Shared {
         let live = self.scan()?;
         let (u, s) = self.times(&live);
         Ok(u + s)
+    }
+}
+
+/// Events of a fallback job, best-effort: a rescan of `/proc` after each member exit
+/// (pidfds in one epoll) and at least every [`RESCAN`] while waiting.
+#[derive(Debug)]
+pub(crate) struct Watch {
+    shared: Arc<Shared>,
+    /// The members known to this watcher, with their pidfds.
+    known: HashMap<(u32, u64), Handle>,
+    queue: VecDeque<crate::job_events::JobEvent>,
+    /// The job had members since the last `JobEmpty`.
+    populated: bool,
+    /// Set by the CPU-time watcher of the handle this came from before it kills the job.
+    cpu_hit: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Watch {
+    pub(crate) fn new(job: &Job) -> Result<Watch> {
+        let mut w = Watch {
+            shared: job.shared(),
+            known: HashMap::new(),
+            queue: VecDeque::new(),
+            populated: false,
+            cpu_hit: Arc::default(),
+        };
+        // Members present now are known, not announced.
+        w.rescan(false)?;
+        Ok(w)
+    }
+
+    /// How an exited member ended: from the job's own reaping, else the zombie/pidfd.
+    fn status(&self, k: (u32, u64), h: &Handle) -> crate::ExitStatus {
+        let st = self.shared.lock();
+        match st.reaped.iter().rev().find(|(key, _)| *key == k) {
+            Some((_, w)) => crate::ExitStatus::from_wait_status(*w),
+            None => {
+                drop(st);
+                h.exit_status()
+            }
+        }
+    }
+
+    fn rescan(&mut self, report: bool) -> Result<()> {
+        use crate::job_events::JobEvent;
+        // Statuses first: the scan reaps member orphans, after which a status may be
+        // lost (kernels without PIDFD_GET_INFO).
+        let mut exited: Vec<((u32, u64), crate::ExitStatus)> = Vec::new();
+        for (k, h) in &self.known {
+            if h.has_exited() {
+                exited.push((*k, self.status(*k, h)));
+            }
+        }
+        let live = self.shared.scan()?;
+        let now: HashSet<(u32, u64)> = live.iter().map(|p| (p.pid, p.start)).collect();
+        for (k, st) in exited {
+            self.known.remove(&k);
+            if let Some(pid) = Pid::new(k.0) {
+                self.queue.push_back(JobEvent::exit(pid, st));
+            }
+        }
+        // Gone without the pidfd telling (no pidfd on this kernel): status unknown.
+        let vanished: Vec<(u32, u64)> = self
+            .known
+            .keys()
+            .filter(|k| !now.contains(k))
+            .copied()
+            .collect();
+        for k in vanished {
+            let h = self.known.remove(&k).expect("listed");
+            let st = self.status(k, &h);
+            if let Some(pid) = Pid::new(k.0) {
+                self.queue.push_back(JobEvent::exit(pid, st));
+            }
+        }
+        for p in &live {
+            let k = (p.pid, p.start);
+            if self.known.contains_key(&k) {
+                continue;
+            }
+            let Some(pid) = Pid::new(p.pid) else { continue };
+            let Ok(h) = Handle::open_with_start(pid, p.start) else {
+                continue;
+            };
+            self.known.insert(k, h);
+            if report {
+                self.queue.push_back(JobEvent::NewProcess { pid });
+            }
+        }
+        if !live.is_empty() {
+            self.populated = true;
+        } else if self.populated {
+            self.populated = false;
+            if report {
+                self.queue.push_back(JobEvent::JobEmpty);
+            }
+        }
+        Ok(())
+    }
+
+    /// What the CPU-time watcher calls before it terminates the job.
+    pub(crate) fn cpu_limit_raiser(&self) -> crate::job_limits::Raiser {
+        let flag = Arc::downgrade(&self.cpu_hit);
+        Box::new(move || match flag.upgrade() {
+            Some(f) => {
+                f.store(true, Ordering::SeqCst);
+                true
+            }
+            None => false,
+        })
+    }
+
+    pub(crate) fn next(
+        &mut self,
+        timeout: Option<Duration>,
+    ) -> Result<Option<crate::job_events::JobEvent>> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            if self.cpu_hit.swap(false, Ordering::SeqCst) {
+                // Raised before the kill: ahead of the exits it causes.
+                self.queue
+                    .push_front(crate::job_events::JobEvent::CpuTimeLimit);
+            }
+            if let Some(e) = self.queue.pop_front() {
+                return Ok(Some(e));
+            }
+            let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if left == Some(Duration::ZERO) {
+                return Ok(None);
+            }
+            let slice = left.map_or(RESCAN, |l| l.min(RESCAN));
+            let refs: Vec<&Handle> = self.known.values().collect();
+            if refs.is_empty() {
+                std::thread::sleep(slice);
+            } else {
+                super::wait_many(&refs, Some(slice), |_| false)?;
+            }
+            if self.cpu_hit.swap(false, Ordering::SeqCst) {
+                self.queue
+                    .push_back(crate::job_events::JobEvent::CpuTimeLimit);
+            }
+            self.rescan(true)?;
+        }
     }
 }
 

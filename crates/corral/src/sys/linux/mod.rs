@@ -23,8 +23,8 @@ pub(crate) use fields::{account, group_id, total_memory, uptime, user_id, userna
 pub(crate) use fields::{linux_policy, resource as fields_resource};
 pub(crate) use job::{
     capabilities as job_capabilities, job_of, limit_support, list_jobs, Job, JobSpawn, JobView,
+    JobWatch,
 };
-pub(crate) use job_events::JobWatch;
 pub(crate) use job_guard::JobGuard;
 pub(crate) use proc::{boot_time_secs, open_fd_count, raise_fd_limit};
 pub(crate) use process::Handle;
