@@ -4,6 +4,8 @@
 //!    job) is killed and waited for until every one has exited, by
 //!    - `Job::terminate` (cgroup.kill, then `populated 0`),
 //!    - `Job::terminate` without cgroup.kill (freeze, kill each, thaw),
+//!    - `Job::terminate` of a process-group fallback job the root was assigned to (kill
+//!      rounds over `/proc` scans; the unprivileged case),
 //!    - `corral::control::kill_tree` + `wait_tree` on the root (process by process),
 //!    - a plain loop: `kill(pid, SIGKILL)` over the pid list, then one epoll over
 //!      pidfds opened before the clock started, until all are readable.
@@ -227,6 +229,21 @@ fn terminate_round(n: usize, method: &str) -> Duration {
             job.terminate().expect("terminate");
             t.elapsed()
         }
+        "job terminate (process-group fallback)" => {
+            // The same tree, also held by a fallback job (as an unprivileged caller gets),
+            // to which its root is assigned: the fallback finds the rest by scanning /proc.
+            let fb = Job::__create_fallback_for_testing(None).expect("fallback job");
+            let p = Process::open(Pid::new(root as u32).unwrap()).unwrap();
+            fb.assign(&p).expect("assign root");
+            assert_eq!(
+                fb.processes().expect("members").len(),
+                n,
+                "fallback membership"
+            );
+            let t = Instant::now();
+            fb.terminate().expect("terminate");
+            t.elapsed()
+        }
         "corral kill_tree + wait_tree" => {
             let p = Process::open(Pid::new(root as u32).unwrap()).unwrap();
             let t = Instant::now();
@@ -338,6 +355,7 @@ fn bench_terminate(n: usize, rounds: usize) -> Table {
     let methods = [
         "job terminate (cgroup.kill)",
         "job terminate (freeze-kill-thaw)",
+        "job terminate (process-group fallback)",
         "corral kill_tree + wait_tree",
         "plain kill(2) loop + pidfd waits",
     ];

@@ -473,6 +473,12 @@ mod tests {
     }
 }
 
+/// What `corral run` says once when its job is the process-group fallback.
+pub const FALLBACK_NOTE: &str = "note: no writable cgroup, so the job is a process group \
+(weaker: members are found by scanning /proc and one that leaves its group, clears its \
+environment and loses its parent escapes; only per-process limits and --cpu-time hold; \
+events are best-effort)";
+
 /// The job side of `corral run`: limits to create the job with, and what to do while
 /// the program runs and after it ends.
 #[derive(Debug)]
@@ -593,6 +599,9 @@ impl RunJob {
     }
 
     /// Creates the job with its limits (all or nothing).
+    ///
+    /// Where no cgroup is writable the library falls back to a process-group job: say
+    /// once, on stderr, what is weaker then.
     pub fn create(&self) -> Result<Job, Failure> {
         let fail = |e: corral::Error| {
             let mut f = Failure::from_error(&e);
@@ -604,6 +613,9 @@ impl RunJob {
         let mut job = Job::create_with_limits(self.name.as_deref(), &self.limits).map_err(fail)?;
         // On error the job, empty, is removed as it drops.
         job.set_notification_limits(&self.notify).map_err(fail)?;
+        if job.backend() == corral::JobBackend::ProcessGroup {
+            eprintln!("corral: {FALLBACK_NOTE}");
+        }
         Ok(job)
     }
 

@@ -190,6 +190,9 @@ impl RunEvents {
         until(Instant::now() + grace, &|ev| {
             *ev == JobEvent::JobEmpty || (ev.pid() == Some(main) && ev.status().is_some())
         });
+        if let Some(j) = job.as_ref().filter(|j| !j.kills_on_close()) {
+            let _ = j.terminate();
+        }
         drop(job);
         if !empty.get() {
             until(Instant::now() + grace, &|ev| *ev == JobEvent::JobEmpty);
@@ -210,12 +213,19 @@ pub fn start_for_run(
     }
     let own = match job {
         Some(_) => None,
-        None => Some(
-            Job::builder()
-                .kill_on_close(true)
-                .create()
-                .map_err(|e| Failure::fatal(format!("--events needs a job: {e}")))?,
-        ),
+        None => Some(match Job::builder().kill_on_close(true).create() {
+            Ok(j) => j,
+            // No writable cgroup: a process-group job (no kill-on-close there); what it
+            // still holds when the program ends is terminated by `finish`.
+            Err(e) if e.kind() == corral::ErrorKind::Unsupported => match Job::create(None) {
+                Ok(j) if j.backend() == corral::JobBackend::ProcessGroup => {
+                    eprintln!("corral: {}", crate::job::FALLBACK_NOTE);
+                    j
+                }
+                _ => return Err(Failure::fatal(format!("--events needs a job: {e}"))),
+            },
+            Err(e) => return Err(Failure::fatal(format!("--events needs a job: {e}"))),
+        }),
     };
     let watched = job.or(own.as_ref()).expect("a job");
     let evs = watched

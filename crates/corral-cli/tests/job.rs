@@ -499,4 +499,109 @@ fn notify_memory_is_reported_as_an_event_and_kills_nothing() {
     // Without --events there is nobody to tell: a usage error.
     let o = run_job(&name, &["--notify-memory", "16M"], &["--exit", "0"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+
+/// `corral run` as `nobody`, who may write no cgroup: the job is the process-group
+/// fallback, said once on stderr; --cpu-time still holds and the job dies whole;
+/// cgroup-only limits are refused by name.
+#[test]
+fn unprivileged_run_falls_back_to_a_process_group_job() {
+    integration::require_root!("runs corral as nobody");
+    use std::os::unix::process::CommandExt;
+    let (uid, gid) = integration::nobody_ids();
+    let name = unique_name("fbrun");
+    let o = corral()
+        .args([
+            "run",
+            "--job",
+            &name,
+            "--cpu-time",
+            "1s",
+            "--stats",
+            "--json",
+            "--",
+        ])
+        .arg(testbin_path())
+        .args(["--burn", "--children", "1"])
+        .uid(uid)
+        .gid(gid)
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(123), "{err}");
+    assert_eq!(err.matches("no writable cgroup").count(), 1, "{err}");
+    assert!(err.contains("--cpu-time 1s"), "{err}");
+    let v = stats(&o);
+    assert_eq!(v["job"], name.as_str());
+    // The program's own CPU time counts although it was reaped before the accounting.
+    let used = v["cpu_time"].as_f64().unwrap();
+    assert!((0.9..3.0).contains(&used), "{v}");
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let field = |k: &str| -> Vec<u32> {
+        out.split_whitespace()
+            .find_map(|kv| kv.strip_prefix(&format!("{k}=")[..]))
+            .map(|v| v.split(',').filter_map(|s| s.parse().ok()).collect())
+            .unwrap_or_default()
+    };
+    let mut pids = field("pid");
+    pids.extend(field("children"));
+    assert_eq!(pids.len(), 2, "{out}");
+    for p in pids {
+        assert!(
+            wait_until(Duration::from_secs(5), || !alive(p)),
+            "{p} survived"
+        );
+    }
+    assert_gone(&name);
+
+    let o = corral()
+        .args(["run", "--memory", "64M", "--max-procs", "5", "--"])
+        .arg(testbin_path())
+        .args(["--exit", "0"])
+        .uid(uid)
+        .gid(gid)
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_ne!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("job memory") && err.contains("active processes") && err.contains("cgroup"),
+        "{err}"
+    );
+    assert!(o.stdout.is_empty(), "the program ran: {:?}", o.stdout);
+
+    // --events alone: a plain fallback job (no kill-on-close there), whose leftover is
+    // killed when the program ends, and reported.
+    let o = corral()
+        .args(["run", "--events", "--"])
+        .arg(testbin_path())
+        .args(["--children", "1", "--sleep-ms", "300"])
+        .uid(uid)
+        .gid(gid)
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    let kid: u32 = out
+        .split_whitespace()
+        .find_map(|kv| kv.strip_prefix("children="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(err.matches("no writable cgroup").count(), 1, "{err}");
+    assert!(
+        err.lines()
+            .any(|l| l.contains("abnormal-exit") && l.contains(&kid.to_string())),
+        "{err}"
+    );
+    assert!(err.lines().any(|l| l.contains(" empty ")), "{err}");
+    assert!(
+        wait_until(Duration::from_secs(5), || !alive(kid)),
+        "{kid} survived"
+    );
 }

@@ -50,6 +50,33 @@
 //! `JOBOBJECT_EXTENDED_LIMIT_INFORMATION` and `JOBOBJECT_CPU_RATE_CONTROL_INFORMATION`
 //! (with `JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION` always set), and the job itself
 //! applies per-process limits, the priority class and the affinity to its members.
+//!
+//! ## Linux without a writable cgroup: the process-group fallback
+//!
+//! Where no hierarchy has room for a job (none mounted, or every `mkdir` below the
+//! caller's cgroups refused with `EACCES`/`EPERM`/`EROFS` — an unprivileged user without
+//! delegation), [`Job::create`] makes a **process-group + subreaper job** instead and
+//! creates nothing in the cgroup trees; [`Job::backend`] and [`Capabilities::backend`]
+//! say [`JobBackend::ProcessGroup`]. Its guarantees are weaker:
+//!
+//! - Membership is reconstructed from `/proc` at each call: known members (pid + start
+//!   time), processes in a process group led by a member, processes whose environment
+//!   carries the job's `CORRAL_JOB` marker (children spawned into the job get it), and
+//!   the descendants of all of those. The calling process becomes a child subreaper
+//!   (`PR_SET_CHILD_SUBREAPER`, for the **whole process**: orphans of any of its
+//!   children are reparented to it), so orphaned members stay visible; corral reaps the
+//!   orphans that are members. A process escapes if it leaves the group, clears its
+//!   environment and loses its parent before any call looked — or if the creator exits.
+//! - [`Job::terminate`] kills in rounds (pidfds, start times checked) until a scan finds
+//!   no member; [`Job::freeze`] is `SIGSTOP` rounds and [`Job::thaw`] `SIGCONT`, which
+//!   members can notice and undo; [`Job::wait_empty`] waits on pidfds and rescans.
+//! - Limits: the per-process ones (rlimits, priority class, affinity) and the job CPU
+//!   time watcher; the others fail with [`ErrorKind::Unsupported`] naming them.
+//!   [`Job::accounting`] gives CPU times (exited orphans through their `rusage`, spawned
+//!   children through the last scan that saw them) and process counts only.
+//! - The job is known only to the creating process ([`Job::open`], [`Job::list`]);
+//!   [`Job::events`] are best-effort (see [`crate::job_events`]);
+//!   [`kill_on_close`](crate::JobBuilder::kill_on_close) is `Unsupported`.
 
 use std::time::Duration;
 
@@ -127,10 +154,29 @@ pub struct JobRef {
     pub cgroups: Vec<CgroupMembership>,
 }
 
+/// What holds a job's processes together.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum JobBackend {
+    /// No job backend on this platform.
+    #[default]
+    None,
+    /// Linux: cgroups (v2 and/or v1) below the caller's own — kernel-kept membership.
+    Cgroup,
+    /// Linux without a writable cgroup: a process-group + subreaper job whose membership
+    /// corral reconstructs from `/proc`, with weaker guarantees (see the module docs).
+    ProcessGroup,
+    /// Windows: a Job Object.
+    JobObject,
+}
+
 /// What jobs can do on this machine.
 #[non_exhaustive]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Capabilities {
+    /// What a job created now is made of (Linux: cgroups, or the process-group fallback
+    /// where no cgroup is writable).
+    pub backend: JobBackend,
     /// Jobs can be created and hold processes.
     pub membership: bool,
     /// Linux: the cgroup v2 hierarchy is mounted and writable by this process.
@@ -190,9 +236,7 @@ impl Job {
     ///
     /// [`ErrorKind::InvalidInput`] for a bad name (empty, longer than [`MAX_JOB_NAME`]
     /// bytes, `.`/`..`, or a byte outside `[A-Za-z0-9._-]`) or a name already in use (use
-    /// [`Job::open`] for that); [`ErrorKind::AccessDenied`] when no cgroup hierarchy is
-    /// writable by the caller; [`ErrorKind::Unsupported`] when none is mounted. Nothing is
-    /// left behind on failure.
+    /// [`Job::open`] for that). Nothing is left behind on failure.
     ///
     /// # Platform-specific behavior
     ///
@@ -200,6 +244,8 @@ impl Job {
     /// in each writable v1 hierarchy carrying `freezer`, `pids`, `memory`, `cpuacct` or `blkio`
     /// (hierarchies the caller may not write are skipped). A v1 `cpuset` cgroup, should
     /// one be created, gets `cpuset.cpus` and `cpuset.mems` copied from its parent.
+    /// Where no hierarchy has room (none mounted, or each `mkdir` refused with
+    /// `EACCES`/`EPERM`/`EROFS`), a process-group job instead (see the module docs).
     pub fn create(name: Option<&str>) -> Result<Job> {
         if let Some(n) = name {
             validate_name(n)?;
@@ -390,7 +436,8 @@ impl Job {
     /// # Platform-specific behavior
     ///
     /// Linux: the `corral-*` directories below the caller's v2 cgroup (else its v1
-    /// `freezer`/`pids` cgroup).
+    /// `freezer`/`pids` cgroup), and this process's own process-group fallback jobs
+    /// (those of other processes cannot be seen).
     pub fn list() -> Result<Vec<String>> {
         imp::list_jobs()
     }
@@ -441,6 +488,7 @@ impl Job {
     ///
     /// Linux: looks for the directory `corral-<name>` below the caller's cgroup in each
     /// hierarchy [`Job::create`] uses.
+    /// A process-group fallback job is found only within the process that created it.
     pub fn open(name: &str) -> Result<Job> {
         validate_name(name)?;
         imp::Job::open(name).map(Job::wrap)
@@ -702,6 +750,27 @@ impl Job {
         let mut c = imp::job_capabilities();
         c.limits = imp::limit_support();
         c
+    }
+
+    /// What holds this job together: cgroups, or (Linux, no writable cgroup) the
+    /// process-group fallback with its weaker guarantees.
+    pub fn backend(&self) -> JobBackend {
+        self.inner.backend()
+    }
+
+    /// Testing only: creates a process-group fallback job (as an unprivileged caller
+    /// without a writable cgroup gets) even where cgroups are writable, so the fallback
+    /// runs on any machine. Not part of the stable API.
+    ///
+    /// # Errors
+    ///
+    /// As [`Job::create`].
+    #[doc(hidden)]
+    pub fn __create_fallback_for_testing(name: Option<&str>) -> Result<Job> {
+        if let Some(n) = name {
+            validate_name(n)?;
+        }
+        imp::Job::create_fallback(name).map(Job::wrap)
     }
 
     /// Testing only: creates a job without the v2 hierarchy (`use_v2 = false`) or acting

@@ -23,6 +23,7 @@ pub struct JobBuilder {
     kill_on_close: bool,
     limits: Option<JobLimits>,
     testing: Option<(bool, bool)>,
+    fallback: bool,
 }
 
 impl Job {
@@ -73,6 +74,14 @@ impl JobBuilder {
         self
     }
 
+    /// Testing only: as [`Job::__create_fallback_for_testing`]. Not part of the stable
+    /// API.
+    #[doc(hidden)]
+    pub fn __testing_fallback(mut self) -> JobBuilder {
+        self.fallback = true;
+        self
+    }
+
     /// Creates the job.
     ///
     /// # Errors
@@ -88,7 +97,11 @@ impl JobBuilder {
             l.validate()?;
         }
         let (use_v2, use_kill) = self.testing.unwrap_or((true, true));
-        let inner = imp::Job::create_with(name, use_v2, use_kill)?;
+        let inner = if self.fallback {
+            imp::Job::create_fallback(name)?
+        } else {
+            imp::Job::create_with(name, use_v2, use_kill)?
+        };
         let guard = if self.kill_on_close {
             // On failure `inner` is dropped, which removes the (empty) job.
             Some(imp::JobGuard::start(&inner)?)

@@ -28,6 +28,16 @@
 //! (each sees every event), and `events()` through another handle or process fails
 //! with [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported). Wine 8 posts
 //! new-process, exit and empty messages only.
+//!
+//! Linux without a writable cgroup (the process-group fallback, see [`Job`]):
+//! everything is best-effort. The watcher waits on the pidfds of the members it knows and
+//! rescans `/proc` after each exit and at least every 100 ms: [`JobEvent::NewProcess`]
+//! comes at the rescan that first finds a member (one that lives and dies between two
+//! rescans is never reported); exits carry the status from corral's own reaping of
+//! orphaned members, else from the zombie or the pidfd ([`ExitStatus::Unknown`] when
+//! neither tells); [`JobEvent::JobEmpty`] when a rescan finds no member after some were
+//! seen; [`JobEvent::CpuTimeLimit`] as above; no process-limit or memory events (those
+//! limits need a cgroup).
 
 use std::time::Duration;
 

@@ -83,7 +83,7 @@ mod thread;
 pub use command::{Child, ChildEvent, Command, Output, SignalForwarding, Stdio};
 pub use error::{Error, ErrorKind, Result};
 pub use info::*;
-pub use job::{Capabilities, Job, JobRef, MAX_JOB_NAME};
+pub use job::{Capabilities, Job, JobBackend, JobRef, MAX_JOB_NAME};
 pub use job_builder::JobBuilder;
 pub use job_events::{JobEvent, JobEvents};
 pub use job_limits::{

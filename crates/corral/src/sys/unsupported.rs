@@ -442,8 +442,14 @@ impl Job {
     pub(crate) fn create_with(_: Option<&str>, _: bool, _: bool) -> Result<Job> {
         unsupported("create job")
     }
+    pub(crate) fn create_fallback(_: Option<&str>) -> Result<Job> {
+        unsupported("create job")
+    }
     pub(crate) fn open(_: &str) -> Result<Job> {
         unsupported("open job")
+    }
+    pub(crate) fn backend(&self) -> crate::JobBackend {
+        crate::JobBackend::None
     }
     pub(crate) fn name(&self) -> &str {
         ""

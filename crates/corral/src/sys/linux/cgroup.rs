@@ -71,10 +71,12 @@ pub(crate) struct Job {
     lock: Option<OwnedFd>,
 }
 
-/// What `Command::job` needs: the `cgroup.procs` files the child writes itself into.
+/// What `Command::job` needs: the `cgroup.procs` files the child writes itself into, or
+/// the process-group job it is recorded in.
 #[derive(Debug, Clone)]
 pub(crate) struct JobSpawn {
     pub(crate) procs: Vec<PathBuf>,
+    pub(crate) fallback: Option<std::sync::Arc<super::job_fallback::Shared>>,
 }
 
 fn io_err(op: &'static str, path: &Path, e: io::Error) -> Error {
@@ -358,14 +360,16 @@ pub(crate) fn capabilities() -> Capabilities {
 }
 
 impl Job {
-    /// Creates `corral-<name>` in every usable hierarchy.
-    pub(crate) fn create(name: Option<&str>) -> Result<Job> {
-        Job::create_with(name, true, true)
-    }
-
-    /// `create`, optionally leaving out the v2 hierarchy or `cgroup.kill`, so tests can
-    /// run the fallbacks of older or v1-only machines on any machine.
-    pub(crate) fn create_with(name: Option<&str>, use_v2: bool, use_kill: bool) -> Result<Job> {
+    /// Creates `corral-<name>` in every usable hierarchy, optionally leaving out the v2
+    /// hierarchy or `cgroup.kill`, so tests can run the fallbacks of older or v1-only
+    /// machines on any machine. "No hierarchy has room for a job" (none mounted, or every
+    /// `mkdir` refused with `EACCES`/`EPERM`/`EROFS`, or read-only) is told apart as
+    /// `Ok(Err(_))`: that is when a process-group job stands in.
+    pub(crate) fn create_or_no_place(
+        name: Option<&str>,
+        use_v2: bool,
+        use_kill: bool,
+    ) -> Result<Result<Job>> {
         let op = "create job";
         let mut hs = discover()?;
         if !use_v2 {
@@ -376,9 +380,9 @@ impl Job {
             let name = name.map_or_else(unique_name, str::to_owned);
             match Job::try_create(&hs, &name) {
                 Err(e) if generated && e.raw_os_error() == Some(libc::EEXIST) => continue,
-                Ok(mut job) => {
+                Ok(Ok(mut job)) => {
                     job.no_kill = !use_kill;
-                    return Ok(job);
+                    return Ok(Ok(job));
                 }
                 r => return r,
             }
@@ -386,7 +390,7 @@ impl Job {
         Err(Error::new(ErrorKind::Os, op).with_detail("could not find an unused job name"))
     }
 
-    fn try_create(hs: &[Hierarchy], name: &str) -> Result<Job> {
+    fn try_create(hs: &[Hierarchy], name: &str) -> Result<Result<Job>> {
         let op = "create job";
         let dir_name = format!("{JOB_PREFIX}{name}");
         let mut job = Job {
@@ -429,14 +433,16 @@ impl Job {
             } else {
                 ErrorKind::AccessDenied
             };
-            return Err(Error::new(kind, op).with_detail(if denied.is_empty() {
-                "no cgroup hierarchy is mounted".to_owned()
-            } else {
-                format!("no cgroup hierarchy is writable: {}", denied.join("; "))
-            }));
+            return Ok(Err(Error::new(kind, op).with_detail(
+                if denied.is_empty() {
+                    "no cgroup hierarchy is mounted".to_owned()
+                } else {
+                    format!("no cgroup hierarchy is writable: {}", denied.join("; "))
+                },
+            )));
         }
         job.lock = lock_shared(&job.primary().path);
-        Ok(job)
+        Ok(Ok(job))
     }
 
     /// Finds an existing `corral-<name>` below the caller's cgroups.
@@ -523,6 +529,7 @@ impl Job {
                 .iter()
                 .map(|d| d.path.join("cgroup.procs"))
                 .collect(),
+            fallback: None,
         }
     }
 

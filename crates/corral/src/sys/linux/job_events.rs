@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use rustix::event::epoll;
 use rustix::fs::{Mode, OFlags};
 
-use super::cgroup::{event_value, parse_pids, read_text, Job};
+use super::cgroup::{event_value, parse_pids, read_text};
 use super::connector::{ForkWatch, ProcEvent};
 use super::proc::read_all;
 use super::Handle;
@@ -115,7 +115,7 @@ pub(crate) struct JobWatch {
 }
 
 impl JobWatch {
-    pub(crate) fn new(job: &Job) -> Result<JobWatch> {
+    pub(crate) fn new(job: &super::cgroup::Job) -> Result<JobWatch> {
         let ep =
             epoll::create(epoll::CreateFlags::CLOEXEC).map_err(|e| Error::from_io(OP, e.into()))?;
         let add = |fd: std::os::fd::BorrowedFd<'_>, tok: u64, flags: epoll::EventFlags| {

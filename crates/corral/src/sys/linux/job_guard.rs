@@ -34,6 +34,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::cgroup::Job;
+use super::Job as AnyJob;
 use crate::{Error, ErrorKind, Pid, Result};
 
 /// The most members one kill round handles (more are handled by further rounds).
@@ -135,8 +136,14 @@ impl Plan {
 
 impl JobGuard {
     /// Starts the guard of `job`; returns once it is ready (all its set-up done).
-    pub(crate) fn start(job: &Job) -> Result<JobGuard> {
+    pub(crate) fn start(job: &AnyJob) -> Result<JobGuard> {
         let op = "start job guard";
+        let Some(job) = job.cgroup() else {
+            return Err(Error::new(ErrorKind::Unsupported, op).with_detail(
+                "kill-on-close needs a cgroup job; this job is a process-group fallback \
+                 (no writable cgroup), whose membership a guard process could not follow",
+            ));
+        };
         let os = |e: std::io::Error| Error::from_io(op, e);
         // The owner's pidfd: absent before Linux 5.3, where the socket alone tells.
         let owner = rustix::process::pidfd_open(
@@ -191,7 +198,8 @@ impl JobGuard {
 
     /// Asks the guard to kill and remove the job and waits until it has; if it cannot
     /// (it was killed, or it timed out), does the same here.
-    pub(crate) fn close(self, job: &Job) {
+    pub(crate) fn close(self, job: &AnyJob) {
+        let Some(job) = job.cgroup() else { return };
         // SAFETY: send(2) of one byte from a static buffer; MSG_NOSIGNAL avoids SIGPIPE
         // when the guard is gone.
         unsafe {

@@ -4,7 +4,9 @@ mod cgroup;
 mod connector;
 mod control;
 mod fields;
+mod job;
 mod job_events;
+mod job_fallback;
 mod job_guard;
 pub(crate) mod parse;
 pub(crate) mod proc;
@@ -14,10 +16,7 @@ mod spawn;
 mod system;
 mod thread;
 
-pub(crate) use cgroup::{
-    breakaway_target, capabilities as job_capabilities, job_of, limit_support, list_all_jobs,
-    list_jobs, Job, JobSpawn, JobView,
-};
+pub(crate) use cgroup::{breakaway_target, list_all_jobs};
 pub(crate) use connector::ForkWatch;
 
 /// Linux sets per-process job limits (rlimits, class, affinity) on each member itself.
@@ -26,7 +25,10 @@ pub(crate) const JOB_KEEPS_MEMBER_LIMITS: bool = false;
 pub(crate) use control::wait_many;
 pub(crate) use fields::{account, group_id, total_memory, uptime, user_id, username as user_name};
 pub(crate) use fields::{linux_policy, resource as fields_resource};
-pub(crate) use job_events::JobWatch;
+pub(crate) use job::{
+    capabilities as job_capabilities, job_of, limit_support, list_jobs, Job, JobSpawn, JobView,
+    JobWatch,
+};
 pub(crate) use job_guard::JobGuard;
 pub(crate) use proc::{boot_time_secs, open_fd_count, raise_fd_limit};
 pub(crate) use process::Handle;

@@ -384,6 +384,14 @@ pub(crate) fn spawn(
     let mut plan = plan_for(opts, report_w.as_raw_fd())?;
     plan.pty_slave = pty_slave_keep.as_ref().map(|(_, s)| *s);
     plan.sigmask = mask.map(|g| g.old);
+    let fallback = opts.job.as_ref().and_then(|j| j.fallback.clone());
+    if let Some(f) = &fallback {
+        // A process-group job: the child carries the job's marker. It stays in the
+        // caller's process group unless asked otherwise (a group leader could not call
+        // `setsid`, and a new group would lose the terminal's foreground).
+        cmd.env(super::job_fallback::MARKER_VAR, f.env_value());
+        f.spawning();
+    }
     if plan.setpgid && !plan.setsid {
         // std does this itself, on its posix_spawn path too.
         cmd.process_group(0);
@@ -394,6 +402,9 @@ pub(crate) fn spawn(
         unsafe { cmd.pre_exec(move || child(&plan)) };
     }
     let spawned = cmd.spawn();
+    if let Some(f) = &fallback {
+        f.spawned(spawned.as_ref().ok().map(|c| c.id()));
+    }
     drop(report_w);
     drop(pty_slave_keep);
     let mut step = [0u8; 1];

@@ -158,6 +158,16 @@ impl Job {
     }
 
     /// Opens the Job Object `corral-<name>`.
+    /// The process-group fallback exists on Linux only.
+    pub(crate) fn create_fallback(_: Option<&str>) -> Result<Job> {
+        Err(Error::new(ErrorKind::Unsupported, "create job")
+            .with_detail("the process-group fallback exists on Linux only"))
+    }
+
+    pub(crate) fn backend(&self) -> crate::JobBackend {
+        crate::JobBackend::JobObject
+    }
+
     pub(crate) fn open(name: &str) -> Result<Job> {
         let op = "open job";
         let w = wide(&format!("{JOB_PREFIX}{name}"));
@@ -544,6 +554,7 @@ pub(crate) fn job_of(h: &Handle) -> Result<Option<(String, Vec<CgroupMembership>
 
 pub(crate) fn job_capabilities() -> crate::job::Capabilities {
     crate::job::Capabilities {
+        backend: crate::JobBackend::JobObject,
         membership: true,
         kill: true,
         freeze: true,
