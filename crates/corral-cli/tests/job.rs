@@ -499,6 +499,7 @@ fn notify_memory_is_reported_as_an_event_and_kills_nothing() {
     // Without --events there is nobody to tell: a usage error.
     let o = run_job(&name, &["--notify-memory", "16M"], &["--exit", "0"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
 
 /// `corral run` as `nobody`, who may write no cgroup: the job is the process-group
 /// fallback, said once on stderr; --cpu-time still holds and the job dies whole;

@@ -118,7 +118,9 @@ pub const MAX_JOB_NAME: usize = 64;
 /// lock the directory exclusively (no other handle) and `cgroup.procs` is empty does it
 /// `rmdir` each of the job's cgroups (v1 first, v2 last), retrying briefly while the
 /// kernel still reports them busy. Errors are ignored. A handle's descriptor is
-/// close-on-exec, but a child forked without `exec` shares it, and the lock with it.
+/// close-on-exec, but a child forked without `exec` shares it, and the lock with it:
+/// a drop that finds the lock held retries for up to ~100 ms (the moment between another
+/// thread's `fork` and `exec`) before it leaves the job to the other handle.
 #[derive(Debug)]
 pub struct Job {
     // Declared first so they stop (and let go of the cgroups) before `inner` drops.

@@ -809,10 +809,29 @@ fn lock_shared(dir: &Path) -> Option<OwnedFd> {
     }
 }
 
-/// `dir` opened and exclusively locked if no other handle holds it now; `None` if one
-/// does. A directory already gone (or that cannot be locked) counts as free: the
-/// removal that follows finds out.
+/// `dir` opened and exclusively locked if no other handle holds it; `None` if one does.
+/// A directory already gone (or that cannot be locked) counts as free: the removal that
+/// follows finds out.
+///
+/// A lock can also be held for a moment by a child another thread of some process (this
+/// one included) has forked and not yet `exec`ed: it shares the parent's descriptors
+/// until `exec` closes them. So a refusal is retried for up to ~100 ms before it is
+/// taken to mean another handle.
 fn lock_exclusive_now(dir: &Path) -> Option<Option<OwnedFd>> {
+    let mut nap = Duration::from_millis(1);
+    let deadline = Instant::now() + Duration::from_millis(100);
+    loop {
+        match try_lock_exclusive(dir) {
+            None if Instant::now() < deadline => {
+                std::thread::sleep(nap);
+                nap = (nap * 2).min(Duration::from_millis(20));
+            }
+            r => return r,
+        }
+    }
+}
+
+fn try_lock_exclusive(dir: &Path) -> Option<Option<OwnedFd>> {
     let Ok(fd) = rustix::fs::open(
         dir,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -903,7 +922,10 @@ pub(crate) fn breakaway_target() -> Result<Option<JobSpawn>> {
              the job's owner sets it with JobLimits::breakaway_ok / corral run --allow-breakaway)"
         )));
     }
-    Ok(Some(JobSpawn { procs }))
+    Ok(Some(JobSpawn {
+        procs,
+        fallback: None,
+    }))
 }
 
 /// The job (a `corral-*` cgroup) `h` is in, if any: its name and all its cgroups.

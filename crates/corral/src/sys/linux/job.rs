@@ -176,6 +176,12 @@ impl JobView {
             JobView::Fallback(s) => s.terminate(),
         }
     }
+    pub(crate) fn accounting(&self) -> Result<JobAccounting> {
+        match self {
+            JobView::Cgroup(v) => v.accounting(),
+            JobView::Fallback(s) => s.accounting(),
+        }
+    }
 }
 
 /// Whether a job created now would be a process-group fallback.

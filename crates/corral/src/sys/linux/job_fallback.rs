@@ -240,6 +240,20 @@ fn become_subreaper() {
 }
 
 impl Shared {
+    /// CPU times (members now, exited orphans, spawned children's last scan) and counts.
+    pub(crate) fn accounting(&self) -> Result<JobAccounting> {
+        let live = self.scan()?;
+        let (u, s) = self.times(&live);
+        let ever = self.lock().ever;
+        Ok(JobAccounting {
+            active_processes: live.len(),
+            total_processes: Some(ever),
+            user_time: Some(u),
+            kernel_time: Some(s),
+            ..JobAccounting::default()
+        })
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -552,7 +566,8 @@ pub(crate) struct Watch {
     /// The job had members since the last `JobEmpty`.
     populated: bool,
     /// Set by the CPU-time watcher of the handle this came from before it kills the job.
-    cpu_hit: Arc<std::sync::atomic::AtomicBool>,
+    /// Events the handle's watchers raised (`CpuTimeLimit`, `NotificationLimit`).
+    raised: Arc<Mutex<Vec<crate::job_events::JobEvent>>>,
 }
 
 impl Watch {
@@ -562,7 +577,7 @@ impl Watch {
             known: HashMap::new(),
             queue: VecDeque::new(),
             populated: false,
-            cpu_hit: Arc::default(),
+            raised: Arc::default(),
         };
         // Members present now are known, not announced.
         w.rescan(false)?;
@@ -638,16 +653,27 @@ impl Watch {
         Ok(())
     }
 
-    /// What the CPU-time watcher calls before it terminates the job.
+    /// What the handle's watchers call to report an event (the CPU-time watcher before
+    /// it terminates the job; the notification limits).
     pub(crate) fn cpu_limit_raiser(&self) -> crate::job_limits::Raiser {
-        let flag = Arc::downgrade(&self.cpu_hit);
-        Box::new(move || match flag.upgrade() {
-            Some(f) => {
-                f.store(true, Ordering::SeqCst);
+        let q = Arc::downgrade(&self.raised);
+        Box::new(move |ev| match q.upgrade() {
+            Some(q) => {
+                if let Ok(mut q) = q.lock() {
+                    q.push(ev);
+                }
                 true
             }
             None => false,
         })
+    }
+
+    /// The raised events, oldest first.
+    fn take_raised(&self) -> Vec<crate::job_events::JobEvent> {
+        self.raised
+            .lock()
+            .map(|mut q| std::mem::take(&mut *q))
+            .unwrap_or_default()
     }
 
     pub(crate) fn next(
@@ -656,10 +682,9 @@ impl Watch {
     ) -> Result<Option<crate::job_events::JobEvent>> {
         let deadline = timeout.map(|t| Instant::now() + t);
         loop {
-            if self.cpu_hit.swap(false, Ordering::SeqCst) {
-                // Raised before the kill: ahead of the exits it causes.
-                self.queue
-                    .push_front(crate::job_events::JobEvent::CpuTimeLimit);
+            // Raised before the kill: ahead of the exits it causes.
+            for ev in self.take_raised().into_iter().rev() {
+                self.queue.push_front(ev);
             }
             if let Some(e) = self.queue.pop_front() {
                 return Ok(Some(e));
@@ -675,9 +700,8 @@ impl Watch {
             } else {
                 super::wait_many(&refs, Some(slice), |_| false)?;
             }
-            if self.cpu_hit.swap(false, Ordering::SeqCst) {
-                self.queue
-                    .push_back(crate::job_events::JobEvent::CpuTimeLimit);
+            for ev in self.take_raised() {
+                self.queue.push_back(ev);
             }
             self.rescan(true)?;
         }
@@ -860,16 +884,7 @@ impl Job {
     }
 
     pub(crate) fn accounting(&self) -> Result<JobAccounting> {
-        let live = self.shared.scan()?;
-        let (u, s) = self.shared.times(&live);
-        let ever = self.shared.lock().ever;
-        Ok(JobAccounting {
-            active_processes: live.len(),
-            total_processes: Some(ever),
-            user_time: Some(u),
-            kernel_time: Some(s),
-            ..JobAccounting::default()
-        })
+        self.shared.accounting()
     }
 }
 
