@@ -14,6 +14,10 @@ fn main() {
 }
 
 #[cfg(windows)]
+#[macro_use]
+mod win_harness;
+
+#[cfg(windows)]
 mod imp {
     use std::time::{Duration, Instant};
 
@@ -24,38 +28,7 @@ mod imp {
 
     const CHILD_VAR: &str = "CORRAL_WINDOWS_JOBS_CHILD";
 
-    enum Outcome {
-        Pass,
-        MissingInWine(&'static str),
-        NotVerifiableUnderWine(&'static str),
-    }
-    use Outcome::*;
-
-    type TestResult = Result<Outcome, String>;
-
-    macro_rules! t {
-        ($e:expr) => {
-            match $e {
-                Ok(v) => v,
-                Err(err) => {
-                    return Err(format!(
-                        "{}:{}: {}: {err}",
-                        file!(),
-                        line!(),
-                        stringify!($e)
-                    ))
-                }
-            }
-        };
-    }
-
-    macro_rules! check {
-        ($cond:expr, $($fmt:tt)+) => {
-            if !$cond {
-                return Err(format!("{}:{}: {}", file!(), line!(), format!($($fmt)+)));
-            }
-        };
-    }
+    use crate::win_harness::{run, Outcome::*, Test, TestResult};
 
     fn child(mode: &str) -> Command {
         Command::new(std::env::current_exe().unwrap()).env(CHILD_VAR, mode)
@@ -109,7 +82,7 @@ mod imp {
                 let _ = c.kill();
                 let _ = c.wait();
                 if wine_version().is_some() {
-                    MissingInWine("JOB_OBJECT_LIMIT_ACTIVE_PROCESS enforcement")
+                    MissingInWine("JOB_OBJECT_LIMIT_ACTIVE_PROCESS enforcement".into())
                 } else {
                     return Err("a second process joined a job limited to one".into());
                 }
@@ -196,7 +169,8 @@ mod imp {
         if class != PriorityClass::BelowNormal || cpus != [0] {
             if wine_version().is_some() {
                 return Ok(MissingInWine(
-                    "JOB_OBJECT_LIMIT_PRIORITY_CLASS / JOB_OBJECT_LIMIT_AFFINITY enforcement",
+                    "JOB_OBJECT_LIMIT_PRIORITY_CLASS / JOB_OBJECT_LIMIT_AFFINITY enforcement"
+                        .into(),
                 ));
             }
             return Err(format!("member has {class:?} on {cpus:?}"));
@@ -212,7 +186,9 @@ mod imp {
         let mut c = Reap(t!(child("alloc256").job(&job).spawn()));
         let st = t!(c.0.wait());
         if st == ExitStatus::Exited(0) && wine_version().is_some() {
-            return Ok(MissingInWine("JOB_OBJECT_LIMIT_PROCESS_MEMORY enforcement"));
+            return Ok(MissingInWine(
+                "JOB_OBJECT_LIMIT_PROCESS_MEMORY enforcement".into(),
+            ));
         }
         check!(
             st == ExitStatus::Exited(3),
@@ -229,7 +205,9 @@ mod imp {
         let p = t!(Process::open(pid));
         if p.wait(Some(Duration::from_secs(20))).is_err() {
             if wine_version().is_some() {
-                return Ok(MissingInWine("JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION"));
+                return Ok(MissingInWine(
+                    "JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION".into(),
+                ));
             }
             return Err("a crashing member still runs after 20 s".into());
         }
@@ -238,7 +216,7 @@ mod imp {
             // Wine starts winedbg for the unhandled exception instead of ending the
             // process with the exception code.
             return Ok(MissingInWine(
-                "JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION (Wine runs winedbg)",
+                "JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION (Wine runs winedbg)".into(),
             ));
         }
         // STATUS_ACCESS_VIOLATION
@@ -257,7 +235,7 @@ mod imp {
                 .any(|e| matches!(e, JobEvent::ProcessExit { pid: p, .. } if *p == pid));
             if plain && wine_version().is_some() {
                 return Ok(NotVerifiableUnderWine(
-                    "JOB_OBJECT_MSG_ABNORMAL_EXIT_PROCESS (Wine posts EXIT_PROCESS)",
+                    "JOB_OBJECT_MSG_ABNORMAL_EXIT_PROCESS (Wine posts EXIT_PROCESS)".into(),
                 ));
             }
             return Err(format!("no abnormal exit event: {seen:?}"));
@@ -276,7 +254,7 @@ mod imp {
                 Ok(Pass)
             }
             Ok(_) if wine_version().is_some() => Ok(NotVerifiableUnderWine(
-                "a second JobObjectAssociateCompletionPortInformation (Wine accepts it)",
+                "a second JobObjectAssociateCompletionPortInformation (Wine accepts it)".into(),
             )),
             Ok(_) => Err("a second handle associated a second completion port".into()),
         }
@@ -339,7 +317,6 @@ mod imp {
             }
             std::process::exit(0);
         }
-        type Test = (&'static str, fn() -> TestResult);
         let tests: &[Test] = &[
             ("kill_on_close", kill_on_close),
             ("active_process_limit", active_process_limit),
@@ -360,34 +337,6 @@ mod imp {
                 freeze_catches_the_whole_tree,
             ),
         ];
-        let (mut pass, mut fail, mut missing, mut unverifiable) = (0, 0, 0, 0);
-        for (n, f) in tests {
-            let t0 = Instant::now();
-            match f() {
-                Ok(Pass) => {
-                    pass += 1;
-                    println!("test {n} ... ok ({} ms)", t0.elapsed().as_millis());
-                }
-                Ok(MissingInWine(api)) => {
-                    missing += 1;
-                    println!("test {n} ... needs {api}, which Wine does not implement");
-                }
-                Ok(NotVerifiableUnderWine(what)) => {
-                    unverifiable += 1;
-                    println!("test {n} ... not verifiable under Wine: {what}");
-                }
-                Err(m) => {
-                    fail += 1;
-                    println!("test {n} ... FAILED\n    {m}");
-                }
-            }
-        }
-        println!(
-            "\nwindows_jobs: {pass} passed; {fail} failed; {unverifiable} not verifiable under \
-             Wine; {missing} missing in Wine"
-        );
-        if fail > 0 {
-            std::process::exit(1);
-        }
+        run("windows_jobs", tests);
     }
 }

@@ -14,13 +14,17 @@ fn main() {
 }
 
 #[cfg(windows)]
+#[macro_use]
+mod win_harness;
+
+#[cfg(windows)]
 mod imp {
     use std::collections::BTreeSet;
     use std::ffi::OsString;
     use std::io::{Read, Write};
     use std::os::windows::io::{AsHandle, AsRawHandle, FromRawHandle};
     use std::sync::mpsc;
-    use std::time::{Duration, Instant};
+    use std::time::Duration;
 
     use corral::os::windows::{wine_version, CommandExt};
     use corral::{Command, ErrorKind, ExitStatus, PriorityClass, Process, Stdio};
@@ -29,38 +33,7 @@ mod imp {
 
     const CHILD_VAR: &str = "CORRAL_WINDOWS_SPAWN_CHILD";
 
-    enum Outcome {
-        Pass,
-        MissingInWine(String),
-        NotVerifiableUnderWine(String),
-    }
-    use Outcome::*;
-
-    type TestResult = Result<Outcome, String>;
-
-    macro_rules! t {
-        ($e:expr) => {
-            match $e {
-                Ok(v) => v,
-                Err(err) => {
-                    return Err(format!(
-                        "{}:{}: {}: {err}",
-                        file!(),
-                        line!(),
-                        stringify!($e)
-                    ))
-                }
-            }
-        };
-    }
-
-    macro_rules! check {
-        ($cond:expr, $($fmt:tt)+) => {
-            if !$cond {
-                return Err(format!("{}:{}: {}", file!(), line!(), format!($($fmt)+)));
-            }
-        };
-    }
+    use crate::win_harness::{run, Outcome::*, Test, TestResult};
 
     fn hex(b: &[u8]) -> String {
         b.iter().map(|b| format!("{b:02x}")).collect()
@@ -513,7 +486,6 @@ mod imp {
         if let Ok(mode) = std::env::var(CHILD_VAR) {
             child_main(&mode);
         }
-        type Test = (&'static str, fn() -> TestResult);
         let tests: &[Test] = &[
             ("argv_round_trip", argv_round_trip),
             ("environment_block", environment_block),
@@ -524,41 +496,6 @@ mod imp {
             ("bad_inputs", bad_inputs),
             ("batch_files", batch_files),
         ];
-        let filters: Vec<String> = std::env::args()
-            .skip(1)
-            .filter(|a| !a.starts_with('-'))
-            .collect();
-        let (mut pass, mut fail, mut missing, mut unverifiable) = (0, 0, 0, 0);
-        for (n, f) in tests {
-            if !filters.is_empty() && !filters.iter().any(|x| n.contains(x.as_str())) {
-                continue;
-            }
-            let t0 = Instant::now();
-            match f() {
-                Ok(Pass) => {
-                    pass += 1;
-                    println!("test {n} ... ok ({} ms)", t0.elapsed().as_millis());
-                }
-                Ok(MissingInWine(api)) => {
-                    missing += 1;
-                    println!("test {n} ... missing in Wine: {api}");
-                }
-                Ok(NotVerifiableUnderWine(what)) => {
-                    unverifiable += 1;
-                    println!("test {n} ... not verifiable under Wine: {what}");
-                }
-                Err(m) => {
-                    fail += 1;
-                    println!("test {n} ... FAILED\n    {m}");
-                }
-            }
-        }
-        println!(
-            "\nwindows_spawn: {pass} passed; {fail} failed; {unverifiable} not verifiable \
-             under Wine; {missing} missing in Wine"
-        );
-        if fail > 0 {
-            std::process::exit(1);
-        }
+        run("windows_spawn", tests);
     }
 }

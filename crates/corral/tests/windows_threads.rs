@@ -14,6 +14,10 @@ fn main() {
 }
 
 #[cfg(windows)]
+#[macro_use]
+mod win_harness;
+
+#[cfg(windows)]
 mod imp {
     use std::io::{BufRead, BufReader, Read, Write};
     use std::sync::mpsc;
@@ -25,40 +29,7 @@ mod imp {
 
     const CHILD_VAR: &str = "CORRAL_WINDOWS_THREADS_CHILD";
 
-    enum Outcome {
-        Pass,
-        /// Wine lacks the API named (no test needs it yet).
-        #[allow(dead_code)]
-        MissingInWine(String),
-        NotVerifiableUnderWine(String),
-    }
-    use Outcome::*;
-
-    type TestResult = Result<Outcome, String>;
-
-    macro_rules! t {
-        ($e:expr) => {
-            match $e {
-                Ok(v) => v,
-                Err(err) => {
-                    return Err(format!(
-                        "{}:{}: {}: {err}",
-                        file!(),
-                        line!(),
-                        stringify!($e)
-                    ))
-                }
-            }
-        };
-    }
-
-    macro_rules! check {
-        ($cond:expr, $($fmt:tt)+) => {
-            if !$cond {
-                return Err(format!("{}:{}: {}", file!(), line!(), format!($($fmt)+)));
-            }
-        };
-    }
+    use crate::win_harness::{run, Outcome::*, Test, TestResult};
 
     /// The child: `threads:N` starts N sleeping threads, prints each one's id (`tid N`),
     /// then `ready`, and sleeps; `ticker` starts one thread that prints its id, then a
@@ -281,7 +252,6 @@ mod imp {
         if let Ok(mode) = std::env::var(CHILD_VAR) {
             child_main(&mode);
         }
-        type Test = (&'static str, fn() -> TestResult);
         let tests: &[Test] = &[
             ("threads_listed", threads_listed),
             ("priority_levels", priority_levels),
@@ -289,41 +259,6 @@ mod imp {
             ("suspend_resume", suspend_resume),
             ("exited_thread", exited_thread),
         ];
-        let filters: Vec<String> = std::env::args()
-            .skip(1)
-            .filter(|a| !a.starts_with('-'))
-            .collect();
-        let (mut pass, mut fail, mut missing, mut unverifiable) = (0, 0, 0, 0);
-        for (n, f) in tests {
-            if !filters.is_empty() && !filters.iter().any(|x| n.contains(x.as_str())) {
-                continue;
-            }
-            let t0 = Instant::now();
-            match f() {
-                Ok(Pass) => {
-                    pass += 1;
-                    println!("test {n} ... ok ({} ms)", t0.elapsed().as_millis());
-                }
-                Ok(MissingInWine(api)) => {
-                    missing += 1;
-                    println!("test {n} ... missing in Wine: {api}");
-                }
-                Ok(NotVerifiableUnderWine(what)) => {
-                    unverifiable += 1;
-                    println!("test {n} ... not verifiable under Wine: {what}");
-                }
-                Err(m) => {
-                    fail += 1;
-                    println!("test {n} ... FAILED\n    {m}");
-                }
-            }
-        }
-        println!(
-            "\nwindows_threads: {pass} passed; {fail} failed; {unverifiable} not verifiable \
-             under Wine; {missing} missing in Wine"
-        );
-        if fail > 0 {
-            std::process::exit(1);
-        }
+        run("windows_threads", tests);
     }
 }

@@ -1,0 +1,97 @@
+//! What the Windows-only `harness = false` tests share (`windows_jobs.rs`,
+//! `windows_spawn.rs`, `windows_threads.rs`): the three outcomes, the `t!`/`check!`
+//! macros, and the runner that runs the tests named on the command line (all without a
+//! name), prints one line per test and the counts, and exits 1 on a failure.
+//!
+//! Declared with `#[macro_use]` at each test's crate root, before the module using it.
+
+use std::time::Instant;
+
+/// How a test ended, apart from failing (`Err`).
+#[allow(dead_code)] // not every suite has every outcome
+pub enum Outcome {
+    /// Checked and right.
+    Pass,
+    /// Needs this API, which Wine does not implement.
+    MissingInWine(String),
+    /// Wine answers with wrong data here: nothing can be concluded.
+    NotVerifiableUnderWine(String),
+}
+
+/// A test's result: an outcome, or what failed.
+pub type TestResult = Result<Outcome, String>;
+
+/// A named test.
+pub type Test = (&'static str, fn() -> TestResult);
+
+/// Unwraps a `Result`, else fails the test naming the expression and the error.
+macro_rules! t {
+    ($e:expr) => {
+        match $e {
+            Ok(v) => v,
+            Err(err) => {
+                return Err(format!(
+                    "{}:{}: {}: {err}",
+                    file!(),
+                    line!(),
+                    stringify!($e)
+                ))
+            }
+        }
+    };
+}
+
+/// Fails the test unless the condition holds.
+macro_rules! check {
+    ($cond:expr) => {
+        if !$cond {
+            return Err(format!("{}:{}: check failed: {}", file!(), line!(), stringify!($cond)));
+        }
+    };
+    ($cond:expr, $($fmt:tt)+) => {
+        if !$cond {
+            return Err(format!("{}:{}: {}", file!(), line!(), format!($($fmt)+)));
+        }
+    };
+}
+
+/// Runs `tests` (those whose name contains an argument, when arguments are given) and
+/// prints `SUITE: N passed; N failed; N not verifiable under Wine; N missing in Wine`.
+pub fn run(suite: &str, tests: &[Test]) {
+    let filters: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let (mut pass, mut fail, mut missing, mut unverifiable) = (0, 0, 0, 0);
+    for (n, f) in tests {
+        if !filters.is_empty() && !filters.iter().any(|x| n.contains(x.as_str())) {
+            continue;
+        }
+        let t0 = Instant::now();
+        match f() {
+            Ok(Outcome::Pass) => {
+                pass += 1;
+                println!("test {n} ... ok ({} ms)", t0.elapsed().as_millis());
+            }
+            Ok(Outcome::MissingInWine(api)) => {
+                missing += 1;
+                println!("test {n} ... needs {api}, which Wine does not implement");
+            }
+            Ok(Outcome::NotVerifiableUnderWine(what)) => {
+                unverifiable += 1;
+                println!("test {n} ... not verifiable under Wine: {what}");
+            }
+            Err(m) => {
+                fail += 1;
+                println!("test {n} ... FAILED\n    {m}");
+            }
+        }
+    }
+    println!(
+        "\n{suite}: {pass} passed; {fail} failed; {unverifiable} not verifiable under Wine; \
+         {missing} missing in Wine"
+    );
+    if fail > 0 {
+        std::process::exit(1);
+    }
+}
