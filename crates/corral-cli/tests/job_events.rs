@@ -12,13 +12,6 @@ fn corral() -> Command {
     Command::new(env!("CARGO_BIN_EXE_corral"))
 }
 
-fn field(line: &str, key: &str) -> Vec<u32> {
-    line.split_whitespace()
-        .find_map(|kv| kv.strip_prefix(&format!("{key}=")[..]))
-        .map(|v| v.split(',').filter_map(|s| s.parse().ok()).collect())
-        .unwrap_or_default()
-}
-
 #[test]
 fn run_events_reports_members_exit_codes_and_kills_leftovers() {
     integration::require_root!("creates cgroups");
@@ -35,8 +28,8 @@ fn run_events_reports_members_exit_codes_and_kills_leftovers() {
     let o = c.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(3));
     let out = String::from_utf8_lossy(&o.stdout);
-    let main = field(&out, "pid")[0];
-    let kids = field(&out, "children");
+    let main = integration::ready_field(&out, "pid")[0];
+    let kids = integration::ready_field(&out, "children");
     assert_eq!(kids.len(), 2, "{out}");
     let evs: Vec<Value> = String::from_utf8_lossy(&o.stderr)
         .lines()
@@ -215,7 +208,7 @@ fn run_events_with_a_cpu_time_limit_reports_it_before_the_kill() {
         .unwrap();
     let err = String::from_utf8_lossy(&o.stderr);
     let out = String::from_utf8_lossy(&o.stdout);
-    let main = field(&out, "pid")[0];
+    let main = integration::ready_field(&out, "pid")[0];
     let evs: Vec<Value> = err
         .lines()
         .filter_map(|l| serde_json::from_str(l).ok())

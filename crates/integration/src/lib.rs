@@ -328,6 +328,32 @@ fn base36(mut n: u64, width: usize) -> String {
     String::from_utf8(out).expect("ASCII")
 }
 
+/// The numbers of `KEY=1,2,3` in a ready line of `testbin` or a helper binary (empty when
+/// the key is absent).
+pub fn ready_field(line: &str, key: &str) -> Vec<u32> {
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(&format!("{key}=")[..]))
+        .map(|v| {
+            v.split(',')
+                .filter(|s| !s.is_empty())
+                .filter_map(|s| s.parse().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The pids `job.processes()` lists, ascending.
+pub fn job_member_pids(job: &corral::Job) -> Vec<u32> {
+    let mut v: Vec<u32> = job
+        .processes()
+        .expect("list job members")
+        .iter()
+        .map(|p| p.pid().as_raw())
+        .collect();
+    v.sort_unstable();
+    v
+}
+
 /// A name unique to this test process and call: `<prefix><pid><counter>` (pid and counter in
 /// base 36). For file names and other places without a length limit; see [`unique_comm`]
 /// for names that must survive the kernel's 15-byte `comm` limit.

@@ -47,29 +47,6 @@ fn spawn_in(job: &Job, args: &[&str]) -> (corral::Child, String) {
     (child, line)
 }
 
-fn field(line: &str, key: &str) -> Vec<u32> {
-    line.split_whitespace()
-        .find_map(|kv| kv.strip_prefix(&format!("{key}=")[..]))
-        .map(|v| {
-            v.split(',')
-                .filter(|s| !s.is_empty())
-                .map(|s| s.parse().unwrap())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn member_pids(job: &Job) -> Vec<u32> {
-    let mut v: Vec<u32> = job
-        .processes()
-        .unwrap()
-        .iter()
-        .map(|p| p.pid().as_raw())
-        .collect();
-    v.sort();
-    v
-}
-
 #[test]
 fn bad_names_are_refused_and_create_nothing() {
     // Validation comes first: no root needed.
@@ -145,7 +122,7 @@ fn assign_moves_a_process_in_every_hierarchy() {
     assert!(!job.contains(&p).unwrap());
     job.assign(&p).unwrap();
     assert!(job.contains(&p).unwrap());
-    assert_eq!(member_pids(&job), vec![t.pid()]);
+    assert_eq!(integration::job_member_pids(&job), vec![t.pid()]);
     let cg = cgroup_file(t.pid());
     let name = format!("corral-{}", job.name());
     let caps = Job::capabilities();
@@ -184,7 +161,7 @@ fn tree_spawned_into_the_job_is_all_in_it_and_terminate_kills_all() {
     integration::require_root!("creates cgroups");
     let job = new_guard();
     let (child, line) = spawn_in(&job, &["--children", "3", "--depth", "2"]);
-    let desc = field(&line, "descendants");
+    let desc = integration::ready_field(&line, "descendants");
     assert_eq!(desc.len(), 12, "{line}");
     let mut all: Vec<(u32, u64)> = vec![(
         child.pid().as_raw(),
@@ -193,7 +170,7 @@ fn tree_spawned_into_the_job_is_all_in_it_and_terminate_kills_all() {
     all.extend(desc.iter().map(|&p| (p, start_time_of(p).unwrap())));
     let mut want: Vec<u32> = all.iter().map(|a| a.0).collect();
     want.sort();
-    assert_eq!(member_pids(&job), want);
+    assert_eq!(integration::job_member_pids(&job), want);
     let tag = format!("/corral-{}", job.name());
     for &(pid, _) in &all {
         assert!(cgroup_file(pid).contains(&tag), "{pid}");
@@ -214,14 +191,17 @@ fn daemons_and_new_sessions_stay_in_the_job() {
     integration::require_root!("creates cgroups");
     let job = new_guard();
     let (mut c1, l1) = spawn_in(&job, &["--daemonize"]);
-    let daemon = field(&l1, "pid")[0];
+    let daemon = integration::ready_field(&l1, "pid")[0];
     let dst = start_time_of(daemon).unwrap();
     assert_ne!(daemon, c1.pid().as_raw());
     // The launcher exits once the daemon is ready.
     c1.wait().unwrap();
     let (c2, l2) = spawn_in(&job, &["--setsid"]);
-    assert_eq!(field(&l2, "sid"), vec![c2.pid().as_raw()]);
-    let members = member_pids(&job);
+    assert_eq!(
+        integration::ready_field(&l2, "sid"),
+        vec![c2.pid().as_raw()]
+    );
+    let members = integration::job_member_pids(&job);
     assert!(members.contains(&daemon), "{members:?}");
     assert!(members.contains(&c2.pid().as_raw()), "{members:?}");
     assert!(job.contains(&open(daemon)).unwrap());
@@ -327,12 +307,12 @@ fn fallbacks_v1_only_and_without_cgroup_kill() {
             start_time_of(child.pid().as_raw()).unwrap(),
         )];
         all.extend(
-            field(&line, "descendants")
+            integration::ready_field(&line, "descendants")
                 .iter()
                 .map(|&p| (p, start_time_of(p).unwrap())),
         );
         assert_eq!(all.len(), 7, "{line}");
-        assert_eq!(member_pids(&job).len(), 7, "v2={use_v2}");
+        assert_eq!(integration::job_member_pids(&job).len(), 7, "v2={use_v2}");
         job.freeze().unwrap();
         assert!(job.is_frozen().unwrap());
         let before = cpu_ticks(child.pid().as_raw());

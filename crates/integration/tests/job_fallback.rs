@@ -53,38 +53,15 @@ fn spawn_in(job: &Job, args: &[&str], r: &mut Reaper) -> (corral::Child, String)
         .read_line(&mut line)
         .unwrap();
     assert!(line.starts_with("ready "), "{line:?}");
-    for p in field(&line, "descendants")
+    for p in integration::ready_field(&line, "descendants")
         .into_iter()
-        .chain(field(&line, "pid"))
+        .chain(integration::ready_field(&line, "pid"))
     {
         if start_time_of(p).is_some() {
             r.add(p);
         }
     }
     (child, line)
-}
-
-fn field(line: &str, key: &str) -> Vec<u32> {
-    line.split_whitespace()
-        .find_map(|kv| kv.strip_prefix(&format!("{key}=")[..]))
-        .map(|v| {
-            v.split(',')
-                .filter(|s| !s.is_empty())
-                .map(|s| s.parse().unwrap())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn member_pids(job: &Job) -> Vec<u32> {
-    let mut v: Vec<u32> = job
-        .processes()
-        .unwrap()
-        .iter()
-        .map(|p| p.pid().as_raw())
-        .collect();
-    v.sort();
-    v
 }
 
 /// Every `corral-<name>` directory below this process's cgroups (there must be none).
@@ -101,12 +78,12 @@ fn tree_is_followed_and_terminate_kills_all_without_any_cgroup() {
     let mut r = Reaper::default();
     let job = fallback_job();
     let (child, line) = spawn_in(&job, &["--children", "3", "--depth", "2"], &mut r);
-    let desc = field(&line, "descendants");
+    let desc = integration::ready_field(&line, "descendants");
     assert_eq!(desc.len(), 12, "{line}");
     let mut want: Vec<u32> = desc.clone();
     want.push(child.pid().as_raw());
     want.sort();
-    assert_eq!(member_pids(&job), want);
+    assert_eq!(integration::job_member_pids(&job), want);
     for &p in &want {
         let proc_ = Process::open(Pid::new(p).unwrap()).unwrap();
         assert!(job.contains(&proc_).unwrap(), "{p}");
@@ -115,7 +92,7 @@ fn tree_is_followed_and_terminate_kills_all_without_any_cgroup() {
     assert!(cgroup_dirs_named(job.name()).is_empty());
     // The spawned child stays in the caller's process group (it may call setsid, and
     // keeps the terminal's foreground).
-    let pgid = field(&line, "pgid")[0];
+    let pgid = integration::ready_field(&line, "pgid")[0];
     assert_eq!(
         pgid,
         integration::read_stat(std::process::id()).unwrap().pgrp
@@ -137,14 +114,17 @@ fn daemons_and_new_sessions_stay_in_the_job() {
     // The launcher exits once its daemon (double fork + setsid) is ready: the daemon has
     // left the group and lost its parent; the environment marker still finds it.
     let (mut c1, l1) = spawn_in(&job, &["--daemonize"], &mut r);
-    let daemon = field(&l1, "pid")[0];
+    let daemon = integration::ready_field(&l1, "pid")[0];
     let dst = start_time_of(daemon).unwrap();
     assert_ne!(daemon, c1.pid().as_raw());
     c1.wait().unwrap();
-    assert_eq!(field(&l1, "sid"), vec![daemon]);
+    assert_eq!(integration::ready_field(&l1, "sid"), vec![daemon]);
     let (c2, l2) = spawn_in(&job, &["--setsid"], &mut r);
-    assert_eq!(field(&l2, "sid"), vec![c2.pid().as_raw()]);
-    let members = member_pids(&job);
+    assert_eq!(
+        integration::ready_field(&l2, "sid"),
+        vec![c2.pid().as_raw()]
+    );
+    let members = integration::job_member_pids(&job);
     assert!(members.contains(&daemon), "{members:?}");
     assert!(members.contains(&c2.pid().as_raw()), "{members:?}");
     let d = Process::open(Pid::new(daemon).unwrap()).unwrap();
@@ -183,13 +163,13 @@ fn assigned_processes_and_their_later_children_are_members() {
     BufReader::new(outside.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
-    let kid = field(&line, "children")[0];
+    let kid = integration::ready_field(&line, "children")[0];
     r.add(kid);
     let p = Process::open(Pid::new(outside.id()).unwrap()).unwrap();
     assert!(!job.contains(&p).unwrap());
     job.assign(&p).unwrap();
     assert!(job.contains(&p).unwrap());
-    assert_eq!(member_pids(&job), {
+    assert_eq!(integration::job_member_pids(&job), {
         let mut v = vec![outside.id(), kid];
         v.sort();
         v
@@ -257,7 +237,7 @@ fn freeze_stops_members_and_thaw_resumes_them() {
     let job = fallback_job();
     let (child, line) = spawn_in(&job, &["--burn", "--children", "1"], &mut r);
     let pid = child.pid().as_raw();
-    let kid = field(&line, "children")[0];
+    let kid = integration::ready_field(&line, "children")[0];
     job.freeze().unwrap();
     assert!(job.is_frozen().unwrap());
     for p in [pid, kid] {
@@ -308,7 +288,7 @@ fn exited_orphans_count_in_the_accounting() {
         &mut r,
     );
     c.wait().unwrap();
-    let daemon = field(&l, "pid")[0];
+    let daemon = integration::ready_field(&l, "pid")[0];
     job.wait_empty(Some(Duration::from_secs(10))).unwrap();
     assert!(start_time_of(daemon).is_none(), "the orphan was not reaped");
     // Its CPU time comes only from the rusage of reaping it (no member is left to read):
@@ -482,7 +462,10 @@ fn events_report_new_members_their_exits_the_cpu_limit_and_the_empty_job() {
         .unwrap();
     let mut events = job.events().unwrap();
     let (child, line) = spawn_in(&job, &["--children", "1"], &mut r);
-    let mut want: Vec<u32> = vec![child.pid().as_raw(), field(&line, "children")[0]];
+    let mut want: Vec<u32> = vec![
+        child.pid().as_raw(),
+        integration::ready_field(&line, "children")[0],
+    ];
     want.sort();
     // Best-effort: new members are seen at the next rescan (at most ~100 ms later).
     let mut new = Vec::new();

@@ -38,18 +38,6 @@ fn fail_in(job: &Job, msg: String) -> ! {
     fail(msg)
 }
 
-fn field(line: &str, key: &str) -> Vec<u32> {
-    line.split_whitespace()
-        .find_map(|kv| kv.strip_prefix(&format!("{key}=")[..]))
-        .map(|v| {
-            v.split(',')
-                .filter(|s| !s.is_empty())
-                .filter_map(|s| s.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn main() {
     let force = std::env::args().any(|a| a == "--force-fallback");
     let mut job = if force {
@@ -98,9 +86,9 @@ fn main() {
         if !line.starts_with("ready ") {
             fail_in(&job, format!("testbin {args:?} said {line:?}"));
         }
-        let pid = field(&line, "pid")[0];
+        let pid = integration::ready_field(&line, "pid")[0];
         spawned.push(pid);
-        spawned.extend(field(&line, "descendants"));
+        spawned.extend(integration::ready_field(&line, "descendants"));
         if args == ["--daemonize"] {
             // The launcher exits once its daemon is ready; reap it. The daemon's parent
             // is gone, and it has a session of its own: only the marker finds it.
