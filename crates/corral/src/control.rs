@@ -174,11 +174,17 @@ pub enum StopOutcome {
 /// # Platform-specific behavior
 ///
 /// Linux: signals through pidfds, waits on one epoll instance.
+///
+/// Windows: for `TERM`, a process with top-level windows is asked to close them
+/// (`WM_CLOSE` posted to each, as `taskkill` without `/F` does) and given the grace
+/// period; one without windows (a console program) is terminated at once with exit code
+/// 15, as [`Process::send_signal`](crate::Process::send_signal) maps `TERM`. Waits use
+/// `WaitForMultipleObjects`.
 pub fn stop(procs: &[Process], signal: Signal, grace: Duration) -> Vec<StopOutcome> {
     let mut out: Vec<Option<StopOutcome>> = vec![None; procs.len()];
     let mut live = Vec::new();
     for (i, p) in procs.iter().enumerate() {
-        match p.send_signal(signal) {
+        match imp::request_stop(p.handle(), signal) {
             Ok(()) => live.push(i),
             Err(e) => {
                 out[i] = Some(match e.kind() {

@@ -16,6 +16,10 @@
 //! supervisor can tell a kill from an ordinary exit code 1;
 //! [`ProcessExt::terminate_with_code`] picks any other code.
 //!
+//! A graceful stop ([`control::stop`](crate::control::stop) with `TERM`) first asks a
+//! program with top-level windows to close them (`WM_CLOSE`, as `taskkill` without
+//! `/F`); a console program, which has none, is terminated as `TERM` maps above.
+//!
 //! # Privilege
 //!
 //! The first time corral opens a process it enables `SeDebugPrivilege` in the calling
@@ -67,6 +71,10 @@ pub trait ProcessExt {
     /// [`ErrorKind::AccessDenied`](crate::ErrorKind::AccessDenied) when the caller may
     /// not terminate it. Terminating a process that already exited succeeds.
     fn terminate_with_code(&self, code: u32) -> Result<()>;
+
+    /// The top-level windows the process owns, as `HWND` values (`EnumWindows` +
+    /// `GetWindowThreadProcessId`); empty for a console program or a service.
+    fn windows(&self) -> Vec<isize>;
 }
 
 impl ProcessExt for Process {
@@ -81,6 +89,32 @@ impl ProcessExt for Process {
     fn terminate_with_code(&self, code: u32) -> Result<()> {
         self.handle().terminate_with(code)
     }
+
+    fn windows(&self) -> Vec<isize> {
+        crate::sys::imp::windows_of(self.pid().as_raw())
+    }
+}
+
+/// The process that owns window `hwnd` (an `HWND` value), opened by pid and checked
+/// against the window's owner again after opening (a pid reused meanwhile is refused).
+///
+/// # Errors
+///
+/// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) when `hwnd` is not a
+/// window; as [`Process::open`] otherwise.
+pub fn window_process(hwnd: isize) -> Result<Process> {
+    let op = "find the window's process";
+    let pid = crate::sys::imp::window_owner(hwnd)?;
+    let p = Process::open(crate::Pid::new(pid).ok_or_else(|| {
+        crate::Error::new(crate::ErrorKind::NoSuchProcess, op).with_detail("pid 0 owns it")
+    })?)?;
+    // The window still belongs to the process just opened (else its owner exited and
+    // the pid went to another process between the two calls).
+    if crate::sys::imp::window_owner(hwnd)? != pid || !p.is_running() {
+        return Err(crate::Error::new(crate::ErrorKind::NoSuchProcess, op)
+            .with_detail(format!("the owner of window {hwnd:#x} exited")));
+    }
+    Ok(p)
 }
 
 /// Windows-only methods of [`Job`](crate::Job): Job Object limits and accounting.

@@ -114,6 +114,11 @@ pub(crate) fn snapshot(_: FieldSet, _: &Filter, _: impl FnMut(ProcessInfo)) -> R
     unsupported("snapshot")
 }
 
+/// The first step of a graceful stop (mirrors the backends).
+pub(crate) fn request_stop(h: &Handle, sig: crate::Signal) -> Result<()> {
+    h.send_signal(sig)
+}
+
 pub(crate) fn wait_many(
     _: &[&Handle],
     _: Option<std::time::Duration>,

@@ -23,6 +23,11 @@ pub(crate) use connector::ForkWatch;
 pub(crate) const JOB_KEEPS_MEMBER_LIMITS: bool = false;
 
 pub(crate) use control::wait_many;
+
+/// The first step of a graceful stop: the signal itself on Linux.
+pub(crate) fn request_stop(h: &Handle, sig: crate::Signal) -> Result<()> {
+    h.send_signal(sig)
+}
 pub(crate) use fields::{account, group_id, total_memory, uptime, user_id, username as user_name};
 pub(crate) use fields::{linux_policy, resource as fields_resource};
 pub(crate) use job::{

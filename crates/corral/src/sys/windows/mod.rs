@@ -6,6 +6,7 @@
 
 mod argv;
 mod control;
+mod gui;
 mod job;
 mod job_events;
 mod job_limits;
@@ -23,6 +24,7 @@ use crate::info::*;
 use crate::{Error, ErrorKind, Result};
 
 pub(crate) use control::wait_many;
+pub(crate) use gui::{request_stop, window_owner, windows_of};
 pub(crate) use job::{
     job_capabilities, job_of, limit_support, Job, JobGuard, JobSpawn, JobView,
     JOB_KEEPS_MEMBER_LIMITS,
