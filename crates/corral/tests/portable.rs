@@ -13,6 +13,9 @@
 //!
 //! A failing assertion fails the run (exit code 1).
 
+#[macro_use]
+mod harness;
+
 use std::ffi::OsString;
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -137,51 +140,9 @@ fn child_main(mode: &str) -> ! {
     }
 }
 
-// ---- the harness ----------------------------------------------------------------------
+// ---- the harness (tests/harness: outcomes, t!/check!, the runner) ------------------
 
-enum Outcome {
-    Pass,
-    /// Wine answers but with wrong data: what could not be checked.
-    NotVerifiableUnderWine(&'static str),
-    /// This machine offers no jobs (Linux: no writable cgroup hierarchy): why.
-    NoJobsHere(String),
-    /// Wine lacks this API.
-    MissingInWine(&'static str),
-}
-use Outcome::*;
-
-type TestResult = Result<Outcome, String>;
-type Test = (&'static str, fn() -> TestResult);
-
-macro_rules! check {
-    ($cond:expr) => {
-        if !$cond {
-            return Err(format!("{}:{}: check failed: {}", file!(), line!(), stringify!($cond)));
-        }
-    };
-    ($cond:expr, $($fmt:tt)+) => {
-        if !$cond {
-            return Err(format!("{}:{}: {}", file!(), line!(), format!($($fmt)+)));
-        }
-    };
-}
-
-/// Turns any error into a test failure with its location.
-macro_rules! t {
-    ($e:expr) => {
-        match $e {
-            Ok(v) => v,
-            Err(err) => {
-                return Err(format!(
-                    "{}:{}: {}: {err}",
-                    file!(),
-                    line!(),
-                    stringify!($e)
-                ))
-            }
-        }
-    };
-}
+use harness::{run, Outcome::*, Test, TestResult};
 
 /// The Wine version, if these tests run under Wine.
 fn wine() -> Option<String> {
@@ -564,7 +525,7 @@ fn child_cpu_times() -> TestResult {
     if wine().is_some() {
         // Wine 8 returns the caller's own times for another process.
         return Ok(NotVerifiableUnderWine(
-            "GetProcessTimes of another process (CPU times)",
+            "GetProcessTimes of another process (CPU times)".into(),
         ));
     }
     // CPU time accumulates, however loaded the machine is (no fixed sleep).
@@ -620,7 +581,9 @@ fn process_details() -> TestResult {
     check!(t!(c.username()) == user);
     if wine().is_some() && fds == 0 {
         // Wine 8 answers GetProcessHandleCount with 0.
-        return Ok(NotVerifiableUnderWine("GetProcessHandleCount (num_fds)"));
+        return Ok(NotVerifiableUnderWine(
+            "GetProcessHandleCount (num_fds)".into(),
+        ));
     }
     check!(fds > 0);
     Ok(Pass)
@@ -642,7 +605,7 @@ fn sockets_and_ports() -> TestResult {
     if listening.is_err() && tcps.is_empty() && wine().is_some() {
         // Wine 8 lists the sockets but leaves every owner pid 0.
         return Ok(MissingInWine(
-            "GetExtendedTcpTable owner pids (Wine 8 says pid 0)",
+            "GetExtendedTcpTable owner pids (Wine 8 says pid 0)".into(),
         ));
     }
     let listening = listening?;
@@ -697,7 +660,7 @@ fn memory_peaks_and_faults() -> TestResult {
     let f = t!(me.page_faults());
     if f.minor + f.major == 0 && wine().is_some() {
         return Ok(NotVerifiableUnderWine(
-            "PageFaultCount (GetProcessMemoryInfo)",
+            "PageFaultCount (GetProcessMemoryInfo)".into(),
         ));
     }
     check!(f.minor + f.major > 0, "{f:?}");
@@ -759,7 +722,7 @@ fn status_follows_suspend() -> TestResult {
     if s == Status::Running && wine().is_some() {
         // Wine 8 reports every thread as just created (state 0, no wait reason).
         return Ok(NotVerifiableUnderWine(
-            "thread states in SystemProcessInformation",
+            "thread states in SystemProcessInformation".into(),
         ));
     }
     check!(s == Status::Sleeping, "a sleeping child is {s:?}");
@@ -768,7 +731,7 @@ fn status_follows_suspend() -> TestResult {
     if s != Status::Stopped && wine().is_some() {
         t!(p.resume());
         return Ok(NotVerifiableUnderWine(
-            "thread wait reasons in SystemProcessInformation",
+            "thread wait reasons in SystemProcessInformation".into(),
         ));
     }
     check!(s == Status::Stopped, "a suspended child is {s:?}");
@@ -798,7 +761,7 @@ fn logged_in_users() -> TestResult {
     if users.is_empty() && wine().is_some() {
         // Wine's session list names nobody (the prefix has no logon session).
         return Ok(NotVerifiableUnderWine(
-            "WTSQuerySessionInformationW user names",
+            "WTSQuerySessionInformationW user names".into(),
         ));
     }
     println!(
@@ -824,14 +787,16 @@ fn io_priority_round_trip() -> TestResult {
         if let Err(e) = p.set_ionice(want) {
             // Wine 8: STATUS_NOT_IMPLEMENTED for this class.
             if wine().is_some() && e.to_string().contains("0xc0000002") {
-                return Ok(MissingInWine("NtSetInformationProcess(ProcessIoPriority)"));
+                return Ok(MissingInWine(
+                    "NtSetInformationProcess(ProcessIoPriority)".into(),
+                ));
             }
             return Err(format!("set {want:?}: {e}"));
         }
         let got = t!(p.ionice());
         if got != want && wine().is_some() {
             return Ok(NotVerifiableUnderWine(
-                "NtQueryInformationProcess(ProcessIoPriority)",
+                "NtQueryInformationProcess(ProcessIoPriority)".into(),
             ));
         }
         check!(got == want, "set {want:?}, read {got:?}");
@@ -1049,7 +1014,8 @@ fn job_limits_read_back() -> TestResult {
     if got != want {
         if wine().is_some() {
             return Ok(NotVerifiableUnderWine(
-                "QueryInformationJobObject(JobObjectExtendedLimitInformation) reads back zeros",
+                "QueryInformationJobObject(JobObjectExtendedLimitInformation) reads back zeros"
+                    .into(),
             ));
         }
         return Err(format!("set {want:?}\nread {got:?}"));
@@ -1089,7 +1055,7 @@ fn job_cpu_rate() -> TestResult {
         check!(e.to_string().contains("CPU rate"), "{e}");
         if wine().is_some() {
             return Ok(MissingInWine(
-                "SetInformationJobObject(JobObjectCpuRateControlInformation)",
+                "SetInformationJobObject(JobObjectCpuRateControlInformation)".into(),
             ));
         }
         return Ok(Pass);
@@ -1127,7 +1093,9 @@ fn job_memory_limit_stops_allocation() -> TestResult {
     let mut big = spawn(child("alloc:256").job(&job))?;
     let st = t!(big.wait());
     if st == ExitStatus::Exited(0) && wine().is_some() {
-        return Ok(MissingInWine("JOB_OBJECT_LIMIT_JOB_MEMORY enforcement"));
+        return Ok(MissingInWine(
+            "JOB_OBJECT_LIMIT_JOB_MEMORY enforcement".into(),
+        ));
     }
     check!(
         st == ExitStatus::Exited(3) || killed(st),
@@ -1157,7 +1125,7 @@ fn job_accounting_after_burn() -> TestResult {
     if cpu < Duration::from_millis(450) {
         if wine().is_some() && cpu.is_zero() {
             return Ok(NotVerifiableUnderWine(
-                "JobObjectBasicAccountingInformation CPU times (always 0)",
+                "JobObjectBasicAccountingInformation CPU times (always 0)".into(),
             ));
         }
         return Err(format!("500 ms of CPU counted as {cpu:?}: {a:?}"));
@@ -1334,60 +1302,9 @@ fn main() {
         ("io_priority_round_trip", io_priority_round_trip),
         ("breakaway_outside_a_job", breakaway_outside_a_job),
     ];
-    // `cargo test -- NAME` runs the tests whose name contains NAME.
-    let filters: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with('-'))
-        .collect();
     match wine() {
         Some(v) => println!("portable tests under Wine {v}"),
         None => println!("portable tests (native)"),
     }
-    let (mut pass, mut fail, mut unverifiable, mut missing, mut filtered) = (0, 0, 0, 0, 0);
-    let mut no_jobs = 0;
-    for (name, f) in tests {
-        if !filters.is_empty() && !filters.iter().any(|x| name.contains(x.as_str())) {
-            filtered += 1;
-            continue;
-        }
-        let t0 = Instant::now();
-        let r = std::panic::catch_unwind(f).unwrap_or_else(|p| {
-            let msg = p
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            Err(format!("panicked: {msg}"))
-        });
-        let ms = t0.elapsed().as_millis();
-        match r {
-            Ok(Pass) => {
-                pass += 1;
-                println!("test {name} ... ok ({ms} ms)");
-            }
-            Ok(NotVerifiableUnderWine(what)) => {
-                unverifiable += 1;
-                println!("test {name} ... not verifiable under Wine: {what}");
-            }
-            Ok(NoJobsHere(why)) => {
-                no_jobs += 1;
-                println!("test {name} ... skipped: no jobs on this machine ({why})");
-            }
-            Ok(MissingInWine(api)) => {
-                missing += 1;
-                println!("test {name} ... needs {api}, which Wine does not implement");
-            }
-            Err(msg) => {
-                fail += 1;
-                println!("test {name} ... FAILED ({ms} ms)\n    {msg}");
-            }
-        }
-    }
-    println!(
-        "\nportable: {pass} passed; {fail} failed; {unverifiable} not verifiable under Wine; \
-         {missing} missing in Wine; {no_jobs} skipped without jobs; {filtered} filtered out"
-    );
-    if fail > 0 {
-        std::process::exit(1);
-    }
+    run("portable", tests);
 }

@@ -15,7 +15,7 @@ fn main() {
 
 #[cfg(windows)]
 #[macro_use]
-mod win_harness;
+mod harness;
 
 #[cfg(windows)]
 mod imp {
@@ -30,7 +30,7 @@ mod imp {
         WS_OVERLAPPEDWINDOW,
     };
 
-    use crate::win_harness::{run, Outcome::*, Test, TestResult};
+    use crate::harness::{run, Outcome::*, Test, TestResult};
 
     const CHILD_VAR: &str = "CORRAL_WINDOWS_GUI_CHILD";
 

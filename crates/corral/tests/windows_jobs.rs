@@ -15,7 +15,7 @@ fn main() {
 
 #[cfg(windows)]
 #[macro_use]
-mod win_harness;
+mod harness;
 
 #[cfg(windows)]
 mod imp {
@@ -28,7 +28,7 @@ mod imp {
 
     const CHILD_VAR: &str = "CORRAL_WINDOWS_JOBS_CHILD";
 
-    use crate::win_harness::{run, Outcome::*, Test, TestResult};
+    use crate::harness::{run, Outcome::*, Test, TestResult};
 
     fn child(mode: &str) -> Command {
         Command::new(std::env::current_exe().unwrap()).env(CHILD_VAR, mode)

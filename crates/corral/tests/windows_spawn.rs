@@ -15,7 +15,7 @@ fn main() {
 
 #[cfg(windows)]
 #[macro_use]
-mod win_harness;
+mod harness;
 
 #[cfg(windows)]
 mod imp {
@@ -33,7 +33,7 @@ mod imp {
 
     const CHILD_VAR: &str = "CORRAL_WINDOWS_SPAWN_CHILD";
 
-    use crate::win_harness::{run, Outcome::*, Test, TestResult};
+    use crate::harness::{run, Outcome::*, Test, TestResult};
 
     fn hex(b: &[u8]) -> String {
         b.iter().map(|b| format!("{b:02x}")).collect()

@@ -15,7 +15,7 @@ fn main() {
 
 #[cfg(windows)]
 #[macro_use]
-mod win_harness;
+mod harness;
 
 #[cfg(windows)]
 mod imp {
@@ -29,7 +29,7 @@ mod imp {
 
     const CHILD_VAR: &str = "CORRAL_WINDOWS_THREADS_CHILD";
 
-    use crate::win_harness::{run, Outcome::*, Test, TestResult};
+    use crate::harness::{run, Outcome::*, Test, TestResult};
 
     /// The child: `threads:N` starts N sleeping threads, prints each one's id (`tid N`),
     /// then `ready`, and sleeps; `ticker` starts one thread that prints its id, then a

@@ -1,7 +1,8 @@
-//! What the Windows-only `harness = false` tests share (`windows_jobs.rs`,
-//! `windows_spawn.rs`, `windows_threads.rs`): the three outcomes, the `t!`/`check!`
+//! What the `harness = false` tests share (`portable.rs`, the same source on Linux and
+//! under Wine, and the Windows-only `windows_*.rs`): the outcomes, the `t!`/`check!`
 //! macros, and the runner that runs the tests named on the command line (all without a
-//! name), prints one line per test and the counts, and exits 1 on a failure.
+//! name), catches a panicking test as a failure, prints one line per test and the
+//! counts, and exits 1 on a failure.
 //!
 //! Declared with `#[macro_use]` at each test's crate root, before the module using it.
 
@@ -16,6 +17,8 @@ pub enum Outcome {
     MissingInWine(String),
     /// Wine answers with wrong data here: nothing can be concluded.
     NotVerifiableUnderWine(String),
+    /// This machine offers no jobs (Linux: no writable cgroup hierarchy): why.
+    NoJobsHere(String),
 }
 
 /// A test's result: an outcome, or what failed.
@@ -56,22 +59,34 @@ macro_rules! check {
 }
 
 /// Runs `tests` (those whose name contains an argument, when arguments are given) and
-/// prints `SUITE: N passed; N failed; N not verifiable under Wine; N missing in Wine`.
+/// prints `SUITE: N passed; N failed; N not verifiable under Wine; N missing in Wine;
+/// N skipped without jobs; N filtered out`.
 pub fn run(suite: &str, tests: &[Test]) {
     let filters: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
     let (mut pass, mut fail, mut missing, mut unverifiable) = (0, 0, 0, 0);
+    let (mut no_jobs, mut filtered) = (0, 0);
     for (n, f) in tests {
         if !filters.is_empty() && !filters.iter().any(|x| n.contains(x.as_str())) {
+            filtered += 1;
             continue;
         }
         let t0 = Instant::now();
-        match f() {
+        let r = std::panic::catch_unwind(f).unwrap_or_else(|p| {
+            let msg = p
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            Err(format!("panicked: {msg}"))
+        });
+        let ms = t0.elapsed().as_millis();
+        match r {
             Ok(Outcome::Pass) => {
                 pass += 1;
-                println!("test {n} ... ok ({} ms)", t0.elapsed().as_millis());
+                println!("test {n} ... ok ({ms} ms)");
             }
             Ok(Outcome::MissingInWine(api)) => {
                 missing += 1;
@@ -81,15 +96,19 @@ pub fn run(suite: &str, tests: &[Test]) {
                 unverifiable += 1;
                 println!("test {n} ... not verifiable under Wine: {what}");
             }
+            Ok(Outcome::NoJobsHere(why)) => {
+                no_jobs += 1;
+                println!("test {n} ... skipped: no jobs on this machine ({why})");
+            }
             Err(m) => {
                 fail += 1;
-                println!("test {n} ... FAILED\n    {m}");
+                println!("test {n} ... FAILED ({ms} ms)\n    {m}");
             }
         }
     }
     println!(
         "\n{suite}: {pass} passed; {fail} failed; {unverifiable} not verifiable under Wine; \
-         {missing} missing in Wine"
+         {missing} missing in Wine; {no_jobs} skipped without jobs; {filtered} filtered out"
     );
     if fail > 0 {
         std::process::exit(1);
