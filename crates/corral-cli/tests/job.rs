@@ -1,17 +1,15 @@
 //! `corral run` with job limits and `corral job …`, run for real (root: cgroups).
 //! Every test checks that its job's cgroups are gone afterwards.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::time::Duration;
+
+mod common;
+use common::{corral_cmd as corral, run_testbin, stderr};
 
 use integration::cgroups::job_dirs as dirs_of;
 use integration::{testbin_path, unique_name, wait_until};
 use serde_json::Value;
-
-fn corral() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_corral"))
-}
 
 fn assert_gone(name: &str) {
     // `corral run` has exited: its job must be gone already.
@@ -49,10 +47,6 @@ fn alive(pid: u32) -> bool {
     let comm = &st[st.find('(').unwrap_or(0) + 1..close];
     let state = st[close + 2..].chars().next();
     (comm == "testbin" || comm == "exe") && state != Some('Z') && state != Some('X')
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// The `--stats --json` object: the last line of stderr.
@@ -266,25 +260,7 @@ fn cpu_rate_quarter_holds_burners_near_a_quarter_of_the_machine() {
 
 /// Starts `corral run --job NAME -- testbin ARGS` in the background; waits for ready.
 fn background(name: &str, testbin_args: &[&str]) -> (Child, u32) {
-    let mut c = corral()
-        .args(["run", "--job", name, "--memory", "100M", "--"])
-        .arg(testbin_path())
-        .args(testbin_args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(c.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let pid = line
-        .split_whitespace()
-        .find_map(|kv| kv.strip_prefix("pid="))
-        .unwrap_or_else(|| panic!("no ready line: {line:?}"))
-        .parse()
-        .unwrap();
-    (c, pid)
+    run_testbin(&["--job", name, "--memory", "100M"], testbin_args)
 }
 
 fn json_of(args: &[&str]) -> Value {

@@ -1,16 +1,15 @@
 //! `corral run --events` and `corral job events NAME`, run for real (root: cgroups).
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
+
+mod common;
+use common::corral_cmd as corral;
 
 use integration::cgroups::{job_dirs, leftovers};
 use integration::{is_dead, start_time_of, testbin_path, unique_name, wait_until};
 use serde_json::Value;
-
-fn corral() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_corral"))
-}
 
 #[test]
 fn run_events_reports_members_exit_codes_and_kills_leftovers() {

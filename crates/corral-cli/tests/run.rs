@@ -1,39 +1,13 @@
 //! `corral run`, `suspend`, `resume`, run for real.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
+mod common;
+use common::{corral_cmd as corral, run_testbin};
+
 use integration::{read_stat, testbin_path, wait_until, TempDir};
-
-fn corral() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_corral"))
-}
-
-/// Starts `corral run ARGS -- testbin TESTBIN_ARGS` and reads testbin's ready line.
-fn run_testbin(args: &[&str], testbin_args: &[&str]) -> (Child, u32) {
-    let mut c = corral()
-        .arg("run")
-        .args(args)
-        .arg("--")
-        .arg(testbin_path())
-        .args(testbin_args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(c.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let pid = line
-        .split_whitespace()
-        .find_map(|kv| kv.strip_prefix("pid="))
-        .unwrap_or_else(|| panic!("no ready line: {line:?}"))
-        .parse()
-        .unwrap();
-    (c, pid)
-}
 
 #[test]
 fn exit_codes_pass_through() {

@@ -3,25 +3,11 @@
 
 use std::process::{Command, Output, Stdio};
 
+mod common;
+use common::{corral_output as corral, stderr, stdout};
+
 use integration::{unique_comm, TestProc};
 use serde_json::Value;
-
-fn corral(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_corral"))
-        .args(args)
-        .env_remove("COLUMNS")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run corral")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 fn json_lines(o: &Output) -> Vec<Value> {
     stdout(o)
