@@ -582,3 +582,22 @@ fn unprivileged_run_falls_back_to_a_process_group_job() {
         "{kid} survived"
     );
 }
+
+/// A process inside a job opens it by name: `corral job show NAME` run by the program that
+/// `corral run --job NAME` started lists itself among the members.
+#[test]
+fn job_show_from_inside_the_job() {
+    integration::require_root!("creates cgroups");
+    let name = unique_name("in");
+    let o = corral()
+        .args(["run", "--job", &name, "--", env!("CARGO_BIN_EXE_corral")])
+        .args(["job", "show", &name, "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["name"], name.as_str(), "{v}");
+    let members = v["members"].as_array().unwrap_or_else(|| panic!("{v}"));
+    assert!(!members.is_empty(), "{v}");
+    assert_gone(&name);
+}

@@ -480,7 +480,7 @@ impl Job {
     }
 
     /// Opens an existing job by name (one created by this or another process below the
-    /// same cgroups).
+    /// same cgroups, or the job the caller itself is in).
     ///
     /// # Errors
     ///
@@ -489,7 +489,8 @@ impl Job {
     /// # Platform-specific behavior
     ///
     /// Linux: looks for the directory `corral-<name>` below the caller's cgroup in each
-    /// hierarchy [`Job::create`] uses.
+    /// hierarchy [`Job::create`] uses, else among the ancestors of the caller's cgroup (a
+    /// member opening its own job).
     /// A process-group fallback job is found only within the process that created it.
     pub fn open(name: &str) -> Result<Job> {
         validate_name(name)?;

@@ -166,6 +166,23 @@ fn dir_of(h: &Hierarchy, dir_name: &str) -> Dir {
     }
 }
 
+/// The cgroup named `dir_name` that the caller's own cgroup in `h` is in (itself or its
+/// innermost such ancestor), if any.
+fn enclosing(h: &Hierarchy, dir_name: &str) -> Option<Dir> {
+    let comps: Vec<&str> = h.own_cg.split('/').collect();
+    let pos = comps.iter().rposition(|c| *c == dir_name)?;
+    let mut path = h.own_dir.clone();
+    for _ in 0..comps.len() - 1 - pos {
+        path.pop();
+    }
+    Some(Dir {
+        v2: h.v2,
+        controllers: h.controllers.clone(),
+        cg: comps[..=pos].join("/"),
+        path,
+    })
+}
+
 fn is_permission(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),
@@ -449,15 +466,24 @@ impl Job {
     pub(crate) fn open(name: &str) -> Result<Job> {
         let hs = discover()?;
         let dir_name = format!("{JOB_PREFIX}{name}");
+        // Below the caller's cgroups, else the job the caller is itself inside (as a
+        // Windows process can open its own job by name).
         let dirs: Vec<Dir> = hs
             .iter()
             .filter(|h| used(h) || limits::on_demand(h))
-            .map(|h| dir_of(h, &dir_name))
-            .filter(|d| d.path.is_dir())
+            .filter_map(|h| {
+                let d = dir_of(h, &dir_name);
+                if d.path.is_dir() {
+                    Some(d)
+                } else {
+                    enclosing(h, &dir_name).filter(|d| d.path.is_dir())
+                }
+            })
             .collect();
         let missing = || {
-            Error::new(ErrorKind::InvalidInput, "open job")
-                .with_detail(format!("no job named {name} below this process's cgroups"))
+            Error::new(ErrorKind::InvalidInput, "open job").with_detail(format!(
+                "no job named {name} below this process's cgroups, nor around it"
+            ))
         };
         if dirs.is_empty() {
             return Err(missing());
@@ -954,6 +980,33 @@ pub(crate) fn job_of(h: &Handle) -> Result<Option<(String, Vec<CgroupMembership>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_job_around_the_caller() {
+        let h = Hierarchy {
+            v2: false,
+            controllers: vec!["memory".into()],
+            own_cg: "/svc/corral-x/corral-y/leaf".into(),
+            own_dir: PathBuf::from("/sys/fs/cgroup/memory/svc/corral-x/corral-y/leaf"),
+            read_only: false,
+        };
+        let d = enclosing(&h, "corral-x").unwrap();
+        assert_eq!(d.cg, "/svc/corral-x");
+        assert_eq!(d.path, PathBuf::from("/sys/fs/cgroup/memory/svc/corral-x"));
+        let d = enclosing(&h, "corral-y").unwrap();
+        assert_eq!(d.cg, "/svc/corral-x/corral-y");
+        assert!(enclosing(&h, "corral-z").is_none());
+        // A job the caller is directly in.
+        let h = Hierarchy {
+            own_cg: "/corral-x".into(),
+            own_dir: PathBuf::from("/sys/fs/cgroup/memory/corral-x"),
+            ..h
+        };
+        assert_eq!(
+            enclosing(&h, "corral-x").unwrap().path,
+            PathBuf::from("/sys/fs/cgroup/memory/corral-x")
+        );
+    }
 
     #[test]
     fn hierarchies_from_fixtures() {
