@@ -91,6 +91,8 @@ pub struct Stat {
     pub pgrp: u32,
     /// Field 6.
     pub session: u32,
+    /// Fields 14 + 15: user + system CPU time, in clock ticks.
+    pub cpu_ticks: u64,
     /// Field 20.
     pub num_threads: u64,
     /// Field 22, in clock ticks after boot.
@@ -121,9 +123,16 @@ fn parse_stat(raw: &[u8]) -> Option<Stat> {
         ppid: field(4)?.parse().ok()?,
         pgrp: field(5)?.parse().ok()?,
         session: field(6)?.parse().ok()?,
+        cpu_ticks: field(14)?.parse::<u64>().ok()? + field(15)?.parse::<u64>().ok()?,
         num_threads: field(20)?.parse().ok()?,
         start_time: field(22)?.parse().ok()?,
     })
+}
+
+/// User + system CPU time of `pid` in clock ticks (`/proc/PID/stat`); panics when it is
+/// gone (tests call it on processes they hold).
+pub fn cpu_ticks(pid: u32) -> u64 {
+    read_stat(pid).expect("process alive").cpu_ticks
 }
 
 /// True when `pid` is gone, or a zombie, or a different process (start time changed).

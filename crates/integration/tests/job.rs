@@ -210,14 +210,6 @@ fn daemons_and_new_sessions_stay_in_the_job() {
     drop(c2);
 }
 
-/// utime + stime (fields 14 and 15 of `/proc/PID/stat`).
-fn cpu_ticks(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let rest = &s[s.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
-}
-
 #[test]
 fn freeze_stops_members_and_thaw_resumes_them() {
     integration::require_root!("creates cgroups");
@@ -236,12 +228,18 @@ fn freeze_stops_members_and_thaw_resumes_them() {
         let ev = std::fs::read_to_string(d.join("cgroup.events")).unwrap();
         assert!(ev.contains("frozen 1"), "{ev}");
     }
-    let before = cpu_ticks(pid);
+    let before = integration::cpu_ticks(pid);
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(cpu_ticks(pid), before, "a frozen member used CPU");
+    assert_eq!(
+        integration::cpu_ticks(pid),
+        before,
+        "a frozen member used CPU"
+    );
     job.thaw().unwrap();
     assert!(!job.is_frozen().unwrap());
-    let grew = integration::wait_until(Duration::from_secs(5), || cpu_ticks(pid) > before);
+    let grew = integration::wait_until(Duration::from_secs(5), || {
+        integration::cpu_ticks(pid) > before
+    });
     assert!(grew, "the member did not run after thaw");
     // Terminate works on a frozen job too.
     job.freeze().unwrap();
@@ -315,9 +313,13 @@ fn fallbacks_v1_only_and_without_cgroup_kill() {
         assert_eq!(integration::job_member_pids(&job).len(), 7, "v2={use_v2}");
         job.freeze().unwrap();
         assert!(job.is_frozen().unwrap());
-        let before = cpu_ticks(child.pid().as_raw());
+        let before = integration::cpu_ticks(child.pid().as_raw());
         std::thread::sleep(Duration::from_millis(200));
-        assert_eq!(cpu_ticks(child.pid().as_raw()), before, "v2={use_v2}");
+        assert_eq!(
+            integration::cpu_ticks(child.pid().as_raw()),
+            before,
+            "v2={use_v2}"
+        );
         job.thaw().unwrap();
         assert!(!job.is_frozen().unwrap());
         let e = job.wait_empty(Some(Duration::from_millis(20))).unwrap_err();

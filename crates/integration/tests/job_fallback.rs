@@ -243,25 +243,23 @@ fn freeze_stops_members_and_thaw_resumes_them() {
     for p in [pid, kid] {
         assert_eq!(integration::read_stat(p).unwrap().state, 'T', "{p}");
     }
-    let before = cpu_ticks(pid);
+    let before = integration::cpu_ticks(pid);
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(cpu_ticks(pid), before, "a frozen member used CPU");
+    assert_eq!(
+        integration::cpu_ticks(pid),
+        before,
+        "a frozen member used CPU"
+    );
     job.thaw().unwrap();
     assert!(!job.is_frozen().unwrap());
-    let grew = integration::wait_until(Duration::from_secs(5), || cpu_ticks(pid) > before);
+    let grew = integration::wait_until(Duration::from_secs(5), || {
+        integration::cpu_ticks(pid) > before
+    });
     assert!(grew, "the member did not run after thaw");
     job.freeze().unwrap();
     job.terminate().unwrap();
     assert!(is_dead(pid, r.0[0].1));
     drop(child);
-}
-
-/// utime + stime (fields 14 and 15 of `/proc/PID/stat`).
-fn cpu_ticks(pid: u32) -> u64 {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    let rest = &s[s.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
 }
 
 #[test]

@@ -32,11 +32,9 @@ fn task_sched(pid: u32, tid: u32) -> (u32, i32, u32) {
 
 /// CPU time (utime + stime ticks) of one thread.
 fn task_ticks(pid: u32, tid: u32) -> u64 {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).unwrap();
-    let f: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
-        .split_whitespace()
-        .collect();
-    f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap()
+    integration::read_task_stat(pid, tid)
+        .expect("thread alive")
+        .cpu_ticks
 }
 
 /// `Cpus_allowed_list` of one thread, expanded.
