@@ -146,25 +146,6 @@ pub const ALIGNS: [Align; 12] = [
     Align::Right,
 ];
 
-/// A CPU list in its short form: `0-3,6`.
-pub fn cpu_list(cpus: &[usize]) -> String {
-    let mut parts: Vec<String> = Vec::new();
-    let mut i = 0;
-    while i < cpus.len() {
-        let mut j = i;
-        while j + 1 < cpus.len() && cpus[j + 1] == cpus[j] + 1 {
-            j += 1;
-        }
-        parts.push(if j == i {
-            cpus[i].to_string()
-        } else {
-            format!("{}-{}", cpus[i], cpus[j])
-        });
-        i = j + 1;
-    }
-    parts.join(",")
-}
-
 /// The table cells of one thread.
 pub fn cells(t: &ThreadInfo) -> Vec<String> {
     vec![
@@ -176,7 +157,7 @@ pub fn cells(t: &ThreadInfo) -> Vec<String> {
         t.nice.to_string(),
         t.rt_priority.to_string(),
         t.cpu.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
-        cpu_list(&t.affinity),
+        crate::topology::compact(&t.affinity),
         t.ctx_switches.voluntary.to_string(),
         t.ctx_switches.involuntary.to_string(),
         clock((t.user + t.system).as_secs()),
@@ -273,8 +254,11 @@ pub fn ps_rows(
 mod tests {
     #[test]
     fn cpu_lists_are_short() {
-        assert_eq!(super::cpu_list(&[0, 1, 2, 3, 6, 8, 9]), "0-3,6,8-9");
-        assert_eq!(super::cpu_list(&[5]), "5");
-        assert_eq!(super::cpu_list(&[]), "");
+        assert_eq!(
+            crate::topology::compact::<usize>(&[0, 1, 2, 3, 6, 8, 9]),
+            "0-3,6,8-9"
+        );
+        assert_eq!(crate::topology::compact::<usize>(&[5]), "5");
+        assert_eq!(crate::topology::compact::<usize>(&[]), "");
     }
 }

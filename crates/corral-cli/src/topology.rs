@@ -15,13 +15,16 @@ pub struct TopologyArgs {
     pub json: bool,
 }
 
-/// A CPU list in the kernel's compact form: `0-3,8,10-11`.
-pub fn cpu_list(cpus: &[u32]) -> String {
+/// A CPU list in the kernel's compact form: `0-3,8,10-11`; empty for no CPU.
+pub fn compact<T>(cpus: &[T]) -> String
+where
+    T: Copy + std::fmt::Display + PartialEq + std::ops::Add<Output = T> + From<u8>,
+{
     let mut parts: Vec<String> = Vec::new();
     let mut i = 0;
     while i < cpus.len() {
         let mut j = i;
-        while j + 1 < cpus.len() && cpus[j + 1] == cpus[j] + 1 {
+        while j + 1 < cpus.len() && cpus[j + 1] == cpus[j] + T::from(1) {
             j += 1;
         }
         parts.push(if j == i {
@@ -31,10 +34,16 @@ pub fn cpu_list(cpus: &[u32]) -> String {
         });
         i = j + 1;
     }
-    if parts.is_empty() {
+    parts.join(",")
+}
+
+/// [`compact`], or `none` for no CPU.
+pub fn cpu_list(cpus: &[u32]) -> String {
+    let s = compact(cpus);
+    if s.is_empty() {
         "none".into()
     } else {
-        parts.join(",")
+        s
     }
 }
 

@@ -7,7 +7,7 @@ use corral::{IoClass, IoPriority, Resource, Rlimit};
 use crate::act::{self, Common, Done};
 use crate::columns::human_bytes;
 use crate::run::{parse_cpus, parse_ionice, parse_rlimit};
-use crate::threads::cpu_list;
+use crate::topology::compact as cpu_list;
 use crate::Failure;
 
 const SELECT_HELP: &str = "\
