@@ -447,6 +447,9 @@ impl Job {
     pub(crate) fn create_with(_: Option<&str>, _: bool, _: bool) -> Result<Job> {
         unsupported("create job")
     }
+    pub(crate) fn create_v2_only(_: Option<&str>) -> Result<Job> {
+        unsupported("create job")
+    }
     pub(crate) fn create_fallback(_: Option<&str>) -> Result<Job> {
         unsupported("create job")
     }

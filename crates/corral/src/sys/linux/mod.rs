@@ -1,6 +1,7 @@
 //! The Linux backend: procfs readers, pidfd identity, cgroups.
 
 mod cgroup;
+mod child;
 mod connector;
 mod control;
 mod fields;
@@ -28,6 +29,7 @@ pub(crate) use control::wait_many;
 pub(crate) fn request_stop(h: &Handle, sig: crate::Signal) -> Result<()> {
     h.send_signal(sig)
 }
+pub(crate) use child::SpawnedChild;
 pub(crate) use fields::{account, group_id, total_memory, uptime, user_id, username as user_name};
 pub(crate) use fields::{linux_policy, resource as fields_resource};
 pub(crate) use job::{
@@ -40,7 +42,7 @@ pub(crate) use process::Handle;
 pub(crate) use snapshot::snapshot;
 pub(crate) use spawn::{
     block_forwarded, exec, exit_status as std_exit_status, forward_signals, push_arg, spawn,
-    ForwardGuard, SpawnedChild,
+    ForwardGuard,
 };
 pub(crate) use system::{
     cpu_freq, cpu_stats, cpu_times_all, load_average, pid_count, swap_memory, topology, users,
