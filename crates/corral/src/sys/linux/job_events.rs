@@ -5,7 +5,7 @@
 //! wake-ups.
 
 use std::collections::{HashMap, VecDeque};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -171,7 +171,7 @@ impl JobWatch {
         if let Some((efd, _)) = &oom {
             add(efd.as_fd(), T_OOM, epoll::EventFlags::IN)?;
         }
-        let cpu_limit = std::sync::Arc::new(new_eventfd()?);
+        let cpu_limit = std::sync::Arc::new(super::job_notify::eventfd(OP)?);
         add(cpu_limit.as_fd(), T_CPU_LIMIT, epoll::EventFlags::IN)?;
         let mut w = JobWatch {
             epoll: ep,
@@ -599,24 +599,13 @@ impl JobWatch {
     }
 }
 
-/// A non-blocking, close-on-exec eventfd.
-fn new_eventfd() -> Result<OwnedFd> {
-    // SAFETY: eventfd(2) with flags only; the descriptor is owned right after.
-    let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-    if raw < 0 {
-        return Err(Error::from_io(OP, std::io::Error::last_os_error()));
-    }
-    // SAFETY: a fresh descriptor nobody else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
-}
-
 /// v1: an eventfd the kernel signals when the memory cgroup `dir` runs out of memory
 /// (`cgroup.event_control` with `memory.oom_control`).
 fn register_oom(dir: &Path) -> Result<Option<(OwnedFd, Notifier)>> {
     let Some(ctl) = Notifier::open(dir.join("memory.oom_control")) else {
         return Ok(None);
     };
-    let efd = new_eventfd()?;
+    let efd = super::job_notify::eventfd(OP)?;
     let line = format!("{} {}", efd.as_raw_fd(), ctl.fd.as_raw_fd());
     let p = dir.join("cgroup.event_control");
     match std::fs::write(&p, line) {
