@@ -86,6 +86,13 @@ pub(crate) struct JobWatch {
     populated: bool,
     frozen: bool,
     memory: Option<Notifier>,
+    /// v2 `memory.events.local` (Linux 5.2+; not polled: each of its changes changes
+    /// `memory.events` too): the hits of this job's own limit, not of nested jobs'.
+    memory_local: Option<Notifier>,
+    /// v1 `memory.failcnt` and `memory.memsw.failcnt`: hits of this job's own limits
+    /// (not notified; re-read at each wake-up).
+    failcnt: Vec<Notifier>,
+    mem_fail: u64,
     mem_max: u64,
     mem_oom: u64,
     mem_oom_kill: u64,
@@ -146,6 +153,10 @@ impl JobWatch {
         if let Some(n) = &memory {
             add(n.fd.as_fd(), T_MEMORY, epoll::EventFlags::PRI)?;
         }
+        let memory_local = memory
+            .as_ref()
+            .and(v2.as_ref())
+            .and_then(|d| Notifier::open(d.join("memory.events.local")));
         let v1 = |ctl: &str| {
             job.dirs()
                 .iter()
@@ -171,6 +182,13 @@ impl JobWatch {
         if let Some((efd, _)) = &oom {
             add(efd.as_fd(), T_OOM, epoll::EventFlags::IN)?;
         }
+        let failcnt: Vec<Notifier> = match (&memory, v1("memory")) {
+            (None, Some(d)) => ["memory.failcnt", "memory.memsw.failcnt"]
+                .iter()
+                .filter_map(|f| Notifier::open(d.join(f)))
+                .collect(),
+            _ => Vec::new(),
+        };
         let cpu_limit = std::sync::Arc::new(super::job_notify::eventfd(OP)?);
         add(cpu_limit.as_fd(), T_CPU_LIMIT, epoll::EventFlags::IN)?;
         let mut w = JobWatch {
@@ -181,6 +199,9 @@ impl JobWatch {
             populated: false,
             frozen: false,
             memory,
+            memory_local,
+            failcnt,
+            mem_fail: 0,
             mem_max: 0,
             mem_oom: 0,
             mem_oom_kill: 0,
@@ -355,11 +376,12 @@ impl JobWatch {
         }
         if let Some(n) = &self.memory {
             n.read(buf)?;
-            let (max, oom, kill) = (
-                counter(buf, b"max"),
-                counter(buf, b"oom"),
-                counter(buf, b"oom_kill"),
-            );
+            let mut local = Vec::new();
+            if let Some(l) = &self.memory_local {
+                l.read(&mut local)?;
+            }
+            let (max, oom, kill) =
+                v2_memory_counters(buf, self.memory_local.as_ref().map(|_| &local[..]));
             if report {
                 let hits = max.saturating_sub(self.mem_max) + oom.saturating_sub(self.mem_oom);
                 if hits > 0 {
@@ -373,21 +395,30 @@ impl JobWatch {
             }
             (self.mem_max, self.mem_oom, self.mem_oom_kill) = (max, oom, kill);
         }
+        if !self.failcnt.is_empty() {
+            let mut fails = 0u64;
+            for n in &self.failcnt {
+                n.read(buf)?;
+                fails += super::parse::parse_u64(super::parse::text::trim(buf)).unwrap_or(0);
+            }
+            if report && fails > self.mem_fail {
+                self.queue.push_back(JobEvent::MemoryLimit {
+                    count: fails - self.mem_fail,
+                });
+            }
+            self.mem_fail = fails;
+        }
         if let Some((_, n)) = &self.oom {
             n.read(buf)?;
+            // The eventfd fired (an OOM of this cgroup or of an ancestor, which notifies
+            // its whole subtree) or this is another wake-up: the limit hits are counted
+            // in `failcnt` (of the cgroup whose limit was hit), the kills here (of the
+            // cgroup the victim was in).
             let kill = counter(buf, b"oom_kill");
-            let under = counter(buf, b"under_oom");
-            if report {
-                // The eventfd fired (or this is another wake-up): an OOM happened if the
-                // kill count rose or the group is under OOM now.
-                if kill > self.mem_oom_kill || under > 0 {
-                    self.queue.push_back(JobEvent::MemoryLimit { count: 1 });
-                }
-                if kill > self.mem_oom_kill {
-                    self.queue.push_back(JobEvent::OomKill {
-                        count: kill - self.mem_oom_kill,
-                    });
-                }
+            if report && kill > self.mem_oom_kill {
+                self.queue.push_back(JobEvent::OomKill {
+                    count: kill - self.mem_oom_kill,
+                });
             }
             self.mem_oom_kill = kill;
         }
@@ -599,6 +630,21 @@ impl JobWatch {
     }
 }
 
+/// The v2 memory counters of a job: (`max`, `oom`, `oom_kill`). The limit hits (`max`,
+/// `oom`) come from `memory.events.local` where the kernel has it (5.2+): `memory.events`
+/// counts them for the whole subtree, so a nested job hitting its own limit would read
+/// as this job hitting its limit. The kills come from `memory.events`: every member
+/// killed, also inside a nested job (the local file counts only the victims that were in
+/// this very cgroup).
+fn v2_memory_counters(events: &[u8], local: Option<&[u8]>) -> (u64, u64, u64) {
+    let own = local.unwrap_or(events);
+    (
+        counter(own, b"max"),
+        counter(own, b"oom"),
+        counter(events, b"oom_kill"),
+    )
+}
+
 /// v1: an eventfd the kernel signals when the memory cgroup `dir` runs out of memory
 /// (`cgroup.event_control` with `memory.oom_control`).
 fn register_oom(dir: &Path) -> Result<Option<(OwnedFd, Notifier)>> {
@@ -613,5 +659,21 @@ fn register_oom(dir: &Path) -> Result<Option<(OwnedFd, Notifier)>> {
         // No event_control (cgroup v1 on a kernel built without it): no OOM events.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io_err(&p, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v2_limit_hits_are_the_jobs_own() {
+        // A nested job hit its limit 4 times and one of its members was OOM-killed; this
+        // job hit its own limit once.
+        let events = b"low 0\nhigh 0\nmax 5\noom 1\noom_kill 1\noom_group_kill 0\n";
+        let local = b"low 0\nhigh 0\nmax 1\noom 0\noom_kill 0\noom_group_kill 0\n";
+        assert_eq!(v2_memory_counters(events, Some(local)), (1, 0, 1));
+        // Kernels before 5.2: memory.events only.
+        assert_eq!(v2_memory_counters(events, None), (5, 1, 1));
     }
 }
