@@ -93,6 +93,9 @@ pub(crate) struct JobWatch {
     /// (not notified; re-read at each wake-up).
     failcnt: Vec<Notifier>,
     mem_fail: u64,
+    /// v1: the memory cgroup, and whether its OOM eventfd fired since the last read.
+    v1_memory: Option<PathBuf>,
+    oom_fired: bool,
     mem_max: u64,
     mem_oom: u64,
     mem_oom_kill: u64,
@@ -182,6 +185,10 @@ impl JobWatch {
         if let Some((efd, _)) = &oom {
             add(efd.as_fd(), T_OOM, epoll::EventFlags::IN)?;
         }
+        let v1_memory = match (&memory, v1("memory")) {
+            (None, Some(d)) => Some(d),
+            _ => None,
+        };
         let failcnt: Vec<Notifier> = match (&memory, v1("memory")) {
             (None, Some(d)) => ["memory.failcnt", "memory.memsw.failcnt"]
                 .iter()
@@ -202,6 +209,8 @@ impl JobWatch {
             memory_local,
             failcnt,
             mem_fail: 0,
+            v1_memory,
+            oom_fired: false,
             mem_max: 0,
             mem_oom: 0,
             mem_oom_kill: 0,
@@ -315,6 +324,7 @@ impl JobWatch {
                             let mut b = [0u8; 8];
                             let _ = rustix::io::read(efd, &mut b);
                         }
+                        self.oom_fired = true;
                         counters = true;
                     }
                     t if t & T_LINGER != 0 => {
@@ -395,15 +405,19 @@ impl JobWatch {
             }
             (self.mem_max, self.mem_oom, self.mem_oom_kill) = (max, oom, kill);
         }
-        if !self.failcnt.is_empty() {
+        if self.v1_memory.is_some() {
+            // v1: the limit hits of this very cgroup (see the events table in
+            // `crate::job_events`).
             let mut fails = 0u64;
             for n in &self.failcnt {
                 n.read(buf)?;
                 fails += super::parse::parse_u64(super::parse::text::trim(buf)).unwrap_or(0);
             }
-            if report && fails > self.mem_fail {
+            let own_oom = std::mem::take(&mut self.oom_fired)
+                && self.v1_memory.as_deref().is_some_and(v1_limit_reached);
+            if report && (fails > self.mem_fail || own_oom) {
                 self.queue.push_back(JobEvent::MemoryLimit {
-                    count: fails - self.mem_fail,
+                    count: (fails - self.mem_fail.min(fails)).max(1),
                 });
             }
             self.mem_fail = fails;
@@ -412,8 +426,7 @@ impl JobWatch {
             n.read(buf)?;
             // The eventfd fired (an OOM of this cgroup or of an ancestor, which notifies
             // its whole subtree) or this is another wake-up: the limit hits are counted
-            // in `failcnt` (of the cgroup whose limit was hit), the kills here (of the
-            // cgroup the victim was in).
+            // above, the kills here.
             let kill = counter(buf, b"oom_kill");
             if report && kill > self.mem_oom_kill {
                 self.queue.push_back(JobEvent::OomKill {
@@ -643,6 +656,31 @@ fn v2_memory_counters(events: &[u8], local: Option<&[u8]>) -> (u64, u64, u64) {
         counter(own, b"oom"),
         counter(events, b"oom_kill"),
     )
+}
+
+/// v1: whether the memory cgroup `dir` ever reached its own limit (the usage watermark,
+/// `max_usage_in_bytes`, at the limit, of memory or of memory + swap). An OOM eventfd
+/// signal is this cgroup's own OOM then, not only an enclosing cgroup's (the kernel
+/// signals an OOM to the whole subtree).
+fn v1_limit_reached(dir: &Path) -> bool {
+    let num = |f: &str| {
+        read_text(&dir.join(f))
+            .ok()
+            .and_then(|b| super::parse::parse_u64(super::parse::text::trim(&b)))
+    };
+    [
+        ("memory.max_usage_in_bytes", "memory.limit_in_bytes"),
+        (
+            "memory.memsw.max_usage_in_bytes",
+            "memory.memsw.limit_in_bytes",
+        ),
+    ]
+    .iter()
+    .any(|(peak, limit)| match (num(peak), num(limit)) {
+        // A limit near PAGE_COUNTER_MAX is no limit.
+        (Some(p), Some(l)) => l < 1 << 62 && p >= l,
+        _ => false,
+    })
 }
 
 /// v1: an eventfd the kernel signals when the memory cgroup `dir` runs out of memory
