@@ -9,6 +9,8 @@ use crate::info::*;
 use crate::snapshot::{FieldSet, Filter, ProcessInfo};
 use crate::{Error, ErrorKind, Pid, Result};
 
+pub(crate) use super::notify_channel::{NotifyStop, NotifyWait};
+
 fn unsupported<T>(op: &'static str) -> Result<T> {
     Err(Error::new(ErrorKind::Unsupported, op)
         .with_detail("corral has no backend for this platform"))

@@ -240,7 +240,7 @@ pub(crate) fn event_value<'a>(buf: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
     })
 }
 
-fn timespec(d: Duration) -> Timespec {
+pub(crate) fn timespec(d: Duration) -> Timespec {
     Timespec {
         tv_sec: d.as_secs().min(i64::MAX as u64) as _,
         tv_nsec: d.subsec_nanos() as _,

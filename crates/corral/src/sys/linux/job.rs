@@ -197,6 +197,20 @@ impl JobView {
             JobView::Fallback(s) => s.accounting(),
         }
     }
+    /// A kernel notification of the job's memory usage crossing `bytes` (cgroup v1
+    /// memory thresholds); `None` where there is none (v2, the fallback).
+    pub(crate) fn memory_threshold(
+        &self,
+        bytes: u64,
+    ) -> Result<Option<super::job_notify::Threshold>> {
+        match self {
+            JobView::Cgroup(v) => match v.v1_memory_dir() {
+                Some(d) => super::job_notify::register_threshold(d, bytes),
+                None => Ok(None),
+            },
+            JobView::Fallback(_) => Ok(None),
+        }
+    }
 }
 
 /// Whether a job created now would be a process-group fallback.

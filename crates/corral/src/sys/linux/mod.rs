@@ -9,6 +9,7 @@ mod job;
 mod job_events;
 mod job_fallback;
 mod job_guard;
+mod job_notify;
 pub(crate) mod parse;
 pub(crate) mod proc;
 mod process;
@@ -37,6 +38,7 @@ pub(crate) use job::{
     JobWatch,
 };
 pub(crate) use job_guard::JobGuard;
+pub(crate) use job_notify::{NotifyStop, NotifyWait};
 pub(crate) use proc::{boot_time_secs, open_fd_count, raise_fd_limit};
 pub(crate) use process::Handle;
 pub(crate) use snapshot::snapshot;
