@@ -44,12 +44,49 @@ pub trait CommandExt {
     /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) if it is closed or
     /// not inheritable.
     fn keep_handle(self, handle: BorrowedHandle<'_>) -> Self;
+
+    /// Which console the child gets (a creation flag; see [`Console`]). The flags
+    /// `CREATE_NEW_CONSOLE`, `CREATE_NO_WINDOW` and `DETACHED_PROCESS` exclude each
+    /// other, so one `Console` value picks one of them.
+    ///
+    /// [`Command::spawn`](crate::Command::spawn) fails with
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput), before anything
+    /// runs, when one command is given two different console modes (say `New`, then
+    /// `Detached`: the flags `CreateProcessW` would get make no sense together, and
+    /// silently keeping the last would hide the mistake). Giving the same one twice is
+    /// fine.
+    fn console(self, console: Console) -> Self;
+}
+
+/// The console a spawned child gets ([`CommandExt::console`]). It matters for console
+/// programs only; a GUI program gets no console in any case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Console {
+    /// The caller's console, if it has one (no flag): the default. The child shares the
+    /// caller's console window and its Ctrl-C/Ctrl-Break events.
+    #[default]
+    Inherit,
+    /// A new console with its own window (`CREATE_NEW_CONSOLE`).
+    New,
+    /// A new console without a window (`CREATE_NO_WINDOW`): what a service or a
+    /// background tool wants, so that no window flashes up; the child's console calls
+    /// still work.
+    NoWindow,
+    /// No console at all (`DETACHED_PROCESS`): console calls fail in the child until it
+    /// calls `AllocConsole` or `AttachConsole`; its standard streams are what the
+    /// command redirects them to.
+    Detached,
 }
 
 impl CommandExt for crate::Command {
     fn keep_handle(mut self, handle: BorrowedHandle<'_>) -> Self {
         // Kernel handles have 32 significant bits (sign-extended when widened).
         self.keep_raw_fd(handle.as_raw_handle() as isize as i32);
+        self
+    }
+
+    fn console(mut self, console: Console) -> Self {
+        self.platform_mut().set_console(console);
         self
     }
 }

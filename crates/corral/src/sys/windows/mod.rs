@@ -34,7 +34,7 @@ pub(crate) use process::Handle;
 pub(crate) use snapshot::{pid_count, snapshot};
 pub(crate) use spawn::{
     block_forwarded, exec, forward_signals, push_arg, spawn, std_exit_status, ForwardGuard,
-    SpawnedChild,
+    SpawnExtra, SpawnedChild,
 };
 pub(crate) use system::{
     boot_time_secs, cpu_times_all, swap_memory, total_memory, uptime, users, virtual_memory,

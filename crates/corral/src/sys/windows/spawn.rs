@@ -30,6 +30,9 @@
 //!   (checked with `IsProcessInJob`, e.g. under Wine) it is assigned with
 //!   `AssignProcessToJobObject` while still suspended. Either way no instruction of the
 //!   program runs outside the job.
+//! - **Console**: the caller's by default; `os::windows::CommandExt::console` picks a new
+//!   one (`CREATE_NEW_CONSOLE`), a new one without a window (`CREATE_NO_WINDOW`) or none
+//!   (`DETACHED_PROCESS`); two different modes on one command are refused.
 //! - The priority class is a creation flag and is set again while suspended (Wine ignores
 //!   the flag); the affinity is set while suspended. The child's main thread is then
 //!   resumed unless [`Command::suspended`] asked otherwise.
@@ -65,15 +68,17 @@ use windows_sys::Win32::System::SystemInformation::{GetSystemDirectoryW, GetWind
 use windows_sys::Win32::System::Threading::{
     CreateProcessW, DeleteProcThreadAttributeList, GetCurrentProcess, GetExitCodeProcess,
     InitializeProcThreadAttributeList, ResumeThread, TerminateProcess, UpdateProcThreadAttribute,
-    WaitForSingleObject, CREATE_BREAKAWAY_FROM_JOB, CREATE_NEW_PROCESS_GROUP, CREATE_SUSPENDED,
-    CREATE_UNICODE_ENVIRONMENT, EXTENDED_STARTUPINFO_PRESENT, INFINITE, PROCESS_CREATION_FLAGS,
-    PROCESS_INFORMATION, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, PROC_THREAD_ATTRIBUTE_JOB_LIST,
-    STARTF_USESTDHANDLES, STARTUPINFOEXW,
+    WaitForSingleObject, CREATE_BREAKAWAY_FROM_JOB, CREATE_NEW_CONSOLE, CREATE_NEW_PROCESS_GROUP,
+    CREATE_NO_WINDOW, CREATE_SUSPENDED, CREATE_UNICODE_ENVIRONMENT, DETACHED_PROCESS,
+    EXTENDED_STARTUPINFO_PRESENT, INFINITE, PROCESS_CREATION_FLAGS, PROCESS_INFORMATION,
+    PROC_THREAD_ATTRIBUTE_HANDLE_LIST, PROC_THREAD_ATTRIBUTE_JOB_LIST, STARTF_USESTDHANDLES,
+    STARTUPINFOEXW,
 };
 
 use super::argv;
 use super::process::{affinity_mask, class_to_win, Handle};
 use crate::command::{Options, Spec, StdioKind};
+use crate::os::windows::Console;
 use crate::{Error, ErrorKind, Pid, Result};
 
 /// The longest command line `CreateProcessW` takes, in UTF-16 units, with its NUL.
@@ -83,6 +88,32 @@ const MAX_ENV_VAR: usize = 32_767;
 
 /// `STILL_ACTIVE`.
 const STILL_ACTIVE: u32 = 259;
+
+/// The Windows-only options (`os::windows::CommandExt`).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct SpawnExtra {
+    /// The console mode asked for.
+    console: Option<Console>,
+    /// Two different console modes asked for on one command (refused at spawn).
+    console_conflict: Option<(Console, Console)>,
+}
+
+impl SpawnExtra {
+    /// Records the console mode; a second, different one is a conflict.
+    pub(crate) fn set_console(&mut self, c: Console) {
+        match self.console {
+            Some(old) if old != c => {
+                self.console_conflict.get_or_insert((old, c));
+            }
+            _ => self.console = Some(c),
+        }
+    }
+
+    /// The console mode (the caller's by default).
+    pub(crate) fn console(&self) -> Console {
+        self.console.unwrap_or_default()
+    }
+}
 
 /// Extra state of a spawned child.
 #[derive(Debug)]
@@ -133,6 +164,11 @@ fn check(opts: &Options) -> Result<()> {
     if opts.forward_signals {
         refuse("signal forwarding")?;
     }
+    if let Some((a, b)) = opts.platform.console_conflict {
+        return Err(invalid(format!(
+            "two console modes for one child ({a:?} and {b:?}); pick one"
+        )));
+    }
     Ok(())
 }
 
@@ -154,6 +190,12 @@ fn creation_flags(opts: &Options, suspend: bool) -> PROCESS_CREATION_FLAGS {
     if opts.breakaway {
         flags |= CREATE_BREAKAWAY_FROM_JOB;
     }
+    flags |= match opts.platform.console() {
+        Console::Inherit => 0,
+        Console::New => CREATE_NEW_CONSOLE,
+        Console::NoWindow => CREATE_NO_WINDOW,
+        Console::Detached => DETACHED_PROCESS,
+    };
     flags
 }
 
