@@ -29,6 +29,7 @@
 //! A token without the privilege is left as it is.
 
 use std::os::windows::io::{AsRawHandle, BorrowedHandle, RawHandle};
+use std::path::PathBuf;
 
 use crate::{Process, Result};
 
@@ -112,6 +113,83 @@ pub trait ProcessExt {
     /// The top-level windows the process owns, as `HWND` values (`EnumWindows` +
     /// `GetWindowThreadProcessId`); empty for a console program or a service.
     fn windows(&self) -> Vec<isize>;
+
+    /// The modules (the program and its DLLs) loaded in the process, the program first
+    /// (`EnumProcessModulesEx(LIST_MODULES_ALL)`, `GetModuleFileNameExW`,
+    /// `GetModuleBaseNameW`, `GetModuleInformation`). A module unloaded while the list
+    /// is read is left out. A 64-bit caller sees a WOW64 process's 32-bit and 64-bit
+    /// modules; a 32-bit caller cannot list a 64-bit process's.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::AccessDenied`](crate::ErrorKind::AccessDenied) when the process may
+    /// not be read (`PROCESS_QUERY_INFORMATION | PROCESS_VM_READ`: another user's or a
+    /// protected process); [`ErrorKind::Zombie`](crate::ErrorKind::Zombie) once it
+    /// exited; [`ErrorKind::Os`](crate::ErrorKind::Os) (`ERROR_PARTIAL_COPY`) for a
+    /// process whose loader has not started yet, as one spawned suspended.
+    fn modules(&self) -> Result<Vec<Module>>;
+
+    /// The integrity level of the process's token (`GetTokenInformation` with
+    /// `TokenIntegrityLevel`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::AccessDenied`](crate::ErrorKind::AccessDenied) when its token may
+    /// not be opened; [`ErrorKind::Zombie`](crate::ErrorKind::Zombie) once it exited.
+    fn integrity_level(&self) -> Result<IntegrityLevel>;
+
+    /// Whether the process is a 32-bit program running on 64-bit Windows (WOW64):
+    /// `IsWow64Process2` (Windows 10 1511+), else `IsWow64Process`. `false` for a native
+    /// process, and for every process on 32-bit Windows.
+    ///
+    /// # Errors
+    ///
+    /// OS errors from the call; an exited process is still answered.
+    fn is_wow64(&self) -> Result<bool>;
+}
+
+/// A module loaded in a process ([`ProcessExt::modules`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Module {
+    /// The file name, as `kernel32.dll` (`GetModuleBaseNameW`).
+    pub name: String,
+    /// The full path of the file it was loaded from (`GetModuleFileNameExW`).
+    pub path: PathBuf,
+    /// Where it is mapped in the process (its `HMODULE`).
+    pub base: usize,
+    /// The size of its image in memory, in bytes.
+    pub size: usize,
+}
+
+/// The mandatory integrity level of a process's token ([`ProcessExt::integrity_level`]):
+/// the last sub-authority (RID) of its label SID `S-1-16-RID`, by range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum IntegrityLevel {
+    /// Below 0x1000 (`SECURITY_MANDATORY_UNTRUSTED_RID`, 0).
+    Untrusted,
+    /// 0x1000..0x2000: sandboxed programs (a browser's renderers, AppContainers).
+    Low,
+    /// 0x2000..0x3000: a standard user's programs, an administrator's unelevated ones
+    /// (0x2100, medium-plus, included).
+    Medium,
+    /// 0x3000..0x4000: elevated programs ("Run as administrator").
+    High,
+    /// 0x4000 and above: services and the system (0x5000, protected processes,
+    /// included).
+    System,
+}
+
+impl IntegrityLevel {
+    /// The level of an integrity RID, by the ranges above.
+    pub fn from_rid(rid: u32) -> IntegrityLevel {
+        match rid {
+            0..0x1000 => IntegrityLevel::Untrusted,
+            0x1000..0x2000 => IntegrityLevel::Low,
+            0x2000..0x3000 => IntegrityLevel::Medium,
+            0x3000..0x4000 => IntegrityLevel::High,
+            _ => IntegrityLevel::System,
+        }
+    }
 }
 
 impl ProcessExt for Process {
@@ -129,6 +207,18 @@ impl ProcessExt for Process {
 
     fn windows(&self) -> Vec<isize> {
         crate::sys::imp::windows_of(self.pid().as_raw())
+    }
+
+    fn modules(&self) -> Result<Vec<Module>> {
+        self.handle().modules()
+    }
+
+    fn integrity_level(&self) -> Result<IntegrityLevel> {
+        self.handle().integrity_level()
+    }
+
+    fn is_wow64(&self) -> Result<bool> {
+        self.handle().is_wow64()
     }
 }
 

@@ -7,6 +7,7 @@
 mod argv;
 mod control;
 mod gui;
+mod inspect;
 mod job;
 mod job_events;
 mod job_limits;

@@ -1,0 +1,203 @@
+//! Windows-only process tests (`os::windows::ProcessExt`: loaded modules, integrity
+//! level, WOW64, Ctrl-Break to a process group), run under Wine in CI. Like
+//! `portable.rs`, a `harness = false` test that is its own child program, and counts what
+//! Wine cannot verify or lacks apart from passes and failures. On other platforms it does
+//! nothing.
+
+#[cfg(not(windows))]
+fn main() {
+    println!("windows_process: Windows only; nothing to run here");
+}
+
+#[cfg(windows)]
+fn main() {
+    imp::main()
+}
+
+#[cfg(windows)]
+#[macro_use]
+mod harness;
+
+#[cfg(windows)]
+mod imp {
+    use std::io::{BufRead, BufReader, Write};
+    use std::time::Duration;
+
+    use corral::os::windows::{wine_version, IntegrityLevel, ProcessExt};
+    use corral::{Child, Command, ErrorKind, Process, Stdio};
+    use windows_sys::Win32::System::LibraryLoader::GetModuleHandleW;
+
+    const CHILD_VAR: &str = "CORRAL_WINDOWS_PROCESS_CHILD";
+
+    use crate::harness::{run, Outcome::*, Test, TestResult};
+
+    /// The child: `sleep:MS` prints `ready` and sleeps; `exit:N` exits with N.
+    fn child_main(mode: &str) -> ! {
+        let (what, arg) = mode.split_once(':').unwrap_or((mode, ""));
+        match what {
+            "sleep" => {
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "ready").unwrap();
+                out.flush().unwrap();
+                drop(out);
+                std::thread::sleep(Duration::from_millis(arg.parse().unwrap()));
+            }
+            "exit" => std::process::exit(arg.parse().unwrap()),
+            _ => std::process::exit(99),
+        }
+        std::process::exit(0)
+    }
+
+    fn child(mode: &str) -> Command {
+        Command::new(std::env::current_exe().unwrap()).env(CHILD_VAR, mode)
+    }
+
+    /// A sleeping child, once it printed `ready` (its loader has finished).
+    fn ready_child(cmd: Command) -> Result<Child, String> {
+        let mut c = cmd
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let out = c.take_stdout().ok_or("no stdout")?;
+        let mut line = String::new();
+        BufReader::new(out)
+            .read_line(&mut line)
+            .map_err(|e| e.to_string())?;
+        if line.trim() != "ready" {
+            let _ = c.kill();
+            let _ = c.wait();
+            return Err(format!("the child said {line:?}"));
+        }
+        Ok(c)
+    }
+
+    fn same_file(a: &std::path::Path, b: &std::path::Path) -> bool {
+        a.to_string_lossy()
+            .eq_ignore_ascii_case(&b.to_string_lossy())
+    }
+
+    fn modules_of_self() -> TestResult {
+        let me = t!(Process::current());
+        let mods = t!(me.modules());
+        let exe = t!(std::env::current_exe());
+        check!(!mods.is_empty(), "no modules");
+        check!(
+            same_file(&mods[0].path, &exe),
+            "first module {:?}, the program is {exe:?}",
+            mods[0].path
+        );
+        // SAFETY: a null name asks for this program's own module handle.
+        let own_base = unsafe { GetModuleHandleW(std::ptr::null()) } as usize;
+        check!(
+            mods[0].base == own_base,
+            "first module at {:#x}, GetModuleHandle(NULL) says {own_base:#x}",
+            mods[0].base
+        );
+        for want in ["ntdll.dll", "kernel32.dll"] {
+            let m = mods.iter().find(|m| m.name.eq_ignore_ascii_case(want));
+            let Some(m) = m else {
+                return Err(format!(
+                    "{want} missing from {:?}",
+                    mods.iter().map(|m| &m.name).collect::<Vec<_>>()
+                ));
+            };
+            let w: Vec<u16> = want.encode_utf16().chain([0]).collect();
+            // SAFETY: a NUL-terminated UTF-16 name of a module this process has loaded.
+            let base = unsafe { GetModuleHandleW(w.as_ptr()) } as usize;
+            check!(
+                m.base == base,
+                "{want} at {:#x}, loaded at {base:#x}",
+                m.base
+            );
+            check!(m.size > 0, "{want} has size 0");
+            check!(
+                m.path
+                    .file_name()
+                    .is_some_and(|f| f.to_string_lossy().eq_ignore_ascii_case(want)),
+                "{want}'s path {:?}",
+                m.path
+            );
+        }
+        // No two modules overlap.
+        let mut spans: Vec<(usize, usize)> = mods.iter().map(|m| (m.base, m.size)).collect();
+        spans.sort_unstable();
+        for w in spans.windows(2) {
+            check!(w[0].0 + w[0].1 <= w[1].0, "modules overlap: {w:?}");
+        }
+        Ok(Pass)
+    }
+
+    fn modules_of_child() -> TestResult {
+        let mut c = t!(ready_child(child("sleep:20000")));
+        let r = c.modules();
+        let _ = c.kill();
+        let _ = c.wait();
+        let mods = t!(r);
+        let exe = t!(std::env::current_exe());
+        check!(!mods.is_empty(), "no modules");
+        check!(
+            same_file(&mods[0].path, &exe),
+            "the child's first module {:?}, its program is {exe:?}",
+            mods[0].path
+        );
+        check!(
+            mods.iter()
+                .any(|m| m.name.eq_ignore_ascii_case("ntdll.dll")),
+            "no ntdll.dll in the child"
+        );
+        // Exited: a clear error, not a stale list.
+        let e = c.modules().unwrap_err();
+        check!(
+            matches!(e.kind(), ErrorKind::Zombie | ErrorKind::NoSuchProcess),
+            "{e}"
+        );
+        Ok(Pass)
+    }
+
+    fn integrity_and_wow64() -> TestResult {
+        let me = t!(Process::current());
+        let mine = t!(me.integrity_level());
+        let mut c = t!(ready_child(child("sleep:20000")));
+        let theirs = c.integrity_level();
+        let wow = c.is_wow64();
+        let _ = c.kill();
+        let _ = c.wait();
+        // A child gets a copy of its parent's token.
+        check!(t!(theirs) == mine, "child {theirs:?}, parent {mine:?}");
+        // A test run is neither sandboxed nor a service on Windows.
+        if !matches!(mine, IntegrityLevel::Medium | IntegrityLevel::High) {
+            if wine_version().is_none() {
+                return Err(format!("this process runs at {mine:?}"));
+            }
+            return Ok(NotVerifiableUnderWine(format!(
+                "the integrity level (Wine's token says {mine:?})"
+            )));
+        }
+        // This test program is built for the machine's own architecture.
+        check!(!t!(me.is_wow64()), "this process reported as WOW64");
+        check!(!t!(wow), "the child reported as WOW64");
+        // An exited process is still answered.
+        check!(!t!(c.is_wow64()), "exited child reported as WOW64");
+        let e = c.integrity_level().unwrap_err();
+        check!(e.kind() == ErrorKind::Zombie, "{e}");
+        check!(
+            IntegrityLevel::from_rid(0x2100) == IntegrityLevel::Medium
+                && IntegrityLevel::from_rid(0x5000) == IntegrityLevel::System
+                && IntegrityLevel::from_rid(0) == IntegrityLevel::Untrusted,
+            "RID ranges"
+        );
+        Ok(Pass)
+    }
+
+    pub(super) fn main() {
+        if let Ok(mode) = std::env::var(CHILD_VAR) {
+            child_main(&mode);
+        }
+        let tests: &[Test] = &[
+            ("modules_of_self", modules_of_self),
+            ("modules_of_child", modules_of_child),
+            ("integrity_and_wow64", integrity_and_wow64),
+        ];
+        run("windows_process", tests);
+    }
+}
