@@ -601,6 +601,12 @@ impl Process {
 
     /// Voluntary and involuntary context switches.
     ///
+    /// # Platform-specific behavior
+    ///
+    /// Windows: the sum of the live threads' context switches
+    /// (`SystemProcessInformation`), all counted as `voluntary` (Windows keeps one
+    /// count), as psutil does.
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::NoSuchProcess`] if the process is gone.

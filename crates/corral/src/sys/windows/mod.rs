@@ -142,8 +142,15 @@ impl Handle {
     pub(crate) fn set_rlimit(&self, _: Resource, _: Rlimit) -> Result<()> {
         unsupported("set rlimit")
     }
+    /// The sum over the process's threads (`SystemProcessInformation`; see `status.rs`).
     pub(crate) fn ctx_switches(&self) -> Result<CtxSwitches> {
-        unsupported("read context switches")
+        let op = "read context switches";
+        self.verify(op, false)?;
+        let all = status::threads()?;
+        let rows = all
+            .get(&self.pid.as_raw())
+            .ok_or_else(|| Error::new(ErrorKind::NoSuchProcess, op).with_pid(self.pid))?;
+        Ok(status::process_ctx_switches(rows))
     }
     pub(crate) fn open_files(&self) -> Result<Vec<OpenFile>> {
         unsupported("read open_files")
