@@ -21,10 +21,12 @@ mod harness;
 #[cfg(windows)]
 mod imp {
     use std::io::{BufRead, BufReader, Write};
-    use std::time::Duration;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
 
-    use corral::os::windows::{wine_version, IntegrityLevel, ProcessExt};
-    use corral::{Child, Command, ErrorKind, Process, Stdio};
+    use corral::os::windows::{wine_version, CommandExt, Console, IntegrityLevel, ProcessExt};
+    use corral::{Child, Command, ErrorKind, ExitStatus, Process, Stdio};
+    use windows_sys::Win32::System::Console::{SetConsoleCtrlHandler, CTRL_BREAK_EVENT};
     use windows_sys::Win32::System::LibraryLoader::GetModuleHandleW;
 
     const CHILD_VAR: &str = "CORRAL_WINDOWS_PROCESS_CHILD";
@@ -43,8 +45,69 @@ mod imp {
                 std::thread::sleep(Duration::from_millis(arg.parse().unwrap()));
             }
             "exit" => std::process::exit(arg.parse().unwrap()),
+            "break-target" => break_target(),
+            "break-sender" => break_sender(),
             _ => std::process::exit(99),
         }
+        std::process::exit(0)
+    }
+
+    static BROKEN: AtomicBool = AtomicBool::new(false);
+
+    unsafe extern "system" fn on_ctrl(event: u32) -> i32 {
+        if event == CTRL_BREAK_EVENT {
+            BROKEN.store(true, Ordering::SeqCst);
+            return 1;
+        }
+        0
+    }
+
+    /// Handles Ctrl-Break, says `ready`, and exits 0 once it came (3 after 15 s).
+    fn break_target() -> ! {
+        // SAFETY: installing a handler function that lives as long as the program.
+        if unsafe { SetConsoleCtrlHandler(Some(on_ctrl), 1) } == 0 {
+            std::process::exit(4);
+        }
+        println!("ready");
+        std::io::stdout().flush().unwrap();
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(15) {
+            if BROKEN.load(Ordering::SeqCst) {
+                std::process::exit(0);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::process::exit(3)
+    }
+
+    /// Run with a console of its own: checks the refusals that need a console, then
+    /// sends Ctrl-Break to a new group it spawned and reports (`refused-new KIND`,
+    /// `sent ok` or `sent ERROR`, `target STATUS`).
+    fn break_sender() -> ! {
+        let mut out = std::io::stdout().lock();
+        // A group root with its own console: not on ours, refused.
+        let other = ready_child(
+            child("break-target")
+                .new_process_group(true)
+                .console(Console::New),
+        )
+        .unwrap();
+        let r = other.send_ctrl_break();
+        writeln!(out, "refused-new {:?}", r.map_err(|e| e.kind())).unwrap();
+        let mut other = other;
+        let _ = other.kill();
+        let _ = other.wait();
+        // The real one.
+        let mut target = ready_child(child("break-target").new_process_group(true)).unwrap();
+        match target.send_ctrl_break() {
+            Ok(()) => writeln!(out, "sent ok").unwrap(),
+            Err(e) => writeln!(out, "sent {:?} {e}", e.kind()).unwrap(),
+        }
+        let st = target.process().wait(Some(Duration::from_secs(20)));
+        writeln!(out, "target {st:?}").unwrap();
+        let _ = target.kill();
+        let _ = target.wait();
+        out.flush().unwrap();
         std::process::exit(0)
     }
 
@@ -189,6 +252,60 @@ mod imp {
         Ok(Pass)
     }
 
+    fn ctrl_break() -> TestResult {
+        // Refused: this process, a child in the caller's group, a reopened pid of it.
+        let me = t!(Process::current());
+        let e = me.send_ctrl_break().unwrap_err();
+        check!(e.kind() == ErrorKind::InvalidInput, "{e}");
+        check!(e.to_string().contains("new_process_group"), "{e}");
+        let mut plain = t!(ready_child(child("break-target")));
+        let e = plain.send_ctrl_break().unwrap_err();
+        let again = Process::open(plain.pid()).map(|p| p.send_ctrl_break());
+        let _ = plain.kill();
+        let _ = plain.wait();
+        check!(e.kind() == ErrorKind::InvalidInput, "{e}");
+        check!(
+            matches!(&again, Ok(Err(e)) if e.kind() == ErrorKind::InvalidInput),
+            "{again:?}"
+        );
+        // The rest from a child with a console of its own (this process may have none:
+        // under cargo test, Wine gives it none).
+        let out = t!(child("break-sender")
+            .console(Console::New)
+            .stdout(Stdio::piped())
+            .spawn()
+            .and_then(|c| c.wait_with_output()));
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        // Had the event reached the sender's own group, it would have died of it.
+        check!(
+            out.status == ExitStatus::Exited(0),
+            "the sender ended {:?}: {text:?}",
+            out.status
+        );
+        let line = |k: &str| {
+            text.lines()
+                .find_map(|l| l.strip_prefix(k))
+                .map(str::trim)
+                .unwrap_or("")
+                .to_string()
+        };
+        check!(
+            line("refused-new ") == "Err(InvalidInput)",
+            "a root on another console: {text:?}"
+        );
+        let sent = line("sent ");
+        let target = line("target ");
+        if sent == "ok" && target == "Ok(Exited(0))" {
+            return Ok(Pass);
+        }
+        if wine_version().is_some() {
+            return Ok(MissingInWine(format!(
+                "GenerateConsoleCtrlEvent (sent: {sent}; the group's root: {target})"
+            )));
+        }
+        Err(format!("sent: {sent}; the group's root: {target}"))
+    }
+
     pub(super) fn main() {
         if let Ok(mode) = std::env::var(CHILD_VAR) {
             child_main(&mode);
@@ -197,6 +314,7 @@ mod imp {
             ("modules_of_self", modules_of_self),
             ("modules_of_child", modules_of_child),
             ("integrity_and_wow64", integrity_and_wow64),
+            ("ctrl_break", ctrl_break),
         ];
         run("windows_process", tests);
     }

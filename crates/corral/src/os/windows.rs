@@ -12,6 +12,12 @@
 //! | `STOP` | `NtSuspendProcess` (every thread) | — |
 //! | `CONT` | `NtResumeProcess` (also starts a child spawned suspended) | — |
 //!
+//! Windows has no process-group signals
+//! ([`Process::signal_process_group`] is `Unsupported`); a console
+//! process group spawned with
+//! [`Command::new_process_group`](crate::Command::new_process_group) gets Ctrl-Break
+//! with [`ProcessExt::send_ctrl_break`].
+//!
 //! The exit codes follow Python's `os.kill` on Windows (the signal number), so a
 //! supervisor can tell a kill from an ordinary exit code 1;
 //! [`ProcessExt::terminate_with_code`] picks any other code.
@@ -146,6 +152,30 @@ pub trait ProcessExt {
     ///
     /// OS errors from the call; an exited process is still answered.
     fn is_wow64(&self) -> Result<bool>;
+
+    /// Sends Ctrl-Break to the console process group this process is the root of
+    /// (`GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, pid)`): every process of the group
+    /// on the caller's console gets it (its handler runs; without one it exits with
+    /// `STATUS_CONTROL_C_EXIT`). A group root's children are in its group unless they
+    /// were started in a new one.
+    ///
+    /// Only for a group root corral knows: a process spawned by corral (in this
+    /// process) with [`Command::new_process_group`](crate::Command::new_process_group)
+    /// and the console inherited ([`Console::Inherit`]), recognised by pid and creation
+    /// time also when opened again by pid. Windows sends the event by group id:
+    /// group 0 means every process on the caller's console, the caller included, and
+    /// the pid of a process that roots no group can be taken the same way, so any other
+    /// process is refused rather than risk stopping the caller.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) for a process that is
+    /// not such a root (not spawned by corral with `new_process_group`, spawned with a
+    /// console of its own or detached, or spawned while this process had no console);
+    /// OS errors from the call
+    /// ([`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) where it is not
+    /// implemented).
+    fn send_ctrl_break(&self) -> Result<()>;
 }
 
 /// A module loaded in a process ([`ProcessExt::modules`]).
@@ -219,6 +249,10 @@ impl ProcessExt for Process {
 
     fn is_wow64(&self) -> Result<bool> {
         self.handle().is_wow64()
+    }
+
+    fn send_ctrl_break(&self) -> Result<()> {
+        self.handle().send_ctrl_break()
     }
 }
 

@@ -5,6 +5,7 @@
 //! [`ErrorKind::Unsupported`] with a detail saying so (issue #8 tracks the rest).
 
 mod argv;
+mod console;
 mod control;
 mod gui;
 mod inspect;

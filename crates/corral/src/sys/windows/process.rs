@@ -120,7 +120,7 @@ fn open_raw(pid: Pid, rights: PROCESS_ACCESS_RIGHTS, op: &'static str) -> Result
 }
 
 /// The creation time of the process behind `h` in FILETIME ticks.
-fn creation_ticks(h: HANDLE, pid: Pid, op: &'static str) -> Result<u64> {
+pub(crate) fn creation_ticks(h: HANDLE, pid: Pid, op: &'static str) -> Result<u64> {
     let mut t = [FILETIME::default(); 4];
     let [c, e, k, u] = &mut t;
     // SAFETY: `h` is a valid process handle with query rights; the four out-pointers are
@@ -287,11 +287,15 @@ impl Handle {
         Ok(())
     }
 
-    /// Windows has no process groups to signal (console Ctrl-Break comes later).
+    /// Windows has no process-group signals; a console group gets Ctrl-Break through
+    /// `os::windows::ProcessExt::send_ctrl_break`.
     pub(crate) fn signal_group(&self, _: Signal) -> Result<()> {
         Err(Error::new(ErrorKind::Unsupported, "signal process group")
             .with_pid(self.pid)
-            .with_detail("process-group signals are not implemented on Windows yet"))
+            .with_detail(
+                "Windows has no process-group signals; for Ctrl-Break to a console process \
+                 group spawned with new_process_group, use os::windows::ProcessExt::send_ctrl_break",
+            ))
     }
 
     /// Windows reports only exits: waits for one (or looks once).

@@ -76,6 +76,7 @@ use windows_sys::Win32::System::Threading::{
 };
 
 use super::argv;
+use super::console;
 use super::process::{affinity_mask, class_to_win, Handle};
 use crate::command::{Options, Spec, StdioKind};
 use crate::os::windows::Console;
@@ -873,6 +874,20 @@ pub(crate) fn spawn(
     drop(lock);
     let created = created.map_err(|e| create_error(e, spec))?;
     let pid = Pid::new(created.pid).expect("a child has a positive pid");
+    if opts.new_process_group {
+        // A group root: recorded so that Ctrl-Break may be sent to its group (see
+        // `console.rs`), with whether it shares this process's console.
+        let shared = opts.platform.console() == Console::Inherit && console::caller_has_console();
+        let raw = created.process.as_raw_handle() as HANDLE;
+        if let Ok(ticks) = super::process::creation_ticks(raw, pid, op) {
+            let c = if shared {
+                console::RootConsole::Shared
+            } else {
+                console::RootConsole::Other
+            };
+            console::record_root(created.pid, ticks, c);
+        }
+    }
     let mut child = SpawnedChild {
         pid: created.pid,
         process: created.process,
