@@ -617,6 +617,64 @@ mod imp {
         Ok(outcome)
     }
 
+    fn another_user() -> TestResult {
+        // Refused before anything runs.
+        let before = t!(my_children());
+        let (_r, w) = t!(pipe());
+        // SAFETY: `w` is a live handle of this process.
+        let ok = unsafe {
+            SetHandleInformation(
+                w.as_raw_handle() as HANDLE,
+                HANDLE_FLAG_INHERIT,
+                HANDLE_FLAG_INHERIT,
+            )
+        };
+        check!(ok != 0, "SetHandleInformation failed");
+        let bad: [(&str, Command); 5] = [
+            ("empty user", child("print:x").logon("", None, "pw")),
+            ("NUL in password", child("print:x").logon("u", None, "p\0w")),
+            (
+                "NUL in domain",
+                child("print:x").logon("u", Some("d\0"), "pw"),
+            ),
+            (
+                "inherited console",
+                child("print:x")
+                    .logon("u", None, "pw")
+                    .console(Console::Inherit),
+            ),
+            (
+                "kept handle",
+                child("print:x")
+                    .logon("u", None, "pw")
+                    .keep_handle(w.as_handle()),
+            ),
+        ];
+        for (what, cmd) in bad {
+            let e = cmd.spawn().unwrap_err();
+            check!(e.kind() == ErrorKind::InvalidInput, "{what}: {e}");
+        }
+        check!(t!(my_children()) == before, "a child was left behind");
+        // Bad credentials: the logon fails, nothing runs.
+        let r = child("print:x")
+            .logon("corral-no-such-user", Some("."), "not the password")
+            .stdout(Stdio::null())
+            .spawn();
+        check!(t!(my_children()) == before, "a child was left behind");
+        match r {
+            Err(e) if e.kind() == ErrorKind::AccessDenied => Ok(Pass),
+            Err(e) if e.kind() == ErrorKind::Unsupported && wine_version().is_some() => {
+                Ok(MissingInWine(format!("CreateProcessWithLogonW ({e})")))
+            }
+            Err(e) => Err(format!("bad credentials: {e} ({:?})", e.kind())),
+            Ok(mut c) => {
+                let _ = c.kill();
+                let _ = c.wait();
+                Err("a child ran with bad credentials".into())
+            }
+        }
+    }
+
     pub(super) fn main() {
         if let Ok(mode) = std::env::var(CHILD_VAR) {
             child_main(&mode);
@@ -631,6 +689,7 @@ mod imp {
             ("bad_inputs", bad_inputs),
             ("batch_files", batch_files),
             ("console_modes", console_modes),
+            ("another_user", another_user),
         ];
         run("windows_spawn", tests);
     }

@@ -63,6 +63,27 @@ pub trait CommandExt {
     /// silently keeping the last would hide the mistake). Giving the same one twice is
     /// fine.
     fn console(self, console: Console) -> Self;
+
+    /// Runs the child as another user: `CreateProcessWithLogonW` with
+    /// `LOGON_WITH_PROFILE` (the user's profile is loaded), `user` in `domain` (`None`:
+    /// the local account database, or `user` given as `user@domain`). The password is
+    /// copied into memory corral zeroes once the command is dropped, spawned or not;
+    /// the caller's own copy stays the caller's to wipe.
+    ///
+    /// Windows gives such a child a console of its own unless
+    /// [`Console::NoWindow`] or [`Console::Detached`] is asked for, and lets it inherit
+    /// no handle but the standard ones; it joins a job by being assigned while
+    /// suspended.
+    ///
+    /// [`Command::spawn`](crate::Command::spawn) fails with
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) for an empty user
+    /// name, a NUL in any of the three, [`Console::Inherit`] asked for explicitly, or
+    /// handles kept with [`CommandExt::keep_handle`];
+    /// [`ErrorKind::AccessDenied`](crate::ErrorKind::AccessDenied) when the logon fails
+    /// (wrong user name or password, or a right the account lacks), and
+    /// [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) where the call is not
+    /// implemented (Wine).
+    fn logon(self, user: &str, domain: Option<&str>, password: &str) -> Self;
 }
 
 /// The console a spawned child gets ([`CommandExt::console`]). It matters for console
@@ -94,6 +115,11 @@ impl CommandExt for crate::Command {
 
     fn console(mut self, console: Console) -> Self {
         self.platform_mut().set_console(console);
+        self
+    }
+
+    fn logon(mut self, user: &str, domain: Option<&str>, password: &str) -> Self {
+        self.platform_mut().set_logon(user, domain, password);
         self
     }
 }

@@ -153,10 +153,48 @@ impl Handle {
         })
     }
 
-    /// Opens a child this process just spawned (the same as [`Handle::open`] here: the
-    /// pid is pinned by the handle std holds).
+    /// Opens a child this process just spawned: from the process handle the spawn kept
+    /// (so a child running as another user, which this process may not be allowed to
+    /// open by pid, is reached too), else by pid (pinned by the spawn's handle).
     pub(crate) fn open_child(pid: Pid) -> Result<Handle> {
-        Handle::open(pid)
+        match super::spawn::take_spawned(pid.as_raw()) {
+            Some(h) => Handle::open_child_with(pid, h),
+            None => Handle::open(pid),
+        }
+    }
+
+    /// A `Handle` for child `pid` from a least-rights handle of it.
+    pub(crate) fn open_child_with(pid: Pid, h: OwnedHandle) -> Result<Handle> {
+        let start_ticks = creation_ticks(h.as_raw_handle() as HANDLE, pid, "open")?;
+        Ok(Handle {
+            pid,
+            start_ticks,
+            h,
+        })
+    }
+
+    /// A duplicate of a process handle with the rights every `Handle` holds (the
+    /// spawn's own handle has all rights; this one only the least).
+    pub(crate) fn base_duplicate(process: HANDLE) -> std::io::Result<OwnedHandle> {
+        let mut out: HANDLE = std::ptr::null_mut();
+        // SAFETY: duplicating a valid process handle of ours within this process, with
+        // no more rights than it has; `out` receives a new handle we then own.
+        let ok = unsafe {
+            DuplicateHandle(
+                GetCurrentProcess(),
+                process,
+                GetCurrentProcess(),
+                &mut out,
+                BASE_RIGHTS,
+                FALSE,
+                0,
+            )
+        };
+        if ok == 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: a fresh handle we own.
+        Ok(unsafe { OwnedHandle::from_raw_handle(out as _) })
     }
 
     /// Windows has no pidfs inodes.
