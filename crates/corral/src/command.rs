@@ -92,6 +92,9 @@ pub(crate) struct Options {
     pub(crate) stdin_set: bool,
     pub(crate) stdout_set: bool,
     pub(crate) stderr_set: bool,
+    /// What only this platform's extension trait sets (Windows: the console mode, the
+    /// user to run as); empty elsewhere.
+    pub(crate) platform: imp::SpawnExtra,
 }
 
 /// Where a child's stdin, stdout or stderr goes ([`Command::stdin`] and friends).
@@ -403,6 +406,12 @@ impl Command {
     #[allow(dead_code)]
     pub(crate) fn keep_raw_fd(&mut self, fd: i32) {
         self.opts.keep_fds.get_or_insert_with(Vec::new).push(fd);
+    }
+
+    // Only the OS extensions (`os::windows::CommandExt`) call it.
+    #[allow(dead_code)]
+    pub(crate) fn platform_mut(&mut self) -> &mut imp::SpawnExtra {
+        &mut self.opts.platform
     }
 
     /// Kills the child when the [`Child`] is dropped (and reaps it).

@@ -601,6 +601,12 @@ impl Process {
 
     /// Voluntary and involuntary context switches.
     ///
+    /// # Platform-specific behavior
+    ///
+    /// Windows: the sum of the live threads' context switches
+    /// (`SystemProcessInformation`), all counted as `voluntary` (Windows keeps one
+    /// count), as psutil does.
+    ///
     /// # Errors
     ///
     /// [`ErrorKind::NoSuchProcess`] if the process is gone.
@@ -813,7 +819,8 @@ impl Process {
     ///
     /// Linux 6.9+: `pidfd_send_signal` with `PIDFD_SIGNAL_PROCESS_GROUP`; older kernels:
     /// `killpg` after checking this process is still alive (a group id cannot be reused
-    /// while a member exists).
+    /// while a member exists). Windows: [`ErrorKind::Unsupported`]; a console process
+    /// group gets Ctrl-Break with `os::windows::ProcessExt::send_ctrl_break`.
     pub fn signal_process_group(&self, sig: Signal) -> Result<()> {
         self.h.signal_group(sig)
     }

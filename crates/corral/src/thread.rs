@@ -14,8 +14,11 @@ use crate::{Error, ErrorKind, Pid, Process, Result, Tid};
 /// One thread of a process as listed by [`Process::threads`](crate::Process::threads).
 ///
 /// On Windows, `nice` is 0, `policy` `Normal` and `rt_priority` 0 (Windows threads have
-/// priority levels only: `priority` is native there), `cpu` is `None` and
-/// `ctx_switches` zero (not read yet), and `status` is `Running` (`Dead` once exited).
+/// priority levels only: `priority` is native there), `cpu` is `None`; `status` and
+/// `ctx_switches` come from `SystemProcessInformation`: the thread state and wait reason
+/// (running or ready → `Running`, suspended → `Stopped`, waiting for a page-in →
+/// `DiskSleep`, any other wait → `Sleeping`, `Dead` once exited) and its one context
+/// switch count, reported as `voluntary` (`involuntary` 0), as psutil does.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(Serialize))]
 pub struct ThreadInfo {

@@ -26,9 +26,10 @@ mod imp {
     use std::sync::mpsc;
     use std::time::Duration;
 
-    use corral::os::windows::{wine_version, CommandExt};
+    use corral::os::windows::{wine_version, CommandExt, Console};
     use corral::{Command, ErrorKind, ExitStatus, PriorityClass, Process, Stdio};
     use windows_sys::Win32::Foundation::{SetHandleInformation, HANDLE, HANDLE_FLAG_INHERIT};
+    use windows_sys::Win32::System::Console::{GetConsoleProcessList, GetConsoleWindow};
     use windows_sys::Win32::System::Pipes::CreatePipe;
 
     const CHILD_VAR: &str = "CORRAL_WINDOWS_SPAWN_CHILD";
@@ -76,10 +77,45 @@ mod imp {
                 err.join().unwrap();
             }
             "print" => write!(out, "{arg}").unwrap(),
+            "inherit-console" => {
+                // Spawns two children with the console inherited (the default, and
+                // asked for): how many share theirs, and whether this process does.
+                for c in [None, Some(Console::Inherit)] {
+                    let (_, count, shares) = child_console(c).unwrap();
+                    writeln!(out, "{count} {}", u8::from(shares)).unwrap();
+                }
+            }
+            "console" => {
+                // Whether this process has a console window, how many processes share
+                // its console (0: no console), and whether the pid in `arg` is one.
+                let parent: u32 = arg.parse().unwrap();
+                let (window, list) = console_now();
+                write!(
+                    out,
+                    "window={} count={} parent={}",
+                    u8::from(window),
+                    list.len(),
+                    u8::from(list.contains(&parent))
+                )
+                .unwrap();
+            }
             _ => std::process::exit(99),
         }
         out.flush().unwrap();
         std::process::exit(0)
+    }
+
+    /// Whether this process's console has a window, and the processes attached to its
+    /// console (empty: it has none).
+    fn console_now() -> (bool, Vec<u32>) {
+        // SAFETY: plain calls; the list buffer's length is passed.
+        unsafe {
+            let window = !GetConsoleWindow().is_null();
+            let mut list = vec![0u32; 64];
+            let n = GetConsoleProcessList(list.as_mut_ptr(), list.len() as u32) as usize;
+            list.truncate(n.min(64));
+            (window, list)
+        }
     }
 
     fn child(mode: &str) -> Command {
@@ -482,6 +518,163 @@ mod imp {
         Ok(Pass)
     }
 
+    /// What a child spawned with `console` reports: (has a window, processes on its
+    /// console, this process among them).
+    fn child_console(console: Option<Console>) -> Result<(bool, usize, bool), String> {
+        let mut cmd = child(&format!("console:{}", std::process::id())).stdout(Stdio::piped());
+        if let Some(c) = console {
+            cmd = cmd.console(c);
+        }
+        let out = cmd
+            .spawn()
+            .and_then(|c| c.wait_with_output())
+            .map_err(|e| e.to_string())?;
+        check!(out.status == ExitStatus::Exited(0), "{:?}", out.status);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let field = |k: &str| -> Result<usize, String> {
+            text.split(' ')
+                .find_map(|kv| kv.strip_prefix(k)?.strip_prefix('='))
+                .and_then(|v| v.parse().ok())
+                .ok_or_else(|| format!("no {k} in {text:?}"))
+        };
+        Ok((
+            field("window")? == 1,
+            field("count")?,
+            field("parent")? == 1,
+        ))
+    }
+
+    fn console_modes() -> TestResult {
+        let have_console = !console_now().1.is_empty();
+        // Detached: no console at all.
+        let (window, count, _) = t!(child_console(Some(Console::Detached)));
+        check!(
+            !window && count == 0,
+            "detached child: window {window}, {count} on its console"
+        );
+        // A new console, with or without a window: not ours.
+        for c in [Console::New, Console::NoWindow] {
+            let (_, count, shares) = t!(child_console(Some(c)));
+            check!(count >= 1, "{c:?}: the child has no console");
+            check!(!shares, "{c:?}: the child shares this process's console");
+        }
+        let (window, _, _) = t!(child_console(Some(Console::NoWindow)));
+        let mut outcome = Pass;
+        if window {
+            if wine_version().is_none() {
+                return Err("CREATE_NO_WINDOW: the child's console has a window".into());
+            }
+            outcome = NotVerifiableUnderWine(
+                "CREATE_NO_WINDOW (Wine gives the new console a window)".into(),
+            );
+        }
+        // Inherited (the default, and said explicitly): the parent's console. Checked
+        // from a child with a console of its own (a new one), as this process may have
+        // none (under cargo test: Wine gives it none).
+        let out = t!(child("inherit-console")
+            .console(Console::New)
+            .stdout(Stdio::piped())
+            .spawn()
+            .and_then(|c| c.wait_with_output()));
+        check!(out.status == ExitStatus::Exited(0), "{:?}", out.status);
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let rows: Vec<&str> = text.lines().collect();
+        check!(rows.len() == 2, "{text:?}");
+        for r in rows {
+            let (count, shares) = r.split_once(' ').unwrap_or_default();
+            let count: usize = count.parse().unwrap_or(0);
+            check!(
+                shares == "1" && count >= 2,
+                "inherited: {count} on the grandchild's console, shares its parent's: {shares}"
+            );
+        }
+        if have_console {
+            for c in [None, Some(Console::Inherit)] {
+                let (_, count, shares) = t!(child_console(c));
+                check!(
+                    shares && count >= 2,
+                    "{c:?}: {count} on its console, shares: {shares}"
+                );
+            }
+        }
+        // Two different modes: refused before anything runs; the same one twice is fine.
+        let before = t!(my_children());
+        let e = child("print:x")
+            .console(Console::New)
+            .console(Console::Detached)
+            .spawn()
+            .unwrap_err();
+        check!(e.kind() == ErrorKind::InvalidInput, "{e}");
+        check!(e.to_string().contains("console"), "{e}");
+        check!(t!(my_children()) == before, "a child was left behind");
+        let st = t!(child("print:x")
+            .console(Console::Detached)
+            .console(Console::Detached)
+            .stdout(Stdio::null())
+            .spawn()
+            .and_then(|mut c| c.wait()));
+        check!(st == ExitStatus::Exited(0), "{st:?}");
+        Ok(outcome)
+    }
+
+    fn another_user() -> TestResult {
+        // Refused before anything runs.
+        let before = t!(my_children());
+        let (_r, w) = t!(pipe());
+        // SAFETY: `w` is a live handle of this process.
+        let ok = unsafe {
+            SetHandleInformation(
+                w.as_raw_handle() as HANDLE,
+                HANDLE_FLAG_INHERIT,
+                HANDLE_FLAG_INHERIT,
+            )
+        };
+        check!(ok != 0, "SetHandleInformation failed");
+        let bad: [(&str, Command); 5] = [
+            ("empty user", child("print:x").logon("", None, "pw")),
+            ("NUL in password", child("print:x").logon("u", None, "p\0w")),
+            (
+                "NUL in domain",
+                child("print:x").logon("u", Some("d\0"), "pw"),
+            ),
+            (
+                "inherited console",
+                child("print:x")
+                    .logon("u", None, "pw")
+                    .console(Console::Inherit),
+            ),
+            (
+                "kept handle",
+                child("print:x")
+                    .logon("u", None, "pw")
+                    .keep_handle(w.as_handle()),
+            ),
+        ];
+        for (what, cmd) in bad {
+            let e = cmd.spawn().unwrap_err();
+            check!(e.kind() == ErrorKind::InvalidInput, "{what}: {e}");
+        }
+        check!(t!(my_children()) == before, "a child was left behind");
+        // Bad credentials: the logon fails, nothing runs.
+        let r = child("print:x")
+            .logon("corral-no-such-user", Some("."), "not the password")
+            .stdout(Stdio::null())
+            .spawn();
+        check!(t!(my_children()) == before, "a child was left behind");
+        match r {
+            Err(e) if e.kind() == ErrorKind::AccessDenied => Ok(Pass),
+            Err(e) if e.kind() == ErrorKind::Unsupported && wine_version().is_some() => {
+                Ok(MissingInWine(format!("CreateProcessWithLogonW ({e})")))
+            }
+            Err(e) => Err(format!("bad credentials: {e} ({:?})", e.kind())),
+            Ok(mut c) => {
+                let _ = c.kill();
+                let _ = c.wait();
+                Err("a child ran with bad credentials".into())
+            }
+        }
+    }
+
     pub(super) fn main() {
         if let Ok(mode) = std::env::var(CHILD_VAR) {
             child_main(&mode);
@@ -495,6 +688,8 @@ mod imp {
             ("redirected_io", redirected_io),
             ("bad_inputs", bad_inputs),
             ("batch_files", batch_files),
+            ("console_modes", console_modes),
+            ("another_user", another_user),
         ];
         run("windows_spawn", tests);
     }

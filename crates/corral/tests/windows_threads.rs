@@ -235,6 +235,71 @@ mod imp {
         Ok(Pass)
     }
 
+    /// Thread state and wait reason, and context switches, from
+    /// `SystemProcessInformation`: a suspended thread is `Stopped`, a sleeping one
+    /// `Sleeping`; a thread waking every 10 ms switches ever more.
+    fn states_and_switches() -> TestResult {
+        let k = t!(kid("ticker", 1));
+        let ticker = k.tids[0];
+        let th = t!(k.c.thread(ticker));
+        let of = |list: &[corral::ThreadInfo]| list.iter().find(|t| t.tid == ticker).cloned();
+        let first = t!(of(&t!(k.c.threads())).ok_or("the ticker is not listed"));
+        std::thread::sleep(Duration::from_millis(300));
+        let later = t!(of(&t!(k.c.threads())).ok_or("the ticker is not listed"));
+        let total = t!(k.c.num_ctx_switches());
+        let mut unverifiable = Vec::new();
+        if later.ctx_switches.voluntary == 0 {
+            if wine_version().is_none() {
+                return Err(format!("a ticking thread has {:?}", later.ctx_switches));
+            }
+            unverifiable.push("context switches (Wine counts none)".to_string());
+        } else {
+            check!(
+                later.ctx_switches.voluntary > first.ctx_switches.voluntary,
+                "the ticker switched {} then {} times",
+                first.ctx_switches.voluntary,
+                later.ctx_switches.voluntary
+            );
+            check!(
+                total.voluntary >= later.ctx_switches.voluntary,
+                "process {total:?} < its thread's {:?}",
+                later.ctx_switches
+            );
+        }
+        check!(
+            later.ctx_switches.involuntary == 0 && total.involuntary == 0,
+            "involuntary"
+        );
+        t!(th.suspend());
+        let suspended = t!(of(&t!(k.c.threads())).ok_or("the ticker is not listed"));
+        let main_tid = t!(k.c.threads())
+            .into_iter()
+            .filter(|t| t.tid != ticker)
+            .map(|t| t.status)
+            .collect::<Vec<_>>();
+        t!(th.resume());
+        if suspended.status != corral::Status::Stopped {
+            if wine_version().is_none() {
+                return Err(format!("a suspended thread is {:?}", suspended.status));
+            }
+            unverifiable.push(format!(
+                "thread states (Wine says {:?} for a suspended thread)",
+                suspended.status
+            ));
+        } else {
+            // The main thread sleeps (its other threads, the runtime's, wait too).
+            check!(
+                main_tid.iter().all(|s| *s == corral::Status::Sleeping),
+                "the other threads: {main_tid:?}"
+            );
+        }
+        if unverifiable.is_empty() {
+            Ok(Pass)
+        } else {
+            Ok(NotVerifiableUnderWine(unverifiable.join("; ")))
+        }
+    }
+
     fn exited_thread() -> TestResult {
         let mut k = t!(kid("threads:1", 2));
         let th = t!(k.c.thread(k.tids[0]));
@@ -258,6 +323,7 @@ mod imp {
             ("thread_affinity", thread_affinity),
             ("suspend_resume", suspend_resume),
             ("exited_thread", exited_thread),
+            ("states_and_switches", states_and_switches),
         ];
         run("windows_threads", tests);
     }

@@ -12,6 +12,12 @@
 //! | `STOP` | `NtSuspendProcess` (every thread) | — |
 //! | `CONT` | `NtResumeProcess` (also starts a child spawned suspended) | — |
 //!
+//! Windows has no process-group signals
+//! ([`Process::signal_process_group`] is `Unsupported`); a console
+//! process group spawned with
+//! [`Command::new_process_group`](crate::Command::new_process_group) gets Ctrl-Break
+//! with [`ProcessExt::send_ctrl_break`].
+//!
 //! The exit codes follow Python's `os.kill` on Windows (the signal number), so a
 //! supervisor can tell a kill from an ordinary exit code 1;
 //! [`ProcessExt::terminate_with_code`] picks any other code.
@@ -29,6 +35,7 @@
 //! A token without the privilege is left as it is.
 
 use std::os::windows::io::{AsRawHandle, BorrowedHandle, RawHandle};
+use std::path::PathBuf;
 
 use crate::{Process, Result};
 
@@ -44,12 +51,75 @@ pub trait CommandExt {
     /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) if it is closed or
     /// not inheritable.
     fn keep_handle(self, handle: BorrowedHandle<'_>) -> Self;
+
+    /// Which console the child gets (a creation flag; see [`Console`]). The flags
+    /// `CREATE_NEW_CONSOLE`, `CREATE_NO_WINDOW` and `DETACHED_PROCESS` exclude each
+    /// other, so one `Console` value picks one of them.
+    ///
+    /// [`Command::spawn`](crate::Command::spawn) fails with
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput), before anything
+    /// runs, when one command is given two different console modes (say `New`, then
+    /// `Detached`: the flags `CreateProcessW` would get make no sense together, and
+    /// silently keeping the last would hide the mistake). Giving the same one twice is
+    /// fine.
+    fn console(self, console: Console) -> Self;
+
+    /// Runs the child as another user: `CreateProcessWithLogonW` with
+    /// `LOGON_WITH_PROFILE` (the user's profile is loaded), `user` in `domain` (`None`:
+    /// the local account database, or `user` given as `user@domain`). The password is
+    /// copied into memory corral zeroes once the command is dropped, spawned or not;
+    /// the caller's own copy stays the caller's to wipe.
+    ///
+    /// Windows gives such a child a console of its own unless
+    /// [`Console::NoWindow`] or [`Console::Detached`] is asked for, and lets it inherit
+    /// no handle but the standard ones; it joins a job by being assigned while
+    /// suspended.
+    ///
+    /// [`Command::spawn`](crate::Command::spawn) fails with
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) for an empty user
+    /// name, a NUL in any of the three, [`Console::Inherit`] asked for explicitly, or
+    /// handles kept with [`CommandExt::keep_handle`];
+    /// [`ErrorKind::AccessDenied`](crate::ErrorKind::AccessDenied) when the logon fails
+    /// (wrong user name or password, or a right the account lacks), and
+    /// [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) where the call is not
+    /// implemented (Wine).
+    fn logon(self, user: &str, domain: Option<&str>, password: &str) -> Self;
+}
+
+/// The console a spawned child gets ([`CommandExt::console`]). It matters for console
+/// programs only; a GUI program gets no console in any case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Console {
+    /// The caller's console, if it has one (no flag): the default. The child shares the
+    /// caller's console window and its Ctrl-C/Ctrl-Break events.
+    #[default]
+    Inherit,
+    /// A new console with its own window (`CREATE_NEW_CONSOLE`).
+    New,
+    /// A new console without a window (`CREATE_NO_WINDOW`): what a service or a
+    /// background tool wants, so that no window flashes up; the child's console calls
+    /// still work.
+    NoWindow,
+    /// No console at all (`DETACHED_PROCESS`): console calls fail in the child until it
+    /// calls `AllocConsole` or `AttachConsole`; its standard streams are what the
+    /// command redirects them to.
+    Detached,
 }
 
 impl CommandExt for crate::Command {
     fn keep_handle(mut self, handle: BorrowedHandle<'_>) -> Self {
         // Kernel handles have 32 significant bits (sign-extended when widened).
         self.keep_raw_fd(handle.as_raw_handle() as isize as i32);
+        self
+    }
+
+    fn console(mut self, console: Console) -> Self {
+        self.platform_mut().set_console(console);
+        self
+    }
+
+    fn logon(mut self, user: &str, domain: Option<&str>, password: &str) -> Self {
+        self.platform_mut().set_logon(user, domain, password);
         self
     }
 }
@@ -75,6 +145,107 @@ pub trait ProcessExt {
     /// The top-level windows the process owns, as `HWND` values (`EnumWindows` +
     /// `GetWindowThreadProcessId`); empty for a console program or a service.
     fn windows(&self) -> Vec<isize>;
+
+    /// The modules (the program and its DLLs) loaded in the process, the program first
+    /// (`EnumProcessModulesEx(LIST_MODULES_ALL)`, `GetModuleFileNameExW`,
+    /// `GetModuleBaseNameW`, `GetModuleInformation`). A module unloaded while the list
+    /// is read is left out. A 64-bit caller sees a WOW64 process's 32-bit and 64-bit
+    /// modules; a 32-bit caller cannot list a 64-bit process's.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::AccessDenied`](crate::ErrorKind::AccessDenied) when the process may
+    /// not be read (`PROCESS_QUERY_INFORMATION | PROCESS_VM_READ`: another user's or a
+    /// protected process); [`ErrorKind::Zombie`](crate::ErrorKind::Zombie) once it
+    /// exited; [`ErrorKind::Os`](crate::ErrorKind::Os) (`ERROR_PARTIAL_COPY`) for a
+    /// process whose loader has not started yet, as one spawned suspended.
+    fn modules(&self) -> Result<Vec<Module>>;
+
+    /// The integrity level of the process's token (`GetTokenInformation` with
+    /// `TokenIntegrityLevel`).
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::AccessDenied`](crate::ErrorKind::AccessDenied) when its token may
+    /// not be opened; [`ErrorKind::Zombie`](crate::ErrorKind::Zombie) once it exited.
+    fn integrity_level(&self) -> Result<IntegrityLevel>;
+
+    /// Whether the process is a 32-bit program running on 64-bit Windows (WOW64):
+    /// `IsWow64Process2` (Windows 10 1511+), else `IsWow64Process`. `false` for a native
+    /// process, and for every process on 32-bit Windows.
+    ///
+    /// # Errors
+    ///
+    /// OS errors from the call; an exited process is still answered.
+    fn is_wow64(&self) -> Result<bool>;
+
+    /// Sends Ctrl-Break to the console process group this process is the root of
+    /// (`GenerateConsoleCtrlEvent(CTRL_BREAK_EVENT, pid)`): every process of the group
+    /// on the caller's console gets it (its handler runs; without one it exits with
+    /// `STATUS_CONTROL_C_EXIT`). A group root's children are in its group unless they
+    /// were started in a new one.
+    ///
+    /// Only for a group root corral knows: a process spawned by corral (in this
+    /// process) with [`Command::new_process_group`](crate::Command::new_process_group)
+    /// and the console inherited ([`Console::Inherit`]), recognised by pid and creation
+    /// time also when opened again by pid. Windows sends the event by group id:
+    /// group 0 means every process on the caller's console, the caller included, and
+    /// the pid of a process that roots no group can be taken the same way, so any other
+    /// process is refused rather than risk stopping the caller.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) for a process that is
+    /// not such a root (not spawned by corral with `new_process_group`, spawned with a
+    /// console of its own or detached, or spawned while this process had no console);
+    /// OS errors from the call
+    /// ([`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) where it is not
+    /// implemented).
+    fn send_ctrl_break(&self) -> Result<()>;
+}
+
+/// A module loaded in a process ([`ProcessExt::modules`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Module {
+    /// The file name, as `kernel32.dll` (`GetModuleBaseNameW`).
+    pub name: String,
+    /// The full path of the file it was loaded from (`GetModuleFileNameExW`).
+    pub path: PathBuf,
+    /// Where it is mapped in the process (its `HMODULE`).
+    pub base: usize,
+    /// The size of its image in memory, in bytes.
+    pub size: usize,
+}
+
+/// The mandatory integrity level of a process's token ([`ProcessExt::integrity_level`]):
+/// the last sub-authority (RID) of its label SID `S-1-16-RID`, by range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum IntegrityLevel {
+    /// Below 0x1000 (`SECURITY_MANDATORY_UNTRUSTED_RID`, 0).
+    Untrusted,
+    /// 0x1000..0x2000: sandboxed programs (a browser's renderers, AppContainers).
+    Low,
+    /// 0x2000..0x3000: a standard user's programs, an administrator's unelevated ones
+    /// (0x2100, medium-plus, included).
+    Medium,
+    /// 0x3000..0x4000: elevated programs ("Run as administrator").
+    High,
+    /// 0x4000 and above: services and the system (0x5000, protected processes,
+    /// included).
+    System,
+}
+
+impl IntegrityLevel {
+    /// The level of an integrity RID, by the ranges above.
+    pub fn from_rid(rid: u32) -> IntegrityLevel {
+        match rid {
+            0..0x1000 => IntegrityLevel::Untrusted,
+            0x1000..0x2000 => IntegrityLevel::Low,
+            0x2000..0x3000 => IntegrityLevel::Medium,
+            0x3000..0x4000 => IntegrityLevel::High,
+            _ => IntegrityLevel::System,
+        }
+    }
 }
 
 impl ProcessExt for Process {
@@ -92,6 +263,22 @@ impl ProcessExt for Process {
 
     fn windows(&self) -> Vec<isize> {
         crate::sys::imp::windows_of(self.pid().as_raw())
+    }
+
+    fn modules(&self) -> Result<Vec<Module>> {
+        self.handle().modules()
+    }
+
+    fn integrity_level(&self) -> Result<IntegrityLevel> {
+        self.handle().integrity_level()
+    }
+
+    fn is_wow64(&self) -> Result<bool> {
+        self.handle().is_wow64()
+    }
+
+    fn send_ctrl_break(&self) -> Result<()> {
+        self.handle().send_ctrl_break()
     }
 }
 

@@ -22,6 +22,10 @@ pub(crate) struct Spawned {
     pub(crate) pty_master: Option<std::fs::File>,
 }
 
+/// Options only a platform's extension trait sets (none here).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct SpawnExtra;
+
 /// Errno values std does not classify, as Linux numbers them (this backend is compiled
 /// on Linux with `force-unsupported`).
 pub(crate) fn error_kind_of(code: i32) -> Option<ErrorKind> {

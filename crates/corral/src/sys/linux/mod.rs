@@ -44,7 +44,7 @@ pub(crate) use process::Handle;
 pub(crate) use snapshot::snapshot;
 pub(crate) use spawn::{
     block_forwarded, exec, exit_status as std_exit_status, forward_signals, push_arg, spawn,
-    ForwardGuard,
+    ForwardGuard, SpawnExtra,
 };
 pub(crate) use system::{
     cpu_freq, cpu_stats, cpu_times_all, load_average, pid_count, swap_memory, topology, users,

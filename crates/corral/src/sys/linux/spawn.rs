@@ -243,6 +243,11 @@ pub(crate) fn child(p: &Plan) -> io::Result<()> {
     Ok(())
 }
 
+/// Options only a platform's extension trait sets (none on Linux: `os::linux`'s
+/// `CommandExt` works on the portable options).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct SpawnExtra;
+
 /// A spawned child's extra state from the Linux side.
 #[derive(Debug)]
 pub(crate) struct Spawned {

@@ -5,8 +5,10 @@
 //! [`ErrorKind::Unsupported`] with a detail saying so (issue #8 tracks the rest).
 
 mod argv;
+mod console;
 mod control;
 mod gui;
+mod inspect;
 mod job;
 mod job_events;
 mod job_limits;
@@ -35,7 +37,7 @@ pub(crate) use process::Handle;
 pub(crate) use snapshot::{pid_count, snapshot};
 pub(crate) use spawn::{
     block_forwarded, exec, forward_signals, push_arg, spawn, std_exit_status, ForwardGuard,
-    SpawnedChild,
+    SpawnExtra, SpawnedChild,
 };
 pub(crate) use system::{
     boot_time_secs, cpu_times_all, swap_memory, total_memory, uptime, users, virtual_memory,
@@ -142,8 +144,15 @@ impl Handle {
     pub(crate) fn set_rlimit(&self, _: Resource, _: Rlimit) -> Result<()> {
         unsupported("set rlimit")
     }
+    /// The sum over the process's threads (`SystemProcessInformation`; see `status.rs`).
     pub(crate) fn ctx_switches(&self) -> Result<CtxSwitches> {
-        unsupported("read context switches")
+        let op = "read context switches";
+        self.verify(op, false)?;
+        let all = status::threads()?;
+        let rows = all
+            .get(&self.pid.as_raw())
+            .ok_or_else(|| Error::new(ErrorKind::NoSuchProcess, op).with_pid(self.pid))?;
+        Ok(status::process_ctx_switches(rows))
     }
     pub(crate) fn open_files(&self) -> Result<Vec<OpenFile>> {
         unsupported("read open_files")

@@ -120,7 +120,7 @@ fn open_raw(pid: Pid, rights: PROCESS_ACCESS_RIGHTS, op: &'static str) -> Result
 }
 
 /// The creation time of the process behind `h` in FILETIME ticks.
-fn creation_ticks(h: HANDLE, pid: Pid, op: &'static str) -> Result<u64> {
+pub(crate) fn creation_ticks(h: HANDLE, pid: Pid, op: &'static str) -> Result<u64> {
     let mut t = [FILETIME::default(); 4];
     let [c, e, k, u] = &mut t;
     // SAFETY: `h` is a valid process handle with query rights; the four out-pointers are
@@ -153,10 +153,48 @@ impl Handle {
         })
     }
 
-    /// Opens a child this process just spawned (the same as [`Handle::open`] here: the
-    /// pid is pinned by the handle std holds).
+    /// Opens a child this process just spawned: from the process handle the spawn kept
+    /// (so a child running as another user, which this process may not be allowed to
+    /// open by pid, is reached too), else by pid (pinned by the spawn's handle).
     pub(crate) fn open_child(pid: Pid) -> Result<Handle> {
-        Handle::open(pid)
+        match super::spawn::take_spawned(pid.as_raw()) {
+            Some(h) => Handle::open_child_with(pid, h),
+            None => Handle::open(pid),
+        }
+    }
+
+    /// A `Handle` for child `pid` from a least-rights handle of it.
+    pub(crate) fn open_child_with(pid: Pid, h: OwnedHandle) -> Result<Handle> {
+        let start_ticks = creation_ticks(h.as_raw_handle() as HANDLE, pid, "open")?;
+        Ok(Handle {
+            pid,
+            start_ticks,
+            h,
+        })
+    }
+
+    /// A duplicate of a process handle with the rights every `Handle` holds (the
+    /// spawn's own handle has all rights; this one only the least).
+    pub(crate) fn base_duplicate(process: HANDLE) -> std::io::Result<OwnedHandle> {
+        let mut out: HANDLE = std::ptr::null_mut();
+        // SAFETY: duplicating a valid process handle of ours within this process, with
+        // no more rights than it has; `out` receives a new handle we then own.
+        let ok = unsafe {
+            DuplicateHandle(
+                GetCurrentProcess(),
+                process,
+                GetCurrentProcess(),
+                &mut out,
+                BASE_RIGHTS,
+                FALSE,
+                0,
+            )
+        };
+        if ok == 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: a fresh handle we own.
+        Ok(unsafe { OwnedHandle::from_raw_handle(out as _) })
     }
 
     /// Windows has no pidfs inodes.
@@ -287,11 +325,15 @@ impl Handle {
         Ok(())
     }
 
-    /// Windows has no process groups to signal (console Ctrl-Break comes later).
+    /// Windows has no process-group signals; a console group gets Ctrl-Break through
+    /// `os::windows::ProcessExt::send_ctrl_break`.
     pub(crate) fn signal_group(&self, _: Signal) -> Result<()> {
         Err(Error::new(ErrorKind::Unsupported, "signal process group")
             .with_pid(self.pid)
-            .with_detail("process-group signals are not implemented on Windows yet"))
+            .with_detail(
+                "Windows has no process-group signals; for Ctrl-Break to a console process \
+                 group spawned with new_process_group, use os::windows::ProcessExt::send_ctrl_break",
+            ))
     }
 
     /// Windows reports only exits: waits for one (or looks once).

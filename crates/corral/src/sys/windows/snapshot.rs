@@ -91,11 +91,19 @@ pub(crate) fn snapshot(
         None => None,
     };
     let want = fields.union(filter.needs());
-    // Status: one system-wide read of the thread states for all rows.
-    let states = if want.contains(Field::Status) {
-        Some(super::status::states())
+    // Status and context switches: one system-wide read of the threads for all rows.
+    let threads = if want.contains(Field::Status) || want.contains(Field::CtxSwitches) {
+        Some(super::status::threads())
     } else {
         None
+    };
+    let of_threads = |op: &'static str, pid: Pid| {
+        threads.as_ref().map(|r| match r {
+            Ok(m) => m
+                .get(&pid.as_raw())
+                .ok_or_else(|| Error::new(ErrorKind::NoSuchProcess, op).with_pid(pid)),
+            Err(err) => Err(err.clone()),
+        })
     };
     let mut list = entries()?;
     list.sort_by_key(|e| e.pid);
@@ -206,12 +214,8 @@ pub(crate) fn snapshot(
             }
             match f {
                 Field::Status => {
-                    row.status = states.as_ref().map(|r| match r {
-                        Ok(m) => m.get(&e.pid).copied().ok_or_else(|| {
-                            Error::new(ErrorKind::NoSuchProcess, "read status").with_pid(pid)
-                        }),
-                        Err(err) => Err(err.clone()),
-                    })
+                    row.status = of_threads("read status", pid)
+                        .map(|r| r.map(|rows| super::status::process_status(rows)))
                 }
                 Field::Uids => row.uids = unsupported("read uids", pid),
                 Field::Gids => row.gids = unsupported("read gids", pid),
@@ -226,7 +230,10 @@ pub(crate) fn snapshot(
                     row.memory_peaks =
                         via_handle!("read memory peaks", |h: &Handle| h.memory_peaks())
                 }
-                Field::CtxSwitches => row.ctx_switches = unsupported("read context switches", pid),
+                Field::CtxSwitches => {
+                    row.ctx_switches = of_threads("read context switches", pid)
+                        .map(|r| r.map(|rows| super::status::process_ctx_switches(rows)))
+                }
                 Field::Cgroups => row.cgroups = unsupported("read cgroups", pid),
                 _ => {}
             }

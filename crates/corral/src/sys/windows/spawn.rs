@@ -30,6 +30,12 @@
 //!   (checked with `IsProcessInJob`, e.g. under Wine) it is assigned with
 //!   `AssignProcessToJobObject` while still suspended. Either way no instruction of the
 //!   program runs outside the job.
+//! - **Console**: the caller's by default; `os::windows::CommandExt::console` picks a new
+//!   one (`CREATE_NEW_CONSOLE`), a new one without a window (`CREATE_NO_WINDOW`) or none
+//!   (`DETACHED_PROCESS`); two different modes on one command are refused.
+//! - **Another user** (`os::windows::CommandExt::logon`): `CreateProcessWithLogonW`
+//!   with `LOGON_WITH_PROFILE`, the standard handles only, no attribute list (a job is
+//!   joined by assignment while suspended); the password is zeroed when the options drop.
 //! - The priority class is a creation flag and is set again while suspended (Wine ignores
 //!   the flag); the affinity is set while suspended. The child's main thread is then
 //!   resumed unless [`Command::suspended`] asked otherwise.
@@ -50,9 +56,10 @@ use std::process::{ChildStderr, ChildStdin, ChildStdout};
 use std::sync::Mutex;
 
 use windows_sys::Win32::Foundation::{
-    DuplicateHandle, GetHandleInformation, DUPLICATE_SAME_ACCESS, ERROR_DIRECTORY,
-    ERROR_FILE_NOT_FOUND, ERROR_PATH_NOT_FOUND, FALSE, HANDLE, HANDLE_FLAG_INHERIT,
-    INVALID_HANDLE_VALUE, TRUE, WAIT_OBJECT_0,
+    DuplicateHandle, GetHandleInformation, SetLastError, DUPLICATE_SAME_ACCESS,
+    ERROR_CALL_NOT_IMPLEMENTED, ERROR_DIRECTORY, ERROR_FILE_NOT_FOUND, ERROR_LOGON_FAILURE,
+    ERROR_PATH_NOT_FOUND, FALSE, HANDLE, HANDLE_FLAG_INHERIT, INVALID_HANDLE_VALUE, TRUE,
+    WAIT_OBJECT_0,
 };
 use windows_sys::Win32::Globalization::{CompareStringOrdinal, CSTR_EQUAL, CSTR_LESS_THAN};
 use windows_sys::Win32::System::Console::{
@@ -63,17 +70,20 @@ use windows_sys::Win32::System::JobObjects::IsProcessInJob;
 use windows_sys::Win32::System::Pipes::CreatePipe;
 use windows_sys::Win32::System::SystemInformation::{GetSystemDirectoryW, GetWindowsDirectoryW};
 use windows_sys::Win32::System::Threading::{
-    CreateProcessW, DeleteProcThreadAttributeList, GetCurrentProcess, GetExitCodeProcess,
-    InitializeProcThreadAttributeList, ResumeThread, TerminateProcess, UpdateProcThreadAttribute,
-    WaitForSingleObject, CREATE_BREAKAWAY_FROM_JOB, CREATE_NEW_PROCESS_GROUP, CREATE_SUSPENDED,
-    CREATE_UNICODE_ENVIRONMENT, EXTENDED_STARTUPINFO_PRESENT, INFINITE, PROCESS_CREATION_FLAGS,
-    PROCESS_INFORMATION, PROC_THREAD_ATTRIBUTE_HANDLE_LIST, PROC_THREAD_ATTRIBUTE_JOB_LIST,
-    STARTF_USESTDHANDLES, STARTUPINFOEXW,
+    CreateProcessW, CreateProcessWithLogonW, DeleteProcThreadAttributeList, GetCurrentProcess,
+    GetExitCodeProcess, InitializeProcThreadAttributeList, ResumeThread, TerminateProcess,
+    UpdateProcThreadAttribute, WaitForSingleObject, CREATE_BREAKAWAY_FROM_JOB, CREATE_NEW_CONSOLE,
+    CREATE_NEW_PROCESS_GROUP, CREATE_NO_WINDOW, CREATE_SUSPENDED, CREATE_UNICODE_ENVIRONMENT,
+    DETACHED_PROCESS, EXTENDED_STARTUPINFO_PRESENT, INFINITE, LOGON_WITH_PROFILE,
+    PROCESS_CREATION_FLAGS, PROCESS_INFORMATION, PROC_THREAD_ATTRIBUTE_HANDLE_LIST,
+    PROC_THREAD_ATTRIBUTE_JOB_LIST, STARTF_USESTDHANDLES, STARTUPINFOEXW, STARTUPINFOW,
 };
 
 use super::argv;
+use super::console;
 use super::process::{affinity_mask, class_to_win, Handle};
 use crate::command::{Options, Spec, StdioKind};
+use crate::os::windows::Console;
 use crate::{Error, ErrorKind, Pid, Result};
 
 /// The longest command line `CreateProcessW` takes, in UTF-16 units, with its NUL.
@@ -83,6 +93,91 @@ const MAX_ENV_VAR: usize = 32_767;
 
 /// `STILL_ACTIVE`.
 const STILL_ACTIVE: u32 = 259;
+
+/// The Windows-only options (`os::windows::CommandExt`).
+#[derive(Debug, Default, Clone)]
+pub(crate) struct SpawnExtra {
+    /// The console mode asked for.
+    console: Option<Console>,
+    /// Two different console modes asked for on one command (refused at spawn).
+    console_conflict: Option<(Console, Console)>,
+    /// Run as this user (`CreateProcessWithLogonW`).
+    logon: Option<Logon>,
+}
+
+/// A user to run as: NUL-terminated UTF-16 strings, checked at spawn.
+#[derive(Debug, Clone)]
+struct Logon {
+    user: Vec<u16>,
+    domain: Option<Vec<u16>>,
+    password: Secret,
+}
+
+/// UTF-16 text zeroed when dropped (a password).
+#[derive(Clone)]
+struct Secret(Vec<u16>);
+
+impl Secret {
+    /// Overwrites every unit with 0, in a way the compiler does not drop as dead.
+    fn wipe(&mut self) {
+        for u in self.0.iter_mut() {
+            // SAFETY: a valid, aligned &mut u16 of the vector.
+            unsafe { std::ptr::write_volatile(u, 0) };
+        }
+        std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        self.wipe();
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+/// `s` as NUL-terminated UTF-16 (a NUL inside is checked at spawn).
+fn wide_nul(s: &str) -> Vec<u16> {
+    s.encode_utf16().chain([0]).collect()
+}
+
+/// The text before the terminating NUL.
+fn body(w: &[u16]) -> &[u16] {
+    &w[..w.len().saturating_sub(1)]
+}
+
+impl SpawnExtra {
+    /// Records the user to run as.
+    pub(crate) fn set_logon(&mut self, user: &str, domain: Option<&str>, password: &str) {
+        let mut pw = Vec::with_capacity(password.len() + 1);
+        pw.extend(password.encode_utf16());
+        pw.push(0);
+        self.logon = Some(Logon {
+            user: wide_nul(user),
+            domain: domain.map(wide_nul),
+            password: Secret(pw),
+        });
+    }
+
+    /// Records the console mode; a second, different one is a conflict.
+    pub(crate) fn set_console(&mut self, c: Console) {
+        match self.console {
+            Some(old) if old != c => {
+                self.console_conflict.get_or_insert((old, c));
+            }
+            _ => self.console = Some(c),
+        }
+    }
+
+    /// The console mode (the caller's by default).
+    pub(crate) fn console(&self) -> Console {
+        self.console.unwrap_or_default()
+    }
+}
 
 /// Extra state of a spawned child.
 #[derive(Debug)]
@@ -133,6 +228,32 @@ fn check(opts: &Options) -> Result<()> {
     if opts.forward_signals {
         refuse("signal forwarding")?;
     }
+    if let Some((a, b)) = opts.platform.console_conflict {
+        return Err(invalid(format!(
+            "two console modes for one child ({a:?} and {b:?}); pick one"
+        )));
+    }
+    if let Some(l) = &opts.platform.logon {
+        if body(&l.user).is_empty() {
+            return Err(invalid("an empty user name to run as"));
+        }
+        let nul = |w: &[u16]| body(w).contains(&0);
+        if nul(&l.user) || l.domain.as_deref().is_some_and(nul) || nul(&l.password.0) {
+            return Err(invalid("a NUL in the user name, domain or password"));
+        }
+        if opts.platform.console == Some(Console::Inherit) {
+            return Err(invalid(
+                "a child run as another user cannot share this process's console \
+                 (CreateProcessWithLogonW gives it its own)",
+            ));
+        }
+        if opts.keep_fds.as_ref().is_some_and(|k| !k.is_empty()) {
+            return Err(invalid(
+                "handles cannot be kept for a child run as another user \
+                 (CreateProcessWithLogonW passes only the standard ones)",
+            ));
+        }
+    }
     Ok(())
 }
 
@@ -154,6 +275,12 @@ fn creation_flags(opts: &Options, suspend: bool) -> PROCESS_CREATION_FLAGS {
     if opts.breakaway {
         flags |= CREATE_BREAKAWAY_FROM_JOB;
     }
+    flags |= match opts.platform.console() {
+        Console::Inherit => 0,
+        Console::New => CREATE_NEW_CONSOLE,
+        Console::NoWindow => CREATE_NO_WINDOW,
+        Console::Detached => DETACHED_PROCESS,
+    };
     flags
 }
 
@@ -680,6 +807,8 @@ struct Launch<'a> {
     /// `Some`: inherit only these (`PROC_THREAD_ATTRIBUTE_HANDLE_LIST`).
     only: Option<&'a [HANDLE]>,
     job: Option<&'a [HANDLE]>,
+    /// Run as this user (`CreateProcessWithLogonW`).
+    logon: Option<&'a Logon>,
 }
 
 /// Created process and thread handles, pid.
@@ -690,6 +819,9 @@ struct Created {
 }
 
 fn create(l: &mut Launch) -> io::Result<Created> {
+    if let Some(logon) = l.logon {
+        return create_with_logon(l, logon);
+    }
     let only = l.only.filter(|h| !h.is_empty());
     let count = u32::from(only.is_some()) + u32::from(l.job.is_some());
     let mut attrs = if count > 0 {
@@ -754,6 +886,79 @@ fn create(l: &mut Launch) -> io::Result<Created> {
     })
 }
 
+/// `CreateProcessWithLogonW`: the standard handles only, no attribute list (a job is
+/// joined by the assignment after creation).
+fn create_with_logon(l: &mut Launch, logon: &Logon) -> io::Result<Created> {
+    // SAFETY: all-zero is a valid STARTUPINFOW (null pointers, no flags).
+    let mut si: STARTUPINFOW = unsafe { std::mem::zeroed() };
+    si.cb = std::mem::size_of::<STARTUPINFOW>() as u32;
+    si.dwFlags = STARTF_USESTDHANDLES;
+    si.hStdInput = l.stdio[0];
+    si.hStdOutput = l.stdio[1];
+    si.hStdError = l.stdio[2];
+    // SAFETY: all-zero is a valid PROCESS_INFORMATION to be filled in.
+    let mut pi: PROCESS_INFORMATION = unsafe { std::mem::zeroed() };
+    // Stubs may fail without setting an error: start from none.
+    // SAFETY: plain call.
+    unsafe { SetLastError(0) };
+    // SAFETY: every string is NUL-terminated UTF-16 (`line` mutable, as required);
+    // `env` is a double-NUL-ended block; `si` and `pi` are live.
+    let ok = unsafe {
+        CreateProcessWithLogonW(
+            logon.user.as_ptr(),
+            logon
+                .domain
+                .as_ref()
+                .map_or(std::ptr::null(), |d| d.as_ptr()),
+            logon.password.0.as_ptr(),
+            LOGON_WITH_PROFILE,
+            l.app.as_ptr(),
+            l.line.as_mut_ptr(),
+            l.flags,
+            l.env.map_or(std::ptr::null(), |e| e.as_ptr().cast()),
+            l.cwd.map_or(std::ptr::null(), |c| c.as_ptr()),
+            &si,
+            &mut pi,
+        )
+    };
+    if ok == 0 {
+        let e = io::Error::last_os_error();
+        return Err(match e.raw_os_error() {
+            // No error set: a stub (Wine's).
+            Some(0) => io::Error::from_raw_os_error(ERROR_CALL_NOT_IMPLEMENTED as i32),
+            _ => e,
+        });
+    }
+    // SAFETY: both handles are fresh and ours.
+    Ok(unsafe {
+        Created {
+            process: OwnedHandle::from_raw_handle(pi.hProcess as _),
+            thread: OwnedHandle::from_raw_handle(pi.hThread as _),
+            pid: pi.dwProcessId,
+        }
+    })
+}
+
+/// Process handles of children just spawned, until `Handle::open_child` takes them.
+static SPAWNED: Mutex<Vec<(u32, OwnedHandle)>> = Mutex::new(Vec::new());
+
+/// Keeps a (least-rights) handle of a child just spawned for `Handle::open_child`.
+fn keep_spawned(pid: u32, process: HANDLE) {
+    if let Ok(h) = Handle::base_duplicate(process) {
+        SPAWNED
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((pid, h));
+    }
+}
+
+/// The handle kept for child `pid`, if any (taken out).
+pub(crate) fn take_spawned(pid: u32) -> Option<OwnedHandle> {
+    let mut v = SPAWNED.lock().unwrap_or_else(|p| p.into_inner());
+    let i = v.iter().position(|(p, _)| *p == pid)?;
+    Some(v.swap_remove(i).1)
+}
+
 /// Serializes corral's spawns while they hold inheritable stdio duplicates, so one spawn's
 /// duplicates cannot end up in another's child (std's own spawns take std's lock, not
 /// this one: a std spawn on another thread at the same moment may still inherit them).
@@ -815,12 +1020,13 @@ pub(crate) fn spawn(
         stdio,
         only: restrict.then_some(&list[..]),
         job: job_raw.as_ref().map(|j| &j[..]),
+        logon: opts.platform.logon.as_ref(),
     };
     let created = {
         match create(&mut launch) {
             // The job attribute refused (older Windows, Wine): create it suspended
             // without, and assign it below.
-            Err(_) if launch.job.is_some() => {
+            Err(_) if launch.job.is_some() && launch.logon.is_none() => {
                 launch.job = None;
                 create(&mut launch)
             }
@@ -831,6 +1037,21 @@ pub(crate) fn spawn(
     drop(lock);
     let created = created.map_err(|e| create_error(e, spec))?;
     let pid = Pid::new(created.pid).expect("a child has a positive pid");
+    keep_spawned(created.pid, created.process.as_raw_handle() as HANDLE);
+    if opts.new_process_group {
+        // A group root: recorded so that Ctrl-Break may be sent to its group (see
+        // `console.rs`), with whether it shares this process's console.
+        let shared = opts.platform.console() == Console::Inherit && console::caller_has_console();
+        let raw = created.process.as_raw_handle() as HANDLE;
+        if let Ok(ticks) = super::process::creation_ticks(raw, pid, op) {
+            let c = if shared {
+                console::RootConsole::Shared
+            } else {
+                console::RootConsole::Other
+            };
+            console::record_root(created.pid, ticks, c);
+        }
+    }
     let mut child = SpawnedChild {
         pid: created.pid,
         process: created.process,
@@ -846,33 +1067,37 @@ pub(crate) fn spawn(
         }
     }
     if post_setup {
-        let r = Handle::open(pid).and_then(|h| {
-            if let (Some(job), Some(j)) = (&opts.job, job_raw) {
-                let mut inside = FALSE;
-                // SAFETY: our process handle and the job's handle; `inside` is live.
-                let ok = unsafe { IsProcessInJob(child.raw(), j[0], &mut inside) };
-                if ok == 0 || inside == FALSE {
-                    job.assign(&h)?;
+        let r = Handle::base_duplicate(child.raw())
+            .map_err(|e| super::util::win_error("spawn", Some(pid), e))
+            .and_then(|h| Handle::open_child_with(pid, h))
+            .and_then(|h| {
+                if let (Some(job), Some(j)) = (&opts.job, job_raw) {
+                    let mut inside = FALSE;
+                    // SAFETY: our process handle and the job's handle; `inside` is live.
+                    let ok = unsafe { IsProcessInJob(child.raw(), j[0], &mut inside) };
+                    if ok == 0 || inside == FALSE {
+                        job.assign(&h)?;
+                    }
                 }
-            }
-            if let Some(cpus) = &opts.affinity {
-                h.set_affinity(cpus)?;
-            }
-            if let Some(c) = opts.priority_class {
-                h.set_priority_class(c)?;
-            }
-            if !opts.suspended {
-                // SAFETY: the primary thread handle CreateProcessW gave us.
-                let n = unsafe { ResumeThread(created.thread.as_raw_handle() as HANDLE) };
-                if n == u32::MAX {
-                    return Err(super::util::last_error("resume", Some(pid)));
+                if let Some(cpus) = &opts.affinity {
+                    h.set_affinity(cpus)?;
                 }
-            }
-            Ok(())
-        });
+                if let Some(c) = opts.priority_class {
+                    h.set_priority_class(c)?;
+                }
+                if !opts.suspended {
+                    // SAFETY: the primary thread handle CreateProcessW gave us.
+                    let n = unsafe { ResumeThread(created.thread.as_raw_handle() as HANDLE) };
+                    if n == u32::MAX {
+                        return Err(super::util::last_error("resume", Some(pid)));
+                    }
+                }
+                Ok(())
+            });
         if let Err(e) = r {
             let _ = child.kill();
             let _ = child.wait();
+            drop(take_spawned(created.pid));
             return Err(e);
         }
     }
@@ -900,6 +1125,19 @@ fn kept_handle(k: i32) -> Result<HANDLE> {
 fn create_error(e: io::Error, spec: &Spec) -> Error {
     let code = e.raw_os_error().map(|c| c as u32);
     let err = super::util::win_error("spawn", None, e);
+    match code {
+        Some(ERROR_LOGON_FAILURE) => {
+            return err
+                .with_kind(ErrorKind::AccessDenied)
+                .with_detail("the logon failed: unknown user name or bad password")
+        }
+        Some(ERROR_CALL_NOT_IMPLEMENTED) => {
+            return err
+                .with_kind(ErrorKind::Unsupported)
+                .with_detail("CreateProcessWithLogonW is not implemented here")
+        }
+        _ => {}
+    }
     match (code, &spec.cwd) {
         (Some(ERROR_DIRECTORY | ERROR_PATH_NOT_FOUND), Some(d)) if !d.is_dir() => err
             .with_kind(ErrorKind::InvalidInput)
@@ -992,6 +1230,22 @@ mod tests {
         };
         let e = env_block(&spec).unwrap_err();
         assert!(e.to_string().contains("32767"), "{e}");
+    }
+
+    #[test]
+    fn secrets_are_wiped() {
+        let mut extra = SpawnExtra::default();
+        extra.set_logon("u", Some("d"), "pässwörd");
+        let logon = extra.logon.as_mut().unwrap();
+        assert_eq!(
+            String::from_utf16(body(&logon.password.0)).unwrap(),
+            "pässwörd"
+        );
+        assert_eq!(body(&logon.user), "u".encode_utf16().collect::<Vec<_>>());
+        logon.password.wipe();
+        assert!(logon.password.0.iter().all(|&u| u == 0));
+        assert_eq!(logon.password.0.len(), "pässwörd".len() - 2 + 1);
+        assert_eq!(format!("{:?}", logon.password), "Secret(..)");
     }
 
     #[test]

@@ -8,6 +8,12 @@
 //! [`Status::Stopped`]; otherwise (all threads waiting for something) →
 //! [`Status::Sleeping`]. A process with no thread left has exited ([`Status::Zombie`]
 //! while handles keep it).
+//!
+//! The same read gives each thread's state ([`thread_status`]: running/ready →
+//! `Running`, suspended → `Stopped`, waiting for a page-in → `DiskSleep`, other waits →
+//! `Sleeping`, terminated → `Dead`) and its context switches (Windows counts them all
+//! as one number, reported as voluntary, as psutil does; a process's are its live
+//! threads' sum).
 
 use std::collections::HashMap;
 
@@ -31,12 +37,63 @@ const DEFERRED_READY: u32 = 7;
 /// `KWAIT_REASON`: Suspended, and WrSuspended.
 const SUSPENDED: u32 = 5;
 const WR_SUSPENDED: u32 = 12;
+/// `KWAIT_REASON`: PageIn, WrPageIn.
+const PAGE_IN: u32 = 2;
+const WR_PAGE_IN: u32 = 9;
+/// `KTHREAD_STATE` Terminated.
+const TERMINATED: u32 = 4;
 /// STATUS_INFO_LENGTH_MISMATCH.
 const LENGTH_MISMATCH: i32 = 0xC000_0004_u32 as i32;
 
+/// One thread as `SystemProcessInformation` lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ThreadRow {
+    pub(crate) tid: u32,
+    /// `KTHREAD_STATE`.
+    pub(crate) state: u32,
+    /// `KWAIT_REASON` (meaningful when waiting).
+    pub(crate) wait_reason: u32,
+    pub(crate) context_switches: u32,
+}
+
 /// The state of every process, by pid.
 pub(crate) fn states() -> Result<HashMap<u32, Status>> {
-    let op = "read process states";
+    Ok(threads()?
+        .into_iter()
+        .map(|(pid, rows)| (pid, process_status(&rows)))
+        .collect())
+}
+
+/// A process's state from its threads' rows.
+pub(crate) fn process_status(rows: &[ThreadRow]) -> Status {
+    let pairs: Vec<(u32, u32)> = rows.iter().map(|t| (t.state, t.wait_reason)).collect();
+    of_threads(&pairs)
+}
+
+/// A process's context switches: its threads' sum (all counted as voluntary).
+pub(crate) fn process_ctx_switches(rows: &[ThreadRow]) -> crate::info::CtxSwitches {
+    crate::info::CtxSwitches {
+        voluntary: rows.iter().map(|t| u64::from(t.context_switches)).sum(),
+        involuntary: 0,
+    }
+}
+
+/// A thread's status from its state and wait reason.
+pub(crate) fn thread_status(t: &ThreadRow) -> Status {
+    match (t.state, t.wait_reason) {
+        (WAITING, SUSPENDED | WR_SUSPENDED) => Status::Stopped,
+        (WAITING, PAGE_IN | WR_PAGE_IN) => Status::DiskSleep,
+        (WAITING, _) => Status::Sleeping,
+        (TERMINATED, _) => Status::Dead,
+        // Initialized, ready, running, standby, transition (ready, stack paged out),
+        // deferred ready, gate wait (a short kernel wait).
+        _ => Status::Running,
+    }
+}
+
+/// Every process's threads, by pid (one `NtQuerySystemInformation` call).
+pub(crate) fn threads() -> Result<HashMap<u32, Vec<ThreadRow>>> {
+    let op = "read thread states";
     let mut buf: Vec<u64> = vec![0; 64 * 1024];
     for _ in 0..8 {
         let mut need = 0u32;
@@ -68,7 +125,7 @@ pub(crate) fn states() -> Result<HashMap<u32, Status>> {
 }
 
 /// Walks the `NextEntryOffset` chain; each process entry is followed by its threads.
-fn parse(buf: &[u64]) -> HashMap<u32, Status> {
+fn parse(buf: &[u64]) -> HashMap<u32, Vec<ThreadRow>> {
     let len = buf.len() * 8;
     let base = buf.as_ptr().cast::<u8>();
     let psize = std::mem::size_of::<SYSTEM_PROCESS_INFORMATION>();
@@ -90,9 +147,15 @@ fn parse(buf: &[u64]) -> HashMap<u32, Status> {
             // SAFETY: checked to be inside the buffer just above.
             let t: SYSTEM_THREAD_INFORMATION =
                 unsafe { std::ptr::read_unaligned(base.add(t_at).cast()) };
-            states.push((t.ThreadState, t.WaitReason));
+            states.push(ThreadRow {
+                tid: t.ClientId.UniqueThread as usize as u32,
+                state: t.ThreadState,
+                wait_reason: t.WaitReason,
+                // `Reserved3` is `ContextSwitches` (winternl.h hides the name).
+                context_switches: t.Reserved3,
+            });
         }
-        out.insert(p.UniqueProcessId as usize as u32, of_threads(&states));
+        out.insert(p.UniqueProcessId as usize as u32, states);
         if p.NextEntryOffset == 0 {
             break;
         }
@@ -142,5 +205,28 @@ mod tests {
         let me = std::process::id();
         assert_eq!(states().unwrap().get(&me), Some(&Status::Running));
         assert_eq!(of_threads(&[(INITIALIZED, 0)]), Status::Running);
+    }
+
+    #[test]
+    fn thread_states() {
+        let row = |state, wait_reason| ThreadRow {
+            tid: 1,
+            state,
+            wait_reason,
+            context_switches: 0,
+        };
+        assert_eq!(thread_status(&row(WAITING, SUSPENDED)), Status::Stopped);
+        assert_eq!(thread_status(&row(WAITING, WR_SUSPENDED)), Status::Stopped);
+        assert_eq!(thread_status(&row(WAITING, WR_PAGE_IN)), Status::DiskSleep);
+        assert_eq!(thread_status(&row(WAITING, 6)), Status::Sleeping);
+        assert_eq!(thread_status(&row(RUNNING, 0)), Status::Running);
+        assert_eq!(thread_status(&row(READY, 0)), Status::Running);
+        assert_eq!(thread_status(&row(TERMINATED, 0)), Status::Dead);
+        // This thread is listed under this process.
+        // SAFETY: plain call.
+        let tid = unsafe { windows_sys::Win32::System::Threading::GetCurrentThreadId() };
+        let all = threads().unwrap();
+        let mine = &all[&std::process::id()];
+        assert!(mine.iter().any(|t| t.tid == tid), "{mine:?}");
     }
 }

@@ -28,6 +28,7 @@ use windows_sys::Win32::System::Threading::{
 };
 
 use super::process::{affinity_mask, Handle};
+use super::status::{thread_status, ThreadRow};
 use super::util::{ft_duration, ft_u64, last_error, proc_address, ticks_to_system_time};
 use crate::info::{CtxSwitches, StartTime, Status};
 use crate::sched::{SchedPolicy, ThreadPriority};
@@ -291,8 +292,17 @@ impl ThreadHandle {
 
     /// What `Process::threads` lists for this thread.
     pub(crate) fn info(&self) -> Result<ThreadInfo> {
+        let all = super::status::threads().map_err(|e| e.with_pid(self.pid))?;
+        let rows = all.get(&self.pid.as_raw()).map_or(&[][..], |r| &r[..]);
+        self.info_from(rows)
+    }
+
+    /// The info, with state and context switches from `rows` (the process's threads as
+    /// `SystemProcessInformation` listed them).
+    fn info_from(&self, rows: &[ThreadRow]) -> Result<ThreadInfo> {
         let op = "read thread";
         self.verify(op)?;
+        let row = rows.iter().find(|r| r.tid == self.tid.as_raw());
         let (start, user, system) = times(self.raw(), op).map_err(|e| e.with_pid(self.pid))?;
         let priority = self.priority_level(op)?;
         let affinity = self.basic(op).map(|b| cpus_of(b.affinity_mask))?;
@@ -302,7 +312,8 @@ impl ThreadHandle {
             status: if self.has_exited() {
                 Status::Dead
             } else {
-                Status::Running
+                // Not listed: started after the list was read.
+                row.map_or(Status::Running, thread_status)
             },
             user: ft_duration(&user),
             system: ft_duration(&system),
@@ -312,7 +323,10 @@ impl ThreadHandle {
             priority,
             affinity,
             cpu: None,
-            ctx_switches: CtxSwitches::default(),
+            ctx_switches: CtxSwitches {
+                voluntary: row.map_or(0, |r| u64::from(r.context_switches)),
+                involuntary: 0,
+            },
             start: StartTime {
                 wall: ticks_to_system_time(start),
                 raw: start,
@@ -450,17 +464,20 @@ impl Handle {
         let op = "read threads";
         self.verify(op, false)?;
         let entries = thread_entries(self.pid, op)?;
+        let all = super::status::threads().map_err(|e| e.with_pid(self.pid))?;
+        let rows = all.get(&self.pid.as_raw()).map_or(&[][..], |r| &r[..]);
+        let row_of = |tid: Tid| rows.iter().find(|r| r.tid == tid.as_raw());
         let class = self.priority_class().ok();
         let mut out = Vec::with_capacity(entries.len());
         for (tid, base) in entries {
             let Some(tid) = Tid::new(tid) else { continue };
-            match ThreadHandle::open_in(self, tid).and_then(|t| t.info()) {
+            match ThreadHandle::open_in(self, tid).and_then(|t| t.info_from(rows)) {
                 Ok(i) => out.push(i),
                 Err(e) if e.kind() == ErrorKind::NoSuchProcess => {}
                 Err(e) if e.kind() == ErrorKind::AccessDenied => out.push(ThreadInfo {
                     tid,
                     name: String::new(),
-                    status: Status::Running,
+                    status: row_of(tid).map_or(Status::Running, thread_status),
                     user: Default::default(),
                     system: Default::default(),
                     nice: 0,
@@ -469,7 +486,10 @@ impl Handle {
                     priority: level_of_base(base, class),
                     affinity: Vec::new(),
                     cpu: None,
-                    ctx_switches: CtxSwitches::default(),
+                    ctx_switches: CtxSwitches {
+                        voluntary: row_of(tid).map_or(0, |r| u64::from(r.context_switches)),
+                        involuntary: 0,
+                    },
                     start: StartTime {
                         wall: ticks_to_system_time(0),
                         raw: 0,
