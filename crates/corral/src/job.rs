@@ -190,6 +190,12 @@ pub struct Capabilities {
     pub freeze: bool,
     /// The OS notifies changes (Linux: v2 `cgroup.events`), so waits need no polling.
     pub events: bool,
+    /// [`JobBuilder::kill_on_close`](crate::JobBuilder::kill_on_close) works: the job dies
+    /// with its last handle and with the process that created it, `SIGKILL` included
+    /// (Windows: natively; Linux: through a guard process — exact for cgroup jobs, as
+    /// good as the membership rules for the process-group fallback, see
+    /// [`notes`](Capabilities::notes)).
+    pub kill_on_close: bool,
     /// Linux: the v1 controllers a job joins (of `freezer`, `pids`, `memory`, `cpuacct`,
     /// `blkio`; `cpu` and `cpuset` only when a limit needs them).
     pub v1_controllers: Vec<String>,

@@ -301,7 +301,7 @@ fn exited_orphans_count_in_the_accounting() {
 }
 
 #[test]
-fn open_and_list_find_it_in_this_process_and_kill_on_close_says_unsupported() {
+fn open_and_list_find_it_in_this_process() {
     let name = unique_name("fbo");
     let job = Job::__create_fallback_for_testing(Some(&name)).unwrap();
     let e = Job::__create_fallback_for_testing(Some(&name)).unwrap_err();
@@ -309,13 +309,6 @@ fn open_and_list_find_it_in_this_process_and_kill_on_close_says_unsupported() {
     assert!(Job::list().unwrap().contains(&name));
     let again = Job::open(&name).unwrap();
     assert_eq!(again.backend(), JobBackend::ProcessGroup);
-    let e = Job::builder()
-        .__testing_fallback()
-        .kill_on_close(true)
-        .create()
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
-    assert!(e.to_string().contains("kill-on-close"), "{e}");
     drop(again);
     drop(job);
     // Dropped while empty: gone.

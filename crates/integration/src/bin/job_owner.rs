@@ -2,11 +2,15 @@
 //! line and then waits to be killed (the kill-on-close tests SIGKILL it).
 //!
 //! ```text
-//! job_owner [--v1-only] [--no-cgroup-kill] [--members N] [--children C] [--daemon]
+//! job_owner [--v1-only] [--no-cgroup-kill] [--fallback] [--members N] [--children C]
+//!           [--daemon] [--assign A]
 //! ```
 //!
 //! Each of the N members is `testbin --children C`; with `--daemon` one more member
-//! daemonizes (double fork + `setsid`). Once every member is ready it prints
+//! daemonizes (double fork + `setsid`); with `--assign A`, A more `testbin --setpgid
+//! --children C` are started outside the job (no marker in their environment) and then
+//! assigned to it. `--fallback` makes the job a process-group fallback job (as where no
+//! cgroup is writable). Once every member is ready it prints
 //!
 //! ```text
 //! ready job=NAME guard=PID members=PID:START,PID:START,...
@@ -35,6 +39,8 @@ fn main() {
     let mut members = 1usize;
     let mut children = 0usize;
     let mut daemon = false;
+    let mut fallback = false;
+    let mut assign = 0usize;
     let (mut use_v2, mut use_kill) = (true, true);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -48,6 +54,8 @@ fn main() {
             "--members" => members = num("--members"),
             "--children" => children = num("--children"),
             "--daemon" => daemon = true,
+            "--fallback" => fallback = true,
+            "--assign" => assign = num("--assign"),
             "--v1-only" => use_v2 = false,
             "--no-cgroup-kill" => use_kill = false,
             "--open" => {
@@ -69,27 +77,33 @@ fn main() {
             }
         }
     }
-    let job = Job::builder()
+    let mut builder = Job::builder()
         .kill_on_close(true)
-        .__testing(use_v2, use_kill)
+        .__testing(use_v2, use_kill);
+    if fallback {
+        builder = builder.__testing_fallback();
+    }
+    let job = builder
         .create()
         .unwrap_or_else(|e| fail(format!("create job: {e}")));
     let mut all: Vec<u32> = Vec::new();
     let mut kept = Vec::new();
-    let spawn = |args: &[String]| {
-        let mut child = Command::new(testbin_path())
+    let spawn_in = |args: &[String], in_job: bool| {
+        let mut cmd = Command::new(testbin_path())
             .args(args)
             .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .job(&job)
-            .spawn()
-            .unwrap_or_else(|e| fail(format!("spawn: {e}")));
+            .stdout(Stdio::piped());
+        if in_job {
+            cmd = cmd.job(&job);
+        }
+        let mut child = cmd.spawn().unwrap_or_else(|e| fail(format!("spawn: {e}")));
         let mut line = String::new();
         BufReader::new(child.take_stdout().expect("piped"))
             .read_line(&mut line)
             .unwrap_or_else(|e| fail(format!("read ready line: {e}")));
         (child, line)
     };
+    let spawn = |args: &[String]| spawn_in(args, true);
     let field = |line: &str, key: &str| -> Vec<u32> {
         line.split_whitespace()
             .find_map(|kv| kv.strip_prefix(&format!("{key}=")[..]))
@@ -106,6 +120,20 @@ fn main() {
         let (mut child, line) = spawn(&["--daemonize".into()]);
         all.extend(field(&line, "pid"));
         let _ = child.wait();
+    }
+    for _ in 0..assign {
+        let args = [
+            "--setpgid".into(),
+            "--children".into(),
+            children.to_string(),
+        ];
+        let (child, line) = spawn_in(&args, false);
+        let p = corral::Process::open(child.pid()).unwrap_or_else(|e| fail(format!("open: {e}")));
+        job.assign(&p)
+            .unwrap_or_else(|e| fail(format!("assign: {e}")));
+        all.push(child.pid().as_raw());
+        all.extend(field(&line, "descendants"));
+        kept.push(child);
     }
     let list: Vec<String> = all
         .iter()

@@ -369,6 +369,7 @@ pub(crate) fn capabilities() -> Capabilities {
         }
     }
     c.membership = c.v2 || !c.v1_controllers.is_empty();
+    c.kill_on_close = c.membership;
     if !c.membership {
         c.notes
             .push("no writable cgroup hierarchy: jobs cannot be created".into());

@@ -61,10 +61,11 @@
 //! watcher; no other limit events); kill-on-close is not available.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::job_fallback_guard::Link;
 use super::parse::stat;
 use super::proc::{read_path, ticks_per_second};
 use super::Handle;
@@ -124,6 +125,23 @@ struct State {
     /// no zombie is reaped meanwhile (it could be one of them, not an orphan).
     spawning: usize,
     frozen: bool,
+    /// Kill-on-close: the guard process, told every change of `members` and `groups`.
+    guard: Option<Link>,
+}
+
+impl State {
+    /// Tells the guard (if any) what changed in the membership.
+    fn sync_guard(&mut self) {
+        let State {
+            guard,
+            members,
+            groups,
+            ..
+        } = self;
+        if let Some(g) = guard {
+            g.sync(members, groups);
+        }
+    }
 }
 
 /// One fallback job, shared by its handles, the spawn targets and the CPU-time watcher.
@@ -135,6 +153,9 @@ pub(crate) struct Shared {
     /// Processes that started earlier (boot ticks) cannot carry the marker.
     since: u64,
     state: Mutex<State>,
+    /// The `Job` handles of this job (not its views or spawn targets): kill-on-close acts
+    /// when the last one is dropped.
+    handles: AtomicUsize,
 }
 
 /// A fallback job handle.
@@ -292,6 +313,7 @@ impl Shared {
         if pgrp == pid {
             st.groups.insert(pid, start);
         }
+        st.sync_guard();
     }
 
     /// Scans `/proc`, updates the membership, reaps member orphans; returns the members
@@ -432,6 +454,7 @@ impl Shared {
         st.counted.retain(|k| members.get(&k.0) == Some(&k.1));
         st.direct.retain(|k| members.get(&k.0) == Some(&k.1));
         st.members = members;
+        st.sync_guard();
         Ok(live)
     }
 
@@ -771,6 +794,7 @@ impl Job {
             // A tick of slack: start times are rounded down to ticks.
             since: boot_ticks_now().saturating_sub(1),
             state: Mutex::new(State::default()),
+            handles: AtomicUsize::new(1),
         });
         reg.push(shared.clone());
         Ok(Job { shared })
@@ -778,10 +802,24 @@ impl Job {
 
     /// Finds a fallback job of this process by name.
     pub(crate) fn open(name: &str) -> Option<Job> {
-        registry()
-            .iter()
-            .find(|s| s.name == name)
-            .map(|s| Job { shared: s.clone() })
+        registry().iter().find(|s| s.name == name).map(|s| {
+            s.handles.fetch_add(1, Ordering::AcqRel);
+            Job { shared: s.clone() }
+        })
+    }
+
+    /// Kill-on-close: starts the job's guard process (once; see
+    /// [`job_fallback_guard`](super::job_fallback_guard)); its pid. From then on the last
+    /// handle's drop terminates the job, and the guard does when this process dies.
+    pub(crate) fn start_guard(&self) -> Result<u32> {
+        let mut st = self.shared.lock();
+        if let Some(g) = &st.guard {
+            return Ok(g.pid());
+        }
+        let link = Link::start(&self.shared.tag, self.shared.since, &st.members, &st.groups)?;
+        let pid = link.pid();
+        st.guard = Some(link);
+        Ok(pid)
     }
 
     pub(crate) fn name(&self) -> &str {
@@ -813,6 +851,7 @@ impl Job {
             st.ever += 1;
         }
         st.direct.insert((pid, h.start_ticks));
+        st.sync_guard();
         Ok(())
     }
 
@@ -890,6 +929,16 @@ impl Job {
 
 impl Drop for Job {
     fn drop(&mut self) {
+        // Kill-on-close: the last handle terminates the job, then lets its guard make a
+        // last round and exit (the guard stays on meanwhile, should this process die).
+        let last = self.shared.handles.fetch_sub(1, Ordering::AcqRel) == 1;
+        if last && self.shared.lock().guard.is_some() {
+            let _ = self.shared.terminate();
+            let guard = self.shared.lock().guard.take();
+            if let Some(g) = guard {
+                g.finish();
+            }
+        }
         // Only an empty job leaves the registry (and a scan reaps its orphans).
         if matches!(self.shared.scan(), Ok(l) if l.is_empty()) {
             registry().retain(|s| !Arc::ptr_eq(s, &self.shared));

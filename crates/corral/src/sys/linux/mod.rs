@@ -7,6 +7,7 @@ mod fields;
 mod job;
 mod job_events;
 mod job_fallback;
+mod job_fallback_guard;
 mod job_guard;
 pub(crate) mod parse;
 pub(crate) mod proc;
