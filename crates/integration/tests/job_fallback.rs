@@ -341,6 +341,32 @@ fn fallback_limit_support_is_reported() {
     }
 }
 
+/// `capabilities()` asks the way `create` does: with only the effective ids switched to
+/// `nobody` (the real ones stay root, so `access(2)`, which checks the real ids, would
+/// say the cgroups are writable while `mkdir` is refused), both say process group.
+#[test]
+fn capabilities_and_create_agree_under_effective_ids() {
+    integration::require_root!("switches its effective ids to nobody");
+    let (uid, gid) = integration::nobody_ids();
+    let out = std::process::Command::new(testbin_path().with_file_name("fallback_job"))
+        .args(["--effective", &uid.to_string(), &gid.to_string()])
+        .current_dir("/")
+        .output()
+        .expect("run fallback_job --effective");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(text.trim(), "backend ProcessGroup caps=ProcessGroup");
+    // And as root, both say cgroups (root can write them here and in CI).
+    let caps = Job::capabilities();
+    let job = Job::create(None).expect("create");
+    assert_eq!(job.backend(), caps.backend);
+}
+
 /// The real thing: `fallback_job` as `nobody`, who may write no cgroup.
 #[test]
 fn unprivileged_user_gets_a_working_fallback_job() {
