@@ -311,7 +311,7 @@ fn kernel_at_least(major: u32, minor: u32) -> bool {
     (maj, min) >= (major, minor)
 }
 
-/// Whether a cgroup can be made in `dir` — asked the way [`Job::create`] makes one, so
+/// Whether a cgroup can be made in `dir` — asked the way [`Job::try_create`] makes one, so
 /// the answer and `create` cannot disagree.
 ///
 /// Permission bits are checked first as `mkdir` does (write *and* search, with the

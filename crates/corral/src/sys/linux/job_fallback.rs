@@ -9,11 +9,12 @@
 //!
 //! 1. it is a **known member** — spawned into the job (`Command::job`), assigned to it,
 //!    or found by an earlier scan — with the same pid *and* start time;
-//! 2. its **process group** is one the job created: every process spawned into the job
-//!    gets a group of its own (`setpgid(0, 0)` in the child, unless it asked for a new
-//!    session, which makes one anyway), and a process of that group started no earlier
-//!    than the group's leader is a member (a group is forgotten once a scan finds nobody
-//!    in it, since the kernel may then reuse its id);
+//! 2. its **process group** is one the job follows: led by a member (a child spawned
+//!    into the job with `Command::new_process_group` or a new session, or any member
+//!    that became a group leader), and a process of that group started no earlier than
+//!    the group's leader is a member (a group is forgotten once a scan finds nobody in
+//!    it, since the kernel may then reuse its id); children spawned without either stay
+//!    in the caller's group, which is never followed;
 //! 3. its **environment** carries the job's marker: children spawned into the job get
 //!    `CORRAL_JOB=<name>@<unique id>` (appended with `:` to a marker inherited from an
 //!    outer fallback job), and `/proc/PID/environ` of processes started after the job was
@@ -34,7 +35,8 @@
 //! shows in `/proc/PID/environ`), **and** loses the parent link (its parent exits) before
 //! any scan saw it; a process of another user (a set-uid program) whose environment the
 //! caller may not read and whose parent link is lost the same way; anything once the
-//! creating process is gone (the membership lives in its memory). A process can also
+//! creating process is gone (the membership lives in its memory), unless the job is
+//! kill-on-close (below). A process can also
 //! *join* by copying the marker into its environment — it must run as the same user.
 //!
 //! # Operations
@@ -58,7 +60,15 @@
 //! (a registry of live fallback jobs), not from other processes. Events are best-effort
 //! ([`Watch`]: a rescan after each member exit and at least every 100 ms while waiting;
 //! exits carry the status the zombie or pidfd gives; `CpuTimeLimit` from the handle's
-//! watcher; no other limit events); kill-on-close is not available.
+//! watcher; no other limit events).
+//!
+//! # Kill-on-close
+//!
+//! The `Job` handles of a job are counted (`create` and `open`, all in this process):
+//! with kill-on-close, the last one's drop terminates the job. For the creator's death a
+//! guard process ([`job_fallback_guard`](super::job_fallback_guard)) is started, which
+//! every scan, spawn and `assign` keeps told of `members` and `groups`, and which kills
+//! what the rules above find when this process dies or `exec`s.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};

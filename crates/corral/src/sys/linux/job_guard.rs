@@ -26,6 +26,10 @@
 //!   for `POLLPRI`) or an empty `cgroup.procs`, removes the job's cgroups (child cgroups
 //!   first, v1 before v2) and exits. It never outlives the job it guards by more than
 //!   that.
+//!
+//! The forking machinery ([`fork_guard`]: pidfd, socket pair, double fork, set-up, ready
+//! report) is shared with the process-group fallback's guard
+//! ([`job_fallback_guard`](super::job_fallback_guard)), which runs a plan of its own.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
