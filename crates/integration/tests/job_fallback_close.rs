@@ -252,3 +252,30 @@ fn owner_dropping_the_job_kills_it_before_drop_returns() {
     );
     assert_eq!(o.child.wait().unwrap().code(), Some(0));
 }
+
+#[test]
+fn owner_exec_kills_every_member() {
+    use std::io::Write;
+    let mut o = Owner::spawn(&["--members", "2", "--children", "1", "--assign", "1"]);
+    let owner = o.child.id();
+    let owner_start = start_time_of(owner).unwrap();
+    writeln!(o.child.stdin.as_mut().unwrap(), "exec").unwrap();
+    // The exec'd program says it is ready: the owner's socket end was closed by then.
+    let mut line = String::new();
+    o.out.read_line(&mut line).unwrap();
+    assert!(line.starts_with("ready "), "{line:?}");
+    for &(p, s) in &o.members {
+        assert!(
+            wait_for_exit(p, s, Duration::from_secs(10)),
+            "{p} survived the exec"
+        );
+    }
+    assert!(
+        integration::wait_until(Duration::from_secs(5), || guard_exited(o.guard)),
+        "the guard did not exit"
+    );
+    // The owner itself (now testbin, same process) is not a member: it lives on.
+    assert!(!is_dead(owner, owner_start));
+    drop(o.child.stdin.take());
+    assert_eq!(o.child.wait().unwrap().code(), Some(0));
+}

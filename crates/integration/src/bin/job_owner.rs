@@ -17,7 +17,8 @@
 //! ```
 //!
 //! (every process of the job, with its start time in clock ticks) and sleeps until killed
-//! or until stdin reaches end of file, then drops the job and prints `dropped`.
+//! or until stdin reaches end of file, then drops the job and prints `dropped`; a line
+//! `exec` on stdin makes it exec `testbin --exit-on-stdin-eof` instead.
 //! Exit codes: 0 after a drop, 2 for bad arguments, 90 when setting up failed.
 //!
 //! `job_owner --open NAME` only opens the existing job NAME (another handle of it),
@@ -146,9 +147,20 @@ fn main() {
         list.join(",")
     );
     let _ = std::io::stdout().flush();
-    // Until killed, or stdin closes: then a plain drop.
-    let mut sink = Vec::new();
-    let _ = std::io::stdin().read_to_end(&mut sink);
+    // Until killed, or stdin closes: then a plain drop. A line `exec` makes it exec
+    // `testbin --exit-on-stdin-eof` (same pid, no destructor run, descriptors closed).
+    let stdin = std::io::stdin();
+    let mut cmd = String::new();
+    while matches!(stdin.read_line(&mut cmd), Ok(n) if n > 0) {
+        if cmd.trim() == "exec" {
+            use std::os::unix::process::CommandExt;
+            let e = std::process::Command::new(testbin_path())
+                .arg("--exit-on-stdin-eof")
+                .exec();
+            fail(format!("exec: {e}"));
+        }
+        cmd.clear();
+    }
     drop(job);
     drop(kept);
     println!("dropped");
