@@ -137,6 +137,7 @@ fn capabilities_report_kill_on_close() {
 struct Owner {
     child: Child,
     out: BufReader<ChildStdout>,
+    job: String,
     guard: u32,
     members: Vec<(u32, u64)>,
 }
@@ -168,6 +169,7 @@ impl Owner {
             })
             .collect();
         let o = Owner {
+            job: get("job"),
             guard: get("guard").parse().unwrap_or(0),
             members,
             child,
@@ -176,6 +178,31 @@ impl Owner {
         assert!(line.starts_with("ready "), "job_owner said {line:?}");
         o
     }
+}
+
+/// Every live process whose environment carries the marker of the fallback job `name`
+/// (`CORRAL_JOB=...name@id...`), found independently of what the owner reported.
+fn marked_alive(name: &str) -> Vec<u32> {
+    let needle = format!("{name}@");
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(env) = std::fs::read(format!("/proc/{pid}/environ")) else {
+            continue;
+        };
+        let marked = env.split(|&b| b == 0).any(|v| {
+            v.strip_prefix(b"CORRAL_JOB=").is_some_and(|v| {
+                v.split(|&b| b == b':')
+                    .any(|t| t.starts_with(needle.as_bytes()))
+            })
+        });
+        if marked && start_time_of(pid).is_some_and(|s| !is_dead(pid, s)) {
+            out.push(pid);
+        }
+    }
+    out
 }
 
 /// Kills whatever a trial left: members (by pid and start time) and the owner.
@@ -212,6 +239,13 @@ fn owner_sigkill_kills_every_member_20_trials() {
             o.guard != 0 && !guard_exited(o.guard),
             "trial {trial}: no guard"
         );
+        // The marker check below sees the spawned members (not the assigned ones).
+        let marked = marked_alive(&o.job).len();
+        assert!(
+            marked >= 6,
+            "trial {trial}: {marked} marked of {:?}",
+            o.members
+        );
         o.child.kill().unwrap(); // SIGKILL: no destructor runs in the owner
         o.child.wait().unwrap();
         for &(p, s) in &o.members {
@@ -221,6 +255,10 @@ fn owner_sigkill_kills_every_member_20_trials() {
         }
         if !integration::wait_until(Duration::from_secs(10), || guard_exited(o.guard)) {
             guards_left.push((trial, o.guard));
+        }
+        // Nothing carrying the job's marker lives on either (reported or not).
+        for p in marked_alive(&o.job) {
+            survivors.push((trial, p));
         }
     }
     assert!(survivors.is_empty(), "survivors: {survivors:?}");
