@@ -107,34 +107,8 @@ impl Link {
         members: &BTreeMap<u32, u64>,
         groups: &BTreeMap<u32, u64>,
     ) -> Result<Link> {
-        let prepare = |owner: RawFd, sock: RawFd| -> Result<Plan> {
-            let mut p = Plan {
-                owner,
-                sock,
-                owner_pid: std::process::id() as i32,
-                tag: tag.as_bytes().to_vec(),
-                since,
-                members: vec![(0, 0); MAX_MEMBERS],
-                n_members: 0,
-                groups: vec![(0, 0); MAX_GROUPS],
-                n_groups: 0,
-                doomed: vec![(0, 0); MAX_DOOMED],
-                n_doomed: 0,
-                rx: vec![0; RX_LEN],
-                rx_len: 0,
-                procs: vec![Proc::default(); MAX_PROCS],
-                n_procs: 0,
-                dents: vec![0; DENTS_LEN],
-                buf: vec![0; CHUNK],
-            };
-            for (&pid, &st) in members {
-                add(&mut p.members, &mut p.n_members, pid as i32, st);
-            }
-            for (&pgid, &st) in groups {
-                add(&mut p.groups, &mut p.n_groups, pgid as i32, st);
-            }
-            Ok(p)
-        };
+        let prepare =
+            |owner: RawFd, sock: RawFd| Ok(Plan::new(owner, sock, tag, since, members, groups));
         let forked = g::fork_guard(prepare, fallback_guard)?;
         Ok(Link {
             forked,
@@ -275,6 +249,52 @@ struct Plan {
     dents: Vec<u8>,
     /// For `stat` and `environ` reads.
     buf: Vec<u8>,
+}
+
+impl Plan {
+    fn new(
+        owner: RawFd,
+        sock: RawFd,
+        tag: &str,
+        since: u64,
+        members: &BTreeMap<u32, u64>,
+        groups: &BTreeMap<u32, u64>,
+    ) -> Plan {
+        let mut p = Plan {
+            owner,
+            sock,
+            owner_pid: std::process::id() as i32,
+            tag: tag.as_bytes().to_vec(),
+            since,
+            members: vec![(0, 0); MAX_MEMBERS],
+            n_members: 0,
+            groups: vec![(0, 0); MAX_GROUPS],
+            n_groups: 0,
+            doomed: vec![(0, 0); MAX_DOOMED],
+            n_doomed: 0,
+            rx: vec![0; RX_LEN],
+            rx_len: 0,
+            procs: vec![Proc::default(); MAX_PROCS],
+            n_procs: 0,
+            dents: vec![0; DENTS_LEN],
+            buf: vec![0; CHUNK],
+        };
+        for (&pid, &st) in members {
+            add(&mut p.members, &mut p.n_members, pid as i32, st);
+        }
+        for (&pgid, &st) in groups {
+            add(&mut p.groups, &mut p.n_groups, pgid as i32, st);
+        }
+        p
+    }
+
+    /// Whether the last scan found `pid` a live member.
+    #[cfg(test)]
+    fn found(&self, pid: i32) -> bool {
+        self.procs[..self.n_procs]
+            .iter()
+            .any(|q| q.pid == pid && q.member && !q.dead())
+    }
 }
 
 /// Sets `id`'s start in a table (adds it if there is room).
@@ -801,6 +821,75 @@ mod tests {
         let _ = child.wait();
         assert!(ok && outer);
         assert!(!partial && !other);
+    }
+
+    /// A `sh` in a process group of its own, with a cleared environment (no marker), and
+    /// its child `sleep`; (sh pid, sleep pid), once the child runs.
+    fn group_tree(r: &mut Vec<std::process::Child>) -> (i32, i32) {
+        use std::os::unix::process::CommandExt;
+        let sh = std::process::Command::new("/bin/sh")
+            .args(["-c", "sleep 30 & echo $!; wait"])
+            .env_clear()
+            .process_group(0)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let pid = sh.id() as i32;
+        r.push(sh);
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(r.last_mut().unwrap().stdout.as_mut().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        (pid, line.trim().parse().unwrap())
+    }
+
+    fn start_of(pid: i32) -> u64 {
+        read_stat(&mut [0u8; 1024], pid).unwrap().3
+    }
+
+    /// The scan rules on real processes, without forking a guard: a known group takes
+    /// in its members, a known member its children; neither: nobody; a signal whose start
+    /// time does not match is not sent.
+    #[test]
+    fn scan_rules_on_real_processes() {
+        let mut kids = Vec::new();
+        let (sh, sleep) = group_tree(&mut kids);
+        let (sh_st, sleep_st) = (start_of(sh), start_of(sleep));
+        let none = BTreeMap::new();
+        let tag = "t@1.2.3";
+        // By the group (leader's start time): both.
+        let mut p = Plan::new(-1, -1, tag, 0, &none, &BTreeMap::from([(sh as u32, sh_st)]));
+        assert_eq!(scan(&mut p), (2, 2));
+        assert!(p.found(sh) && p.found(sleep));
+        // A group whose recorded leader started later (the id reused): nobody.
+        let later = BTreeMap::from([(sh as u32, sleep_st + 1_000_000)]);
+        let mut p = Plan::new(-1, -1, tag, 0, &none, &later);
+        assert_eq!(scan(&mut p).0, 0);
+        // By the known member: it, its group (it leads one), its child.
+        let mut p = Plan::new(-1, -1, tag, 0, &BTreeMap::from([(sh as u32, sh_st)]), &none);
+        assert_eq!(scan(&mut p).0, 2);
+        assert!(p.found(sleep));
+        // A known pid with another start time: not the same process.
+        let wrong = BTreeMap::from([(sh as u32, sh_st + 1)]);
+        let mut p = Plan::new(-1, -1, tag, 0, &wrong, &none);
+        assert_eq!(scan(&mut p).0, 0);
+        // Signals check the start time first.
+        let mut buf = [0u8; 1024];
+        signal(&mut buf, sleep, sleep_st + 1, libc::SIGKILL);
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(
+            start_of(sleep),
+            sleep_st,
+            "signalled despite the wrong start time"
+        );
+        signal(&mut buf, sleep, sleep_st, libc::SIGKILL);
+        signal(&mut buf, sh, sh_st, libc::SIGKILL);
+        for mut k in kids {
+            let st = k.wait().unwrap();
+            assert_eq!(std::os::unix::process::ExitStatusExt::signal(&st), Some(9));
+        }
     }
 
     #[test]
