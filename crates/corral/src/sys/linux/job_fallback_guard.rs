@@ -447,8 +447,20 @@ fn parse_stat(buf: &[u8]) -> Option<(u8, i32, i32, u64)> {
     for &c in rest.iter().chain(b" ".iter()) {
         if c == b' ' || c == b'\n' {
             match field {
-                1 => ppid = if neg { -(num as i64) } else { num as i64 },
-                2 => pgrp = if neg { -(num as i64) } else { num as i64 },
+                1 => {
+                    ppid = if neg {
+                        (num as i64).wrapping_neg()
+                    } else {
+                        num as i64
+                    }
+                }
+                2 => {
+                    pgrp = if neg {
+                        (num as i64).wrapping_neg()
+                    } else {
+                        num as i64
+                    }
+                }
                 19 => return Some((state, ppid as i32, pgrp as i32, num)),
                 _ => {}
             }
@@ -570,7 +582,7 @@ fn snapshot(p: &mut Plan) -> bool {
         while at + 19 < end {
             // struct linux_dirent64: ino u64, off i64, reclen u16, type u8, name.
             let reclen = u16::from_ne_bytes([p.dents[at + 16], p.dents[at + 17]]) as usize;
-            if reclen == 0 || at + reclen > end {
+            if reclen < 20 || at + reclen > end {
                 break;
             }
             let mut pid: i64 = 0;

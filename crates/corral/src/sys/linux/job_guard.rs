@@ -837,7 +837,7 @@ fn remove_at(p: &mut Plan, depth: usize, len: usize) {
                     // struct linux_dirent64: ino u64, off i64, reclen u16, type u8, name.
                     let reclen = u16::from_ne_bytes([p.dents[at + 16], p.dents[at + 17]]) as usize;
                     let dtype = p.dents[at + 18];
-                    if reclen == 0 || at + reclen > end {
+                    if reclen < 20 || at + reclen > end {
                         break;
                     }
                     let name_start = at + 19;
