@@ -84,8 +84,9 @@
 //!   it knows the marker); when the creator exits — `SIGKILL` included — or `exec`s, the
 //!   guard stops and then kills, through pidfds checked against start times, every
 //!   process the same rules find in `/proc`, in rounds until three scans find none. What
-//!   the rules miss escapes it too, and so does a child caught between `fork` and `exec`
-//!   of a spawn into the job when the creator dies.
+//!   the rules miss escapes it too. (A child spawned into such a job tells the guard its
+//!   pid itself right after `fork`, before it has the marker: its spawn takes std's
+//!   `fork` path rather than `posix_spawn`.)
 
 use std::time::Duration;
 

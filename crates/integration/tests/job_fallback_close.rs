@@ -317,3 +317,36 @@ fn owner_exec_kills_every_member() {
     drop(o.child.stdin.take());
     assert_eq!(o.child.wait().unwrap().code(), Some(0));
 }
+
+/// The owner is killed while a thread of it keeps spawning into the job (some spawns
+/// caught between `fork` and `exec`): afterwards nothing carrying the job's marker lives.
+#[test]
+fn owner_sigkill_during_spawns_leaves_no_marked_process_10_trials() {
+    let mut survivors = Vec::new();
+    for trial in 0..10u64 {
+        let mut o = Owner::spawn(&["--members", "1", "--churn", "40"]);
+        // Somewhere inside the burst of spawns.
+        std::thread::sleep(Duration::from_millis(2 + 7 * trial));
+        o.child.kill().unwrap();
+        o.child.wait().unwrap();
+        assert!(
+            integration::wait_until(Duration::from_secs(10), || guard_exited(o.guard)),
+            "trial {trial}: the guard did not exit"
+        );
+        // Give a spawn that was half-way time to reach its exec, then look.
+        std::thread::sleep(Duration::from_millis(100));
+        let left = marked_alive(&o.job);
+        for p in &left {
+            if let Some(s) = start_time_of(*p) {
+                kill_if_same(*p, s);
+            }
+        }
+        survivors.extend(left.into_iter().map(|p| (trial, p)));
+        for &(p, s) in &o.members {
+            if !is_dead(p, s) {
+                survivors.push((trial, p));
+            }
+        }
+    }
+    assert!(survivors.is_empty(), "survivors: {survivors:?}");
+}

@@ -3,14 +3,16 @@
 //!
 //! ```text
 //! job_owner [--v1-only] [--no-cgroup-kill] [--fallback] [--members N] [--children C]
-//!           [--daemon] [--assign A]
+//!           [--daemon] [--assign A] [--churn K]
 //! ```
 //!
 //! Each of the N members is `testbin --children C`; with `--daemon` one more member
 //! daemonizes (double fork + `setsid`); with `--assign A`, A more `testbin --setpgid
 //! --children C` are started outside the job (no marker in their environment) and then
 //! assigned to it. `--fallback` makes the job a process-group fallback job (as where no
-//! cgroup is writable). Once every member is ready it prints
+//! cgroup is writable). `--churn K`: once ready, a thread keeps spawning plain `testbin`
+//! members into the job (up to K, not waiting for them), so a kill can catch spawns
+//! half-way. Once every member is ready it prints
 //!
 //! ```text
 //! ready job=NAME guard=PID members=PID:START,PID:START,...
@@ -42,6 +44,7 @@ fn main() {
     let mut daemon = false;
     let mut fallback = false;
     let mut assign = 0usize;
+    let mut churn = 0usize;
     let (mut use_v2, mut use_kill) = (true, true);
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -57,6 +60,7 @@ fn main() {
             "--daemon" => daemon = true,
             "--fallback" => fallback = true,
             "--assign" => assign = num("--assign"),
+            "--churn" => churn = num("--churn"),
             "--v1-only" => use_v2 = false,
             "--no-cgroup-kill" => use_kill = false,
             "--open" => {
@@ -149,18 +153,37 @@ fn main() {
     let _ = std::io::stdout().flush();
     // Until killed, or stdin closes: then a plain drop. A line `exec` makes it exec
     // `testbin --exit-on-stdin-eof` (same pid, no destructor run, descriptors closed).
-    let stdin = std::io::stdin();
-    let mut cmd = String::new();
-    while matches!(stdin.read_line(&mut cmd), Ok(n) if n > 0) {
-        if cmd.trim() == "exec" {
-            use std::os::unix::process::CommandExt;
-            let e = std::process::Command::new(testbin_path())
-                .arg("--exit-on-stdin-eof")
-                .exec();
-            fail(format!("exec: {e}"));
+    std::thread::scope(|s| {
+        if churn > 0 {
+            s.spawn(|| {
+                let mut churned = Vec::new();
+                for _ in 0..churn {
+                    match Command::new(testbin_path())
+                        .stdin(Stdio::null())
+                        .stdout(Stdio::null())
+                        .job(&job)
+                        .spawn()
+                    {
+                        Ok(c) => churned.push(c),
+                        Err(e) => fail(format!("churn spawn: {e}")),
+                    }
+                }
+                churned
+            });
         }
-        cmd.clear();
-    }
+        let stdin = std::io::stdin();
+        let mut cmd = String::new();
+        while matches!(stdin.read_line(&mut cmd), Ok(n) if n > 0) {
+            if cmd.trim() == "exec" {
+                use std::os::unix::process::CommandExt;
+                let e = std::process::Command::new(testbin_path())
+                    .arg("--exit-on-stdin-eof")
+                    .exec();
+                fail(format!("exec: {e}"));
+            }
+            cmd.clear();
+        }
+    });
     drop(job);
     drop(kept);
     println!("dropped");

@@ -213,7 +213,7 @@ pub(crate) fn capabilities() -> Capabilities {
          are best-effort (rescans); kill-on-close kills at the last handle's drop and, \
          through a guard process the creator keeps told of the membership, when the \
          creator dies or execs — by the same rules, so what escapes a scan escapes it \
-         too, as does a child caught between fork and exec when the creator dies; the \
+         too; the \
          job is known only to the creating process"
             .into(),
     );

@@ -297,6 +297,13 @@ impl Shared {
         }
     }
 
+    /// Kill-on-close: a copy of the guard's socket for a child spawned into the job to
+    /// announce itself on before its `exec` (see
+    /// [`announce_self`](super::job_fallback_guard::announce_self)).
+    pub(crate) fn guard_socket(&self) -> Option<std::os::fd::OwnedFd> {
+        self.lock().guard.as_ref().and_then(Link::socket)
+    }
+
     /// Announces a spawn into the job; [`Shared::spawned`] must follow.
     pub(crate) fn spawning(&self) {
         self.lock().spawning += 1;

@@ -9,14 +9,19 @@
 //! buffer and table is made before the fork), and the owner sends it **membership
 //! updates** over the socket whenever a scan, a spawn or an `assign` changes them: 16-byte
 //! records adding or removing a known member (pid + start time) or a process group the
-//! job follows (pgid + the leader's start time). The job's marker (`CORRAL_JOB` entry)
-//! and creation time are given at the fork. Updates never block the owner (sent
-//! non-blocking; what the socket cannot take now is kept, in order, for the next one).
+//! job follows (pgid + the leader's start time), sent in packets (`SOCK_SEQPACKET`) of
+//! at most 256 records. The job's marker (`CORRAL_JOB` entry) and creation time are
+//! given at the fork. Updates never block the owner (sent non-blocking; what the socket
+//! cannot take now is kept, in order, for the next one). A child spawned into the job
+//! announces itself ([`announce_self`]: its pid and start time, one packet on a copy of
+//! the owner's socket end) in the spawn's pre-`exec` hook, first thing after `fork`:
+//! until its `exec` it has no marker, and the owner may die before it learns the pid.
 //!
 //! When the owner's pidfd becomes readable (it exited, however), or the socket reaches
 //! end of file (every copy of the owner's end closed: it exited or `exec`ed), or the owner
 //! asks (its last handle's drop, after it terminated the job itself), the guard first
-//! reads what is left on the socket, then kills in rounds, each starting with a scan of
+//! reads what is left on the socket, then kills in rounds, each starting with what came
+//! on the socket meanwhile and a scan of
 //! `/proc` (`getdents64`, then `/proc/PID/stat` of every process) in which a process is
 //! a member when
 //!
@@ -38,14 +43,14 @@
 //! What it cannot kill: what the owner's own scans would not find either (a process that
 //! left its group, cleared its environment and lost its parent before any scan or
 //! round), a process of another user whose environment the guard may not read (when it
-//! is found by no other rule), and a process spawned into the job whose `fork` had
-//! happened but whose `exec` (which gives it the marker) had not when the owner died and
-//! the guard's quiet scans ended. The tables hold at most 16 384 known members and 4 096
+//! is found by no other rule), and a child spawned into the job that the owner's death
+//! caught in the few instructions between its `fork` and its announcement. The tables
+//! hold at most 16 384 known members and 4 096
 //! groups, and a scan at most 65 536 processes; past that, the extra ones are found only
 //! by the marker and parent rules. If the guard itself is killed, the protection is lost.
 
-use std::collections::BTreeMap;
-use std::os::fd::{AsRawFd, RawFd};
+use std::collections::{BTreeMap, VecDeque};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use super::job_guard::{self as g, Forked};
@@ -61,6 +66,9 @@ const MAX_PROCS: usize = 64 * 1024;
 const MAX_DOOMED: usize = 64 * 1024;
 /// One update record.
 const REC: usize = 16;
+/// The most bytes of records the owner sends in one packet.
+const PACKET: usize = 256 * REC;
+/// The guard's receive buffer (larger than any packet).
 const RX_LEN: usize = 1024 * REC;
 const DENTS_LEN: usize = 32 * 1024;
 const CHUNK: usize = 16 * 1024;
@@ -94,8 +102,8 @@ pub(super) struct Link {
     forked: Forked,
     members: BTreeMap<u32, u64>,
     groups: BTreeMap<u32, u64>,
-    /// Records the socket could not take yet (in order).
-    pending: Vec<u8>,
+    /// Packets the socket could not take yet (in order).
+    pending: VecDeque<Vec<u8>>,
 }
 
 impl Link {
@@ -114,7 +122,7 @@ impl Link {
             forked,
             members: members.clone(),
             groups: groups.clone(),
-            pending: Vec::new(),
+            pending: VecDeque::new(),
         })
     }
 
@@ -123,57 +131,83 @@ impl Link {
         self.forked.pid
     }
 
+    /// A close-on-exec copy of the socket, for a child spawned into the job to announce
+    /// itself with ([`announce_self`]) between its `fork` and its `exec`.
+    pub(super) fn socket(&self) -> Option<OwnedFd> {
+        self.forked.sock.try_clone().ok()
+    }
+
     /// Tells the guard what changed since the last update; never blocks.
     pub(super) fn sync(&mut self, members: &BTreeMap<u32, u64>, groups: &BTreeMap<u32, u64>) {
+        let mut recs = Vec::new();
         diff(
-            &mut self.pending,
+            &mut recs,
             &mut self.members,
             members,
             ADD_MEMBER,
             DEL_MEMBER,
         );
-        diff(
-            &mut self.pending,
-            &mut self.groups,
-            groups,
-            ADD_GROUP,
-            DEL_GROUP,
-        );
-        while !self.pending.is_empty() {
+        diff(&mut recs, &mut self.groups, groups, ADD_GROUP, DEL_GROUP);
+        self.pending.extend(recs.chunks(PACKET).map(<[u8]>::to_vec));
+        while let Some(pkt) = self.pending.front() {
             // SAFETY: send(2) from a live buffer of its length, without blocking or
-            // SIGPIPE.
+            // SIGPIPE; a packet goes whole or not at all.
             let n = unsafe {
                 libc::send(
                     self.forked.sock.as_raw_fd(),
-                    self.pending.as_ptr().cast(),
-                    self.pending.len(),
+                    pkt.as_ptr().cast(),
+                    pkt.len(),
                     libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
                 )
             };
-            if n > 0 {
-                self.pending.drain(..n as usize);
+            if n >= 0 {
+                self.pending.pop_front();
                 continue;
             }
-            let e = std::io::Error::last_os_error().raw_os_error();
-            if n < 0 && e == Some(libc::EINTR) {
-                continue;
-            }
-            if n < 0 && e == Some(libc::EPIPE) {
+            match std::io::Error::last_os_error().raw_os_error() {
+                Some(libc::EINTR) => continue,
+                // Full: the rest goes with the next update.
+                Some(libc::EAGAIN) => break,
                 // The guard is gone: nothing will read it.
-                self.pending.clear();
+                _ => {
+                    self.pending.clear();
+                    break;
+                }
             }
-            // EAGAIN: the rest goes with the next update.
-            break;
         }
     }
 
     /// Asks the guard to make a last kill round (the caller has terminated the job) and
     /// waits until it has exited.
     pub(super) fn finish(self) {
-        let mut msg = self.pending;
-        msg.extend_from_slice(&record(KILL, 0, 0));
-        self.forked.finish(&msg, CLOSE_WAIT);
+        for pkt in &self.pending {
+            self.forked.send(pkt);
+        }
+        self.forked.finish(&record(KILL, 0, 0), CLOSE_WAIT);
     }
+}
+
+/// In a child spawned into a kill-on-close job, between `fork` and `exec`: tells the guard
+/// on `sock` "I (pid, start time) am a member" — the child has no marker yet and the
+/// owner may die before it learns the pid. Async-signal-safe (raw system calls, a stack
+/// buffer); best-effort (a full socket or a dead guard is ignored).
+pub(super) fn announce_self(sock: RawFd) {
+    let mut buf = [0u8; 1024];
+    // SAFETY: getpid(2).
+    let pid = unsafe { libc::getpid() };
+    let Some((_, _, _, start)) = read_stat(&mut buf, pid) else {
+        return;
+    };
+    let rec = record(ADD_MEMBER, pid as u32, start);
+    // SAFETY: send(2) of a stack buffer, without blocking or SIGPIPE.
+    unsafe {
+        libc::send(
+            sock,
+            rec.as_ptr().cast(),
+            rec.len(),
+            libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+        )
+    };
 }
 
 /// Appends the records that turn `sent` into `now`, and makes `sent` a copy of `now`.
@@ -243,7 +277,6 @@ struct Plan {
     doomed: Vec<(i32, u64)>,
     n_doomed: usize,
     rx: Vec<u8>,
-    rx_len: usize,
     procs: Vec<Proc>,
     n_procs: usize,
     dents: Vec<u8>,
@@ -273,7 +306,6 @@ impl Plan {
             doomed: vec![(0, 0); MAX_DOOMED],
             n_doomed: 0,
             rx: vec![0; RX_LEN],
-            rx_len: 0,
             procs: vec![Proc::default(); MAX_PROCS],
             n_procs: 0,
             dents: vec![0; DENTS_LEN],
@@ -328,19 +360,12 @@ enum Asked {
     Eof,
 }
 
-/// Reads every record waiting on the socket (without blocking) and applies it.
+/// Reads every packet waiting on the socket (without blocking) and applies its records.
 fn drain(p: &mut Plan) -> Asked {
     let mut asked = Asked::Nothing;
     loop {
-        // SAFETY: recv(2) into the free end of our own buffer.
-        let n = unsafe {
-            libc::recv(
-                p.sock,
-                p.rx[p.rx_len..].as_mut_ptr().cast(),
-                RX_LEN - p.rx_len,
-                libc::MSG_DONTWAIT,
-            )
-        };
+        // SAFETY: recv(2) of one packet into our own buffer.
+        let n = unsafe { libc::recv(p.sock, p.rx.as_mut_ptr().cast(), RX_LEN, libc::MSG_DONTWAIT) };
         if n < 0 {
             if g::errno() == libc::EINTR {
                 continue;
@@ -354,8 +379,7 @@ fn drain(p: &mut Plan) -> Asked {
         if n == 0 {
             return Asked::Eof;
         }
-        p.rx_len += n as usize;
-        let whole = p.rx_len / REC * REC;
+        let whole = (n as usize).min(RX_LEN) / REC * REC;
         let mut at = 0;
         while at < whole {
             let r = &p.rx[at..at + REC];
@@ -371,8 +395,6 @@ fn drain(p: &mut Plan) -> Asked {
             }
             at += REC;
         }
-        p.rx.copy_within(whole..p.rx_len, 0);
-        p.rx_len -= whole;
     }
 }
 
@@ -765,6 +787,9 @@ fn kill_all(p: &mut Plan, quiet: u32) {
     let deadline = g::now_ms() + KILL_DEADLINE_MS;
     let mut empty = 0;
     loop {
+        // Late news: a child spawned into the job announcing itself (or the owner's
+        // last updates, when it is still alive and asked).
+        drain(p);
         let (live, mut running) = scan(p);
         if live == 0 {
             empty += 1;
@@ -902,6 +927,50 @@ mod tests {
             let st = k.wait().unwrap();
             assert_eq!(std::os::unix::process::ExitStatusExt::signal(&st), Some(9));
         }
+    }
+
+    /// A forked child announces itself; the guard side reads it as a known member.
+    #[test]
+    fn a_child_announces_itself_before_exec() {
+        let mut sv = [-1; 2];
+        // SAFETY: socketpair(2) into a two-element array.
+        let r = unsafe {
+            libc::socketpair(
+                libc::AF_UNIX,
+                libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+                0,
+                sv.as_mut_ptr(),
+            )
+        };
+        assert_eq!(r, 0);
+        // SAFETY: fork(2); the child only makes raw system calls and `_exit`s.
+        let pid = unsafe { libc::fork() };
+        if pid == 0 {
+            announce_self(sv[1]);
+            // SAFETY: _exit(2) in the child.
+            unsafe { libc::_exit(0) };
+        }
+        assert!(pid > 0);
+        let none = BTreeMap::new();
+        let mut p = Plan::new(-1, sv[0], "t@1", 0, &none, &none);
+        let mut pfd = libc::pollfd {
+            fd: sv[0],
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll(2) on one stack pollfd.
+        assert_eq!(unsafe { libc::poll(&mut pfd, 1, 5000) }, 1);
+        assert!(matches!(drain(&mut p), Asked::Nothing));
+        // Still there to read (a zombie at least): the start time it sent is its own.
+        let start = start_of(pid);
+        let mut st = 0;
+        // SAFETY: waitpid on our own child; closing our descriptors.
+        unsafe {
+            libc::waitpid(pid, &mut st, 0);
+            libc::close(sv[0]);
+            libc::close(sv[1]);
+        }
+        assert_eq!(&p.members[..p.n_members], &[(pid, start)]);
     }
 
     #[test]

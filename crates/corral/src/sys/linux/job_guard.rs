@@ -3,7 +3,8 @@
 //! included. Linux has no "close the last handle, kill the group" primitive, so one is
 //! built from a process:
 //!
-//! - The owner opens a pidfd of itself and a `socketpair` (both close-on-exec), then
+//! - The owner opens a pidfd of itself and a `socketpair` (`SOCK_SEQPACKET`, both
+//!   close-on-exec), then
 //!   forks twice: the middle process calls `setsid` and forks the guard, then exits and is
 //!   reaped by the owner at once. The guard is thus nobody's child but init's (or the
 //!   nearest subreaper's), in a session of its own (no terminal signals), outside the
@@ -32,7 +33,7 @@
 //! ([`job_fallback_guard`](super::job_fallback_guard)), which runs a plan of its own.
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -166,9 +167,24 @@ pub(super) fn fork_guard<P>(
         rustix::process::PidfdFlags::empty(),
     )
     .ok();
-    // Close-on-exec, as std opens everything.
-    let (mine, theirs) = std::os::unix::net::UnixStream::pair().map_err(os)?;
-    let (mine, theirs) = (OwnedFd::from(mine), OwnedFd::from(theirs));
+    // Close-on-exec, as std opens everything. Packets, not a stream: a message is never
+    // split nor mixed with another writer's (the fallback's spawned children announce
+    // themselves on it too).
+    let mut sv = [-1; 2];
+    // SAFETY: socketpair(2) into a two-element array.
+    let r = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            sv.as_mut_ptr(),
+        )
+    };
+    if r < 0 {
+        return Err(os(std::io::Error::last_os_error()).with_detail("socketpair failed"));
+    }
+    // SAFETY: two fresh descriptors that nothing else owns.
+    let (mine, theirs) = unsafe { (OwnedFd::from_raw_fd(sv[0]), OwnedFd::from_raw_fd(sv[1])) };
     let owner_fd = owner.as_ref().map_or(-1, |f| f.as_raw_fd());
     let sock_fd = theirs.as_raw_fd();
     let mut plan = prepare(owner_fd, sock_fd)?;
