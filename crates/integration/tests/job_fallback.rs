@@ -418,7 +418,7 @@ fn unprivileged_user_gets_a_working_fallback_job() {
     let members = pairs(get("members"));
     assert_eq!(
         get("backend"),
-        "ProcessGroup caps=ProcessGroup",
+        "ProcessGroup caps=ProcessGroup kill_on_close=true",
         "{lines:?}"
     );
     let limits = get("limits");

@@ -143,14 +143,25 @@ struct Owner {
 }
 
 impl Owner {
+    /// `job_owner --fallback ARGS` (the fallback forced, as root).
     fn spawn(args: &[&str]) -> Owner {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_job_owner"))
-            .arg("--fallback")
-            .args(args)
+        let mut all = vec!["--fallback"];
+        all.extend_from_slice(args);
+        Owner::start(&all, None)
+    }
+
+    /// `job_owner ARGS`, as `user` (uid, gid) if given.
+    fn start(args: &[&str], user: Option<(u32, u32)>) -> Owner {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_job_owner"));
+        cmd.args(args)
+            .current_dir("/")
             .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .expect("spawn job_owner");
+            .stdout(Stdio::piped());
+        if let Some((uid, gid)) = user {
+            cmd.uid(uid).gid(gid);
+        }
+        let mut child = cmd.spawn().expect("spawn job_owner");
         let mut line = String::new();
         let mut out = BufReader::new(child.stdout.take().unwrap());
         out.read_line(&mut line).unwrap();
@@ -347,6 +358,50 @@ fn owner_sigkill_during_spawns_leaves_no_marked_process_10_trials() {
                 survivors.push((trial, p));
             }
         }
+    }
+    assert!(survivors.is_empty(), "survivors: {survivors:?}");
+}
+
+/// As `nobody`, who may write no cgroup: the job falls back by itself, its guard runs as
+/// `nobody` too, and a `SIGKILL`ed owner still takes every member with it.
+#[test]
+fn unprivileged_owner_sigkill_kills_every_member() {
+    integration::require_root!("runs job_owner as nobody");
+    let nobody = integration::nobody_ids();
+    let mut survivors = Vec::new();
+    for trial in 0..5 {
+        let args = [
+            "--members",
+            "2",
+            "--children",
+            "1",
+            "--daemon",
+            "--assign",
+            "1",
+        ];
+        let mut o = Owner::start(&args, Some(nobody));
+        assert_eq!(o.members.len(), 2 * 2 + 1 + 2, "{:?}", o.members);
+        assert!(!marked_alive(&o.job).is_empty());
+        // No cgroup was made for it: it is the process-group fallback.
+        assert!(integration::cgroups::job_dirs(&o.job).is_empty());
+        let uid = std::fs::read_to_string(format!("/proc/{}/status", o.guard)).unwrap();
+        assert!(
+            uid.lines()
+                .any(|l| l.starts_with("Uid:") && l.contains(&nobody.0.to_string())),
+            "the guard is not nobody's"
+        );
+        o.child.kill().unwrap();
+        o.child.wait().unwrap();
+        for &(p, s) in &o.members {
+            if !wait_for_exit(p, s, Duration::from_secs(10)) {
+                survivors.push((trial, p));
+            }
+        }
+        assert!(
+            integration::wait_until(Duration::from_secs(10), || guard_exited(o.guard)),
+            "trial {trial}: the guard did not exit"
+        );
+        survivors.extend(marked_alive(&o.job).into_iter().map(|p| (trial, p)));
     }
     assert!(survivors.is_empty(), "survivors: {survivors:?}");
 }

@@ -16,7 +16,7 @@
 //!
 //! ```text
 //! name <the job's name>
-//! backend <Debug of Job::backend()> caps=<Debug of Capabilities::backend>
+//! backend <Debug of Job::backend()> caps=<Debug of Capabilities::backend> kill_on_close=<bool>
 //! limits <error of set_limits(job memory + active processes + I/O rate), or ok>
 //! spawned PID:START,...        (every process it started, descendants and daemons too)
 //! members PID:START,...        (Job::processes())
@@ -77,9 +77,10 @@ fn main() {
     let _ = writeln!(out, "name {}", job.name());
     let _ = writeln!(
         out,
-        "backend {:?} caps={:?}",
+        "backend {:?} caps={:?} kill_on_close={}",
         job.backend(),
-        Job::capabilities().backend
+        Job::capabilities().backend,
+        Job::capabilities().kill_on_close
     );
     let bad = JobLimits::new()
         .job_memory(64 << 20)
