@@ -405,3 +405,32 @@ fn unprivileged_owner_sigkill_kills_every_member() {
     }
     assert!(survivors.is_empty(), "survivors: {survivors:?}");
 }
+
+/// With its guard gone (killed here), the last handle's drop still kills every member,
+/// in-process, and returns at once.
+#[test]
+fn drop_without_its_guard_still_kills_in_process() {
+    let mut r = Reaper::default();
+    let job = Job::builder()
+        .__testing_fallback()
+        .kill_on_close(true)
+        .create()
+        .expect("create");
+    let guard = job.__guard_pid().expect("a guard");
+    let mut kid = spawn_in(&job, &["--children", "2"], &mut r);
+    let members: Vec<(u32, u64)> = r.0.clone();
+    assert_eq!(members.len(), 3, "{members:?}");
+    kill_if_same(guard, start_time_of(guard).unwrap());
+    assert!(integration::wait_until(Duration::from_secs(5), || {
+        guard_exited(guard)
+    }));
+    let t0 = Instant::now();
+    drop(job);
+    let took = t0.elapsed();
+    for &(p, s) in &members {
+        assert!(is_dead(p, s), "{p} survived the drop");
+    }
+    // Not the guard's close wait (10 s): a missing guard is seen at once.
+    assert!(took < Duration::from_secs(5), "the drop took {took:?}");
+    let _ = kid.wait();
+}

@@ -77,8 +77,9 @@ const KILL_DEADLINE_MS: i64 = 30_000;
 /// Scans finding nobody, this far apart, before the guard is done (after the owner died).
 const QUIET_SCANS: u32 = 3;
 const QUIET_GAP_MS: i64 = 50;
-/// How long the last handle's drop waits for the guard.
-const CLOSE_WAIT: Duration = Duration::from_secs(30);
+/// How long the last handle's drop waits for the guard's last round (the job is already
+/// terminated by then; a guard still busy after that exits on its own).
+const CLOSE_WAIT: Duration = Duration::from_secs(10);
 /// The start of the marker's environment entry.
 const MARKER_KEY: &[u8] = b"CORRAL_JOB=";
 
@@ -180,10 +181,10 @@ impl Link {
     /// Asks the guard to make a last kill round (the caller has terminated the job) and
     /// waits until it has exited.
     pub(super) fn finish(self) {
-        for pkt in &self.pending {
-            self.forked.send(pkt);
-        }
-        self.forked.finish(&record(KILL, 0, 0), CLOSE_WAIT);
+        let kill = record(KILL, 0, 0);
+        let mut msgs: Vec<&[u8]> = self.pending.iter().map(Vec::as_slice).collect();
+        msgs.push(&kill);
+        self.forked.finish(&msgs, CLOSE_WAIT);
     }
 }
 

@@ -223,38 +223,43 @@ pub(super) fn fork_guard<P>(
 }
 
 impl Forked {
-    /// Sends `msg` (MSG_NOSIGNAL: no `SIGPIPE` when the guard is gone); whether it all
-    /// went.
-    pub(super) fn send(&self, msg: &[u8]) -> bool {
-        let mut at = 0;
-        while at < msg.len() {
-            // SAFETY: send(2) from a live buffer of its length.
-            let n = unsafe {
-                libc::send(
-                    self.sock.as_raw_fd(),
-                    msg[at..].as_ptr().cast(),
-                    msg.len() - at,
-                    libc::MSG_NOSIGNAL,
-                )
-            };
-            if n < 0 {
-                if std::io::Error::last_os_error().raw_os_error() == Some(libc::EINTR) {
-                    continue;
+    /// Sends each packet without blocking (and without `SIGPIPE` when the guard is
+    /// gone); the error number of the first that did not go.
+    pub(super) fn send_all(&self, msgs: &[&[u8]]) -> std::result::Result<(), i32> {
+        for msg in msgs {
+            loop {
+                // SAFETY: send(2) from a live buffer of its length.
+                let n = unsafe {
+                    libc::send(
+                        self.sock.as_raw_fd(),
+                        msg.as_ptr().cast(),
+                        msg.len(),
+                        libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+                    )
+                };
+                if n >= 0 {
+                    break;
                 }
-                return false;
+                match std::io::Error::last_os_error().raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    e => return Err(e.unwrap_or(libc::EIO)),
+                }
             }
-            at += n as usize;
         }
-        true
+        Ok(())
     }
 
-    /// Sends `msg` and waits (at most `wait`) until the guard exits (end of file on the
-    /// socket), then reaps it if this process adopted it.
-    pub(super) fn finish(self, msg: &[u8], wait: Duration) {
-        self.send(msg);
+    /// Sends `msgs` and waits (at most `wait`) until the guard exits (end of file on the
+    /// socket), then reaps it if this process adopted it. A guard whose socket is full
+    /// (stopped, or hung) is not waited for: the socket closes as this drops, and the
+    /// guard, at that end of file, makes its kill round and exits on its own.
+    pub(super) fn finish(self, msgs: &[&[u8]], wait: Duration) {
+        if self.send_all(msgs) == Err(libc::EAGAIN) {
+            return;
+        }
         let mut b = [0u8; 16];
         let deadline = Instant::now() + wait;
-        // End-of-file: the guard exited.
+        // End-of-file: the guard exited (at once when it was already gone).
         while let Ok(n) = read_some(&self.sock, &mut b, deadline) {
             if n == 0 {
                 break;
@@ -308,7 +313,7 @@ impl JobGuard {
         let (Kind::Cgroup(f), Some(job)) = (self.0, job.cgroup()) else {
             return;
         };
-        f.finish(&KILL_MSG, CLOSE_WAIT);
+        f.finish(&[&KILL_MSG], CLOSE_WAIT);
         if job.dirs().iter().any(|d| d.path.exists()) {
             let _ = job.terminate();
         }
