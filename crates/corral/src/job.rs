@@ -763,8 +763,10 @@ impl Job {
     ///
     /// # Platform-specific behavior
     ///
-    /// Linux: from `/proc/self/mountinfo`, `/proc/self/cgroup`, write access to the
-    /// caller's cgroup directories, the presence of `cgroup.kill`/`cgroup.freeze` there
+    /// Linux: from `/proc/self/mountinfo`, `/proc/self/cgroup`, whether a cgroup can be
+    /// made below the caller's own — asked as [`Job::create`] does: permission with the
+    /// effective ids, then a probe directory `corral.probe.<pid>.<n>` made and removed at
+    /// once, so the answer and `create` agree — the presence of `cgroup.kill`/`cgroup.freeze` there
     /// (or the kernel version when the caller is in a root cgroup, which lacks them).
     pub fn capabilities() -> Capabilities {
         let mut c = imp::job_capabilities();
