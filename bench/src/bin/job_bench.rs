@@ -12,8 +12,12 @@
 //!      Every tree is built the same way, untimed; the processes are this program's
 //!      descendants (it is their child subreaper) and are reaped, untimed, after each run.
 //! 2. `spawn`: spawn-and-wait of a trivial program with `corral::Command` plainly, into a
-//!    job, and with `umask` (another option that needs the pre-exec hook) — ratios to
-//!    the plain spawn.
+//!    job with all of this machine's cgroups (each joined by a write from the child:
+//!    std's `fork` + hook), into a job that has only a v2 cgroup (what a pure cgroup v2
+//!    machine gives) born in it by `clone3(CLONE_INTO_CGROUP)` and, for comparison,
+//!    joining it by a write, and with `umask` (another option that needs the pre-exec
+//!    hook) — ratios to the plain spawn. Twice: back to back, and after 50 ms of quiet
+//!    before each spawn (untimed), where a cgroup migration costs an RCU grace period.
 //! 3. `empty`: the latency from a member's `_exit` (it reads `CLOCK_MONOTONIC` first) to
 //!    the return of `Job::wait_empty`, of `JobEvents` delivering `JobEmpty`, and of a
 //!    `poll` on the member's pidfd — the same process, one waiter at a time,
@@ -390,9 +394,17 @@ fn bench_terminate(n: usize, rounds: usize) -> Table {
     }
 }
 
-fn bench_spawn(prog: &str, spawns: usize, rounds: usize) -> Table {
+fn bench_spawn(prog: &str, spawns: usize, rounds: usize, pause: Duration) -> Table {
     let job = kill_on_close_job(true);
+    // As on a pure cgroup v2 machine: the job has only its v2 cgroup.
+    let v2_job = Job::builder()
+        .kill_on_close(true)
+        .__testing_v2_only()
+        .create()
+        .expect("create a v2-only job");
     let time = |f: &dyn Fn(Command) -> Command| {
+        // Untimed: a quiet moment before the spawn, as between a tool's spawns.
+        std::thread::sleep(pause);
         let t = Instant::now();
         let mut c = f(Command::new(prog)).spawn().expect("spawn");
         assert!(c.wait().expect("wait").success());
@@ -401,7 +413,18 @@ fn bench_spawn(prog: &str, spawns: usize, rounds: usize) -> Table {
     type V<'a> = (&'a str, Box<dyn Fn(Command) -> Command + 'a>);
     let variants: Vec<V> = vec![
         ("corral spawn", Box::new(|c| c)),
-        ("corral spawn into a job", Box::new(|c| c.job(&job))),
+        (
+            "into a job (every cgroup joined by a write: std fork + hook)",
+            Box::new(|c| c.job(&job)),
+        ),
+        (
+            "into a v2-only job: born in it (clone3)",
+            Box::new(|c| c.job(&v2_job)),
+        ),
+        (
+            "into a v2-only job: joins by a write (std fork + hook)",
+            Box::new(|c| c.job(&v2_job).__through_std_for_testing()),
+        ),
         (
             "corral spawn + umask (hook, no job)",
             Box::new(|c| c.umask(0o022)),
@@ -419,7 +442,14 @@ fn bench_spawn(prog: &str, spawns: usize, rounds: usize) -> Table {
         }
     }
     Table {
-        title: format!("Spawn and wait for {prog} ({spawns} spawns × {rounds} rounds, per spawn)"),
+        title: if pause.is_zero() {
+            format!("Spawn and wait for {prog}, back to back ({spawns} spawns × {rounds} rounds, per spawn)")
+        } else {
+            format!(
+                "Spawn and wait for {prog} after {} ms of quiet each ({spawns} spawns × {rounds} rounds, per spawn)",
+                pause.as_millis()
+            )
+        },
         unit: "µs",
         rows: variants
             .iter()
@@ -567,7 +597,17 @@ fn main() -> ExitCode {
         tables.push(t);
     }
     if want("spawn") {
-        let t = bench_spawn(&prog, spawns, rounds);
+        let t = bench_spawn(&prog, spawns, rounds, Duration::ZERO);
+        t.print(0);
+        tables.push(t);
+        // The cgroup migration's price after a pause (an RCU grace period), as a tool
+        // spawning now and then pays it.
+        let t = bench_spawn(
+            &prog,
+            (spawns / 10).max(1),
+            rounds,
+            Duration::from_millis(50),
+        );
         t.print(0);
         tables.push(t);
     }

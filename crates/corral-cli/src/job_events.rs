@@ -186,7 +186,9 @@ impl RunEvents {
                 Err(_) => return,
             }
         };
-        let grace = Duration::from_secs(1);
+        // Bounds for a printer that lags (a loaded machine); events normally arrive
+        // within milliseconds, and nothing waits once they have.
+        let grace = Duration::from_secs(5);
         until(Instant::now() + grace, &|ev| {
             *ev == JobEvent::JobEmpty || (ev.pid() == Some(main) && ev.status().is_some())
         });

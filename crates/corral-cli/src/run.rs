@@ -109,7 +109,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "NAME")]
     pub job: Option<String>,
     /// Report (with --events) when the job's memory reaches SIZE; nothing is killed
-    /// (Windows: notification limits). Sampled every 5-50 ms.
+    /// (Windows: notification limits). Exact on cgroup v1 (a kernel memory threshold),
+    /// else sampled every 5-50 ms.
     #[arg(long, value_name = "SIZE", requires = "events")]
     pub notify_memory: Option<String>,
     /// Report (with --events) when the job has used TIME of CPU; nothing is killed.

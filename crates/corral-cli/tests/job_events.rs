@@ -253,3 +253,69 @@ fn run_events_without_a_cgroup_uses_a_kill_on_close_fallback_job() {
         );
     }
 }
+
+/// Nested jobs: an outer job with a 64 MiB limit (watched here) runs `corral run
+/// --events` (an inner job below it, no limit of its own), whose member allocates
+/// 200 MiB. The outer job's limit is hit and the inner job's member is OOM-killed: the
+/// outer job reports `MemoryLimit`; the inner one reports the `oom-kill` of its member
+/// but no `memory-limit` — its own limit was never hit (v1: the kernel signals an OOM to
+/// the whole subtree and marks it `under_oom`; v2: `memory.events` counts the subtree).
+#[test]
+fn nested_job_reports_only_its_own_limit_hits() {
+    integration::require_root!("creates cgroups");
+    use corral::{Job, JobEvent, JobLimits};
+    let limits = JobLimits::new().job_memory(64 << 20);
+    let outer = match Job::create_with_limits(Some(&unique_name("outer")), &limits) {
+        Ok(j) => integration::cgroups::JobGuard::new(j),
+        Err(e) if e.kind() == corral::ErrorKind::Unsupported => {
+            integration::print_skip(&format!("no job memory limit here: {e}"));
+            return;
+        }
+        Err(e) => panic!("create the outer job: {e}"),
+    };
+    let mut events = outer.events().expect("watch the outer job");
+    let mut inner = corral::Command::new(env!("CARGO_BIN_EXE_corral"))
+        .args(["run", "--events", "--json", "--"])
+        .arg(testbin_path())
+        .args(["--alloc-mb", "200"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .job(&outer)
+        .spawn()
+        .expect("spawn corral into the outer job");
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut inner.take_stderr().unwrap(), &mut err).unwrap();
+    let st = inner.wait().unwrap();
+    assert_ne!(st.code(), Some(0), "{err}");
+    let inner_evs: Vec<Value> = err
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|v: &Value| v.get("event").is_some())
+        .collect();
+    assert!(
+        inner_evs.iter().any(|e| e["event"] == "oom-kill"),
+        "inner: {err}"
+    );
+    assert!(
+        !inner_evs.iter().any(|e| e["event"] == "memory-limit"),
+        "inner: {err}"
+    );
+    let mut outer_evs = Vec::new();
+    while let Some(e) = events
+        .next_timeout(Some(Duration::from_secs(5)))
+        .expect("outer events")
+    {
+        let done = e == JobEvent::JobEmpty;
+        outer_evs.push(e);
+        if done {
+            break;
+        }
+    }
+    assert!(
+        outer_evs
+            .iter()
+            .any(|e| matches!(e, JobEvent::MemoryLimit { count } if *count >= 1)),
+        "outer: {outer_evs:?}; inner: {err}"
+    );
+}

@@ -87,6 +87,8 @@ pub(crate) struct Options {
     /// Where a breakaway child goes, resolved at spawn time (`None`: the caller is in no
     /// job, nothing to leave).
     pub(crate) breakaway_to: Option<imp::JobSpawn>,
+    /// Spawn through std even where the backend has its own way (benchmarks).
+    pub(crate) through_std: bool,
     pub(crate) stdin_set: bool,
     pub(crate) stdout_set: bool,
     pub(crate) stderr_set: bool,
@@ -448,6 +450,16 @@ impl Command {
         if self.opts.affinity.is_none() {
             self.opts.affinity = cpus;
         }
+        self
+    }
+
+    /// Testing and benchmarks only: spawns through `std::process::Command` even where
+    /// the backend has a way of its own (Linux: a child joins its job by writing to
+    /// `cgroup.procs` instead of being born in the job's v2 cgroup). Not part of the
+    /// stable API.
+    #[doc(hidden)]
+    pub fn __through_std_for_testing(mut self) -> Command {
+        self.opts.through_std = true;
         self
     }
 

@@ -389,8 +389,10 @@ impl Job {
     ///
     /// # Platform-specific behavior
     ///
-    /// Linux: a thread of this process, see [`JobNotificationLimits`](crate::JobNotificationLimits)
-    /// for what is exact and what is sampled. Windows: not implemented yet.
+    /// Linux: a thread of this process, woken by the kernel for the job memory on cgroup
+    /// v1 (a memory threshold) and sampling otherwise, see
+    /// [`JobNotificationLimits`](crate::JobNotificationLimits) for what is exact and what
+    /// is sampled. Windows: not implemented yet (the same thread samples).
     pub fn set_notification_limits(&mut self, limits: &crate::JobNotificationLimits) -> Result<()> {
         limits.validate()?;
         self.notifier = None;

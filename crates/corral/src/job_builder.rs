@@ -24,6 +24,7 @@ pub struct JobBuilder {
     limits: Option<JobLimits>,
     testing: Option<(bool, bool)>,
     fallback: bool,
+    v2_only: bool,
 }
 
 impl Job {
@@ -89,6 +90,15 @@ impl JobBuilder {
         self
     }
 
+    /// Testing and benchmarks only: the job's cgroups in the v2 hierarchy alone, as on
+    /// a pure cgroup v2 machine (Linux; `Unsupported` elsewhere). Not part of the stable
+    /// API.
+    #[doc(hidden)]
+    pub fn __testing_v2_only(mut self) -> JobBuilder {
+        self.v2_only = true;
+        self
+    }
+
     /// Creates the job.
     ///
     /// # Errors
@@ -106,6 +116,8 @@ impl JobBuilder {
         let (use_v2, use_kill) = self.testing.unwrap_or((true, true));
         let inner = if self.fallback {
             imp::Job::create_fallback(name)?
+        } else if self.v2_only {
+            imp::Job::create_v2_only(name)?
         } else {
             imp::Job::create_with(name, use_v2, use_kill)?
         };

@@ -337,15 +337,16 @@ impl JobLimits {
 ///
 /// # Platform-specific behavior
 ///
-/// Linux has no kernel notification for these on cgroup v2 (v1 memory thresholds through
-/// `cgroup.event_control` exist but are not used yet), so a thread of the process holding
-/// the handle watches, while the handle lives:
+/// A thread of the process holding the handle watches, while the handle lives. It sleeps
+/// in `poll` and wakes for the kernel's notification where there is one (a cgroup v1
+/// memory threshold), else to sample:
 ///
 /// | limit | read from | precision |
 /// |---|---|---|
-/// | [`job_memory`](Self::job_memory) | v2 `memory.current` / v1 `memory.usage_in_bytes` (page cache included) | best-effort: sampled every 5 ms, backing off to 50 ms while nothing changes; a spike shorter than that can be missed |
+/// | [`job_memory`](Self::job_memory), cgroup v1 | a memory threshold on `memory.usage_in_bytes` (page cache included) registered through `cgroup.event_control`: the kernel signals an eventfd at each crossing | exact: the kernel compares the usage with the threshold every 128 pages charged or uncharged on a CPU, so a spike that goes more than 512 KiB (plus the per-CPU charge batch, 256 KiB) over the limit is never missed; the thread wakes at once |
+/// | [`job_memory`](Self::job_memory), cgroup v2 | `memory.current` (page cache included) | best-effort: v2 has no threshold notification (`memory.events` reports only the `memory.high`/`memory.max` boundaries), so it is sampled every 5 ms, backing off to 50 ms while nothing changes; a spike shorter than that can be missed |
 /// | [`job_cpu_time`](Self::job_cpu_time) | v2 `cpu.stat usage_usec` / v1 `cpuacct.usage`, counted from the call | as [`JobLimits::job_cpu_time`]: the thread sleeps until the earliest moment the time could be used up |
-/// | [`io_read_bytes`](Self::io_read_bytes) / [`io_write_bytes`](Self::io_write_bytes) | v2 `io.stat` / v1 `blkio.throttle.io_service_bytes_recursive` (block I/O, counted since the job was created) | best-effort, sampled as memory |
+/// | [`io_read_bytes`](Self::io_read_bytes) / [`io_write_bytes`](Self::io_write_bytes) | v2 `io.stat` / v1 `blkio.throttle.io_service_bytes_recursive` (block I/O, counted since the job was created) | best-effort: no kernel notification exists, sampled as v2 memory |
 #[non_exhaustive]
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobNotificationLimits {
@@ -440,11 +441,24 @@ impl NotificationLimit {
     }
 }
 
+/// Why the notification thread's sleep ([`imp::NotifyWait::wait`]) ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum NotifyWake {
+    /// The [`Notifier`] is dropped, or the job is gone: the thread ends.
+    Stop,
+    /// The timeout passed (or a signal interrupted the sleep).
+    Timeout,
+    /// The kernel says the job's memory usage crossed the job memory notification limit.
+    /// Only backends with kernel memory thresholds (Linux, cgroup v1) produce it.
+    #[allow(dead_code)]
+    Memory,
+}
+
 /// The notification-limit watcher: a thread that reports (never kills) when the job
 /// crosses a [`JobNotificationLimits`] value. Stops when dropped.
 #[derive(Debug)]
 pub(crate) struct Notifier {
-    stop: Option<mpsc::Sender<()>>,
+    stop: imp::NotifyStop,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
@@ -470,10 +484,10 @@ impl Notifier {
                 .map_err(|_| unsupported(NotificationLimit::JobCpuTime, "no CPU usage counter"))?,
             None => Duration::ZERO,
         };
-        let sampled = limits.job_memory.is_some()
+        let read = limits.job_memory.is_some()
             || limits.io_read_bytes.is_some()
             || limits.io_write_bytes.is_some();
-        if sampled {
+        if read {
             let a = view.accounting()?;
             if limits.job_memory.is_some() && a.memory.is_none() {
                 return Err(unsupported(
@@ -494,8 +508,11 @@ impl Notifier {
                 ));
             }
         }
+        // Registered before the first look at the usage: no crossing in between is lost.
+        let mut wait = imp::NotifyWait::new(&view, limits.job_memory)?;
+        let stop = wait.stopper();
+        let memory_exact = wait.memory_exact();
         let limits = limits.clone();
-        let (tx, rx) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("corral-job-notify".into())
             .spawn(move || {
@@ -516,9 +533,18 @@ impl Notifier {
                 .collect();
                 let mut sample = SAMPLE_MIN;
                 let mut last = None;
+                // The first look reads everything (the job may be over a limit already);
+                // later ones only what the kernel does not report.
+                let mut first = true;
+                let mut memory_crossed = false;
                 loop {
-                    let sampling = pending.iter().any(|l| *l != NotificationLimit::JobCpuTime);
-                    let acc = if sampling {
+                    let sampled = |l: &NotificationLimit| match l {
+                        NotificationLimit::JobCpuTime => false,
+                        NotificationLimit::JobMemory => !memory_exact,
+                        _ => true,
+                    };
+                    let sampling = pending.iter().any(sampled);
+                    let acc = if sampling || first {
                         match view.accounting() {
                             Ok(a) => Some(a),
                             Err(_) => return,
@@ -526,6 +552,7 @@ impl Notifier {
                     } else {
                         None
                     };
+                    first = false;
                     let used = if pending.contains(&NotificationLimit::JobCpuTime) {
                         match view.cpu_usage() {
                             Ok(u) => Some(u.saturating_sub(base)),
@@ -538,7 +565,7 @@ impl Notifier {
                         let a = acc.as_ref();
                         match l {
                             NotificationLimit::JobMemory => {
-                                a.and_then(|a| a.memory) >= limits.job_memory
+                                memory_crossed || a.and_then(|a| a.memory) >= limits.job_memory
                             }
                             NotificationLimit::IoReadBytes => {
                                 a.and_then(|a| a.read_bytes) >= limits.io_read_bytes
@@ -568,20 +595,22 @@ impl Notifier {
                         SAMPLE_MIN
                     };
                     last = now;
-                    let mut nap = if sampling { sample } else { Duration::MAX };
+                    let mut nap = pending.iter().any(sampled).then_some(sample);
                     if let (Some(u), Some(t)) = (used, limits.job_cpu_time) {
                         let cores = view.cpu_capacity().max(0.001);
-                        nap = nap.min(t.saturating_sub(u).div_f64(cores).max(MIN_NAP));
+                        let cpu = t.saturating_sub(u).div_f64(cores).max(MIN_NAP);
+                        nap = Some(nap.map_or(cpu, |n| n.min(cpu)));
                     }
-                    match rx.recv_timeout(nap) {
-                        Err(mpsc::RecvTimeoutError::Timeout) => {}
-                        _ => return,
+                    match wait.wait(nap) {
+                        NotifyWake::Timeout => {}
+                        NotifyWake::Memory => memory_crossed = true,
+                        NotifyWake::Stop => return,
                     }
                 }
             })
             .map_err(|e| Error::from_io("start job notification watcher", e))?;
         Ok(Notifier {
-            stop: Some(tx),
+            stop,
             thread: Some(thread),
         })
     }
@@ -589,7 +618,7 @@ impl Notifier {
 
 impl Drop for Notifier {
     fn drop(&mut self) {
-        drop(self.stop.take());
+        self.stop.stop();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }

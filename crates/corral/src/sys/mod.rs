@@ -19,3 +19,8 @@ pub(crate) use windows as imp;
 pub(crate) mod unsupported;
 #[cfg(any(not(any(target_os = "linux", windows)), feature = "force-unsupported"))]
 pub(crate) use unsupported as imp;
+
+/// The notification thread's channel sleep, for the backends without kernel memory
+/// thresholds.
+#[cfg(any(not(target_os = "linux"), feature = "force-unsupported"))]
+mod notify_channel;

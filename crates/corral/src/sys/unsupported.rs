@@ -9,6 +9,8 @@ use crate::info::*;
 use crate::snapshot::{FieldSet, Filter, ProcessInfo};
 use crate::{Error, ErrorKind, Pid, Result};
 
+pub(crate) use super::notify_channel::{NotifyStop, NotifyWait};
+
 fn unsupported<T>(op: &'static str) -> Result<T> {
     Err(Error::new(ErrorKind::Unsupported, op)
         .with_detail("corral has no backend for this platform"))
@@ -445,6 +447,9 @@ impl Job {
         unsupported("create job")
     }
     pub(crate) fn create_with(_: Option<&str>, _: bool, _: bool) -> Result<Job> {
+        unsupported("create job")
+    }
+    pub(crate) fn create_v2_only(_: Option<&str>) -> Result<Job> {
         unsupported("create job")
     }
     pub(crate) fn create_fallback(_: Option<&str>) -> Result<Job> {

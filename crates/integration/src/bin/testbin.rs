@@ -58,7 +58,9 @@
 //! # After the ready line
 //!
 //! In this order: `--stop-self` raises SIGSTOP; `--exit CODE` exits with `CODE`;
-//! `--exit-on-stdin-eof` exits 0 once stdin reaches end of file (watched by a thread);
+//! `--spike-on-stdin MB` reads stdin line by line and for each line maps `MB` MiB, touches
+//! every page and unmaps it at once, then prints `spiked us=<µs it took>` (exits 0 at end
+//! of file); `--exit-on-stdin-eof` exits 0 once stdin reaches end of file (watched by a thread);
 //! `--fork-bomb-ms N` forks for `N` ms (each new process forks too and then sleeps, with
 //! `PR_SET_PDEATHSIG` so the tree dies with its root; it stops at EAGAIN or once
 //! `--fork-bomb-max M` processes, 256 by default, were forked in all); `--sleep-ms N` exits 0
@@ -99,6 +101,51 @@ struct FileOp {
     seek: Option<u64>,
 }
 
+/// `--spike-on-stdin MB`: for each line on stdin, maps `MB` MiB, touches every page,
+/// unmaps it at once and prints `spiked us=<µs from the map to the end of the unmap>`;
+/// exits 0 at end of file.
+fn spike_on_stdin(mb: usize) -> ! {
+    let len = mb * 1024 * 1024;
+    let page = rustix::param::page_size();
+    let mut line = String::new();
+    let mut stdin = BufReader::new(std::io::stdin().lock());
+    loop {
+        line.clear();
+        match stdin.read_line(&mut line) {
+            Ok(0) | Err(_) => std::process::exit(0),
+            Ok(_) => {}
+        }
+        let t = Instant::now();
+        // SAFETY: a fresh private anonymous mapping, only written through raw pointers
+        // inside it, unmapped right after.
+        unsafe {
+            let addr = libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            );
+            if addr == libc::MAP_FAILED {
+                setup_error(&format!(
+                    "mmap for --spike-on-stdin: {}",
+                    std::io::Error::last_os_error()
+                ));
+            }
+            // Huge pages where the kernel has them: a 2 MiB fault each, a short spike.
+            libc::madvise(addr, len, libc::MADV_HUGEPAGE);
+            for i in (0..len).step_by(page) {
+                std::ptr::write_volatile(addr.cast::<u8>().add(i), 1);
+            }
+            libc::munmap(addr, len);
+        }
+        let us = t.elapsed().as_micros();
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "spiked us={us}").and_then(|()| out.flush());
+    }
+}
+
 /// Everything the command line asked for.
 #[derive(Debug, Default)]
 struct Config {
@@ -131,6 +178,7 @@ struct Config {
     exit: Option<i32>,
     sleep_ms: Option<u64>,
     exit_on_stdin_eof: bool,
+    spike_on_stdin_mb: usize,
     cat: bool,
     spew_stderr: Option<usize>,
     burn: bool,
@@ -248,6 +296,7 @@ fn parse_args(args: Vec<OsString>) -> Config {
             "--exit" => cfg.exit = Some(number(&mut it, flag)),
             "--sleep-ms" => cfg.sleep_ms = Some(number(&mut it, flag)),
             "--exit-on-stdin-eof" => cfg.exit_on_stdin_eof = true,
+            "--spike-on-stdin" => cfg.spike_on_stdin_mb = number(&mut it, flag),
             "--cat" => cfg.cat = true,
             "--spew-stderr" => cfg.spew_stderr = Some(number(&mut it, flag)),
             "--burn" => cfg.burn = true,
@@ -952,6 +1001,9 @@ fn main() {
     }
     if let Some(code) = cfg.exit {
         std::process::exit(code);
+    }
+    if cfg.spike_on_stdin_mb > 0 {
+        spike_on_stdin(cfg.spike_on_stdin_mb);
     }
     if cfg.exit_on_stdin_eof {
         std::thread::Builder::new()

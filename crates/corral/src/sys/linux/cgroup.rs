@@ -76,6 +76,9 @@ pub(crate) struct Job {
 #[derive(Debug, Clone)]
 pub(crate) struct JobSpawn {
     pub(crate) procs: Vec<PathBuf>,
+    /// The cgroup v2 directory among them: a child can be born there (`CLONE_INTO_CGROUP`)
+    /// instead of writing itself into its `cgroup.procs`.
+    pub(crate) v2_dir: Option<PathBuf>,
     pub(crate) fallback: Option<std::sync::Arc<super::job_fallback::Shared>>,
 }
 
@@ -237,7 +240,7 @@ pub(crate) fn event_value<'a>(buf: &'a [u8], key: &[u8]) -> Option<&'a [u8]> {
     })
 }
 
-fn timespec(d: Duration) -> Timespec {
+pub(crate) fn timespec(d: Duration) -> Timespec {
     Timespec {
         tv_sec: d.as_secs().min(i64::MAX as u64) as _,
         tv_nsec: d.subsec_nanos() as _,
@@ -428,20 +431,19 @@ pub(crate) fn capabilities() -> Capabilities {
 
 impl Job {
     /// Creates `corral-<name>` in every usable hierarchy, optionally leaving out the v2
-    /// hierarchy or `cgroup.kill`, so tests can run the fallbacks of older or v1-only
-    /// machines on any machine. "No hierarchy has room for a job" (none mounted, or every
+    /// hierarchy, the v1 hierarchies or `cgroup.kill`, so tests and benchmarks can run
+    /// the paths of older, v1-only or pure-v2 machines on any machine. "No hierarchy has room for a job" (none mounted, or every
     /// `mkdir` refused with `EACCES`/`EPERM`/`EROFS`, or read-only) is told apart as
     /// `Ok(Err(_))`: that is when a process-group job stands in.
     pub(crate) fn create_or_no_place(
         name: Option<&str>,
         use_v2: bool,
+        use_v1: bool,
         use_kill: bool,
     ) -> Result<Result<Job>> {
         let op = "create job";
         let mut hs = discover()?;
-        if !use_v2 {
-            hs.retain(|h| !h.v2);
-        }
+        hs.retain(|h| if h.v2 { use_v2 } else { use_v1 });
         let generated = name.is_none();
         for _ in 0..8 {
             let name = name.map_or_else(unique_name, str::to_owned);
@@ -605,6 +607,7 @@ impl Job {
                 .iter()
                 .map(|d| d.path.join("cgroup.procs"))
                 .collect(),
+            v2_dir: self.dirs.iter().find(|d| d.v2).map(|d| d.path.clone()),
             fallback: None,
         }
     }
@@ -974,6 +977,7 @@ pub(crate) fn breakaway_target() -> Result<Option<JobSpawn>> {
     let name = &job_dir[JOB_PREFIX.len()..];
     let mut allowed = false;
     let mut procs = Vec::new();
+    let mut v2_dir = None;
     for h in &hs {
         if h.own_cg.rsplit('/').next() != Some(job_dir.as_str()) {
             continue;
@@ -991,6 +995,9 @@ pub(crate) fn breakaway_target() -> Result<Option<JobSpawn>> {
             })?;
         allowed |= breakaway_mark(&h.own_dir).map_err(|e| io_err(op, &h.own_dir, e))?;
         procs.push(parent.join("cgroup.procs"));
+        if h.v2 {
+            v2_dir = Some(parent.to_owned());
+        }
     }
     if !allowed {
         return Err(Error::new(ErrorKind::AccessDenied, op).with_detail(format!(
@@ -1000,6 +1007,7 @@ pub(crate) fn breakaway_target() -> Result<Option<JobSpawn>> {
     }
     Ok(Some(JobSpawn {
         procs,
+        v2_dir,
         fallback: None,
     }))
 }

@@ -111,6 +111,18 @@ impl Job {
         self.dirs.iter().find(|d| !d.v2 && has(d, ctl))
     }
 
+    /// The v1 memory cgroup, when the job's memory is counted there (no v2 `memory.stat`,
+    /// as in `accounting`).
+    pub(crate) fn v1_memory_dir(&self) -> Option<&Path> {
+        if self
+            .v2_dir()
+            .is_some_and(|d| d.path.join("memory.stat").exists())
+        {
+            return None;
+        }
+        self.v1_dir("memory").map(|d| d.path.as_path())
+    }
+
     /// The v2 cgroup, if the caller's v2 cgroup offers `ctl` (not necessarily enabled).
     fn v2_offers(&self, ctl: &str) -> Option<&Dir> {
         let d = self.v2_dir()?;
@@ -852,6 +864,11 @@ impl JobView {
     }
     pub(crate) fn accounting(&self) -> Result<JobAccounting> {
         self.0.accounting()
+    }
+    /// The v1 memory cgroup, when the job's memory is counted there (as `accounting`
+    /// reads it: no v2 memory controller).
+    pub(crate) fn v1_memory_dir(&self) -> Option<&Path> {
+        self.0.v1_memory_dir()
     }
 }
 

@@ -43,7 +43,21 @@ impl Job {
     }
 
     pub(crate) fn create_with(name: Option<&str>, use_v2: bool, use_kill: bool) -> Result<Job> {
-        match cgroup::Job::create_or_no_place(name, use_v2, use_kill)? {
+        Job::create_layout(name, use_v2, true, use_kill)
+    }
+
+    /// A job in the v2 hierarchy only, as on a pure cgroup v2 machine (benchmarks).
+    pub(crate) fn create_v2_only(name: Option<&str>) -> Result<Job> {
+        Job::create_layout(name, true, false, true)
+    }
+
+    fn create_layout(
+        name: Option<&str>,
+        use_v2: bool,
+        use_v1: bool,
+        use_kill: bool,
+    ) -> Result<Job> {
+        match cgroup::Job::create_or_no_place(name, use_v2, use_v1, use_kill)? {
             Ok(j) => Ok(Job::Cgroup(j)),
             Err(_) => {
                 if let Some(n) = name {
@@ -123,6 +137,7 @@ impl Job {
             Job::Cgroup(j) => j.spawn_target(),
             Job::Fallback(j) => JobSpawn {
                 procs: Vec::new(),
+                v2_dir: None,
                 fallback: Some(j.shared()),
             },
         }
@@ -180,6 +195,20 @@ impl JobView {
         match self {
             JobView::Cgroup(v) => v.accounting(),
             JobView::Fallback(s) => s.accounting(),
+        }
+    }
+    /// A kernel notification of the job's memory usage crossing `bytes` (cgroup v1
+    /// memory thresholds); `None` where there is none (v2, the fallback).
+    pub(crate) fn memory_threshold(
+        &self,
+        bytes: u64,
+    ) -> Result<Option<super::job_notify::Threshold>> {
+        match self {
+            JobView::Cgroup(v) => match v.v1_memory_dir() {
+                Some(d) => super::job_notify::register_threshold(d, bytes),
+                None => Ok(None),
+            },
+            JobView::Fallback(_) => Ok(None),
         }
     }
 }

@@ -5,7 +5,7 @@
 //! wake-ups.
 
 use std::collections::{HashMap, VecDeque};
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -86,6 +86,16 @@ pub(crate) struct JobWatch {
     populated: bool,
     frozen: bool,
     memory: Option<Notifier>,
+    /// v2 `memory.events.local` (Linux 5.2+; not polled: each of its changes changes
+    /// `memory.events` too): the hits of this job's own limit, not of nested jobs'.
+    memory_local: Option<Notifier>,
+    /// v1 `memory.failcnt` and `memory.memsw.failcnt`: hits of this job's own limits
+    /// (not notified; re-read at each wake-up).
+    failcnt: Vec<Notifier>,
+    mem_fail: u64,
+    /// v1: the memory cgroup, and whether its OOM eventfd fired since the last read.
+    v1_memory: Option<PathBuf>,
+    oom_fired: bool,
     mem_max: u64,
     mem_oom: u64,
     mem_oom_kill: u64,
@@ -146,6 +156,10 @@ impl JobWatch {
         if let Some(n) = &memory {
             add(n.fd.as_fd(), T_MEMORY, epoll::EventFlags::PRI)?;
         }
+        let memory_local = memory
+            .as_ref()
+            .and(v2.as_ref())
+            .and_then(|d| Notifier::open(d.join("memory.events.local")));
         let v1 = |ctl: &str| {
             job.dirs()
                 .iter()
@@ -171,7 +185,18 @@ impl JobWatch {
         if let Some((efd, _)) = &oom {
             add(efd.as_fd(), T_OOM, epoll::EventFlags::IN)?;
         }
-        let cpu_limit = std::sync::Arc::new(new_eventfd()?);
+        let v1_memory = match (&memory, v1("memory")) {
+            (None, Some(d)) => Some(d),
+            _ => None,
+        };
+        let failcnt: Vec<Notifier> = match (&memory, v1("memory")) {
+            (None, Some(d)) => ["memory.failcnt", "memory.memsw.failcnt"]
+                .iter()
+                .filter_map(|f| Notifier::open(d.join(f)))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let cpu_limit = std::sync::Arc::new(super::job_notify::eventfd(OP)?);
         add(cpu_limit.as_fd(), T_CPU_LIMIT, epoll::EventFlags::IN)?;
         let mut w = JobWatch {
             epoll: ep,
@@ -181,6 +206,11 @@ impl JobWatch {
             populated: false,
             frozen: false,
             memory,
+            memory_local,
+            failcnt,
+            mem_fail: 0,
+            v1_memory,
+            oom_fired: false,
             mem_max: 0,
             mem_oom: 0,
             mem_oom_kill: 0,
@@ -294,6 +324,7 @@ impl JobWatch {
                             let mut b = [0u8; 8];
                             let _ = rustix::io::read(efd, &mut b);
                         }
+                        self.oom_fired = true;
                         counters = true;
                     }
                     t if t & T_LINGER != 0 => {
@@ -355,11 +386,12 @@ impl JobWatch {
         }
         if let Some(n) = &self.memory {
             n.read(buf)?;
-            let (max, oom, kill) = (
-                counter(buf, b"max"),
-                counter(buf, b"oom"),
-                counter(buf, b"oom_kill"),
-            );
+            let mut local = Vec::new();
+            if let Some(l) = &self.memory_local {
+                l.read(&mut local)?;
+            }
+            let (max, oom, kill) =
+                v2_memory_counters(buf, self.memory_local.as_ref().map(|_| &local[..]));
             if report {
                 let hits = max.saturating_sub(self.mem_max) + oom.saturating_sub(self.mem_oom);
                 if hits > 0 {
@@ -373,21 +405,33 @@ impl JobWatch {
             }
             (self.mem_max, self.mem_oom, self.mem_oom_kill) = (max, oom, kill);
         }
+        if self.v1_memory.is_some() {
+            // v1: the limit hits of this very cgroup (see the events table in
+            // `crate::job_events`).
+            let mut fails = 0u64;
+            for n in &self.failcnt {
+                n.read(buf)?;
+                fails += super::parse::parse_u64(super::parse::text::trim(buf)).unwrap_or(0);
+            }
+            let own_oom = std::mem::take(&mut self.oom_fired)
+                && self.v1_memory.as_deref().is_some_and(v1_limit_reached);
+            if report && (fails > self.mem_fail || own_oom) {
+                self.queue.push_back(JobEvent::MemoryLimit {
+                    count: (fails - self.mem_fail.min(fails)).max(1),
+                });
+            }
+            self.mem_fail = fails;
+        }
         if let Some((_, n)) = &self.oom {
             n.read(buf)?;
+            // The eventfd fired (an OOM of this cgroup or of an ancestor, which notifies
+            // its whole subtree) or this is another wake-up: the limit hits are counted
+            // above, the kills here.
             let kill = counter(buf, b"oom_kill");
-            let under = counter(buf, b"under_oom");
-            if report {
-                // The eventfd fired (or this is another wake-up): an OOM happened if the
-                // kill count rose or the group is under OOM now.
-                if kill > self.mem_oom_kill || under > 0 {
-                    self.queue.push_back(JobEvent::MemoryLimit { count: 1 });
-                }
-                if kill > self.mem_oom_kill {
-                    self.queue.push_back(JobEvent::OomKill {
-                        count: kill - self.mem_oom_kill,
-                    });
-                }
+            if report && kill > self.mem_oom_kill {
+                self.queue.push_back(JobEvent::OomKill {
+                    count: kill - self.mem_oom_kill,
+                });
             }
             self.mem_oom_kill = kill;
         }
@@ -599,15 +643,44 @@ impl JobWatch {
     }
 }
 
-/// A non-blocking, close-on-exec eventfd.
-fn new_eventfd() -> Result<OwnedFd> {
-    // SAFETY: eventfd(2) with flags only; the descriptor is owned right after.
-    let raw = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC | libc::EFD_NONBLOCK) };
-    if raw < 0 {
-        return Err(Error::from_io(OP, std::io::Error::last_os_error()));
-    }
-    // SAFETY: a fresh descriptor nobody else owns.
-    Ok(unsafe { OwnedFd::from_raw_fd(raw) })
+/// The v2 memory counters of a job: (`max`, `oom`, `oom_kill`). The limit hits (`max`,
+/// `oom`) come from `memory.events.local` where the kernel has it (5.2+): `memory.events`
+/// counts them for the whole subtree, so a nested job hitting its own limit would read
+/// as this job hitting its limit. The kills come from `memory.events`: every member
+/// killed, also inside a nested job (the local file counts only the victims that were in
+/// this very cgroup).
+fn v2_memory_counters(events: &[u8], local: Option<&[u8]>) -> (u64, u64, u64) {
+    let own = local.unwrap_or(events);
+    (
+        counter(own, b"max"),
+        counter(own, b"oom"),
+        counter(events, b"oom_kill"),
+    )
+}
+
+/// v1: whether the memory cgroup `dir` ever reached its own limit (the usage watermark,
+/// `max_usage_in_bytes`, at the limit, of memory or of memory + swap). An OOM eventfd
+/// signal is this cgroup's own OOM then, not only an enclosing cgroup's (the kernel
+/// signals an OOM to the whole subtree).
+fn v1_limit_reached(dir: &Path) -> bool {
+    let num = |f: &str| {
+        read_text(&dir.join(f))
+            .ok()
+            .and_then(|b| super::parse::parse_u64(super::parse::text::trim(&b)))
+    };
+    [
+        ("memory.max_usage_in_bytes", "memory.limit_in_bytes"),
+        (
+            "memory.memsw.max_usage_in_bytes",
+            "memory.memsw.limit_in_bytes",
+        ),
+    ]
+    .iter()
+    .any(|(peak, limit)| match (num(peak), num(limit)) {
+        // A limit near PAGE_COUNTER_MAX is no limit.
+        (Some(p), Some(l)) => l < 1 << 62 && p >= l,
+        _ => false,
+    })
 }
 
 /// v1: an eventfd the kernel signals when the memory cgroup `dir` runs out of memory
@@ -616,7 +689,7 @@ fn register_oom(dir: &Path) -> Result<Option<(OwnedFd, Notifier)>> {
     let Some(ctl) = Notifier::open(dir.join("memory.oom_control")) else {
         return Ok(None);
     };
-    let efd = new_eventfd()?;
+    let efd = super::job_notify::eventfd(OP)?;
     let line = format!("{} {}", efd.as_raw_fd(), ctl.fd.as_raw_fd());
     let p = dir.join("cgroup.event_control");
     match std::fs::write(&p, line) {
@@ -624,5 +697,21 @@ fn register_oom(dir: &Path) -> Result<Option<(OwnedFd, Notifier)>> {
         // No event_control (cgroup v1 on a kernel built without it): no OOM events.
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(io_err(&p, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn v2_limit_hits_are_the_jobs_own() {
+        // A nested job hit its limit 4 times and one of its members was OOM-killed; this
+        // job hit its own limit once.
+        let events = b"low 0\nhigh 0\nmax 5\noom 1\noom_kill 1\noom_group_kill 0\n";
+        let local = b"low 0\nhigh 0\nmax 1\noom 0\noom_kill 0\noom_group_kill 0\n";
+        assert_eq!(v2_memory_counters(events, Some(local)), (1, 0, 1));
+        // Kernels before 5.2: memory.events only.
+        assert_eq!(v2_memory_counters(events, None), (5, 1, 1));
     }
 }

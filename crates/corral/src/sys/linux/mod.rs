@@ -1,6 +1,7 @@
 //! The Linux backend: procfs readers, pidfd identity, cgroups.
 
 mod cgroup;
+mod child;
 mod connector;
 mod control;
 mod fields;
@@ -9,6 +10,7 @@ mod job_events;
 mod job_fallback;
 mod job_fallback_guard;
 mod job_guard;
+mod job_notify;
 pub(crate) mod parse;
 pub(crate) mod proc;
 mod process;
@@ -29,6 +31,7 @@ pub(crate) use control::wait_many;
 pub(crate) fn request_stop(h: &Handle, sig: crate::Signal) -> Result<()> {
     h.send_signal(sig)
 }
+pub(crate) use child::SpawnedChild;
 pub(crate) use fields::{account, group_id, total_memory, uptime, user_id, username as user_name};
 pub(crate) use fields::{linux_policy, resource as fields_resource};
 pub(crate) use job::{
@@ -36,12 +39,13 @@ pub(crate) use job::{
     JobWatch,
 };
 pub(crate) use job_guard::JobGuard;
+pub(crate) use job_notify::{NotifyStop, NotifyWait};
 pub(crate) use proc::{boot_time_secs, open_fd_count, raise_fd_limit};
 pub(crate) use process::Handle;
 pub(crate) use snapshot::snapshot;
 pub(crate) use spawn::{
     block_forwarded, exec, exit_status as std_exit_status, forward_signals, push_arg, spawn,
-    ForwardGuard, SpawnedChild,
+    ForwardGuard,
 };
 pub(crate) use system::{
     cpu_freq, cpu_stats, cpu_times_all, load_average, pid_count, swap_memory, topology, users,

@@ -17,13 +17,16 @@
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
+use std::path::Path;
+
+use super::child::{clone_spawn, CloneSpawn, SpawnedChild};
 
 use crate::command::Options;
 use crate::info::{IoClass, Rlimit};
 use crate::{Error, ErrorKind, Result};
 
 /// The steps of the child hook, for error messages.
-const STEPS: [&str; 18] = [
+const STEPS: [&str; 21] = [
     "",
     "create a new session (setsid)",
     "create a new process group (setpgid)",
@@ -42,6 +45,11 @@ const STEPS: [&str; 18] = [
     "join the job (write to its cgroup.procs)",
     "set the scheduling policy of the priority class",
     "leave the job (write to cgroup.procs of the cgroup above it)",
+    // child::STEP_STDIO, STEP_CWD and STEP_EXEC: the last two are explained from the
+    // errno by `Command`.
+    "set up the standard streams (dup2)",
+    "",
+    "",
 ];
 const STEP_TRACE: u8 = 14;
 const STEP_JOB: u8 = 15;
@@ -49,7 +57,7 @@ const STEP_POLICY: u8 = 16;
 const STEP_BREAKAWAY: u8 = 17;
 
 /// Everything the child hook needs, computed before `fork` (no allocation after).
-struct Plan {
+pub(crate) struct Plan {
     setsid: bool,
     setpgid: bool,
     pty_slave: Option<RawFd>,
@@ -103,10 +111,14 @@ impl Plan {
     }
 }
 
+/// Reports a failed step: its number and the errno, five bytes in one `write`.
 fn fail(report: RawFd, step: u8) -> io::Error {
     let e = io::Error::last_os_error();
-    // SAFETY: write(2) of one byte from a stack buffer; async-signal-safe.
-    unsafe { libc::write(report, (&step as *const u8).cast(), 1) };
+    let mut msg = [0u8; 5];
+    msg[0] = step;
+    msg[1..].copy_from_slice(&e.raw_os_error().unwrap_or(0).to_ne_bytes());
+    // SAFETY: write(2) of a stack buffer; async-signal-safe.
+    unsafe { libc::write(report, msg.as_ptr().cast(), msg.len()) };
     e
 }
 
@@ -118,8 +130,11 @@ fn check(r: libc::c_int, report: RawFd, step: u8) -> io::Result<()> {
     }
 }
 
-/// The child side. Only async-signal-safe calls: no allocation, no locks.
-fn child(p: &Plan) -> io::Result<()> {
+/// The child side. Only async-signal-safe calls: no allocation, no locks, and raw
+/// system calls where glibc's wrapper would coordinate with other threads (`setuid` and
+/// friends signal every thread of a multi-threaded process; the child of a raw `clone3`
+/// inherits glibc's idea that there are several).
+pub(crate) fn child(p: &Plan) -> io::Result<()> {
     let r = p.report;
     // SAFETY: raw syscalls on integers and on memory owned by `p` (the whole block),
     // which the forked child has its own copy of.
@@ -214,13 +229,14 @@ fn child(p: &Plan) -> io::Result<()> {
             }
         }
         if let Some(groups) = &p.groups {
-            check(libc::setgroups(groups.len(), groups.as_ptr()), r, 11)?;
+            let rc = libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr());
+            check(rc as libc::c_int, r, 11)?;
         }
         if let Some(g) = p.gid {
-            check(libc::setgid(g), r, 12)?;
+            check(libc::syscall(libc::SYS_setgid, g) as libc::c_int, r, 12)?;
         }
         if let Some(u) = p.uid {
-            check(libc::setuid(u), r, 13)?;
+            check(libc::syscall(libc::SYS_setuid, u) as libc::c_int, r, 13)?;
         }
         if p.trace {
             let rc = libc::ptrace(
@@ -263,8 +279,9 @@ fn rlimit_value(l: Rlimit) -> libc::rlimit64 {
     }
 }
 
-/// Computes the child hook's plan (everything allocated before `fork`).
-fn plan_for(opts: &Options, report: RawFd) -> Result<Plan> {
+/// Computes the child hook's plan (everything allocated before `fork`); `born_in` is a
+/// cgroup the child is created in (its `cgroup.procs` is not written).
+pub(crate) fn plan_for(opts: &Options, report: RawFd, born_in: Option<&Path>) -> Result<Plan> {
     let op = "spawn";
     let affinity = match &opts.affinity {
         None => None,
@@ -308,6 +325,9 @@ fn plan_for(opts: &Options, report: RawFd) -> Result<Plan> {
             "to leave the job (breakaway)"
         };
         for path in &job.procs {
+            if born_in.is_some() && path.parent() == born_in {
+                continue;
+            }
             let fd = rustix::fs::open(
                 path,
                 rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::CLOEXEC,
@@ -352,11 +372,28 @@ fn plan_for(opts: &Options, report: RawFd) -> Result<Plan> {
     Ok(plan)
 }
 
-/// The spawned child as this backend holds it: std's.
-pub(crate) type SpawnedChild = std::process::Child;
+/// The error of a failed spawn: the step the child reported, if any, names what failed.
+fn spawn_error(e: io::Error, failed_step: Option<usize>) -> Error {
+    let op = "spawn";
+    let what = failed_step
+        .and_then(|s| STEPS.get(s))
+        .copied()
+        .filter(|s| !s.is_empty());
+    let step_name = if failed_step == Some(STEP_TRACE as usize) {
+        Some("start suspended (ptrace is not permitted here)")
+    } else {
+        what
+    };
+    match step_name {
+        Some(s) => Error::from_io(op, e).with_detail(format!("could not {s}")),
+        None => Error::from_io(op, e),
+    }
+}
 
 /// Applies `opts` to `cmd` and spawns it; `mask`, if given, holds the signal mask the
-/// child gets (the caller's mask before it blocked signals around the spawn).
+/// child gets (the caller's mask before it blocked signals around the spawn). A spawn
+/// into a job with a cgroup v2 directory is born there (`child::clone_spawn`); any other,
+/// or one the kernel will not clone that way, goes through std.
 pub(crate) fn spawn(
     cmd: &mut std::process::Command,
     spec: &mut crate::command::Spec,
@@ -364,7 +401,6 @@ pub(crate) fn spawn(
     mask: Option<&BlockGuard>,
 ) -> Result<(SpawnedChild, Spawned)> {
     let op = "spawn";
-    spec.apply_stdio(cmd);
     let mut pty_master = None;
     let mut pty_slave_keep = None;
     if opts.pty {
@@ -372,25 +408,67 @@ pub(crate) fn spawn(
             .map_err(|e| Error::from_io(op, e).with_detail("could not open a pseudo-terminal"))?;
         let s = slave.as_raw_fd();
         // The slave becomes stdin/stdout/stderr unless the caller redirected them.
-        let dup = |fd: &OwnedFd| -> io::Result<std::process::Stdio> {
-            Ok(std::process::Stdio::from(fd.try_clone()?))
+        let dup = |fd: &OwnedFd| -> Result<crate::Stdio> {
+            let f = fd.try_clone().map_err(|e| Error::from_io(op, e))?;
+            Ok(crate::Stdio::from(std::fs::File::from(f)))
         };
         if !opts.stdin_set {
-            cmd.stdin(dup(&slave).map_err(|e| Error::from_io(op, e))?);
+            spec.stdin = Some(dup(&slave)?);
         }
         if !opts.stdout_set {
-            cmd.stdout(dup(&slave).map_err(|e| Error::from_io(op, e))?);
+            spec.stdout = Some(dup(&slave)?);
         }
         if !opts.stderr_set {
-            cmd.stderr(dup(&slave).map_err(|e| Error::from_io(op, e))?);
+            spec.stderr = Some(dup(&slave)?);
         }
         pty_master = Some(master);
         pty_slave_keep = Some((slave, s));
     }
+    let spawned = |child| {
+        Ok((
+            child,
+            Spawned {
+                pty_master: pty_master.map(std::fs::File::from),
+            },
+        ))
+    };
+    // Born in the job's v2 cgroup when that is the job's only cgroup (pure cgroup v2):
+    // then no migration is left. With v1 cgroups to join by writes anyway, each write
+    // pays the migration lock as before and the std path measured no slower.
+    let born_in = opts
+        .job
+        .as_ref()
+        .or(opts.breakaway_to.as_ref())
+        .filter(|_| !opts.through_std)
+        .and_then(|j| {
+            let dir = j.v2_dir.as_deref()?;
+            let only_v2 = j.procs.iter().all(|p| p.parent() == Some(dir));
+            only_v2.then(|| dir.to_owned())
+        });
+    if let Some(dir) = &born_in {
+        let (report_r, report_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(|e| Error::from_io(op, e.into()))?;
+        let mut plan = plan_for(opts, report_w.as_raw_fd(), Some(dir))?;
+        plan.pty_slave = pty_slave_keep.as_ref().map(|(_, s)| *s);
+        plan.sigmask = mask.map(|g| g.old);
+        match clone_spawn(spec, &plan, report_w, &report_r, dir) {
+            Ok(CloneSpawn::Spawned(mut child)) => {
+                drop(pty_slave_keep);
+                finish_suspended(opts, &mut child)?;
+                return spawned(child);
+            }
+            Ok(CloneSpawn::Failed(step, e)) => {
+                return Err(spawn_error(e, Some(step as usize)));
+            }
+            Ok(CloneSpawn::Unavailable) => {}
+            Err(e) => return Err(Error::from_io(op, e)),
+        }
+    }
+    spec.apply_stdio(cmd);
     // The step-report pipe: the child writes the number of a failed step.
     let (report_r, report_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| Error::from_io(op, e.into()))?;
-    let mut plan = plan_for(opts, report_w.as_raw_fd())?;
+    let mut plan = plan_for(opts, report_w.as_raw_fd(), None)?;
     plan.pty_slave = pty_slave_keep.as_ref().map(|(_, s)| *s);
     plan.sigmask = mask.map(|g| g.old);
     let fallback = opts.job.as_ref().and_then(|j| j.fallback.clone());
@@ -411,51 +489,37 @@ pub(crate) fn spawn(
         // SAFETY: the hook only makes async-signal-safe calls (see `child`).
         unsafe { cmd.pre_exec(move || child(&plan)) };
     }
-    let spawned = cmd.spawn();
+    let result = cmd.spawn();
     if let Some(f) = &fallback {
-        f.spawned(spawned.as_ref().ok().map(|c| c.id()));
+        f.spawned(result.as_ref().ok().map(|c| c.id()));
     }
     drop(report_w);
     drop(pty_slave_keep);
-    let mut step = [0u8; 1];
+    let mut step = [0u8; 5];
     let failed_step = match rustix::io::read(&report_r, &mut step) {
-        Ok(1) => Some(step[0] as usize),
+        Ok(n) if n >= 1 => Some(step[0] as usize),
         _ => None,
     };
-    let child = match spawned {
-        Ok(c) => c,
-        Err(e) => {
-            let what = failed_step
-                .and_then(|s| STEPS.get(s))
-                .copied()
-                .filter(|s| !s.is_empty());
-            let step_name = if failed_step == Some(STEP_TRACE as usize) {
-                Some("start suspended (ptrace is not permitted here)")
-            } else {
-                what
-            };
-            return Err(match step_name {
-                Some(s) => Error::from_io(op, e).with_detail(format!("could not {s}")),
-                None => Error::from_io(op, e),
-            });
-        }
+    let mut child = match result {
+        Ok(c) => SpawnedChild::from_std(c),
+        Err(e) => return Err(spawn_error(e, failed_step)),
     };
+    finish_suspended(opts, &mut child)?;
+    spawned(child)
+}
+
+/// For a suspended start, holds the child stopped after `exec`; on failure ends (and
+/// reaps) it and says why.
+fn finish_suspended(opts: &Options, child: &mut SpawnedChild) -> Result<()> {
     if opts.suspended {
         if let Err(e) = stop_after_exec(child.id()) {
-            let mut child = child;
             let _ = child.kill();
             let _ = child.wait();
-            return Err(
-                Error::from_io(op, e).with_detail("could not hold the child suspended after exec")
-            );
+            return Err(Error::from_io("spawn", e)
+                .with_detail("could not hold the child suspended after exec"));
         }
     }
-    Ok((
-        child,
-        Spawned {
-            pty_master: pty_master.map(std::fs::File::from),
-        },
-    ))
+    Ok(())
 }
 
 /// The parent side of a suspended start: wait for the post-exec trap, then detach with
@@ -536,7 +600,7 @@ pub(crate) fn exec(
         Ok(p) => p,
         Err(e) => return Error::from_io("exec", e.into()),
     };
-    let plan = plan_for(opts, report_w.as_raw_fd());
+    let plan = plan_for(opts, report_w.as_raw_fd(), None);
     let plan = match plan {
         Ok(p) => p,
         Err(e) => return e,

@@ -157,6 +157,12 @@ impl Job {
         Job::create(name)
     }
 
+    /// Cgroup layouts exist on Linux only.
+    pub(crate) fn create_v2_only(_: Option<&str>) -> Result<Job> {
+        Err(Error::new(ErrorKind::Unsupported, "create job")
+            .with_detail("cgroup hierarchies exist on Linux only"))
+    }
+
     /// Opens the Job Object `corral-<name>`.
     /// The process-group fallback exists on Linux only.
     pub(crate) fn create_fallback(_: Option<&str>) -> Result<Job> {

@@ -23,6 +23,7 @@ mod util;
 use crate::info::*;
 use crate::{Error, ErrorKind, Result};
 
+pub(crate) use super::notify_channel::{NotifyStop, NotifyWait};
 pub(crate) use control::wait_many;
 pub(crate) use gui::{request_stop, window_owner, windows_of};
 pub(crate) use job::{
