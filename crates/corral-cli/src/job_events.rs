@@ -215,17 +215,15 @@ pub fn start_for_run(
     }
     let own = match job {
         Some(_) => None,
+        // Without a writable cgroup, a process-group job (kill-on-close through its guard
+        // there too); what it still holds when the program ends is terminated by `finish`.
         None => Some(match Job::builder().kill_on_close(true).create() {
-            Ok(j) => j,
-            // No writable cgroup: a process-group job (no kill-on-close there); what it
-            // still holds when the program ends is terminated by `finish`.
-            Err(e) if e.kind() == corral::ErrorKind::Unsupported => match Job::create(None) {
-                Ok(j) if j.backend() == corral::JobBackend::ProcessGroup => {
+            Ok(j) => {
+                if j.backend() == corral::JobBackend::ProcessGroup {
                     eprintln!("corral: {}", crate::job::FALLBACK_NOTE);
-                    j
                 }
-                _ => return Err(Failure::fatal(format!("--events needs a job: {e}"))),
-            },
+                j
+            }
             Err(e) => return Err(Failure::fatal(format!("--events needs a job: {e}"))),
         }),
     };

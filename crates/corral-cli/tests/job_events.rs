@@ -222,6 +222,38 @@ fn run_events_with_a_cpu_time_limit_reports_it_before_the_kill() {
     assert_eq!(o.status.code(), Some(123), "{err}");
 }
 
+/// `corral run --events` as `nobody` (no writable cgroup): its own job is a kill-on-close
+/// process-group job, said once on stderr; the program's children are killed with it.
+#[test]
+fn run_events_without_a_cgroup_uses_a_kill_on_close_fallback_job() {
+    integration::require_root!("runs corral as nobody");
+    use std::os::unix::process::CommandExt;
+    let (uid, gid) = integration::nobody_ids();
+    let o = corral()
+        .args(["run", "--events", "--"])
+        .arg(testbin_path())
+        .args(["--children", "2", "--exit", "4"])
+        .uid(uid)
+        .gid(gid)
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(4), "{err}");
+    assert_eq!(err.matches("no writable cgroup").count(), 1, "{err}");
+    let out = String::from_utf8_lossy(&o.stdout);
+    let kids = integration::ready_field(&out, "children");
+    assert_eq!(kids.len(), 2, "{out}");
+    for k in kids {
+        assert!(
+            wait_until(Duration::from_secs(5), || start_time_of(k)
+                .is_none_or(|s| is_dead(k, s))),
+            "{k} survived: {err}"
+        );
+    }
+}
+
 /// Nested jobs: an outer job with a 64 MiB limit (watched here) runs `corral run
 /// --events` (an inner job below it, no limit of its own), whose member allocates
 /// 200 MiB. The outer job's limit is hit and the inner job's member is OOM-killed: the

@@ -66,7 +66,8 @@
 //!   (`PR_SET_CHILD_SUBREAPER`, for the **whole process**: orphans of any of its
 //!   children are reparented to it), so orphaned members stay visible; corral reaps the
 //!   orphans that are members. A process escapes if it leaves the group, clears its
-//!   environment and loses its parent before any call looked — or if the creator exits.
+//!   environment and loses its parent before any call looked — or if the creator exits
+//!   (unless the job is kill-on-close: then its members die with it, below).
 //! - [`Job::terminate`] kills in rounds (pidfds, start times checked) until a scan finds
 //!   no member; [`Job::freeze`] is `SIGSTOP` rounds and [`Job::thaw`] `SIGCONT`, which
 //!   members can notice and undo; [`Job::wait_empty`] waits on pidfds and rescans.
@@ -75,8 +76,17 @@
 //!   [`Job::accounting`] gives CPU times (exited orphans through their `rusage`, spawned
 //!   children through the last scan that saw them) and process counts only.
 //! - The job is known only to the creating process ([`Job::open`], [`Job::list`]);
-//!   [`Job::events`] are best-effort (see [`crate::job_events`]);
-//!   [`kill_on_close`](crate::JobBuilder::kill_on_close) is `Unsupported`.
+//!   [`Job::events`] are best-effort (see [`crate::job_events`]).
+//! - [`kill_on_close`](crate::JobBuilder::kill_on_close) acts when the **last** handle
+//!   (created or opened — all are in the creating process) is dropped: it terminates the
+//!   job as [`Job::terminate`] does. For the creator's death a guard process is forked
+//!   that the creator keeps told of the membership (known members, their process groups;
+//!   it knows the marker); when the creator exits — `SIGKILL` included — or `exec`s, the
+//!   guard stops and then kills, through pidfds checked against start times, every
+//!   process the same rules find in `/proc`, in rounds until three scans find none. What
+//!   the rules miss escapes it too. (A child spawned into such a job tells the guard its
+//!   pid itself right after `fork`, before it has the marker: its spawn takes std's
+//!   `fork` path rather than `posix_spawn`.)
 
 use std::time::Duration;
 
@@ -108,7 +118,8 @@ pub const MAX_JOB_NAME: usize = 64;
 /// again with [`Job::open`]) — unless it was created with
 /// [`kill_on_close`](crate::JobBuilder::kill_on_close): then dropping the creating
 /// handle, or the death of the process that created it (even by `SIGKILL`), kills every
-/// member and removes it, whoever else holds a handle.
+/// member and removes it, whoever else holds a handle. (Linux process-group fallback:
+/// the last handle's drop, or the creator's death; see the module docs.)
 ///
 /// # Platform-specific behavior
 ///
@@ -190,6 +201,12 @@ pub struct Capabilities {
     pub freeze: bool,
     /// The OS notifies changes (Linux: v2 `cgroup.events`), so waits need no polling.
     pub events: bool,
+    /// [`JobBuilder::kill_on_close`](crate::JobBuilder::kill_on_close) works: the job dies
+    /// with its last handle and with the process that created it, `SIGKILL` included
+    /// (Windows: natively; Linux: through a guard process — exact for cgroup jobs, as
+    /// good as the membership rules for the process-group fallback, see
+    /// [`notes`](Capabilities::notes)).
+    pub kill_on_close: bool,
     /// Linux: the v1 controllers a job joins (of `freezer`, `pids`, `memory`, `cpuacct`,
     /// `blkio`; `cpu` and `cpuset` only when a limit needs them).
     pub v1_controllers: Vec<String>,
@@ -748,8 +765,10 @@ impl Job {
     ///
     /// # Platform-specific behavior
     ///
-    /// Linux: from `/proc/self/mountinfo`, `/proc/self/cgroup`, write access to the
-    /// caller's cgroup directories, the presence of `cgroup.kill`/`cgroup.freeze` there
+    /// Linux: from `/proc/self/mountinfo`, `/proc/self/cgroup`, whether a cgroup can be
+    /// made below the caller's own — asked as [`Job::create`] does: permission with the
+    /// effective ids, then a probe directory `corral.probe.<pid>.<n>` made and removed at
+    /// once, so the answer and `create` agree — the presence of `cgroup.kill`/`cgroup.freeze` there
     /// (or the kernel version when the caller is in a root cgroup, which lacks them).
     pub fn capabilities() -> Capabilities {
         let mut c = imp::job_capabilities();

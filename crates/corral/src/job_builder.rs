@@ -56,6 +56,13 @@ impl JobBuilder {
     /// after `fork` (no allocation), keeps none of the creator's descriptors, and is
     /// reparented to init, which reaps it. If the guard itself is killed, the protection
     /// is lost (a plain drop still kills the job, in-process).
+    ///
+    /// Linux without a writable cgroup (the process-group fallback,
+    /// [`JobBackend::ProcessGroup`](crate::JobBackend::ProcessGroup)): dropping the **last** handle of the job in
+    /// this process terminates it in-process; the guard is told the job's membership as
+    /// corral's scans find it and, when the process dies, kills what the same rules find
+    /// in `/proc` — as exact as that membership (see
+    /// [`Capabilities::kill_on_close`](crate::Capabilities::kill_on_close) and the notes).
     pub fn kill_on_close(mut self, yes: bool) -> JobBuilder {
         self.kill_on_close = yes;
         self

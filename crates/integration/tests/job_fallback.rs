@@ -301,7 +301,7 @@ fn exited_orphans_count_in_the_accounting() {
 }
 
 #[test]
-fn open_and_list_find_it_in_this_process_and_kill_on_close_says_unsupported() {
+fn open_and_list_find_it_in_this_process() {
     let name = unique_name("fbo");
     let job = Job::__create_fallback_for_testing(Some(&name)).unwrap();
     let e = Job::__create_fallback_for_testing(Some(&name)).unwrap_err();
@@ -309,13 +309,6 @@ fn open_and_list_find_it_in_this_process_and_kill_on_close_says_unsupported() {
     assert!(Job::list().unwrap().contains(&name));
     let again = Job::open(&name).unwrap();
     assert_eq!(again.backend(), JobBackend::ProcessGroup);
-    let e = Job::builder()
-        .__testing_fallback()
-        .kill_on_close(true)
-        .create()
-        .unwrap_err();
-    assert_eq!(e.kind(), ErrorKind::Unsupported, "{e}");
-    assert!(e.to_string().contains("kill-on-close"), "{e}");
     drop(again);
     drop(job);
     // Dropped while empty: gone.
@@ -346,6 +339,32 @@ fn fallback_limit_support_is_reported() {
     } else {
         assert_eq!(caps.backend, JobBackend::Cgroup);
     }
+}
+
+/// `capabilities()` asks the way `create` does: with only the effective ids switched to
+/// `nobody` (the real ones stay root, so `access(2)`, which checks the real ids, would
+/// say the cgroups are writable while `mkdir` is refused), both say process group.
+#[test]
+fn capabilities_and_create_agree_under_effective_ids() {
+    integration::require_root!("switches its effective ids to nobody");
+    let (uid, gid) = integration::nobody_ids();
+    let out = std::process::Command::new(testbin_path().with_file_name("fallback_job"))
+        .args(["--effective", &uid.to_string(), &gid.to_string()])
+        .current_dir("/")
+        .output()
+        .expect("run fallback_job --effective");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{text} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(text.trim(), "backend ProcessGroup caps=ProcessGroup");
+    // And as root, both say cgroups (root can write them here and in CI).
+    let caps = Job::capabilities();
+    let job = Job::create(None).expect("create");
+    assert_eq!(job.backend(), caps.backend);
 }
 
 /// The real thing: `fallback_job` as `nobody`, who may write no cgroup.
@@ -399,7 +418,7 @@ fn unprivileged_user_gets_a_working_fallback_job() {
     let members = pairs(get("members"));
     assert_eq!(
         get("backend"),
-        "ProcessGroup caps=ProcessGroup",
+        "ProcessGroup caps=ProcessGroup kill_on_close=true",
         "{lines:?}"
     );
     let limits = get("limits");

@@ -4,13 +4,19 @@
 //!
 //! ```text
 //! fallback_job [--force-fallback]
+//! fallback_job --effective UID GID
 //! ```
+//!
+//! `--effective` only switches its *effective* user and group to UID/GID (the real ones
+//! stay, as in a set-uid program or a daemon that dropped privileges with `seteuid`),
+//! creates a job, prints `backend <Job::backend()> caps=<Capabilities::backend>` and
+//! exits 0: what `Job::capabilities` predicts must be what `Job::create` makes.
 //!
 //! It prints, one per line:
 //!
 //! ```text
 //! name <the job's name>
-//! backend <Debug of Job::backend()> caps=<Debug of Capabilities::backend>
+//! backend <Debug of Job::backend()> caps=<Debug of Capabilities::backend> kill_on_close=<bool>
 //! limits <error of set_limits(job memory + active processes + I/O rate), or ok>
 //! spawned PID:START,...        (every process it started, descendants and daemons too)
 //! members PID:START,...        (Job::processes())
@@ -39,7 +45,28 @@ fn fail_in(job: &Job, msg: String) -> ! {
 }
 
 fn main() {
-    let force = std::env::args().any(|a| a == "--force-fallback");
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--effective") {
+        let id = |i: usize| -> u32 {
+            args.get(i)
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| fail("--effective needs UID GID".into()))
+        };
+        let (uid, gid) = (id(2), id(3));
+        // SAFETY: setresgid/setresuid with integers; -1 keeps the real and saved ids.
+        let ok = unsafe {
+            libc::setresgid(u32::MAX, gid, u32::MAX) == 0
+                && libc::setresuid(u32::MAX, uid, u32::MAX) == 0
+        };
+        if !ok {
+            fail(format!("setresuid: {}", std::io::Error::last_os_error()));
+        }
+        let caps = Job::capabilities().backend;
+        let job = Job::create(None).unwrap_or_else(|e| fail(format!("create job: {e}")));
+        println!("backend {:?} caps={caps:?}", job.backend());
+        return;
+    }
+    let force = args.iter().any(|a| a == "--force-fallback");
     let mut job = if force {
         Job::__create_fallback_for_testing(None)
     } else {
@@ -50,9 +77,10 @@ fn main() {
     let _ = writeln!(out, "name {}", job.name());
     let _ = writeln!(
         out,
-        "backend {:?} caps={:?}",
+        "backend {:?} caps={:?} kill_on_close={}",
         job.backend(),
-        Job::capabilities().backend
+        Job::capabilities().backend,
+        Job::capabilities().kill_on_close
     );
     let bad = JobLimits::new()
         .job_memory(64 << 20)

@@ -314,8 +314,57 @@ fn kernel_at_least(major: u32, minor: u32) -> bool {
     (maj, min) >= (major, minor)
 }
 
+/// Whether a cgroup can be made in `dir` — asked the way [`Job::try_create`] makes one, so
+/// the answer and `create` cannot disagree.
+///
+/// Permission bits are checked first as `mkdir` does (write *and* search, with the
+/// effective ids and capabilities: `faccessat(AT_EACCESS)`, not `access`, which uses the
+/// real ids); when they allow it, a probe directory `corral.probe.<pid>.<n>` (never a
+/// job's `corral-` name) is made and removed at once, so what only `mkdir` says — `EROFS`
+/// on a read-only mount, a security module's refusal, a cgroup limit such as
+/// `cgroup.max.descendants` — counts too.
 fn writable(dir: &Path) -> bool {
-    rustix::fs::access(dir, rustix::fs::Access::WRITE_OK).is_ok()
+    use rustix::fs::{Access, AtFlags, CWD};
+    if rustix::fs::accessat(
+        CWD,
+        dir,
+        Access::WRITE_OK | Access::EXEC_OK,
+        AtFlags::EACCESS,
+    )
+    .is_err()
+    {
+        return false;
+    }
+    static N: AtomicU32 = AtomicU32::new(0);
+    let probe = dir.join(format!(
+        "corral.probe.{}.{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    match std::fs::create_dir(&probe) {
+        Ok(()) => {
+            remove_dir_retrying(&probe);
+            true
+        }
+        // Left by a probe of a process with this pid that died in between: still a yes.
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => {
+            remove_dir_retrying(&probe);
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// `rmdir`, retried briefly while the kernel still reports the (empty) cgroup busy.
+fn remove_dir_retrying(dir: &Path) {
+    for _ in 0..50 {
+        match std::fs::remove_dir(dir) {
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                std::thread::sleep(Duration::from_millis(2))
+            }
+            _ => return,
+        }
+    }
 }
 
 /// What this machine offers jobs.
@@ -372,6 +421,7 @@ pub(crate) fn capabilities() -> Capabilities {
         }
     }
     c.membership = c.v2 || !c.v1_controllers.is_empty();
+    c.kill_on_close = c.membership;
     if !c.membership {
         c.notes
             .push("no writable cgroup hierarchy: jobs cannot be created".into());

@@ -973,10 +973,13 @@ pub(crate) fn list_all_jobs() -> Result<Vec<(String, CgroupMembership)>> {
 
 /// Whether and how each limit can be enforced here (nothing is created or enabled).
 pub(crate) fn limit_support() -> Vec<LimitSupport> {
-    let hs = discover().unwrap_or_default();
-    let v2 = hs
-        .iter()
-        .find(|h| h.v2 && !h.read_only && super::writable(&h.own_dir));
+    // The hierarchies a cgroup can be made in (each probed once).
+    let hs: Vec<_> = discover()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|h| !h.read_only && super::writable(&h.own_dir))
+        .collect();
+    let v2 = hs.iter().find(|h| h.v2);
     let v2_ctls: Vec<String> = v2
         .and_then(|h| read_str(&h.own_dir.join("cgroup.controllers")))
         .map(|s| s.split_whitespace().map(str::to_owned).collect())
@@ -987,12 +990,8 @@ pub(crate) fn limit_support() -> Vec<LimitSupport> {
         .unwrap_or_default();
     let v2_root = v2.is_some_and(|h| h.own_cg == "/");
     let v1 = |ctl: &str| {
-        hs.iter().find(|h| {
-            !h.v2
-                && !h.read_only
-                && h.controllers.iter().any(|c| c == ctl)
-                && super::writable(&h.own_dir)
-        })
+        hs.iter()
+            .find(|h| !h.v2 && h.controllers.iter().any(|c| c == ctl))
     };
     // The file for a limit, or why not.
     let via = |v2_ctl: &str, v2_file: &str, v1_ctl: &str, v1_file: Option<&str>| -> Enforcement {

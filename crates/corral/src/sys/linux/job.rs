@@ -231,14 +231,19 @@ pub(crate) fn capabilities() -> Capabilities {
     c.freeze = true;
     // Best-effort, by rescans: not OS notifications.
     c.events = false;
+    // By the last handle's drop and a guard process told the membership (see notes).
+    c.kill_on_close = true;
     c.notes.push(
         "jobs fall back to process groups + a subreaper: membership is reconstructed from \
          /proc (process group, parent links, the CORRAL_JOB environment marker) and a \
          member that leaves its group, clears its environment and loses its parent before \
          a scan escapes; terminate kills in rounds; freeze is SIGSTOP (members can notice \
          and undo it); only per-process limits and the job CPU time are enforced; events \
-         are best-effort (rescans); no kill-on-close; the job is known only to the \
-         creating process"
+         are best-effort (rescans); kill-on-close kills at the last handle's drop and, \
+         through a guard process the creator keeps told of the membership, when the \
+         creator dies or execs — by the same rules, so what escapes a scan escapes it \
+         too; the \
+         job is known only to the creating process"
             .into(),
     );
     c

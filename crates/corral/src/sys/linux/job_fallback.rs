@@ -9,11 +9,12 @@
 //!
 //! 1. it is a **known member** — spawned into the job (`Command::job`), assigned to it,
 //!    or found by an earlier scan — with the same pid *and* start time;
-//! 2. its **process group** is one the job created: every process spawned into the job
-//!    gets a group of its own (`setpgid(0, 0)` in the child, unless it asked for a new
-//!    session, which makes one anyway), and a process of that group started no earlier
-//!    than the group's leader is a member (a group is forgotten once a scan finds nobody
-//!    in it, since the kernel may then reuse its id);
+//! 2. its **process group** is one the job follows: led by a member (a child spawned
+//!    into the job with `Command::new_process_group` or a new session, or any member
+//!    that became a group leader), and a process of that group started no earlier than
+//!    the group's leader is a member (a group is forgotten once a scan finds nobody in
+//!    it, since the kernel may then reuse its id); children spawned without either stay
+//!    in the caller's group, which is never followed;
 //! 3. its **environment** carries the job's marker: children spawned into the job get
 //!    `CORRAL_JOB=<name>@<unique id>` (appended with `:` to a marker inherited from an
 //!    outer fallback job), and `/proc/PID/environ` of processes started after the job was
@@ -34,7 +35,8 @@
 //! shows in `/proc/PID/environ`), **and** loses the parent link (its parent exits) before
 //! any scan saw it; a process of another user (a set-uid program) whose environment the
 //! caller may not read and whose parent link is lost the same way; anything once the
-//! creating process is gone (the membership lives in its memory). A process can also
+//! creating process is gone (the membership lives in its memory), unless the job is
+//! kill-on-close (below). A process can also
 //! *join* by copying the marker into its environment — it must run as the same user.
 //!
 //! # Operations
@@ -58,13 +60,22 @@
 //! (a registry of live fallback jobs), not from other processes. Events are best-effort
 //! ([`Watch`]: a rescan after each member exit and at least every 100 ms while waiting;
 //! exits carry the status the zombie or pidfd gives; `CpuTimeLimit` from the handle's
-//! watcher; no other limit events); kill-on-close is not available.
+//! watcher; no other limit events).
+//!
+//! # Kill-on-close
+//!
+//! The `Job` handles of a job are counted (`create` and `open`, all in this process):
+//! with kill-on-close, the last one's drop terminates the job. For the creator's death a
+//! guard process ([`job_fallback_guard`](super::job_fallback_guard)) is started, which
+//! every scan, spawn and `assign` keeps told of `members` and `groups`, and which kills
+//! what the rules above find when this process dies or `exec`s.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::job_fallback_guard::Link;
 use super::parse::stat;
 use super::proc::{read_path, ticks_per_second};
 use super::Handle;
@@ -124,6 +135,23 @@ struct State {
     /// no zombie is reaped meanwhile (it could be one of them, not an orphan).
     spawning: usize,
     frozen: bool,
+    /// Kill-on-close: the guard process, told every change of `members` and `groups`.
+    guard: Option<Link>,
+}
+
+impl State {
+    /// Tells the guard (if any) what changed in the membership.
+    fn sync_guard(&mut self) {
+        let State {
+            guard,
+            members,
+            groups,
+            ..
+        } = self;
+        if let Some(g) = guard {
+            g.sync(members, groups);
+        }
+    }
 }
 
 /// One fallback job, shared by its handles, the spawn targets and the CPU-time watcher.
@@ -135,6 +163,9 @@ pub(crate) struct Shared {
     /// Processes that started earlier (boot ticks) cannot carry the marker.
     since: u64,
     state: Mutex<State>,
+    /// The `Job` handles of this job (not its views or spawn targets): kill-on-close acts
+    /// when the last one is dropped.
+    handles: AtomicUsize,
 }
 
 /// A fallback job handle.
@@ -266,6 +297,13 @@ impl Shared {
         }
     }
 
+    /// Kill-on-close: a copy of the guard's socket for a child spawned into the job to
+    /// announce itself on before its `exec` (see
+    /// [`announce_self`](super::job_fallback_guard::announce_self)).
+    pub(crate) fn guard_socket(&self) -> Option<std::os::fd::OwnedFd> {
+        self.lock().guard.as_ref().and_then(Link::socket)
+    }
+
     /// Announces a spawn into the job; [`Shared::spawned`] must follow.
     pub(crate) fn spawning(&self) {
         self.lock().spawning += 1;
@@ -292,6 +330,7 @@ impl Shared {
         if pgrp == pid {
             st.groups.insert(pid, start);
         }
+        st.sync_guard();
     }
 
     /// Scans `/proc`, updates the membership, reaps member orphans; returns the members
@@ -432,6 +471,7 @@ impl Shared {
         st.counted.retain(|k| members.get(&k.0) == Some(&k.1));
         st.direct.retain(|k| members.get(&k.0) == Some(&k.1));
         st.members = members;
+        st.sync_guard();
         Ok(live)
     }
 
@@ -771,6 +811,7 @@ impl Job {
             // A tick of slack: start times are rounded down to ticks.
             since: boot_ticks_now().saturating_sub(1),
             state: Mutex::new(State::default()),
+            handles: AtomicUsize::new(1),
         });
         reg.push(shared.clone());
         Ok(Job { shared })
@@ -778,10 +819,24 @@ impl Job {
 
     /// Finds a fallback job of this process by name.
     pub(crate) fn open(name: &str) -> Option<Job> {
-        registry()
-            .iter()
-            .find(|s| s.name == name)
-            .map(|s| Job { shared: s.clone() })
+        registry().iter().find(|s| s.name == name).map(|s| {
+            s.handles.fetch_add(1, Ordering::AcqRel);
+            Job { shared: s.clone() }
+        })
+    }
+
+    /// Kill-on-close: starts the job's guard process (once; see
+    /// [`job_fallback_guard`](super::job_fallback_guard)); its pid. From then on the last
+    /// handle's drop terminates the job, and the guard does when this process dies.
+    pub(crate) fn start_guard(&self) -> Result<u32> {
+        let mut st = self.shared.lock();
+        if let Some(g) = &st.guard {
+            return Ok(g.pid());
+        }
+        let link = Link::start(&self.shared.tag, self.shared.since, &st.members, &st.groups)?;
+        let pid = link.pid();
+        st.guard = Some(link);
+        Ok(pid)
     }
 
     pub(crate) fn name(&self) -> &str {
@@ -813,6 +868,7 @@ impl Job {
             st.ever += 1;
         }
         st.direct.insert((pid, h.start_ticks));
+        st.sync_guard();
         Ok(())
     }
 
@@ -890,6 +946,16 @@ impl Job {
 
 impl Drop for Job {
     fn drop(&mut self) {
+        // Kill-on-close: the last handle terminates the job, then lets its guard make a
+        // last round and exit (the guard stays on meanwhile, should this process die).
+        let last = self.shared.handles.fetch_sub(1, Ordering::AcqRel) == 1;
+        if last && self.shared.lock().guard.is_some() {
+            let _ = self.shared.terminate();
+            let guard = self.shared.lock().guard.take();
+            if let Some(g) = guard {
+                g.finish();
+            }
+        }
         // Only an empty job leaves the registry (and a scan reaps its orphans).
         if matches!(self.shared.scan(), Ok(l) if l.is_empty()) {
             registry().retain(|s| !Arc::ptr_eq(s, &self.shared));

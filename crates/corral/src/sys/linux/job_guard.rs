@@ -3,7 +3,8 @@
 //! included. Linux has no "close the last handle, kill the group" primitive, so one is
 //! built from a process:
 //!
-//! - The owner opens a pidfd of itself and a `socketpair` (both close-on-exec), then
+//! - The owner opens a pidfd of itself and a `socketpair` (`SOCK_SEQPACKET`, both
+//!   close-on-exec), then
 //!   forks twice: the middle process calls `setsid` and forks the guard, then exits and is
 //!   reaped by the owner at once. The guard is thus nobody's child but init's (or the
 //!   nearest subreaper's), in a session of its own (no terminal signals), outside the
@@ -26,9 +27,13 @@
 //!   for `POLLPRI`) or an empty `cgroup.procs`, removes the job's cgroups (child cgroups
 //!   first, v1 before v2) and exits. It never outlives the job it guards by more than
 //!   that.
+//!
+//! The forking machinery ([`fork_guard`]: pidfd, socket pair, double fork, set-up, ready
+//! report) is shared with the process-group fallback's guard
+//! ([`job_fallback_guard`](super::job_fallback_guard)), which runs a plan of its own.
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -53,18 +58,32 @@ const PATH_MAX: usize = 4096;
 /// The directory-listing buffer of each level of child cgroups.
 const DENTS_LEN: usize = 8 * 1024;
 
-/// The owner's side of a running guard.
+/// A forked guard process as its owner sees it: the owner's end of the socket pair and
+/// the guard's pid. Shared by the cgroup guard (here) and the process-group fallback's
+/// guard ([`job_fallback_guard`](super::job_fallback_guard)).
 #[derive(Debug)]
-pub(crate) struct JobGuard {
-    sock: OwnedFd,
-    pid: u32,
+pub(super) struct Forked {
+    pub(super) sock: OwnedFd,
+    pub(super) pid: u32,
 }
 
-/// Everything the guard needs, prepared before the fork.
+/// The owner's side of a running guard.
+#[derive(Debug)]
+pub(crate) struct JobGuard(Kind);
+
+#[derive(Debug)]
+enum Kind {
+    /// The guard of a cgroup job (created with the `Job` handle that owns it).
+    Cgroup(Forked),
+    /// A process-group fallback job's guard: kept by the job itself (it kills at the
+    /// last handle's drop, see [`job_fallback`](super::job_fallback)); this is its pid.
+    Fallback(u32),
+}
+
+/// Everything the cgroup guard needs, prepared before the fork.
 struct Plan {
     owner: RawFd,
     sock: RawFd,
-    max_fd: i32,
     kill: Option<CString>,
     events: Option<CString>,
     v2_freeze: Option<CString>,
@@ -112,12 +131,9 @@ impl Plan {
             .rev()
             .map(|d| cpath(&d.path))
             .collect::<Result<Vec<_>>>()?;
-        // SAFETY: sysconf has no memory arguments.
-        let max_fd = unsafe { libc::sysconf(libc::_SC_OPEN_MAX) }.clamp(1024, 1 << 20) as i32;
         Ok(Plan {
             owner,
             sock,
-            max_fd,
             kill,
             events: file("cgroup.events")?,
             v2_freeze: file("cgroup.freeze")?,
@@ -134,94 +150,122 @@ impl Plan {
     }
 }
 
-impl JobGuard {
-    /// Starts the guard of `job`; returns once it is ready (all its set-up done).
-    pub(crate) fn start(job: &AnyJob) -> Result<JobGuard> {
-        let op = "start job guard";
-        let Some(job) = job.cgroup() else {
-            return Err(Error::new(ErrorKind::Unsupported, op).with_detail(
-                "kill-on-close needs a cgroup job; this job is a process-group fallback \
-                 (no writable cgroup), whose membership a guard process could not follow",
-            ));
-        };
-        let os = |e: std::io::Error| Error::from_io(op, e);
-        // The owner's pidfd: absent before Linux 5.3, where the socket alone tells.
-        let owner = rustix::process::pidfd_open(
-            rustix::process::getpid(),
-            rustix::process::PidfdFlags::empty(),
+/// Starts a guard process (see the module docs: double fork, `setsid`, signals reset,
+/// `chdir("/")`, named `corral-guard`, every descriptor closed but the owner's pidfd and
+/// its socket end) and returns once it reported ready. `prepare` gets the owner's pidfd
+/// (-1 before Linux 5.3) and the guard's socket end and builds the plan — every path and
+/// buffer the guard will use — before the fork; the guard then runs `run` on its copy.
+pub(super) fn fork_guard<P>(
+    prepare: impl FnOnce(RawFd, RawFd) -> Result<P>,
+    run: unsafe fn(&mut P) -> !,
+) -> Result<Forked> {
+    let op = "start job guard";
+    let os = |e: std::io::Error| Error::from_io(op, e);
+    // The owner's pidfd: absent before Linux 5.3, where the socket alone tells.
+    let owner = rustix::process::pidfd_open(
+        rustix::process::getpid(),
+        rustix::process::PidfdFlags::empty(),
+    )
+    .ok();
+    // Close-on-exec, as std opens everything. Packets, not a stream: a message is never
+    // split nor mixed with another writer's (the fallback's spawned children announce
+    // themselves on it too).
+    let mut sv = [-1; 2];
+    // SAFETY: socketpair(2) into a two-element array.
+    let r = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            sv.as_mut_ptr(),
         )
-        .ok();
-        // Close-on-exec, as std opens everything.
-        let (mine, theirs) = std::os::unix::net::UnixStream::pair().map_err(os)?;
-        let (mine, theirs) = (OwnedFd::from(mine), OwnedFd::from(theirs));
-        let mut plan = Plan::new(
-            job,
-            owner.as_ref().map_or(-1, |f| f.as_raw_fd()),
-            theirs.as_raw_fd(),
-        )?;
-        // SAFETY: fork(2). The child runs only `middle`, which uses raw system calls on
-        // memory prepared above and never returns.
-        let pid = unsafe { libc::fork() };
-        if pid == 0 {
-            // SAFETY: in the freshly forked child; see `middle`.
-            unsafe { middle(&mut plan) }
+    };
+    if r < 0 {
+        return Err(os(std::io::Error::last_os_error()).with_detail("socketpair failed"));
+    }
+    // SAFETY: two fresh descriptors that nothing else owns.
+    let (mine, theirs) = unsafe { (OwnedFd::from_raw_fd(sv[0]), OwnedFd::from_raw_fd(sv[1])) };
+    let owner_fd = owner.as_ref().map_or(-1, |f| f.as_raw_fd());
+    let sock_fd = theirs.as_raw_fd();
+    let mut plan = prepare(owner_fd, sock_fd)?;
+    // SAFETY: sysconf has no memory arguments.
+    let max_fd = unsafe { libc::sysconf(libc::_SC_OPEN_MAX) }.clamp(1024, 1 << 20) as i32;
+    // SAFETY: fork(2). The child runs only `middle`, which uses raw system calls on
+    // memory prepared above and never returns.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: in the freshly forked child; see `middle`.
+        unsafe { middle(&mut plan, owner_fd, sock_fd, max_fd, run) }
+    }
+    if pid < 0 {
+        return Err(os(std::io::Error::last_os_error()).with_detail("fork failed"));
+    }
+    drop(theirs);
+    drop(owner);
+    // The middle process exits at once: reap it (ECHILD if SIGCHLD is ignored or
+    // someone else reaped it — fine either way).
+    loop {
+        let mut st = 0;
+        // SAFETY: waitpid on our own child with a valid status pointer.
+        let r = unsafe { libc::waitpid(pid, &mut st, 0) };
+        if r >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
+            break;
         }
-        if pid < 0 {
-            return Err(os(std::io::Error::last_os_error()).with_detail("fork failed"));
-        }
-        drop(theirs);
-        drop(owner);
-        // The middle process exits at once: reap it (ECHILD if SIGCHLD is ignored or
-        // someone else reaped it — fine either way).
-        loop {
-            let mut st = 0;
-            // SAFETY: waitpid on our own child with a valid status pointer.
-            let r = unsafe { libc::waitpid(pid, &mut st, 0) };
-            if r >= 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::EINTR) {
-                break;
+    }
+    let mut msg = [0u8; 5];
+    read_exact(&mine, &mut msg, READY_WAIT)
+        .map_err(|e| os(e).with_detail("the guard process did not start"))?;
+    if msg[0] != b'R' {
+        return Err(Error::new(ErrorKind::Os, op).with_detail("the guard process failed"));
+    }
+    let pid = i32::from_ne_bytes([msg[1], msg[2], msg[3], msg[4]]) as u32;
+    Ok(Forked { sock: mine, pid })
+}
+
+impl Forked {
+    /// Sends each packet without blocking (and without `SIGPIPE` when the guard is
+    /// gone); the error number of the first that did not go.
+    pub(super) fn send_all(&self, msgs: &[&[u8]]) -> std::result::Result<(), i32> {
+        for msg in msgs {
+            loop {
+                // SAFETY: send(2) from a live buffer of its length.
+                let n = unsafe {
+                    libc::send(
+                        self.sock.as_raw_fd(),
+                        msg.as_ptr().cast(),
+                        msg.len(),
+                        libc::MSG_NOSIGNAL | libc::MSG_DONTWAIT,
+                    )
+                };
+                if n >= 0 {
+                    break;
+                }
+                match std::io::Error::last_os_error().raw_os_error() {
+                    Some(libc::EINTR) => continue,
+                    e => return Err(e.unwrap_or(libc::EIO)),
+                }
             }
         }
-        let mut msg = [0u8; 5];
-        read_exact(&mine, &mut msg, READY_WAIT)
-            .map_err(|e| os(e).with_detail("the guard process did not start"))?;
-        if msg[0] != b'R' {
-            return Err(Error::new(ErrorKind::Os, op).with_detail("the guard process failed"));
+        Ok(())
+    }
+
+    /// Sends `msgs` and waits (at most `wait`) until the guard exits (end of file on the
+    /// socket), then reaps it if this process adopted it. A guard whose socket is full
+    /// (stopped, or hung) is not waited for: the socket closes as this drops, and the
+    /// guard, at that end of file, makes its kill round and exits on its own.
+    pub(super) fn finish(self, msgs: &[&[u8]], wait: Duration) {
+        if self.send_all(msgs) == Err(libc::EAGAIN) {
+            return;
         }
-        let pid = i32::from_ne_bytes([msg[1], msg[2], msg[3], msg[4]]) as u32;
-        Ok(JobGuard { sock: mine, pid })
-    }
-
-    /// The guard's pid (in the caller's pid namespace).
-    pub(crate) fn pid(&self) -> u32 {
-        self.pid
-    }
-
-    /// Asks the guard to kill and remove the job and waits until it has; if it cannot
-    /// (it was killed, or it timed out), does the same here.
-    pub(crate) fn close(self, job: &AnyJob) {
-        let Some(job) = job.cgroup() else { return };
-        // SAFETY: send(2) of one byte from a static buffer; MSG_NOSIGNAL avoids SIGPIPE
-        // when the guard is gone.
-        unsafe {
-            libc::send(
-                self.sock.as_raw_fd(),
-                b"K".as_ptr().cast(),
-                1,
-                libc::MSG_NOSIGNAL,
-            )
-        };
         let mut b = [0u8; 16];
-        let deadline = Instant::now() + CLOSE_WAIT;
-        // End-of-file: the guard exited (after removing the job).
+        let deadline = Instant::now() + wait;
+        // End-of-file: the guard exited (at once when it was already gone).
         while let Ok(n) = read_some(&self.sock, &mut b, deadline) {
             if n == 0 {
                 break;
             }
         }
         self.reap_if_ours();
-        if job.dirs().iter().any(|d| d.path.exists()) {
-            let _ = job.terminate();
-        }
     }
 
     /// A caller that is a child subreaper adopts the guard: reap it (only when `/proc`
@@ -242,6 +286,43 @@ impl JobGuard {
         }
     }
 }
+
+impl JobGuard {
+    /// Starts the guard of `job`; returns once it is ready (all its set-up done).
+    pub(crate) fn start(job: &AnyJob) -> Result<JobGuard> {
+        let cg = match job {
+            AnyJob::Cgroup(j) => j,
+            AnyJob::Fallback(j) => return j.start_guard().map(|p| JobGuard(Kind::Fallback(p))),
+        };
+        fork_guard(|owner, sock| Plan::new(cg, owner, sock), cgroup_guard)
+            .map(|f| JobGuard(Kind::Cgroup(f)))
+    }
+
+    /// The guard's pid (in the caller's pid namespace).
+    pub(crate) fn pid(&self) -> u32 {
+        match &self.0 {
+            Kind::Cgroup(f) => f.pid,
+            Kind::Fallback(pid) => *pid,
+        }
+    }
+
+    /// Asks the guard to kill and remove the job and waits until it has; if it cannot
+    /// (it was killed, or it timed out), does the same here. A fallback job's guard is
+    /// closed by the job's last handle instead.
+    pub(crate) fn close(self, job: &AnyJob) {
+        let (Kind::Cgroup(f), Some(job)) = (self.0, job.cgroup()) else {
+            return;
+        };
+        f.finish(&[&KILL_MSG], CLOSE_WAIT);
+        if job.dirs().iter().any(|d| d.path.exists()) {
+            let _ = job.terminate();
+        }
+    }
+}
+
+/// What the owner sends to make a guard kill now (the fallback guard reads 16-byte
+/// records; the cgroup guard wakes at any byte).
+pub(super) const KILL_MSG: [u8; 16] = [b'K', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0];
 
 /// One `read` after waiting (poll) until `deadline`.
 fn read_some(fd: &OwnedFd, buf: &mut [u8], deadline: Instant) -> std::io::Result<usize> {
@@ -299,7 +380,7 @@ fn read_exact(fd: &OwnedFd, buf: &mut [u8], wait: Duration) -> std::io::Result<(
 // panics (all slicing is bounded by lengths checked on the spot).
 // ---------------------------------------------------------------------------------------
 
-fn errno() -> i32 {
+pub(super) fn errno() -> i32 {
     // SAFETY: the thread's errno location is always valid.
     unsafe { *libc::__errno_location() }
 }
@@ -309,7 +390,13 @@ fn errno() -> i32 {
 /// # Safety
 ///
 /// Only in the child of a `fork`.
-unsafe fn middle(p: &mut Plan) -> ! {
+unsafe fn middle<P>(
+    p: &mut P,
+    owner: RawFd,
+    sock: RawFd,
+    max_fd: i32,
+    run: unsafe fn(&mut P) -> !,
+) -> ! {
     // SAFETY: raw system calls on integers.
     unsafe {
         libc::setsid();
@@ -317,18 +404,18 @@ unsafe fn middle(p: &mut Plan) -> ! {
         if pid != 0 {
             libc::_exit(if pid < 0 { 1 } else { 0 });
         }
-        guard(p)
+        setup(owner, sock, max_fd);
+        run(p)
     }
 }
 
-/// The guard process.
+/// The guard's set-up: signals, directory, name, descriptors; then "ready" (its pid).
 ///
 /// # Safety
 ///
 /// Only in the grandchild of a `fork`.
-unsafe fn guard(p: &mut Plan) -> ! {
-    // SAFETY: raw system calls on integers, on stack structures and on memory owned by
-    // `p` (this process's own copy of it).
+unsafe fn setup(owner: RawFd, sock: RawFd, max_fd: i32) {
+    // SAFETY: raw system calls on integers and on stack structures.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
@@ -355,31 +442,56 @@ unsafe fn guard(p: &mut Plan) -> ! {
             0,
             0,
         );
-        close_all_but(p.owner, p.sock, p.max_fd);
+        close_all_but(owner, sock, max_fd);
         let mut msg = [b'R', 0, 0, 0, 0];
         let me = libc::getpid().to_ne_bytes();
         msg[1..5].copy_from_slice(&me);
-        if libc::write(p.sock, msg.as_ptr().cast(), msg.len()) != msg.len() as isize {
+        if libc::write(sock, msg.as_ptr().cast(), msg.len()) != msg.len() as isize {
             libc::_exit(1);
         }
-        loop {
-            let mut fds = [
-                libc::pollfd {
-                    fd: p.owner,
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-                libc::pollfd {
-                    fd: p.sock,
-                    events: libc::POLLIN,
-                    revents: 0,
-                },
-            ];
-            let r = libc::poll(fds.as_mut_ptr(), 2, -1);
-            if r > 0 || (r < 0 && errno() != libc::EINTR) {
-                break;
-            }
+    }
+}
+
+/// Blocks until the owner exits (its pidfd is readable) or the socket is readable (a
+/// message, or end of file); false when the socket woke it and the owner still runs.
+///
+/// # Safety
+///
+/// Only in a guard.
+pub(super) unsafe fn wait_owner_or_sock(owner: RawFd, sock: RawFd) -> bool {
+    loop {
+        let mut fds = [
+            libc::pollfd {
+                fd: owner,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+            libc::pollfd {
+                fd: sock,
+                events: libc::POLLIN,
+                revents: 0,
+            },
+        ];
+        // SAFETY: poll(2) on a stack array (a -1 descriptor is ignored by poll).
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if r > 0 {
+            return fds[0].revents != 0;
         }
+        if r < 0 && errno() != libc::EINTR {
+            return true;
+        }
+    }
+}
+
+/// The cgroup guard: waits for the owner's exit or a message, kills the job, exits.
+///
+/// # Safety
+///
+/// Only in the guard process (after `setup`).
+unsafe fn cgroup_guard(p: &mut Plan) -> ! {
+    // SAFETY: raw system calls; see the functions called.
+    unsafe {
+        wait_owner_or_sock(p.owner, p.sock);
         kill_job(p);
         libc::_exit(0)
     }
@@ -426,7 +538,7 @@ unsafe fn close_range(from: u32, to: u32, max_fd: i32) {
     }
 }
 
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     let mut ts = libc::timespec {
         tv_sec: 0,
         tv_nsec: 0,
@@ -436,7 +548,7 @@ fn now_ms() -> i64 {
     ts.tv_sec * 1000 + ts.tv_nsec / 1_000_000
 }
 
-fn sleep_ms(ms: i64) {
+pub(super) fn sleep_ms(ms: i64) {
     let ts = libc::timespec {
         tv_sec: (ms / 1000) as _,
         tv_nsec: ((ms % 1000) * 1_000_000) as _,
@@ -459,7 +571,7 @@ fn write_path(path: &CString, data: &[u8]) -> bool {
 }
 
 /// Reads `fd` from offset 0 into `buf`; the number of bytes read.
-fn pread_all(fd: i32, buf: &mut [u8]) -> Option<usize> {
+pub(super) fn pread_all(fd: i32, buf: &mut [u8]) -> Option<usize> {
     let mut n = 0usize;
     while n < buf.len() {
         let rest = &mut buf[n..];
@@ -479,7 +591,7 @@ fn pread_all(fd: i32, buf: &mut [u8]) -> Option<usize> {
     Some(n)
 }
 
-fn read_path(path: &CString, buf: &mut [u8]) -> Option<usize> {
+pub(super) fn read_path(path: &CString, buf: &mut [u8]) -> Option<usize> {
     // SAFETY: open/close of a NUL-terminated path.
     let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
     if fd < 0 {
@@ -746,7 +858,7 @@ fn remove_at(p: &mut Plan, depth: usize, len: usize) {
                     // struct linux_dirent64: ino u64, off i64, reclen u16, type u8, name.
                     let reclen = u16::from_ne_bytes([p.dents[at + 16], p.dents[at + 17]]) as usize;
                     let dtype = p.dents[at + 18];
-                    if reclen == 0 || at + reclen > end {
+                    if reclen < 20 || at + reclen > end {
                         break;
                     }
                     let name_start = at + 19;

@@ -8,6 +8,7 @@ mod fields;
 mod job;
 mod job_events;
 mod job_fallback;
+mod job_fallback_guard;
 mod job_guard;
 mod job_notify;
 pub(crate) mod parse;

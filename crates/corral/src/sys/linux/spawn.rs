@@ -80,6 +80,9 @@ pub(crate) struct Plan {
     job_fds: Vec<OwnedFd>,
     /// The `job_fds` lead out of the caller's job (breakaway), not into one.
     breakaway: bool,
+    /// A kill-on-close process-group job's guard socket: the child tells the guard its
+    /// pid and start time before `exec` (it has no job marker until then).
+    fallback_guard: Option<OwnedFd>,
     report: RawFd,
 }
 
@@ -89,6 +92,7 @@ impl Plan {
     fn needs_hook(&self) -> bool {
         self.setsid
             || !self.job_fds.is_empty()
+            || self.fallback_guard.is_some()
             || self.setpgid
             || self.pty_slave.is_some()
             || self.pdeathsig.is_some()
@@ -145,6 +149,10 @@ pub(crate) fn child(p: &Plan) -> io::Result<()> {
                 STEP_JOB
             };
             check(if rc == 1 { 0 } else { -1 }, r, step)?;
+        }
+        if let Some(sock) = &p.fallback_guard {
+            // Best-effort, like the fallback job itself: never fails the spawn.
+            super::job_fallback_guard::announce_self(sock.as_raw_fd());
         }
         if let Some(mask) = &p.sigmask {
             // std leaves the mask as the caller had it; restore the one before blocking.
@@ -363,6 +371,7 @@ pub(crate) fn plan_for(opts: &Options, report: RawFd, born_in: Option<&Path>) ->
         sigmask: None,
         job_fds,
         breakaway: opts.job.is_none() && opts.breakaway_to.is_some(),
+        fallback_guard: None,
         report,
     };
     Ok(plan)
@@ -473,6 +482,7 @@ pub(crate) fn spawn(
         // caller's process group unless asked otherwise (a group leader could not call
         // `setsid`, and a new group would lose the terminal's foreground).
         cmd.env(super::job_fallback::MARKER_VAR, f.env_value());
+        plan.fallback_guard = f.guard_socket();
         f.spawning();
     }
     if plan.setpgid && !plan.setsid {

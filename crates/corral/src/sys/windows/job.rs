@@ -565,6 +565,7 @@ pub(crate) fn job_capabilities() -> crate::job::Capabilities {
         kill: true,
         freeze: true,
         events: true,
+        kill_on_close: true,
         notes: vec![
             "Windows Job Objects; freeze suspends each member (NtSuspendProcess), re-listing \
              until no new member appears"
