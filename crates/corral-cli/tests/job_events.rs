@@ -48,7 +48,7 @@ fn run_events_reports_members_exit_codes_and_kills_leftovers() {
         assert_eq!(of("abnormal-exit", k)["status"]["signal"], "KILL");
         assert!(start_time_of(k).is_none() || is_dead(k, start_time_of(k).unwrap()));
     }
-    assert_eq!(evs.last().unwrap()["event"], "empty");
+    assert_eq!(evs.last().unwrap()["event"], "empty", "{evs:?}");
     // Every event has a time, in order.
     let times: Vec<f64> = evs.iter().map(|e| e["time"].as_f64().unwrap()).collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");

@@ -181,7 +181,9 @@ impl JobEvents {
     ///
     /// # Errors
     ///
-    /// When the job's files can no longer be read (the job was removed, say).
+    /// Once the job has been removed (Linux: its cgroup is gone; the kernel removes
+    /// only an empty cgroup): the exits still owed and [`JobEvent::JobEmpty`] come
+    /// first, if members were seen; then the iterator ends, and `next_timeout` fails.
     pub fn next_timeout(&mut self, timeout: Option<Duration>) -> Result<Option<JobEvent>> {
         self.inner.next(timeout)
     }

@@ -339,3 +339,41 @@ fn events_of_a_removed_job_fail_clearly() {
     let e = opened.events().unwrap_err();
     assert!(!e.to_string().is_empty());
 }
+
+/// A watcher whose job is removed under it (a kill-on-close drop kills the members and
+/// removes the cgroups before the watcher reads again): the members' exits and
+/// `JobEmpty` still come — the kernel removes only an empty cgroup — then the stream ends.
+#[test]
+fn a_watcher_of_a_removed_job_gets_the_exits_and_job_empty() {
+    integration::require_root!("creates cgroups");
+    let job = job();
+    let mut ev = job.events().unwrap();
+    let a = spawn_suspended(&job, &["--sleep-ms", "60000"]);
+    let b = spawn_suspended(&job, &["--sleep-ms", "60000"]);
+    let pids = [a.pid(), b.pid()];
+    // The watcher has seen both join (as `corral run --events` has before the end).
+    let mut joined = 0;
+    collect(&mut ev, |e| {
+        joined += usize::from(matches!(e, JobEvent::NewProcess { .. }));
+        joined == 2
+    });
+    let name = job.name().to_owned();
+    drop(job); // the guard kills both and removes the cgroups before this returns
+    assert!(job_dirs(&name).is_empty());
+    let seen: Vec<JobEvent> = ev
+        .by_ref()
+        .map(|e| e.unwrap_or_else(|e| panic!("{e:?}")))
+        .collect();
+    eprintln!("events: {seen:?}");
+    assert_eq!(seen.last(), Some(&JobEvent::JobEmpty), "{seen:?}");
+    assert_eq!(seen.iter().filter(|e| **e == JobEvent::JobEmpty).count(), 1);
+    for p in pids {
+        assert!(
+            seen.iter()
+                .any(|e| e.pid() == Some(p) && e.status().is_some()),
+            "no exit of {p}: {seen:?}"
+        );
+    }
+    assert!(ev.next().is_none(), "the stream ended");
+    drop((a, b));
+}

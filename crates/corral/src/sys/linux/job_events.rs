@@ -344,7 +344,7 @@ impl JobWatch {
                     if e.raw_os_error() == Some(libc::ENODEV)
                         || e.raw_os_error() == Some(libc::ENOENT)
                     {
-                        self.ended = true;
+                        self.job_removed();
                         continue;
                     }
                     return Err(e);
@@ -582,6 +582,23 @@ impl JobWatch {
 
     /// A member's pidfd became readable: report its exit with the status the kernel
     /// still has (see `Handle::exit_status`).
+    /// The job's cgroup is gone (a kill-on-close guard or the last handle removed it),
+    /// which the kernel allows only once it is empty: every member has exited. Reports
+    /// the exits still owed and the emptiness (unless already reported), then ends.
+    fn job_removed(&mut self) {
+        let left: Vec<u32> = self.members.keys().copied().collect();
+        for &p in &left {
+            self.member_exited(p);
+        }
+        if self.had_members || !left.is_empty() {
+            self.had_members = false;
+            self.exited.clear();
+            self.lingering.clear();
+            self.queue.push_back(JobEvent::JobEmpty);
+        }
+        self.ended = true;
+    }
+
     fn member_exited(&mut self, pid: u32) {
         let Some(m) = self.forget(pid) else { return };
         let status = m
