@@ -259,15 +259,16 @@ fn cpus_quarter_holds_a_burner_near_a_quarter_core() {
         (0.12..=0.35).contains(&c),
         "{c} cores used under --cpus 0.25"
     );
-    // 1.5 s at a quarter core of a 100 ms period: held back in most periods.
+    // 1.5 s at a quarter core of a 100 ms period: held back in many periods. How long
+    // it was held back depends on how soon in each period the burner got its quarter
+    // (on a loaded machine, late: 146 ms of 1.5 s seen at load 9.5), so only that it was.
     let a = job.accounting().unwrap();
     let n = a
         .throttled_periods
         .expect("throttling is counted with a CPU quota");
     assert!(n >= 5, "{a:?}");
     assert!(
-        a.throttled_time
-            .is_some_and(|t| t > Duration::from_millis(300)),
+        a.throttled_time.is_some_and(|t| t > Duration::ZERO),
         "{a:?}"
     );
     // Without a quota (no CPU controller for the job): nothing to count.
