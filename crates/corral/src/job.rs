@@ -549,7 +549,9 @@ impl Job {
         Ok(())
     }
 
-    /// The processes in the job now; members that exit meanwhile are left out.
+    /// The processes in the job now, those of jobs nested in it included (as Windows
+    /// lists a job's processes with its child jobs'); members that exit meanwhile are
+    /// left out.
     ///
     /// # Errors
     ///
@@ -558,8 +560,9 @@ impl Job {
     /// # Platform-specific behavior
     ///
     /// Linux: reads `cgroup.procs` of the v2 cgroup (else of the v1 `freezer`, else
-    /// `pids` cgroup), opens each pid and keeps it only if `/proc/PID/cgroup` shows it in
-    /// the job after opening, so a reused pid never sneaks in.
+    /// `pids` cgroup) and of every cgroup below it (nested jobs), opens each pid and keeps
+    /// it only if `/proc/PID/cgroup` shows it in the job (or below) after opening, so a
+    /// reused pid never sneaks in.
     pub fn processes(&self) -> Result<Vec<Process>> {
         let mut out = Vec::new();
         for pid in self.inner.pids()? {
@@ -574,7 +577,8 @@ impl Job {
         Ok(out)
     }
 
-    /// Whether `process` is in the job.
+    /// Whether `process` is in the job, directly or through a job nested in it (Windows:
+    /// `IsProcessInJob`, which says so for every job of the chain).
     ///
     /// # Errors
     ///
@@ -583,7 +587,7 @@ impl Job {
     /// # Platform-specific behavior
     ///
     /// Linux: compares `/proc/PID/cgroup` with the job's v2 (else v1 `freezer`/`pids`)
-    /// cgroup.
+    /// cgroup: that cgroup or one below it.
     pub fn contains(&self, process: &Process) -> Result<bool> {
         self.inner.contains(process.handle())
     }
@@ -596,7 +600,8 @@ impl Job {
     ///
     /// # Platform-specific behavior
     ///
-    /// Linux: `cgroup.procs` of the v2 (else v1 `freezer`/`pids`) cgroup is empty.
+    /// Linux: `cgroup.procs` of the v2 (else v1 `freezer`/`pids`) cgroup and of every
+    /// cgroup below it (nested jobs) are empty.
     pub fn is_empty(&self) -> Result<bool> {
         Ok(self.inner.pids()?.is_empty())
     }

@@ -225,6 +225,40 @@ fn unique_name() -> String {
     format!("{}-{n}-{nanos:x}", std::process::id())
 }
 
+/// The deepest cgroup below a job whose members count as the job's.
+const MAX_NESTING: usize = 32;
+
+/// The pids in the cgroup `dir` and in every cgroup below it: the members of nested jobs
+/// are the outer job's too (Windows: a process in a nested job is in every job of the
+/// chain). Sorted. A cgroup below `dir` removed during the walk is skipped; `dir`'s own
+/// `cgroup.procs` must be readable.
+pub(crate) fn pids_below(dir: &Path) -> io::Result<Vec<u32>> {
+    let mut out = parse_pids(&read_text(&dir.join("cgroup.procs"))?);
+    let mut stack = vec![(dir.to_path_buf(), 0usize)];
+    while let Some((d, depth)) = stack.pop() {
+        if depth > 0 {
+            match read_text(&d.join("cgroup.procs")) {
+                Ok(b) => out.extend(parse_pids(&b)),
+                Err(_) => continue,
+            }
+        }
+        if depth == MAX_NESTING {
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push((e.path(), depth + 1));
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
 pub(crate) fn parse_pids(buf: &[u8]) -> Vec<u32> {
     super::parse::text::lines(buf)
         .filter_map(super::parse::parse_u64)
@@ -647,11 +681,11 @@ impl Job {
         Ok(Some((before, read(&cur)?)))
     }
 
-    /// The pids in the job now (from the primary cgroup's `cgroup.procs`).
+    /// The pids in the job now, nested jobs' members included (from the `cgroup.procs`
+    /// of the primary cgroup and of every cgroup below it).
     pub(crate) fn pids(&self) -> Result<Vec<u32>> {
-        let p = self.primary().path.join("cgroup.procs");
-        let buf = read_text(&p).map_err(|e| io_err("list job members", &p, e))?;
-        Ok(parse_pids(&buf))
+        let d = &self.primary().path;
+        pids_below(d).map_err(|e| io_err("list job members", &d.join("cgroup.procs"), e))
     }
 
     /// Moves `h` into every cgroup of the job.
@@ -683,11 +717,12 @@ impl Job {
         h.verify(op, false)
     }
 
-    /// Whether `h` is in the job (its `/proc/PID/cgroup` names the job's primary cgroup).
+    /// Whether `h` is in the job (its `/proc/PID/cgroup` names the job's primary cgroup or
+    /// one below it: a nested job's member is in the outer job too).
     pub(crate) fn contains(&self, h: &Handle) -> Result<bool> {
         let d = self.primary();
         let cgs = h.cgroups()?;
-        Ok(cgs.iter().any(|l| line_is(l, d)))
+        Ok(cgs.iter().any(|l| line_is_or_below(l, d)))
     }
 
     /// Signals every member with `SIGKILL` through its pidfd, after checking that the
@@ -832,6 +867,8 @@ impl Job {
 
     fn remove_dirs(&mut self) {
         for d in self.dirs.iter().rev() {
+            // Nested jobs whose owners are gone may have left empty cgroups below.
+            remove_empty_below(&d.path, 0);
             for i in 0..20 {
                 match std::fs::remove_dir(&d.path) {
                     Err(e) if e.raw_os_error() == Some(libc::EBUSY) && i < 19 => {
@@ -867,6 +904,24 @@ impl Drop for Job {
         };
         if matches!(self.pids(), Ok(p) if p.is_empty()) {
             self.remove_dirs();
+        }
+    }
+}
+
+/// Removes the empty cgroups below `dir`, deepest first (a cgroup with members or
+/// children of its own stays: `rmdir` refuses it).
+fn remove_empty_below(dir: &Path, depth: usize) {
+    if depth == MAX_NESTING {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            let p = e.path();
+            remove_empty_below(&p, depth + 1);
+            let _ = std::fs::remove_dir(&p);
         }
     }
 }
@@ -925,8 +980,19 @@ fn try_lock_exclusive(dir: &Path) -> Option<Option<OwnedFd>> {
     }
 }
 
-fn line_is(l: &CgroupMembership, d: &Dir) -> bool {
-    let same_hierarchy = if d.v2 {
+/// Whether `l` names `d` or a cgroup below it, in `d`'s hierarchy.
+fn line_is_or_below(l: &CgroupMembership, d: &Dir) -> bool {
+    same_hierarchy(l, d) && (l.path == d.cg || is_below(&l.path, &d.cg))
+}
+
+/// Whether the cgroup path `p` is strictly below `top`.
+pub(crate) fn is_below(p: &str, top: &str) -> bool {
+    p.strip_prefix(top.trim_end_matches('/'))
+        .is_some_and(|rest| rest.starts_with('/') && rest.len() > 1)
+}
+
+fn same_hierarchy(l: &CgroupMembership, d: &Dir) -> bool {
+    if d.v2 {
         l.hierarchy == 0 && l.controllers.is_empty()
     } else {
         let mut a = l.controllers.clone();
@@ -934,8 +1000,7 @@ fn line_is(l: &CgroupMembership, d: &Dir) -> bool {
         a.sort();
         b.sort();
         a == b
-    };
-    same_hierarchy && l.path == d.cg
+    }
 }
 
 /// The extended attribute on a job's cgroup directories that says the job allows

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use rustix::event::epoll;
 use rustix::fs::{Mode, OFlags};
 
-use super::cgroup::{event_value, parse_pids, read_text};
+use super::cgroup::{event_value, read_text};
 use super::connector::{ForkWatch, ProcEvent};
 use super::proc::read_all;
 use super::Handle;
@@ -122,6 +122,9 @@ pub(crate) struct JobWatch {
     buf: Vec<u8>,
     scratch: Vec<ProcEvent>,
     ended: bool,
+    /// When the job was last listed: a process that joins from outside (spawned or
+    /// assigned into the job by a non-member) is seen only by a listing.
+    last_scan: Instant,
 }
 
 impl JobWatch {
@@ -229,6 +232,7 @@ impl JobWatch {
             buf: Vec::with_capacity(4096),
             scratch: Vec::new(),
             ended: false,
+            last_scan: Instant::now(),
         };
         if w.forks.is_none() {
             let _ = super::raise_fd_limit();
@@ -337,6 +341,11 @@ impl JobWatch {
                     }
                     _ => {}
                 }
+            }
+            // A busy machine's proc connector can wake this loop every few milliseconds
+            // without a member's fork or exit: list the job at least every slice anyway.
+            if self.last_scan.elapsed() >= MAX_EVENT_WAIT {
+                counters = true;
             }
             if counters || rescan {
                 // Any notification may come with members that joined unseen.
@@ -456,8 +465,10 @@ impl JobWatch {
     /// Lists the job; members not known yet are added (and announced when `report`).
     /// Queues `JobEmpty` when the job became empty.
     fn rescan(&mut self, report: bool) -> Result<()> {
-        let buf = read_text(&self.procs).map_err(|e| io_err(&self.procs, e))?;
-        let pids = parse_pids(&buf);
+        self.last_scan = Instant::now();
+        // Nested jobs' members are this job's too.
+        let dir = self.procs.parent().unwrap_or(&self.procs);
+        let pids = super::cgroup::pids_below(dir).map_err(|e| io_err(&self.procs, e))?;
         if !self.exited.is_empty() {
             // Leaders that exited: gone from the listing (forget them), or listed while
             // their other threads exit (wake up when the last one has).
@@ -534,10 +545,11 @@ impl JobWatch {
     /// A zombie still shows the cgroup it died in.
     fn shows_job(&self, pid: u32) -> Option<bool> {
         let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
-        Some(
-            text.lines()
-                .any(|l| l.splitn(3, ':').nth(2) == Some(self.cg.as_str())),
-        )
+        Some(text.lines().any(|l| {
+            l.splitn(3, ':')
+                .nth(2)
+                .is_some_and(|p| p == self.cg || super::cgroup::is_below(p, &self.cg))
+        }))
     }
 
     /// Starts following `pid`; false if it is already gone.
