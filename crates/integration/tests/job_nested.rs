@@ -13,10 +13,12 @@ use corral::{Command, Job, JobEvent, Pid, Process};
 use integration::cgroups::{job_dirs, own_dirs};
 use integration::{is_dead, start_time_of};
 
-/// `job_owner` run inside `outer`: the inner job's name and members (pid, start).
-fn owner_in(outer: &Job) -> (corral::Child, String, Vec<(u32, u64)>) {
+/// `job_owner` run inside `outer` with `extra` arguments: the inner job's name and
+/// members (pid, start).
+fn owner_in(outer: &Job, extra: &[&str]) -> (corral::Child, String, Vec<(u32, u64)>) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_job_owner"))
         .args(["--members", "2", "--children", "1"])
+        .args(extra)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .kill_on_drop(true)
@@ -69,7 +71,7 @@ fn dirs_anywhere(name: &str) -> Vec<PathBuf> {
 
 fn check(outer: Job) {
     let mut events = outer.events().unwrap();
-    let (owner, inner, members) = owner_in(&outer);
+    let (owner, inner, members) = owner_in(&outer, &[]);
     assert_eq!(members.len(), 4, "{members:?}");
     // In each hierarchy of the outer job, the inner job's cgroup is below it.
     let outer_dirs = job_dirs(outer.name());
@@ -166,4 +168,47 @@ fn the_v1_only_outer_terminate_kills_the_inner_members() {
         return;
     }
     check(Job::__create_for_testing(None, false, true).unwrap());
+}
+
+/// Kill-on-close of a v1-only outer job (no `cgroup.kill`: the guard freezes, kills each
+/// listed member, thaws): its guard lists the nested job's members too (a plain inner
+/// job, with no guard of its own to kill them), and removes the nested cgroups it
+/// empties.
+#[test]
+fn a_v1_only_kill_on_close_outer_kills_the_inner_members_when_dropped() {
+    integration::require_root!("creates cgroups");
+    let caps = Job::capabilities();
+    if !caps.v1_controllers.iter().any(|c| c == "freezer") {
+        eprintln!("SKIPPED: no v1 freezer hierarchy here");
+        return;
+    }
+    let outer = Job::builder()
+        .kill_on_close(true)
+        .__testing(false, true)
+        .create()
+        .unwrap();
+    // A daemon among them: it does not die with its parent (the others do, by their
+    // parent-death signal), so only a kill that reaches the inner job ends it.
+    let (owner, inner, members) = owner_in(&outer, &["--no-kill-on-close", "--daemon"]);
+    assert_eq!(members.len(), 5, "{members:?}");
+    let outer_dirs = job_dirs(outer.name());
+    drop(outer); // the guard kills everything below and removes the cgroups
+    for &(p, s) in &members {
+        assert!(
+            is_dead(p, s),
+            "inner member {p} survived the outer's kill-on-close"
+        );
+    }
+    for d in dirs_anywhere(&inner) {
+        assert!(
+            !outer_dirs.iter().any(|o| d.starts_with(o)),
+            "{d:?} left below the outer job"
+        );
+        // The inner job's v2 cgroup, beside the v1-only outer (see above).
+        std::fs::remove_dir(&d).unwrap_or_else(|e| panic!("{d:?}: {e}"));
+    }
+    for o in &outer_dirs {
+        assert!(!o.exists(), "{o:?} left");
+    }
+    drop(owner);
 }

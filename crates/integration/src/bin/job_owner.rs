@@ -2,7 +2,8 @@
 //! line and then waits to be killed (the kill-on-close tests SIGKILL it).
 //!
 //! ```text
-//! job_owner [--v1-only] [--no-cgroup-kill] [--fallback] [--members N] [--children C]
+//! job_owner [--v1-only] [--no-cgroup-kill] [--fallback] [--no-kill-on-close]
+//!           [--members N] [--children C]
 //!           [--daemon] [--assign A] [--churn K]
 //! ```
 //!
@@ -12,7 +13,8 @@
 //! assigned to it. `--fallback` makes the job a process-group fallback job (as where no
 //! cgroup is writable). `--churn K`: once ready, a thread keeps spawning plain `testbin`
 //! members into the job (up to K, not waiting for them), so a kill can catch spawns
-//! half-way. Once every member is ready it prints
+//! half-way. `--no-kill-on-close`: a plain job (no guard; `guard=0`). Once every member
+//! is ready it prints
 //!
 //! ```text
 //! ready job=NAME guard=PID members=PID:START,PID:START,...
@@ -46,6 +48,7 @@ fn main() {
     let mut assign = 0usize;
     let mut churn = 0usize;
     let (mut use_v2, mut use_kill) = (true, true);
+    let mut kill_on_close = true;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut num = |what: &str| -> usize {
@@ -62,6 +65,7 @@ fn main() {
             "--assign" => assign = num("--assign"),
             "--churn" => churn = num("--churn"),
             "--v1-only" => use_v2 = false,
+            "--no-kill-on-close" => kill_on_close = false,
             "--no-cgroup-kill" => use_kill = false,
             "--open" => {
                 let name = args.next().unwrap_or_else(|| {
@@ -83,7 +87,7 @@ fn main() {
         }
     }
     let mut builder = Job::builder()
-        .kill_on_close(true)
+        .kill_on_close(kill_on_close)
         .__testing(use_v2, use_kill);
     if fallback {
         builder = builder.__testing_fallback();

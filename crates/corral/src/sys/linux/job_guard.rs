@@ -22,7 +22,8 @@
 //!   exits) and on its socket end (a byte from `Drop`, or end-of-file once every copy of
 //!   the owner's end is closed, e.g. at `exec`). On either it kills the job — v2
 //!   `cgroup.kill`; otherwise freeze (v2 `cgroup.freeze` or v1 `freezer.state`), `SIGKILL`
-//!   every listed member through a pidfd (kept only if still listed after the pidfd is
+//!   every listed member — listed from the job's cgroup and every cgroup below it, so a
+//!   nested job's members too — through a pidfd (kept only if still listed after the pidfd is
 //!   open), thaw, repeated until the job is empty — waits for `populated 0` (v2, `poll`
 //!   for `POLLPRI`) or an empty `cgroup.procs`, removes the job's cgroups (child cgroups
 //!   first, v1 before v2) and exits. It never outlives the job it guards by more than
@@ -32,7 +33,7 @@
 //! report) is shared with the process-group fallback's guard
 //! ([`job_fallback_guard`](super::job_fallback_guard)), which runs a plan of its own.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -88,7 +89,8 @@ struct Plan {
     events: Option<CString>,
     v2_freeze: Option<CString>,
     v1_freezer: Option<CString>,
-    procs: CString,
+    /// The primary cgroup's directory (members are listed from it and below).
+    primary: CString,
     /// The job's directories in removal order (v1 first, v2 last).
     dirs: Vec<CString>,
     buf: Vec<u8>,
@@ -138,7 +140,7 @@ impl Plan {
             events: file("cgroup.events")?,
             v2_freeze: file("cgroup.freeze")?,
             v1_freezer,
-            procs: cpath(&job.primary().path.join("cgroup.procs"))?,
+            primary: cpath(&job.primary().path)?,
             dirs,
             buf: vec![0; BUF_LEN],
             pids: vec![0; MAX_PIDS],
@@ -591,7 +593,7 @@ pub(super) fn pread_all(fd: i32, buf: &mut [u8]) -> Option<usize> {
     Some(n)
 }
 
-pub(super) fn read_path(path: &CString, buf: &mut [u8]) -> Option<usize> {
+pub(super) fn read_path(path: &CStr, buf: &mut [u8]) -> Option<usize> {
     // SAFETY: open/close of a NUL-terminated path.
     let fd = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) };
     if fd < 0 {
@@ -633,17 +635,35 @@ fn parse_pids(buf: &[u8], out: &mut [i32]) -> usize {
     n
 }
 
-/// Lists the job's members into `p.pids`; the count (0 also when unreadable).
+/// Lists the job's members — those of nested jobs (cgroups below the primary one)
+/// included — into `p.pids` (or `p.listed`); the count (0 also when unreadable).
 fn list(p: &mut Plan, into_listed: bool) -> usize {
-    let Some(len) = read_path(&p.procs, &mut p.buf) else {
+    const PROCS: &[u8] = b"/cgroup.procs\0";
+    let src = p.primary.as_bytes_with_nul();
+    if src.len() > PATH_MAX {
         return 0;
-    };
-    let out = if into_listed {
-        &mut p.listed
-    } else {
-        &mut p.pids
-    };
-    parse_pids(&p.buf[..len], out)
+    }
+    p.path[..src.len()].copy_from_slice(src);
+    let mut count = 0;
+    walk_at(p, 0, src.len() - 1, &mut |p, base, len| {
+        if len + PROCS.len() > PATH_MAX {
+            return;
+        }
+        p.path[base + len..base + len + PROCS.len()].copy_from_slice(PROCS);
+        let read = match CStr::from_bytes_until_nul(&p.path[base..base + PATH_MAX]) {
+            Ok(path) => read_path(path, &mut p.buf),
+            Err(_) => None,
+        };
+        p.path[base + len] = 0;
+        let Some(n) = read else { return };
+        let out = if into_listed {
+            &mut p.listed
+        } else {
+            &mut p.pids
+        };
+        count += parse_pids(&p.buf[..n], &mut out[count..]);
+    });
+    count
 }
 
 /// Waits until `cgroup.events` shows `line`, at most `ms`; false without the file.
@@ -822,13 +842,25 @@ fn remove_tree(p: &mut Plan, i: usize) {
         return;
     }
     p.path[..src.len()].copy_from_slice(src);
-    remove_at(p, 0, src.len() - 1);
+    walk_at(p, 0, src.len() - 1, &mut |p, base, _| {
+        for _ in 0..200 {
+            // SAFETY: rmdir of the NUL-terminated path at `base`.
+            let r = unsafe { libc::rmdir(p.path[base..].as_ptr().cast()) };
+            if r == 0 || errno() != libc::EBUSY {
+                break;
+            }
+            sleep_ms(5);
+        }
+    });
 }
 
-/// Removes the directory whose path is at level `depth` of `p.path` (`len` bytes, NUL
-/// after), after its subdirectories.
-fn remove_at(p: &mut Plan, depth: usize, len: usize) {
+/// Calls `visit(p, base, len)` on the directory whose path is at level `depth` of
+/// `p.path` (`len` bytes at `base`, NUL after) after doing so on each of its
+/// subdirectories (depth first, at most `MAX_DEPTH` levels below). The visitor may
+/// write past `len` at its level; the path is NUL-terminated again before each visit.
+fn walk_at(p: &mut Plan, depth: usize, len: usize, visit: &mut dyn FnMut(&mut Plan, usize, usize)) {
     let base = depth * PATH_MAX;
+    p.path[base + len] = 0;
     if depth < MAX_DEPTH {
         // SAFETY: open of the NUL-terminated path at `base`.
         let fd = unsafe {
@@ -875,7 +907,7 @@ fn remove_at(p: &mut Plan, depth: usize, len: usize) {
                         let to = child + len + 1;
                         p.path[to..to + nlen].copy_from_slice(&p.dents[name_start..name_end]);
                         p.path[to + nlen] = 0;
-                        remove_at(p, depth + 1, len + 1 + nlen);
+                        walk_at(p, depth + 1, len + 1 + nlen, visit);
                     }
                     at += reclen;
                 }
@@ -885,14 +917,7 @@ fn remove_at(p: &mut Plan, depth: usize, len: usize) {
         }
     }
     p.path[base + len] = 0;
-    for _ in 0..200 {
-        // SAFETY: rmdir of the NUL-terminated path at `base`.
-        let r = unsafe { libc::rmdir(p.path[base..].as_ptr().cast()) };
-        if r == 0 || errno() != libc::EBUSY {
-            break;
-        }
-        sleep_ms(5);
-    }
+    visit(p, base, len);
 }
 
 #[cfg(test)]
