@@ -387,6 +387,12 @@ pub struct CpuStats {
 ///
 /// Linux: the `ctxt`, `intr`, `softirq`, `processes`, `procs_running` and
 /// `procs_blocked` lines of `/proc/stat`.
+///
+/// Windows: context switches and DPCs (deferred procedure calls, the counterpart of soft
+/// interrupts) summed over the processors' `SystemInterruptInformation`, interrupts over
+/// `SystemProcessorPerformanceInformation`; `procs_running` counts the running, ready
+/// and standby threads and `procs_blocked` those waiting for a page-in, from one
+/// `SystemProcessInformation` read; `processes_forked` is 0 (Windows keeps no count).
 pub fn cpu_stats() -> Result<CpuStats> {
     imp::cpu_stats()
 }
@@ -417,6 +423,9 @@ pub struct CpuFreq {
 ///
 /// Linux: `/sys/devices/system/cpu/cpuN/cpufreq/{scaling_cur_freq (or
 /// cpuinfo_cur_freq), scaling_min_freq, scaling_max_freq}`.
+///
+/// Windows: `CallNtPowerInformation(ProcessorInformation)` — `CurrentMhz` and `MaxMhz`;
+/// `min_mhz` is 0, as Windows does not report a floor.
 pub fn cpu_freq() -> Result<Vec<CpuFreq>> {
     imp::cpu_freq()
 }

@@ -559,6 +559,57 @@ fn system_figures() -> TestResult {
     Ok(Pass)
 }
 
+fn cpu_counters() -> TestResult {
+    let a = t!(system::cpu_stats());
+    // A spawn and a wait: context switches, a process created, interrupts go on.
+    let mut c = t!(Command::new(me()).env(CHILD_VAR, "sleep:50").spawn());
+    t!(c.wait());
+    let b = t!(system::cpu_stats());
+    if b.ctx_switches == 0 || b.procs_running == 0 {
+        if let Some(w) = wine() {
+            return Ok(NotVerifiableUnderWine(format!(
+                "Wine {w} counts no context switches or runnable threads \
+                 ({b:?})"
+            )));
+        }
+    }
+    check!(b.ctx_switches > a.ctx_switches, "{a:?} then {b:?}");
+    check!(
+        b.interrupts >= a.interrupts && b.interrupts > 0,
+        "{a:?} then {b:?}"
+    );
+    check!(b.soft_interrupts >= a.soft_interrupts, "{a:?} then {b:?}");
+    // This thread is running while it asks.
+    check!(b.procs_running >= 1, "{b:?}");
+    if cfg!(windows) {
+        check!(b.processes_forked == 0, "Windows keeps no such count");
+    } else {
+        check!(b.processes_forked > a.processes_forked, "{a:?} then {b:?}");
+    }
+    Ok(Pass)
+}
+
+fn cpu_frequency() -> TestResult {
+    match system::cpu_freq() {
+        Ok(f) => {
+            check!(!f.is_empty());
+            for c in &f {
+                check!(c.current_mhz > 0.0 && c.max_mhz > 0.0, "{c:?}");
+                check!(c.min_mhz.total_cmp(&c.max_mhz).is_le(), "{c:?}");
+            }
+        }
+        // Virtual machines without a frequency-scaling driver (documented).
+        Err(e) if !cfg!(windows) && e.kind() == ErrorKind::Unsupported => {}
+        Err(e) if wine().is_some() => {
+            return Ok(MissingInWine(format!(
+                "CallNtPowerInformation(ProcessorInformation): {e}"
+            )))
+        }
+        Err(e) => return Err(format!("cpu_freq: {e}")),
+    }
+    Ok(Pass)
+}
+
 fn process_details() -> TestResult {
     let me = t!(Process::current());
     // Process::threads (ThreadInfo) is not on Windows yet.
@@ -1264,6 +1315,8 @@ fn main() {
     let tests: &[Test] = &[
         ("bad_input", bad_input),
         ("current_process", current_process),
+        ("cpu_counters", cpu_counters),
+        ("cpu_frequency", cpu_frequency),
         ("spawn_wait_exit_code", spawn_wait_exit_code),
         ("wait_times_out", wait_times_out),
         ("argv_round_trip", argv_round_trip),

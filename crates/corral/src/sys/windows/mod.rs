@@ -40,7 +40,8 @@ pub(crate) use spawn::{
     SpawnExtra, SpawnedChild,
 };
 pub(crate) use system::{
-    boot_time_secs, cpu_times_all, swap_memory, total_memory, uptime, users, virtual_memory,
+    boot_time_secs, cpu_freq, cpu_stats, cpu_times_all, swap_memory, total_memory, uptime, users,
+    virtual_memory,
 };
 pub(crate) use thread::ThreadHandle;
 pub(crate) use topology::topology;
@@ -95,14 +96,6 @@ pub(crate) fn user_id(_: &str) -> Result<Option<u32>> {
 
 pub(crate) fn user_name(_: u32) -> Option<String> {
     None
-}
-
-pub(crate) fn cpu_stats() -> Result<crate::system::CpuStats> {
-    unsupported("read CPU counters")
-}
-
-pub(crate) fn cpu_freq() -> Result<Vec<crate::system::CpuFreq>> {
-    unsupported("read CPU frequency")
 }
 
 pub(crate) fn load_average() -> Result<crate::system::LoadAverage> {

@@ -78,6 +78,12 @@ pub(crate) fn process_ctx_switches(rows: &[ThreadRow]) -> crate::info::CtxSwitch
     }
 }
 
+/// Whether the thread is runnable: running, ready (waiting for a CPU), standing by to
+/// run next, or deferred ready — what Linux counts in `procs_running`.
+pub(crate) fn runnable(t: &ThreadRow) -> bool {
+    matches!(t.state, READY | RUNNING | STANDBY | DEFERRED_READY)
+}
+
 /// A thread's status from its state and wait reason.
 pub(crate) fn thread_status(t: &ThreadRow) -> Status {
     match (t.state, t.wait_reason) {

@@ -129,6 +129,120 @@ fn cpu_times_from(
     }
 }
 
+/// One record per logical processor of the `NtQuerySystemInformation` class `class`
+/// (`T` is the record's layout).
+fn per_processor<T: Default + Clone>(
+    class: windows_sys::Wdk::System::SystemInformation::SYSTEM_INFORMATION_CLASS,
+    op: &'static str,
+) -> Result<Vec<T>> {
+    let cpus = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .max(1);
+    let mut per = vec![T::default(); cpus.max(64)];
+    let mut ret = 0u32;
+    // SAFETY: `per` is a live buffer of the stated size, of the layout Windows writes for
+    // this class.
+    let status = unsafe {
+        NtQuerySystemInformation(
+            class,
+            per.as_mut_ptr().cast(),
+            (per.len() * std::mem::size_of::<T>()) as u32,
+            &mut ret,
+        )
+    };
+    if status < 0 {
+        return Err(Error::new(ErrorKind::Os, op).with_detail(format!(
+            "NtQuerySystemInformation (class {class}): NTSTATUS {:#x}",
+            status as u32
+        )));
+    }
+    per.truncate(ret as usize / std::mem::size_of::<T>());
+    Ok(per)
+}
+
+/// `SYSTEM_INTERRUPT_INFORMATION`: one per logical processor.
+#[repr(C)]
+#[derive(Debug, Default, Clone, Copy)]
+struct InterruptInfo {
+    context_switches: u32,
+    dpc_count: u32,
+    dpc_rate: u32,
+    time_increment: u32,
+    dpc_bypass_count: u32,
+    apc_bypass_count: u32,
+}
+
+/// Scheduler counters: context switches and DPCs (Windows' deferred procedure calls, the
+/// counterpart of Linux soft interrupts) summed over `SystemInterruptInformation`,
+/// interrupts over `SystemProcessorPerformanceInformation`, runnable threads and threads
+/// waiting for a page-in from one `SystemProcessInformation` read; `processes_forked`
+/// is 0 (Windows keeps no count of processes created).
+pub(crate) fn cpu_stats() -> Result<crate::system::CpuStats> {
+    use windows_sys::Wdk::System::SystemInformation::SystemInterruptInformation;
+    let op = "read CPU counters";
+    let perf = per_processor::<ProcessorTimes>(SystemProcessorPerformanceInformation, op)?;
+    let intr = per_processor::<InterruptInfo>(SystemInterruptInformation, op)?;
+    let threads = super::status::threads()?;
+    let rows = threads.values().flatten();
+    let (mut running, mut blocked) = (0u64, 0u64);
+    for t in rows {
+        if super::status::runnable(t) {
+            running += 1;
+        } else if super::status::thread_status(t) == crate::info::Status::DiskSleep {
+            blocked += 1;
+        }
+    }
+    Ok(crate::system::CpuStats {
+        ctx_switches: intr.iter().map(|i| u64::from(i.context_switches)).sum(),
+        interrupts: perf.iter().map(|p| u64::from(p.interrupt_count)).sum(),
+        soft_interrupts: intr.iter().map(|i| u64::from(i.dpc_count)).sum(),
+        processes_forked: 0,
+        procs_running: running,
+        procs_blocked: blocked,
+    })
+}
+
+/// Each logical processor's clock from `CallNtPowerInformation(ProcessorInformation)`:
+/// current and maximum MHz; the minimum is 0 (Windows does not say it; `MhzLimit` is
+/// the current cap, not a floor).
+pub(crate) fn cpu_freq() -> Result<Vec<crate::system::CpuFreq>> {
+    use windows_sys::Win32::System::Power::{
+        CallNtPowerInformation, ProcessorInformation, PROCESSOR_POWER_INFORMATION,
+    };
+    let op = "read CPU frequency";
+    let cpus = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .max(1);
+    // SAFETY: an all-zero PROCESSOR_POWER_INFORMATION is valid (plain integers).
+    let mut info: Vec<PROCESSOR_POWER_INFORMATION> = vec![unsafe { std::mem::zeroed() }; cpus];
+    let bytes = (info.len() * std::mem::size_of::<PROCESSOR_POWER_INFORMATION>()) as u32;
+    // SAFETY: `info` is a live buffer of `bytes` bytes; no input buffer.
+    let st = unsafe {
+        CallNtPowerInformation(
+            ProcessorInformation,
+            std::ptr::null(),
+            0,
+            info.as_mut_ptr().cast(),
+            bytes,
+        )
+    };
+    if st < 0 {
+        return Err(Error::new(ErrorKind::Os, op).with_detail(format!(
+            "CallNtPowerInformation(ProcessorInformation): NTSTATUS {:#x}",
+            st as u32
+        )));
+    }
+    Ok(info
+        .iter()
+        .map(|i| crate::system::CpuFreq {
+            cpu: i.Number,
+            current_mhz: f64::from(i.CurrentMhz),
+            min_mhz: 0.0,
+            max_mhz: f64::from(i.MaxMhz),
+        })
+        .collect())
+}
+
 /// Machine and per-CPU times: `GetSystemTimes` and
 /// `SystemProcessorPerformanceInformation` (interrupt time as `irq`, DPC time as
 /// `softirq`; kernel time excludes idle, as psutil reports it).
@@ -140,32 +254,11 @@ pub(crate) fn cpu_times_all() -> Result<(SystemCpuTimes, Vec<PerCpuTimes>)> {
     if unsafe { GetSystemTimes(idle, kernel, user) } == 0 {
         return Err(last_error(op, None));
     }
-    let cpus = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .max(1);
-    let mut per = vec![ProcessorTimes::default(); cpus.max(64)];
-    let mut ret = 0u32;
-    // SAFETY: `per` is a live buffer of the stated size, of the layout Windows writes for
-    // this class.
-    let status = unsafe {
-        NtQuerySystemInformation(
-            SystemProcessorPerformanceInformation,
-            per.as_mut_ptr().cast(),
-            (per.len() * std::mem::size_of::<ProcessorTimes>()) as u32,
-            &mut ret,
-        )
-    };
-    if status < 0 {
-        return Err(Error::new(ErrorKind::Os, op).with_detail(format!(
-            "NtQuerySystemInformation: NTSTATUS {:#x}",
-            status as u32
-        )));
-    }
-    let n = ret as usize / std::mem::size_of::<ProcessorTimes>();
+    let per = per_processor::<ProcessorTimes>(SystemProcessorPerformanceInformation, op)?;
     let d = |v: i64| ticks_duration(v.max(0) as u64);
     let mut irq = Duration::ZERO;
     let mut softirq = Duration::ZERO;
-    let per_cpu: Vec<PerCpuTimes> = per[..n]
+    let per_cpu: Vec<PerCpuTimes> = per
         .iter()
         .enumerate()
         .map(|(i, p)| {
