@@ -225,6 +225,13 @@ mod imp {
         let mods = t!(me.modules());
         let maps = t!(me.memory_maps(false));
         let grouped = t!(me.memory_maps(true));
+        for g in &grouped {
+            check!(
+                !g.path.is_empty() && !g.path.chars().any(char::is_control),
+                "a path with a control character: {:?}",
+                g.path
+            );
+        }
         for m in &mods {
             let base = m.base as u64;
             let at = maps

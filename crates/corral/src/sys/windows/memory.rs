@@ -223,7 +223,10 @@ fn mapped_file(h: HANDLE, addr: u64) -> Option<String> {
             buf.resize(buf.len() * 4, 0);
             continue;
         }
-        return Some(String::from_utf16_lossy(&buf[..n.min(buf.len())]));
+        // Up to the first NUL: Wine counts a trailing one in some lengths.
+        let name = &buf[..n.min(buf.len())];
+        let end = name.iter().position(|&c| c == 0).unwrap_or(name.len());
+        return Some(String::from_utf16_lossy(&name[..end]));
     }
 }
 
@@ -231,7 +234,8 @@ fn mapped_file(h: HANDLE, addr: u64) -> Option<String> {
 /// Windows says `ERROR_BAD_LENGTH`.
 fn working_set(h: HANDLE, page: u64) -> io::Result<Vec<Page>> {
     let mut cap: usize = 8192;
-    loop {
+    // The working set may grow between calls; a few retries with room to spare suffice.
+    for _ in 0..8 {
         // NumberOfEntries, then one usize per entry.
         let mut buf: Vec<usize> = vec![0; cap + 1];
         let bytes = u32::try_from(buf.len() * std::mem::size_of::<usize>())
@@ -256,6 +260,7 @@ fn working_set(h: HANDLE, page: u64) -> io::Result<Vec<Page>> {
         pages.sort_unstable_by_key(|p| p.addr);
         return Ok(pages);
     }
+    Err(io::Error::from_raw_os_error(ERROR_BAD_LENGTH as i32))
 }
 
 /// The resident pages among those of `regions`, from `QueryWorkingSetEx` (batches of
