@@ -617,6 +617,29 @@ mod tests {
         assert_eq!(perms(PAGE_NOACCESS, MEM_PRIVATE), "---p");
     }
 
+    /// The drive table this system gives (`GetLogicalDriveStringsW` + `QueryDosDeviceW`)
+    /// maps each drive's device back to it. Wine's `GetMappedFileNameW` gives the
+    /// `\??\Z:\…` form, so this is where the device form is checked with real targets.
+    #[test]
+    fn the_drive_table_round_trips() {
+        let drives = drive_devices();
+        let windows_drive = std::env::var("SystemDrive").unwrap_or_else(|_| "C:".into());
+        assert!(
+            drives
+                .iter()
+                .any(|(d, _)| d.eq_ignore_ascii_case(&windows_drive)),
+            "{drives:?}"
+        );
+        for (drive, device) in &drives {
+            assert!(drive.len() == 2 && drive.ends_with(':'), "{drives:?}");
+            assert!(device.starts_with('\\'), "{drives:?}");
+            let nt = format!("{device}\\dir\\f.dll");
+            // Two letters may name one device (subst); the first one wins.
+            let first = drives.iter().find(|(_, d)| d == device).unwrap();
+            assert_eq!(dos_path(&nt, &drives), format!("{}\\dir\\f.dll", first.0));
+        }
+    }
+
     #[test]
     fn device_paths_become_drive_paths() {
         let drives = vec![
