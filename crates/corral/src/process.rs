@@ -710,6 +710,18 @@ impl Process {
     /// # Errors
     ///
     /// [`ErrorKind::AccessDenied`] for another user's process without privilege.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Windows: from the working set (`QueryWorkingSet`, else `QueryWorkingSetEx` over
+    /// the committed pages). A page counts toward `uss` when it is not shareable or no
+    /// other working set holds it (as psutil counts it); `pss` adds each shared page
+    /// divided by its share count, which Windows caps at 7, so a page held by more than 7
+    /// processes counts as 1/7 (PSS is then slightly high). `swap` is 0: Windows keeps no
+    /// per-process figure of memory written to the page file. Needs
+    /// `PROCESS_QUERY_INFORMATION | PROCESS_VM_READ`; [`ErrorKind::Unsupported`] where
+    /// neither working-set call is implemented for the process (Wine 8 answers only for
+    /// the calling process).
     pub fn memory_full_info(&self) -> Result<MemoryFullInfo> {
         self.h.memory_full_info()
     }
@@ -749,6 +761,21 @@ impl Process {
     /// # Errors
     ///
     /// [`ErrorKind::AccessDenied`] for another user's process without privilege.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Windows: one map per committed region (`VirtualQueryEx`; reserved address space
+    /// is not listed), in address order. `path` is the mapped file for images and views
+    /// (`GetMappedFileNameW`, its `\Device\…` form turned into a drive path where a
+    /// drive letter names that device, else kept) and `[anon]` for private memory and
+    /// views of no file. `perms` is `rwxp`-style from the protection (guard and caching
+    /// flags dropped); `s` marks a view of a section that is not copy-on-write. `rss`,
+    /// `pss` and the private/shared split come from the working set, as in
+    /// [`memory_full_info`](Self::memory_full_info). Windows does not say which resident
+    /// pages were modified, so private pages are all counted in `private_dirty` (they are
+    /// backed by the page file, as Linux's dirty anonymous pages are) and shared pages in
+    /// `shared_clean`; `referenced` is the resident size, `anonymous` the resident part
+    /// of private memory, `swap` 0.
     pub fn memory_maps(&self, grouped: bool) -> Result<Vec<MemoryMap>> {
         self.h.memory_maps(grouped)
     }

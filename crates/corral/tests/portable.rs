@@ -718,6 +718,254 @@ fn memory_peaks_and_faults() -> TestResult {
     Ok(Pass)
 }
 
+/// USS and PSS of this process: USS > 0, PSS ≥ USS, USS ≤ RSS; touching 64 MiB grows
+/// USS and PSS by at least 48 MiB (Linux: smaps_rollup; Windows: the working set).
+fn memory_full_info_uss_pss() -> TestResult {
+    const MIB: u64 = 1 << 20;
+    let me = t!(Process::current());
+    let before = t!(me.memory_full_info());
+    let rss = t!(me.memory_info()).rss.max(before.basic.rss);
+    check!(before.uss > 0, "{before:?}");
+    check!(before.pss >= before.uss, "{before:?}");
+    // RSS is read separately from the page walk: allow a page table's worth of slack
+    // (Linux batches per-thread RSS counters).
+    check!(
+        before.uss <= rss + MIB,
+        "uss {} above rss {rss}: {before:?}",
+        before.uss
+    );
+    let mut block = vec![0u8; 64 << 20];
+    for i in (0..block.len()).step_by(4096) {
+        block[i] = (i >> 12) as u8 | 1;
+    }
+    std::hint::black_box(&mut block);
+    let after = t!(me.memory_full_info());
+    drop(block);
+    let grew = after.uss.saturating_sub(before.uss);
+    let pss_grew = after.pss.saturating_sub(before.pss);
+    check!(
+        grew >= 48 * MIB && pss_grew >= 48 * MIB,
+        "64 MiB touched, uss grew {} KiB, pss {} KiB: {before:?} → {after:?}",
+        grew >> 10,
+        pss_grew >> 10
+    );
+    check!(after.pss >= after.uss, "{after:?}");
+    Ok(Pass)
+}
+
+/// The address of a function of the system library every process maps, and how that
+/// library's file name starts: ntdll's `NtClose` on Windows, libc's `getpid` on Linux.
+#[cfg(windows)]
+fn system_library_function() -> (u64, &'static str) {
+    use windows_sys::Win32::System::LibraryLoader::{GetModuleHandleW, GetProcAddress};
+    let name: Vec<u16> = "ntdll.dll\0".encode_utf16().collect();
+    // SAFETY: a NUL-terminated module name; ntdll is loaded in every process.
+    let h = unsafe { GetModuleHandleW(name.as_ptr()) };
+    // SAFETY: a loaded module's handle and a NUL-terminated export name.
+    let f = unsafe { GetProcAddress(h, c"NtClose".as_ptr().cast()) };
+    (
+        f.expect("ntdll exports NtClose") as usize as u64,
+        "ntdll.dll",
+    )
+}
+
+#[cfg(not(windows))]
+fn system_library_function() -> (u64, &'static str) {
+    unsafe extern "C" {
+        fn getpid() -> i32;
+    }
+    (
+        getpid as unsafe extern "C" fn() -> i32 as usize as u64,
+        "libc",
+    )
+}
+
+/// Whether the mapped `path` is the file `want` (Windows paths compare case-blind).
+fn same_file(path: &str, want: &std::path::Path) -> bool {
+    let want = want.to_string_lossy();
+    if cfg!(windows) {
+        path.eq_ignore_ascii_case(&want)
+    } else {
+        path == want
+    }
+}
+
+/// The map holding `addr`, if one does.
+fn map_at(maps: &[corral::MemoryMap], addr: u64) -> Option<&corral::MemoryMap> {
+    maps.iter()
+        .find(|m| m.addr.is_some_and(|(s, e)| s <= addr && addr < e))
+}
+
+/// This process's maps: the test program's own code and the system library's are
+/// listed by path at the addresses of known functions, executable; the grouped listing
+/// sums the ungrouped one per path.
+fn memory_maps_own() -> TestResult {
+    let me = t!(Process::current());
+    let exe = me_canonical();
+    let own_fn = main as fn() as usize as u64;
+    let (lib_fn, lib_name) = system_library_function();
+    // Grouped and ungrouped listings of a steady moment: two ungrouped listings around
+    // the grouped one agree on every file-backed map (anonymous memory moves with this
+    // test's own allocations).
+    let files = |maps: &[corral::MemoryMap]| -> Vec<corral::MemoryMap> {
+        maps.iter()
+            .filter(|m| !m.path.starts_with('['))
+            .cloned()
+            .collect()
+    };
+    let mut tries = 0;
+    let (maps, grouped) = loop {
+        let a = t!(me.memory_maps(false));
+        let g = t!(me.memory_maps(true));
+        let b = t!(me.memory_maps(false));
+        if files(&a) == files(&b) {
+            break (a, g);
+        }
+        tries += 1;
+        check!(tries < 5, "the file-backed maps kept changing");
+    };
+    check!(!maps.is_empty());
+    for m in &maps {
+        let (s, e) = m.addr.ok_or("an ungrouped map without addr")?;
+        check!(s < e && e - s == m.size, "{m:?}");
+        let perms = m.perms.as_deref().ok_or("an ungrouped map without perms")?;
+        check!(perms.len() == 4, "{m:?}");
+        check!(m.rss <= m.size, "{m:?}");
+        check!(
+            m.private_clean + m.private_dirty + m.shared_clean + m.shared_dirty == m.rss,
+            "{m:?}"
+        );
+        check!(m.pss <= m.rss, "{m:?}");
+    }
+    // Maps are ordered and do not overlap.
+    for w in maps.windows(2) {
+        check!(w[0].addr.unwrap().1 <= w[1].addr.unwrap().0, "{w:?}");
+    }
+    let own = map_at(&maps, own_fn).ok_or(format!("no map holds main at {own_fn:#x}"))?;
+    check!(
+        same_file(&own.path, &exe),
+        "main at {own_fn:#x} in {own:?}, exe {exe:?}"
+    );
+    check!(
+        own.perms.as_deref().is_some_and(|p| p.starts_with("r-x")),
+        "{own:?}"
+    );
+    let lib = map_at(&maps, lib_fn).ok_or(format!("no map holds {lib_name} at {lib_fn:#x}"))?;
+    let file = std::path::Path::new(&lib.path)
+        .file_name()
+        .map(|f| f.to_string_lossy().to_ascii_lowercase())
+        .unwrap_or_default();
+    check!(file.starts_with(lib_name), "{lib_fn:#x} in {lib:?}");
+    check!(
+        lib.perms.as_deref().is_some_and(|p| p.contains('x')),
+        "{lib:?}"
+    );
+    // Grouped: one entry per path, no addr/perms, sums of the ungrouped maps.
+    let mut paths: Vec<&str> = grouped.iter().map(|g| g.path.as_str()).collect();
+    paths.sort_unstable();
+    let n = paths.len();
+    paths.dedup();
+    check!(paths.len() == n, "a path listed twice when grouped");
+    for g in files(&grouped) {
+        check!(g.addr.is_none() && g.perms.is_none(), "{g:?}");
+        let parts: Vec<&corral::MemoryMap> = maps.iter().filter(|m| m.path == g.path).collect();
+        check!(!parts.is_empty(), "{} only in the grouped listing", g.path);
+        let sum = |f: fn(&corral::MemoryMap) -> u64| parts.iter().map(|m| f(m)).sum::<u64>();
+        let want = corral::MemoryMap {
+            path: g.path.clone(),
+            addr: None,
+            perms: None,
+            size: sum(|m| m.size),
+            rss: sum(|m| m.rss),
+            pss: sum(|m| m.pss),
+            shared_clean: sum(|m| m.shared_clean),
+            shared_dirty: sum(|m| m.shared_dirty),
+            private_clean: sum(|m| m.private_clean),
+            private_dirty: sum(|m| m.private_dirty),
+            referenced: sum(|m| m.referenced),
+            anonymous: sum(|m| m.anonymous),
+            swap: sum(|m| m.swap),
+        };
+        check!(g == want, "grouped {g:?}\nsum of the maps {want:?}");
+    }
+    check!(
+        grouped.iter().any(|g| same_file(&g.path, &exe)),
+        "the program is not among the grouped paths"
+    );
+    // The program's code is resident: it runs.
+    let code: u64 = maps
+        .iter()
+        .filter(|m| same_file(&m.path, &exe))
+        .map(|m| m.rss)
+        .sum();
+    check!(code > 0, "the program's maps have no resident page");
+    Ok(Pass)
+}
+
+/// The test program's path as the OS names its mapping (symbolic links resolved).
+fn me_canonical() -> std::path::PathBuf {
+    let exe = me();
+    if cfg!(windows) {
+        exe
+    } else {
+        std::fs::canonicalize(&exe).unwrap_or(exe)
+    }
+}
+
+/// Another process: its maps name the same program, its USS/PSS are read; once it has
+/// exited, both calls fail with a clear kind. Wine 8 answers working-set queries only
+/// for the calling process: counted as missing in Wine (the exit errors still checked).
+fn memory_of_a_child() -> TestResult {
+    let mut c = spawn(child("sleep:20000"))?;
+    let exe = me_canonical();
+    let unsupported_in_wine =
+        |e: &corral::Error| wine().is_some() && e.kind() == ErrorKind::Unsupported;
+    let mut missing = None;
+    match c.memory_full_info() {
+        Ok(fi) => check!(fi.uss > 0 && fi.pss >= fi.uss, "{fi:?}"),
+        Err(e) if unsupported_in_wine(&e) => missing = Some(e.to_string()),
+        Err(e) => return Err(format!("memory_full_info: {e}")),
+    }
+    let t0 = Instant::now();
+    // The child's program is mapped from its start; look a few times all the same.
+    loop {
+        let maps = match c.memory_maps(false) {
+            Ok(m) => m,
+            Err(e) if unsupported_in_wine(&e) => {
+                missing = Some(e.to_string());
+                break;
+            }
+            Err(e) => return Err(format!("memory_maps: {e}")),
+        };
+        if maps.iter().any(|m| same_file(&m.path, &exe)) {
+            check!(maps.iter().any(|m| m.rss > 0), "nothing resident: {maps:?}");
+            break;
+        }
+        check!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the child's maps never named {exe:?}: {maps:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    t!(c.kill());
+    t!(c.wait());
+    for e in [
+        c.memory_full_info().unwrap_err(),
+        c.memory_maps(true).unwrap_err(),
+    ] {
+        check!(
+            matches!(e.kind(), ErrorKind::NoSuchProcess | ErrorKind::Zombie),
+            "{e}"
+        );
+    }
+    if let Some(e) = missing {
+        return Ok(MissingInWine(format!(
+            "QueryWorkingSetEx of another process ({e})"
+        )));
+    }
+    Ok(Pass)
+}
+
 /// The CPU topology agrees with itself and with the per-CPU times.
 fn cpu_topology() -> TestResult {
     let t = t!(system::topology());
@@ -1349,6 +1597,9 @@ fn main() {
         ("job_events_stream", job_events_stream),
         ("sockets_and_ports", sockets_and_ports),
         ("memory_peaks_and_faults", memory_peaks_and_faults),
+        ("memory_full_info_uss_pss", memory_full_info_uss_pss),
+        ("memory_maps_own", memory_maps_own),
+        ("memory_of_a_child", memory_of_a_child),
         ("cpu_topology", cpu_topology),
         ("status_follows_suspend", status_follows_suspend),
         ("logged_in_users", logged_in_users),

@@ -217,6 +217,123 @@ mod imp {
         Ok(Pass)
     }
 
+    /// Every loaded module of this process is a map of its path at its base (the NT
+    /// device path of `GetMappedFileNameW` turned into the drive path the module list
+    /// gives), executable somewhere, and the maps of that path are its image.
+    fn maps_name_the_modules() -> TestResult {
+        let me = t!(Process::current());
+        let mods = t!(me.modules());
+        let maps = t!(me.memory_maps(false));
+        let grouped = t!(me.memory_maps(true));
+        for g in &grouped {
+            check!(
+                !g.path.is_empty() && !g.path.chars().any(char::is_control),
+                "a path with a control character: {:?}",
+                g.path
+            );
+        }
+        for m in &mods {
+            let base = m.base as u64;
+            let at = maps
+                .iter()
+                .find(|x| x.addr.is_some_and(|(s, e)| s <= base && base < e))
+                .ok_or(format!("no map at {}'s base {base:#x}", m.name))?;
+            check!(
+                same_file(std::path::Path::new(&at.path), &m.path),
+                "{} at {base:#x}: the map says {:?}",
+                m.path.display(),
+                at.path
+            );
+            check!(
+                at.addr.is_some_and(|(s, _)| s == base),
+                "an image starts a map: {at:?}"
+            );
+            let parts: Vec<_> = maps.iter().filter(|x| x.path == at.path).collect();
+            check!(
+                parts
+                    .iter()
+                    .any(|x| x.perms.as_deref().is_some_and(|p| p.contains('x'))),
+                "no executable map of {}: {parts:?}",
+                m.name
+            );
+            // The image's maps lie within it.
+            let end = base + m.size as u64;
+            let inside: u64 = parts
+                .iter()
+                .filter_map(|x| x.addr)
+                .filter(|&(s, e)| s >= base && e <= end.next_multiple_of(4096))
+                .map(|(s, e)| e - s)
+                .sum();
+            check!(
+                inside > 0 && inside <= end.next_multiple_of(4096) - base,
+                "{}: {inside} bytes mapped in an image of {}",
+                m.name,
+                m.size
+            );
+            let g = grouped
+                .iter()
+                .find(|g| g.path == at.path)
+                .ok_or(format!("{} not grouped", at.path))?;
+            check!(g.size >= inside, "{g:?}");
+        }
+        Ok(Pass)
+    }
+
+    /// This process's private working set, counted here from `QueryWorkingSet` as psutil
+    /// counts it (not shareable, or held only here), before and after corral's figure:
+    /// corral's USS lies between the two (give or take 1 MiB of this test's own pages).
+    fn uss_matches_query_working_set() -> TestResult {
+        use windows_sys::Win32::System::ProcessStatus::K32QueryWorkingSet;
+        use windows_sys::Win32::System::Threading::GetCurrentProcess;
+        fn private_ws() -> Result<u64, std::io::Error> {
+            let mut cap = 1usize << 16;
+            loop {
+                let mut buf = vec![0usize; cap + 1];
+                let bytes = (buf.len() * std::mem::size_of::<usize>()) as u32;
+                // SAFETY: a live, aligned buffer of `bytes` bytes for
+                // PSAPI_WORKING_SET_INFORMATION; the pseudo-handle of this process.
+                let ok = unsafe {
+                    K32QueryWorkingSet(GetCurrentProcess(), buf.as_mut_ptr().cast(), bytes)
+                };
+                if ok == 0 {
+                    let e = std::io::Error::last_os_error();
+                    if e.raw_os_error() == Some(24) {
+                        cap = buf[0].max(cap) * 2;
+                        continue;
+                    }
+                    return Err(e);
+                }
+                let n = buf[0].min(cap);
+                let private = buf[1..=n]
+                    .iter()
+                    .filter(|&&f| (f >> 8) & 1 == 0 || (f >> 5) & 7 <= 1)
+                    .count();
+                return Ok(private as u64 * 4096);
+            }
+        }
+        let before = match private_ws() {
+            Ok(b) => b,
+            Err(e) if wine_version().is_some() => {
+                // Corral still answered, from QueryWorkingSetEx.
+                let fi = t!(t!(Process::current()).memory_full_info());
+                check!(fi.uss > 0, "{fi:?}");
+                return Ok(MissingInWine(format!(
+                    "QueryWorkingSet (MemoryWorkingSetList): {e}"
+                )));
+            }
+            Err(e) => return Err(format!("QueryWorkingSet: {e}")),
+        };
+        let fi = t!(t!(Process::current()).memory_full_info());
+        let after = t!(private_ws());
+        const MIB: u64 = 1 << 20;
+        check!(
+            fi.uss + MIB >= before.min(after) && fi.uss <= before.max(after) + MIB,
+            "corral's uss {} vs QueryWorkingSet's {before} / {after}",
+            fi.uss
+        );
+        Ok(Pass)
+    }
+
     fn integrity_and_wow64() -> TestResult {
         let me = t!(Process::current());
         let mine = t!(me.integrity_level());
@@ -314,6 +431,11 @@ mod imp {
             ("modules_of_self", modules_of_self),
             ("modules_of_child", modules_of_child),
             ("integrity_and_wow64", integrity_and_wow64),
+            ("maps_name_the_modules", maps_name_the_modules),
+            (
+                "uss_matches_query_working_set",
+                uss_matches_query_working_set,
+            ),
             ("ctrl_break", ctrl_break),
         ];
         run("windows_process", tests);

@@ -12,6 +12,7 @@ mod inspect;
 mod job;
 mod job_events;
 mod job_limits;
+mod memory;
 mod net;
 mod process;
 mod snapshot;
@@ -149,12 +150,6 @@ impl Handle {
     }
     pub(crate) fn open_files(&self) -> Result<Vec<OpenFile>> {
         unsupported("read open_files")
-    }
-    pub(crate) fn memory_full_info(&self) -> Result<MemoryFullInfo> {
-        unsupported("read memory_full_info")
-    }
-    pub(crate) fn memory_maps(&self, _: bool) -> Result<Vec<MemoryMap>> {
-        unsupported("read memory_maps")
     }
     pub(crate) fn group_info(&self) -> Result<ProcessGroupInfo> {
         unsupported("read process group")

@@ -7,8 +7,6 @@
 //! escape here, kept as it is, since a literal `\012` in a name would look the same).
 //! `smaps_rollup` (Linux 4.14+) has a single `[rollup]` header with the sums.
 
-use std::collections::HashMap;
-
 use super::parse_u64;
 use super::text::{key_value, lines, next_field, parse_hex_u64, parse_kb};
 use crate::info::MemoryMap;
@@ -124,34 +122,10 @@ pub fn parse_smaps(buf: &[u8]) -> Option<Vec<MemoryMap>> {
     Some(maps)
 }
 
-/// Sums mappings by path, as psutil's `memory_maps(grouped=True)`.
-///
-/// The result has one entry per distinct path, in the order each path first appears,
-/// with `addr` and `perms` set to `None`. Sums saturate instead of overflowing.
+/// Sums mappings by path, as psutil's `memory_maps(grouped=True)` (see
+/// [`crate::sys::group_maps`], shared with the Windows backend).
 pub fn group(maps: &[MemoryMap]) -> Vec<MemoryMap> {
-    let mut out: Vec<MemoryMap> = Vec::new();
-    let mut index: HashMap<&str, usize> = HashMap::new();
-    for m in maps {
-        let i = *index.entry(m.path.as_str()).or_insert_with(|| {
-            out.push(MemoryMap {
-                path: m.path.clone(),
-                ..MemoryMap::default()
-            });
-            out.len() - 1
-        });
-        let g = &mut out[i];
-        g.size = g.size.saturating_add(m.size);
-        g.rss = g.rss.saturating_add(m.rss);
-        g.pss = g.pss.saturating_add(m.pss);
-        g.shared_clean = g.shared_clean.saturating_add(m.shared_clean);
-        g.shared_dirty = g.shared_dirty.saturating_add(m.shared_dirty);
-        g.private_clean = g.private_clean.saturating_add(m.private_clean);
-        g.private_dirty = g.private_dirty.saturating_add(m.private_dirty);
-        g.referenced = g.referenced.saturating_add(m.referenced);
-        g.anonymous = g.anonymous.saturating_add(m.anonymous);
-        g.swap = g.swap.saturating_add(m.swap);
-    }
-    out
+    crate::sys::group_maps(maps)
 }
 
 /// Parses a mapping header `start-end perms offset dev inode [path]`, or `None` when the
