@@ -351,6 +351,51 @@ pub fn ready_field(line: &str, key: &str) -> Vec<u32> {
         .unwrap_or_default()
 }
 
+/// The `PID:START` pairs of `KEY=PID:START,PID:START,…` in a ready line (`job_owner`'s
+/// `members=`): each process with its start time in clock ticks (empty when absent).
+pub fn ready_pid_starts(line: &str, key: &str) -> Vec<(u32, u64)> {
+    ready_word(line, key)
+        .split(',')
+        .filter_map(|m| {
+            let (p, s) = m.split_once(':')?;
+            Some((p.parse().ok()?, s.parse().ok()?))
+        })
+        .collect()
+}
+
+/// The word after `KEY=` in a ready line (empty when the key is absent).
+pub fn ready_word(line: &str, key: &str) -> String {
+    line.split_whitespace()
+        .find_map(|kv| kv.strip_prefix(&format!("{key}=")[..]))
+        .unwrap_or("")
+        .to_owned()
+}
+
+/// Kills every process it was told about (pid + start time) when dropped, so a failing
+/// test leaves none of its processes behind.
+#[derive(Debug, Default)]
+pub struct Reaper(
+    /// The processes remembered so far: pid and start time.
+    pub Vec<(u32, u64)>,
+);
+
+impl Reaper {
+    /// Remembers `pid` with its start time now; returns both.
+    pub fn add(&mut self, pid: u32) -> (u32, u64) {
+        let st = start_time_of(pid).expect("start time of a live process");
+        self.0.push((pid, st));
+        (pid, st)
+    }
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        for &(pid, st) in &self.0 {
+            kill_if_same(pid, st);
+        }
+    }
+}
+
 /// The pids `job.processes()` lists, ascending.
 pub fn job_member_pids(job: &corral::Job) -> Vec<u32> {
     let mut v: Vec<u32> = job

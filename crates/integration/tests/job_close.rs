@@ -31,20 +31,8 @@ impl Owner {
         let mut out = BufReader::new(child.stdout.take().unwrap());
         out.read_line(&mut line).unwrap();
         assert!(line.starts_with("ready "), "job_owner said {line:?}");
-        let get = |k: &str| {
-            line.split_whitespace()
-                .find_map(|kv| kv.strip_prefix(&format!("{k}=")[..]))
-                .unwrap_or("")
-                .to_owned()
-        };
-        let members = get("members")
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(|m| {
-                let (p, s) = m.split_once(':').unwrap();
-                (p.parse().unwrap(), s.parse().unwrap())
-            })
-            .collect();
+        let get = |k: &str| integration::ready_word(&line, k);
+        let members = integration::ready_pid_starts(&line, "members");
         Owner {
             job: get("job"),
             guard: get("guard").parse().unwrap(),

@@ -11,27 +11,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use corral::{Command, Enforcement, ErrorKind, Job, JobBackend, JobLimits, Limit, Pid, Process};
-use integration::{is_dead, kill_if_same, start_time_of, testbin_path, unique_name};
-
-/// Kills every process it was told about (pid + start time) when dropped.
-#[derive(Default)]
-struct Reaper(Vec<(u32, u64)>);
-
-impl Reaper {
-    fn add(&mut self, pid: u32) -> (u32, u64) {
-        let st = start_time_of(pid).expect("start time of a live process");
-        self.0.push((pid, st));
-        (pid, st)
-    }
-}
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        for &(pid, st) in &self.0 {
-            kill_if_same(pid, st);
-        }
-    }
-}
+use integration::{is_dead, start_time_of, testbin_path, unique_name, Reaper};
 
 fn fallback_job() -> Job {
     let job = Job::__create_fallback_for_testing(Some(&unique_name("fb"))).expect("create");

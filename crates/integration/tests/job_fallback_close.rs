@@ -8,27 +8,9 @@ use std::process::{Child, ChildStdout, Stdio};
 use std::time::{Duration, Instant};
 
 use corral::{Command, Job, JobBackend};
-use integration::{is_dead, kill_if_same, start_time_of, testbin_path, unique_name, wait_for_exit};
-
-/// Kills every process it was told about (pid + start time) when dropped.
-#[derive(Default)]
-struct Reaper(Vec<(u32, u64)>);
-
-impl Reaper {
-    fn add(&mut self, pid: u32) -> (u32, u64) {
-        let st = start_time_of(pid).expect("start time of a live process");
-        self.0.push((pid, st));
-        (pid, st)
-    }
-}
-
-impl Drop for Reaper {
-    fn drop(&mut self) {
-        for &(pid, st) in &self.0 {
-            kill_if_same(pid, st);
-        }
-    }
-}
+use integration::{
+    is_dead, kill_if_same, start_time_of, testbin_path, unique_name, wait_for_exit, Reaper,
+};
 
 /// Whether the guard `pid` has exited (gone, a zombie, or the pid reused).
 fn guard_exited(pid: u32) -> bool {
@@ -165,20 +147,8 @@ impl Owner {
         let mut line = String::new();
         let mut out = BufReader::new(child.stdout.take().unwrap());
         out.read_line(&mut line).unwrap();
-        let get = |k: &str| {
-            line.split_whitespace()
-                .find_map(|kv| kv.strip_prefix(&format!("{k}=")[..]))
-                .unwrap_or("")
-                .to_owned()
-        };
-        let members = get("members")
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(|m| {
-                let (p, s) = m.split_once(':').unwrap();
-                (p.parse().unwrap(), s.parse().unwrap())
-            })
-            .collect();
+        let get = |k: &str| integration::ready_word(&line, k);
+        let members = integration::ready_pid_starts(&line, "members");
         let o = Owner {
             job: get("job"),
             guard: get("guard").parse().unwrap_or(0),

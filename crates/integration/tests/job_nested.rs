@@ -30,20 +30,8 @@ fn owner_in(outer: &Job, extra: &[&str]) -> (corral::Child, String, Vec<(u32, u6
         .read_line(&mut line)
         .unwrap();
     assert!(line.starts_with("ready "), "job_owner said {line:?}");
-    let field = |k: &str| {
-        line.split_whitespace()
-            .find_map(|w| w.strip_prefix(k))
-            .unwrap_or_else(|| panic!("no {k} in {line:?}"))
-            .to_owned()
-    };
-    let members = field("members=")
-        .split(',')
-        .map(|m| {
-            let (p, s) = m.split_once(':').unwrap();
-            (p.parse().unwrap(), s.parse().unwrap())
-        })
-        .collect();
-    (child, field("job="), members)
+    let members = integration::ready_pid_starts(&line, "members");
+    (child, integration::ready_word(&line, "job"), members)
 }
 
 /// Every `corral-NAME` cgroup directory below this process's cgroups, at any depth.
