@@ -371,6 +371,25 @@ pub fn ready_word(line: &str, key: &str) -> String {
         .to_owned()
 }
 
+/// Spawns `testbin ARGS` into `job` (stdout piped, killed when the child is dropped) and
+/// reads its first line (the ready line); returns the child and that line.
+pub fn spawn_testbin_in(job: &corral::Job, args: &[&str]) -> (corral::Child, String) {
+    let mut child = corral::Command::new(testbin_path())
+        .args(args)
+        .stdout(corral::Stdio::piped())
+        .kill_on_drop(true)
+        .job(job)
+        .spawn()
+        .expect("spawn into job");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.take_stdout().expect("piped")),
+        &mut line,
+    )
+    .expect("read the ready line");
+    (child, line)
+}
+
 /// Kills every process it was told about (pid + start time) when dropped, so a failing
 /// test leaves none of its processes behind.
 #[derive(Debug, Default)]
@@ -380,6 +399,19 @@ pub struct Reaper(
 );
 
 impl Reaper {
+    /// Remembers the live processes a ready line reports (`descendants=`, `pid=`) that it
+    /// does not know yet.
+    pub fn add_reported(&mut self, line: &str) {
+        for p in ready_field(line, "descendants")
+            .into_iter()
+            .chain(ready_field(line, "pid"))
+        {
+            if start_time_of(p).is_some() && !self.0.iter().any(|&(q, _)| q == p) {
+                self.add(p);
+            }
+        }
+    }
+
     /// Remembers `pid` with its start time now; returns both.
     pub fn add(&mut self, pid: u32) -> (u32, u64) {
         let st = start_time_of(pid).expect("start time of a live process");

@@ -1,9 +1,7 @@
 //! Jobs: cgroup-backed process groups, checked from outside (`/proc/PID/cgroup`, the
 //! cgroup directories, `/proc/PID/stat`). Everything needing root skips (loudly) without.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use corral::{Command, ErrorKind, Job, Pid, Process};
@@ -32,17 +30,7 @@ fn cgroup_file(pid: u32) -> String {
 
 /// Spawns testbin into `job` with `args`, returns the child and its ready line.
 fn spawn_in(job: &Job, args: &[&str]) -> (corral::Child, String) {
-    let mut child = Command::new(testbin_path())
-        .args(args)
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .job(job)
-        .spawn()
-        .expect("spawn into job");
-    let mut line = String::new();
-    BufReader::new(child.take_stdout().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (child, line) = integration::spawn_testbin_in(job, args);
     assert!(line.starts_with("ready "), "{line:?}");
     (child, line)
 }

@@ -3,7 +3,7 @@
 //! joining it from std's `fork` + hook. Each test checks the public outcome, and where
 //! it makes sense that the std path (`__through_std_for_testing`) gives the same one.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::time::Duration;
 
 use corral::{Command, ErrorKind, Job, Resource, Rlimit, Stdio};
@@ -43,17 +43,7 @@ fn v2_line(pid: u32) -> String {
 #[test]
 fn a_tree_spawned_into_the_job_is_born_in_it_and_dies_with_it() {
     let Some(job) = v2_job() else { return };
-    let mut child = Command::new(testbin_path())
-        .args(["--children", "2", "--depth", "2"])
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .job(&job)
-        .spawn()
-        .expect("spawn into the job");
-    let mut line = String::new();
-    BufReader::new(child.take_stdout().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let (child, line) = integration::spawn_testbin_in(&job, &["--children", "2", "--depth", "2"]);
     let desc = integration::ready_field(&line, "descendants");
     assert_eq!(desc.len(), 6, "{line}");
     let root = child.pid().as_raw();

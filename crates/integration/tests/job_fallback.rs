@@ -20,27 +20,10 @@ fn fallback_job() -> Job {
 }
 
 fn spawn_in(job: &Job, args: &[&str], r: &mut Reaper) -> (corral::Child, String) {
-    let mut child = Command::new(testbin_path())
-        .args(args)
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .job(job)
-        .spawn()
-        .expect("spawn into job");
+    let (child, line) = integration::spawn_testbin_in(job, args);
     r.add(child.pid().as_raw());
-    let mut line = String::new();
-    BufReader::new(child.take_stdout().unwrap())
-        .read_line(&mut line)
-        .unwrap();
     assert!(line.starts_with("ready "), "{line:?}");
-    for p in integration::ready_field(&line, "descendants")
-        .into_iter()
-        .chain(integration::ready_field(&line, "pid"))
-    {
-        if start_time_of(p).is_some() {
-            r.add(p);
-        }
-    }
+    r.add_reported(&line);
     (child, line)
 }
 

@@ -34,14 +34,7 @@ fn spawn_in(job: &Job, args: &[&str], r: &mut Reaper) -> corral::Child {
         .read_line(&mut line)
         .unwrap();
     assert!(line.starts_with("ready "), "{line:?}");
-    for p in integration::ready_field(&line, "descendants")
-        .into_iter()
-        .chain(integration::ready_field(&line, "pid"))
-    {
-        if start_time_of(p).is_some() && !r.0.iter().any(|&(q, _)| q == p) {
-            r.add(p);
-        }
-    }
+    r.add_reported(&line);
     child
 }
 

@@ -2,12 +2,11 @@
 //! processes, `/proc`. Root-only tests skip (loudly) without root. Every test checks that
 //! its job's cgroups are gone at the end.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use corral::{Command, Enforcement, ErrorKind, Job, JobLimits, Limit, PriorityClass};
+use corral::{Enforcement, ErrorKind, Job, JobLimits, Limit, PriorityClass};
 use integration::cgroups::{job_dirs as dirs_of, own_dirs, JobGuard as Guard};
 use integration::{testbin_path, unique_name};
 
@@ -23,21 +22,7 @@ fn job_with(limits: &JobLimits) -> Guard {
     Guard::new(Job::create_with_limits(Some(&unique_name("l")), limits).expect("create job"))
 }
 
-/// Spawns testbin into `job`; returns the child and its ready line.
-fn spawn_in(job: &Job, args: &[&str]) -> (corral::Child, String) {
-    let mut child = Command::new(testbin_path())
-        .args(args)
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .job(job)
-        .spawn()
-        .expect("spawn into job");
-    let mut line = String::new();
-    BufReader::new(child.take_stdout().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    (child, line)
-}
+use integration::spawn_testbin_in as spawn_in;
 
 fn supported(limit: Limit) -> bool {
     let caps = Job::capabilities();
