@@ -234,29 +234,38 @@ const MAX_NESTING: usize = 32;
 /// `cgroup.procs` must be readable.
 pub(crate) fn pids_below(dir: &Path) -> io::Result<Vec<u32>> {
     let mut out = parse_pids(&read_text(&dir.join("cgroup.procs"))?);
-    let mut stack = vec![(dir.to_path_buf(), 0usize)];
-    while let Some((d, depth)) = stack.pop() {
-        if depth > 0 {
-            match read_text(&d.join("cgroup.procs")) {
-                Ok(b) => out.extend(parse_pids(&b)),
-                Err(_) => continue,
-            }
-        }
-        if depth == MAX_NESTING {
-            continue;
-        }
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            if e.file_type().is_ok_and(|t| t.is_dir()) {
-                stack.push((e.path(), depth + 1));
-            }
+    for d in cgroups_below(dir) {
+        if let Ok(b) = read_text(&d.join("cgroup.procs")) {
+            out.extend(parse_pids(&b));
         }
     }
     out.sort_unstable();
     out.dedup();
     Ok(out)
+}
+
+/// The cgroup directories below `dir` (not `dir` itself), each listed after the ones
+/// below it, at most `MAX_NESTING` levels down. A directory that cannot be listed (removed
+/// meanwhile) contributes nothing below it.
+fn cgroups_below(dir: &Path) -> Vec<PathBuf> {
+    fn walk(d: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+        if depth == MAX_NESTING {
+            return;
+        }
+        let Ok(entries) = std::fs::read_dir(d) else {
+            return;
+        };
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                let p = e.path();
+                walk(&p, depth + 1, out);
+                out.push(p);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(dir, 0, &mut out);
+    out
 }
 
 pub(crate) fn parse_pids(buf: &[u8]) -> Vec<u32> {
@@ -867,8 +876,11 @@ impl Job {
 
     fn remove_dirs(&mut self) {
         for d in self.dirs.iter().rev() {
-            // Nested jobs whose owners are gone may have left empty cgroups below.
-            remove_empty_below(&d.path, 0);
+            // Nested jobs whose owners are gone may have left empty cgroups below; deepest
+            // first (one with members or children of its own stays: `rmdir` refuses it).
+            for below in cgroups_below(&d.path) {
+                let _ = std::fs::remove_dir(below);
+            }
             for i in 0..20 {
                 match std::fs::remove_dir(&d.path) {
                     Err(e) if e.raw_os_error() == Some(libc::EBUSY) && i < 19 => {
@@ -904,24 +916,6 @@ impl Drop for Job {
         };
         if matches!(self.pids(), Ok(p) if p.is_empty()) {
             self.remove_dirs();
-        }
-    }
-}
-
-/// Removes the empty cgroups below `dir`, deepest first (a cgroup with members or
-/// children of its own stays: `rmdir` refuses it).
-fn remove_empty_below(dir: &Path, depth: usize) {
-    if depth == MAX_NESTING {
-        return;
-    }
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        if e.file_type().is_ok_and(|t| t.is_dir()) {
-            let p = e.path();
-            remove_empty_below(&p, depth + 1);
-            let _ = std::fs::remove_dir(&p);
         }
     }
 }
