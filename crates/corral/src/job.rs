@@ -459,6 +459,11 @@ impl Job {
     /// Linux: the `corral-*` directories below the caller's v2 cgroup (else its v1
     /// `freezer`/`pids` cgroup), and this process's own process-group fallback jobs
     /// (those of other processes cannot be seen).
+    ///
+    /// Windows: the `corral-*` Job Objects in the caller's session's named-object
+    /// directory (`\Sessions\N\BaseNamedObjects`), those [`Job::open`] reaches. A job
+    /// stays listed while any handle or member keeps its object alive; an exited
+    /// member releases it shortly after its exit.
     pub fn list() -> Result<Vec<String>> {
         imp::list_jobs()
     }
@@ -475,6 +480,10 @@ impl Job {
     ///
     /// Linux: walks the cgroup v2 mount (else the v1 `freezer`/`pids` one) for
     /// directories named `corral-*`, at most 32 levels deep.
+    ///
+    /// Windows: the `corral-*` Job Objects of every session's named-object directory
+    /// the caller may read (`\BaseNamedObjects` for session 0); each [`JobRef`] has one
+    /// entry whose `path` is that directory (hierarchy 0, no controllers).
     pub fn list_all() -> Result<Vec<JobRef>> {
         Ok(imp::list_all_jobs()?
             .into_iter()

@@ -453,12 +453,23 @@ impl Process {
     /// Linux: per thread, `sched_setscheduler`, `setpriority`, `ioprio_set` and
     /// `sched_setattr(SCHED_FLAG_UTIL_CLAMP_MAX)` (the last only with
     /// `CONFIG_UCLAMP_TASK`; [`BackgroundReport::util_clamp`] says whether it was set).
+    ///
+    /// Windows: `PROCESS_MODE_BACKGROUND_BEGIN` works only on the calling process, so
+    /// for any process corral sets what it and efficiency mode change, process-wide
+    /// (every thread, present and future): the I/O priority hint very low
+    /// (`NtSetInformationProcess(ProcessIoPriority)`), the memory priority very low
+    /// (`SetProcessInformation(ProcessMemoryPriority)`), `IDLE_PRIORITY_CLASS`, and EcoQoS
+    /// (`ProcessPowerThrottling` execution-speed throttling;
+    /// [`BackgroundReport::util_clamp`] says whether Windows accepted it). Off: normal
+    /// hint, memory priority and class, EcoQoS left to Windows. A system that cannot set
+    /// a process's I/O priority (Wine) gets [`ErrorKind::Unsupported`] with nothing
+    /// changed. [`BackgroundReport::threads`] is the process's thread count.
     pub fn set_background(&self, on: bool) -> Result<BackgroundReport> {
         self.h.set_background(on)
     }
 
     /// Whether the process is in background mode: every thread `SCHED_IDLE` with the
-    /// idle I/O class.
+    /// idle I/O class (Windows: `IDLE_PRIORITY_CLASS` with the very-low I/O hint).
     ///
     /// # Errors
     ///
@@ -483,6 +494,10 @@ impl Process {
     /// the file on next use); anonymous pages go to swap, so without swap they stay
     /// resident. Pages shared with other processes, locked or huge-TLB mappings are left
     /// alone by the kernel.
+    ///
+    /// Windows: `SetProcessWorkingSetSizeEx(-1, -1)` with `PROCESS_SET_QUOTA`; the pages
+    /// leave the working set for the standby or modified list and fault back on use
+    /// (no page file needed). [`TrimReport::advised`] is the working set before.
     pub fn trim_memory(&self) -> Result<TrimReport> {
         self.h.trim_memory()
     }

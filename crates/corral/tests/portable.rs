@@ -1227,6 +1227,54 @@ fn job_assign_list_terminate() -> TestResult {
     Ok(Pass)
 }
 
+/// `Job::list` and `Job::list_all` name a job while it exists, and not after.
+fn job_list_names_created_jobs() -> TestResult {
+    let caps = Job::capabilities();
+    if !caps.membership {
+        return Ok(NoJobsHere(caps.notes.join("; ")));
+    }
+    let empty = unique_job_name("listed-empty");
+    let job = t!(Job::create(Some(&empty)));
+    let listed = t!(Job::list());
+    drop(job);
+    check!(listed.contains(&empty), "{empty} not among {listed:?}");
+    let after = t!(Job::list());
+    check!(!after.contains(&empty), "{empty} still listed: {after:?}");
+    let name = unique_job_name("listed");
+    let job = t!(Job::create(Some(&name)));
+    let mut c = spawn(child("sleep:20000").job(&job))?;
+    let listed = t!(Job::list());
+    let all = t!(Job::list_all());
+    t!(job.terminate());
+    let _ = c.wait();
+    // The exited member's process object keeps its Job Object alive on Windows.
+    drop(c);
+    drop(job);
+    check!(listed.contains(&name), "{name} not among {listed:?}");
+    let refs: Vec<_> = all.iter().filter(|j| j.name == name).collect();
+    check!(refs.len() == 1, "{name} in list_all: {all:?}");
+    check!(
+        refs[0].cgroups.len() == 1 && !refs[0].cgroups[0].path.is_empty(),
+        "{:?}",
+        refs[0]
+    );
+    // The member's exit releases its reference to the job asynchronously (Windows).
+    let t0 = Instant::now();
+    loop {
+        let after = t!(Job::list());
+        if !after.contains(&name) {
+            println!("    gone from the list after {:?}", t0.elapsed());
+            break;
+        }
+        check!(
+            t0.elapsed() < Duration::from_secs(5),
+            "{name} still listed after 5 s: {after:?}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(Pass)
+}
+
 fn spawn_into_job() -> TestResult {
     let caps = Job::capabilities();
     if !caps.membership {
@@ -1585,6 +1633,7 @@ fn main() {
         ("tree_kill", tree_kill),
         ("kill_by_name", kill_by_name),
         ("job_assign_list_terminate", job_assign_list_terminate),
+        ("job_list_names_created_jobs", job_list_names_created_jobs),
         ("spawn_into_job", spawn_into_job),
         ("job_limits_read_back", job_limits_read_back),
         ("job_cpu_rate", job_cpu_rate),

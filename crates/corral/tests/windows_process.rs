@@ -45,6 +45,17 @@ mod imp {
                 std::thread::sleep(Duration::from_millis(arg.parse().unwrap()));
             }
             "exit" => std::process::exit(arg.parse().unwrap()),
+            "touch" => {
+                // Allocate and write ARG MiB, say `ready`, keep them until killed.
+                let mut block = vec![0u8; arg.parse::<usize>().unwrap() << 20];
+                for i in (0..block.len()).step_by(4096) {
+                    block[i] = 1;
+                }
+                println!("ready");
+                std::io::stdout().flush().unwrap();
+                std::thread::sleep(Duration::from_secs(60));
+                std::hint::black_box(&block);
+            }
             "break-target" => break_target(),
             "break-sender" => break_sender(),
             _ => std::process::exit(99),
@@ -325,7 +336,6 @@ mod imp {
         };
         let fi = t!(t!(Process::current()).memory_full_info());
         let after = t!(private_ws());
-        const MIB: u64 = 1 << 20;
         check!(
             fi.uss + MIB >= before.min(after) && fi.uss <= before.max(after) + MIB,
             "corral's uss {} vs QueryWorkingSet's {before} / {after}",
@@ -423,6 +433,70 @@ mod imp {
         Err(format!("sent: {sent}; the group's root: {target}"))
     }
 
+    const MIB: u64 = 1 << 20;
+
+    /// Trimming a child that wrote 64 MiB empties its working set of them.
+    fn trim_memory_empties_the_working_set() -> TestResult {
+        let mut c = t!(ready_child(child("touch:64")));
+        let r = c.trim_memory();
+        let _ = c.kill();
+        let _ = c.wait();
+        // An exited process is refused, not trimmed.
+        let e = c.trim_memory().unwrap_err();
+        check!(e.kind() == ErrorKind::Zombie, "{e}");
+        let r = t!(r);
+        check!(r.rss_before >= 64 * MIB, "{r:?}");
+        check!(r.advised == r.rss_before, "{r:?}");
+        if r.paged_out() < 48 * MIB {
+            if wine_version().is_some() {
+                return Ok(NotVerifiableUnderWine(format!(
+                    "SetProcessWorkingSetSizeEx(-1, -1) accepted, working set kept: {r:?}"
+                )));
+            }
+            return Err(format!("the working set kept its pages: {r:?}"));
+        }
+        Ok(Pass)
+    }
+
+    /// Background mode on and off; where the system cannot set the I/O priority
+    /// (Wine 8), refused with nothing changed.
+    fn background_mode() -> TestResult {
+        use corral::{IoClass, PriorityClass};
+        let mut c = t!(ready_child(child("sleep:20000")));
+        let result = (|| -> TestResult {
+            check!(!t!(c.is_background()), "a fresh child in background mode");
+            match c.set_background(true) {
+                Ok(r) => {
+                    check!(r.threads >= 1, "{r:?}");
+                    check!(t!(c.is_background()), "not in background mode after set");
+                    check!(t!(c.priority_class()) == PriorityClass::Idle);
+                    check!(t!(c.ionice()).class == IoClass::Idle);
+                    t!(c.set_background(false));
+                    check!(!t!(c.is_background()), "still in background mode");
+                    check!(t!(c.priority_class()) == PriorityClass::Normal);
+                    Ok(Pass)
+                }
+                Err(e) if e.kind() == ErrorKind::Unsupported && wine_version().is_some() => {
+                    check!(e.to_string().contains("I/O priority"), "{e}");
+                    check!(
+                        t!(c.priority_class()) == PriorityClass::Normal,
+                        "a refused background mode changed the priority class"
+                    );
+                    Ok(MissingInWine(
+                        "NtSetInformationProcess(ProcessIoPriority)".into(),
+                    ))
+                }
+                Err(e) => Err(format!("set_background(true): {e}")),
+            }
+        })();
+        let _ = c.kill();
+        let _ = c.wait();
+        let outcome = result?;
+        let e = c.set_background(true).unwrap_err();
+        check!(e.kind() == ErrorKind::Zombie, "{e}");
+        Ok(outcome)
+    }
+
     pub(super) fn main() {
         if let Ok(mode) = std::env::var(CHILD_VAR) {
             child_main(&mode);
@@ -437,6 +511,11 @@ mod imp {
                 uss_matches_query_working_set,
             ),
             ("ctrl_break", ctrl_break),
+            (
+                "trim_memory_empties_the_working_set",
+                trim_memory_empties_the_working_set,
+            ),
+            ("background_mode", background_mode),
         ];
         run("windows_process", tests);
     }

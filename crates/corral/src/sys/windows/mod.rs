@@ -12,6 +12,7 @@ mod inspect;
 mod job;
 mod job_events;
 mod job_limits;
+mod job_list;
 mod memory;
 mod net;
 mod process;
@@ -21,6 +22,7 @@ mod status;
 mod system;
 mod thread;
 mod topology;
+mod tune;
 mod util;
 
 use crate::info::*;
@@ -34,6 +36,7 @@ pub(crate) use job::{
     JOB_KEEPS_MEMBER_LIMITS,
 };
 pub(crate) use job_events::JobWatch;
+pub(crate) use job_list::{list_all_jobs, list_jobs};
 pub(crate) use process::Handle;
 pub(crate) use snapshot::{pid_count, snapshot};
 pub(crate) use spawn::{
@@ -105,15 +108,6 @@ pub(crate) fn load_average() -> Result<crate::system::LoadAverage> {
 }
 
 impl Handle {
-    pub(crate) fn trim_memory(&self) -> Result<crate::TrimReport> {
-        unsupported("trim memory")
-    }
-    pub(crate) fn is_background(&self) -> Result<bool> {
-        unsupported("read background mode")
-    }
-    pub(crate) fn set_background(&self, _: bool) -> Result<crate::BackgroundReport> {
-        unsupported("set background mode")
-    }
     pub(crate) fn uids(&self) -> Result<Ids> {
         unsupported("read uids")
     }
@@ -185,14 +179,6 @@ pub(crate) fn who_ionice(_: crate::sched::Who, op: &'static str) -> Result<IoPri
 
 pub(crate) fn set_who_ionice(_: crate::sched::Who, _: IoPriority, op: &'static str) -> Result<()> {
     unsupported(op)
-}
-
-pub(crate) fn list_jobs() -> Result<Vec<String>> {
-    unsupported("list jobs")
-}
-
-pub(crate) fn list_all_jobs() -> Result<Vec<(String, CgroupMembership)>> {
-    unsupported("list all jobs")
 }
 
 /// Breakaway needs no placement on Windows: the spawn passes `CREATE_BREAKAWAY_FROM_JOB`

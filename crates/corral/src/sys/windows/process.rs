@@ -674,7 +674,7 @@ impl Handle {
         })
     }
 
-    fn memory_counters(&self, op: &'static str) -> Result<PROCESS_MEMORY_COUNTERS_EX> {
+    pub(super) fn memory_counters(&self, op: &'static str) -> Result<PROCESS_MEMORY_COUNTERS_EX> {
         // SAFETY: an all-zero PROCESS_MEMORY_COUNTERS_EX is valid (plain integers).
         let mut m: PROCESS_MEMORY_COUNTERS_EX = unsafe { std::mem::zeroed() };
         m.cb = std::mem::size_of::<PROCESS_MEMORY_COUNTERS_EX>() as u32;
