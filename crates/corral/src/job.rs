@@ -762,6 +762,11 @@ impl Job {
     /// Linux: reads `/proc/PID/cgroup`; a job is a cgroup whose last component starts
     /// with `corral-`, in the v2 hierarchy or a v1 `freezer`/`pids`/`memory`/`cpuacct`/`blkio`
     /// one.
+    ///
+    /// Windows: no call names a process's jobs, so each `corral-*` job of the caller's
+    /// session ([`Job::list`]) is asked (`IsProcessInJob`); a process in nested jobs is in
+    /// all of them, and the one with the fewest active processes — the innermost — is
+    /// returned. Jobs of other sessions and Job Objects not made by corral are not seen.
     pub fn of(process: &Process) -> Result<Option<JobRef>> {
         Ok(imp::job_of(process.handle())?.map(|(name, cgroups)| JobRef { name, cgroups }))
     }

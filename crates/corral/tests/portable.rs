@@ -1275,6 +1275,32 @@ fn job_list_names_created_jobs() -> TestResult {
     Ok(Pass)
 }
 
+/// `Job::of` names the job a member is in; a process outside every job is where its
+/// parent is.
+fn job_of_names_the_job() -> TestResult {
+    let caps = Job::capabilities();
+    if !caps.membership {
+        return Ok(NoJobsHere(caps.notes.join("; ")));
+    }
+    let name = unique_job_name("of");
+    let job = t!(Job::create(Some(&name)));
+    let inside = spawn(child("sleep:20000").job(&job))?;
+    let outside = spawn(child("sleep:20000"))?;
+    let of_inside = t!(Job::of(&inside));
+    let of_outside = t!(Job::of(&outside));
+    let of_me = t!(Job::of(&t!(Process::current())));
+    t!(job.terminate());
+    check!(
+        of_inside.as_ref().map(|j| j.name.as_str()) == Some(name.as_str()),
+        "{of_inside:?}"
+    );
+    check!(
+        of_outside.as_ref().map(|j| &j.name) == of_me.as_ref().map(|j| &j.name),
+        "outside {of_outside:?}, this process {of_me:?}"
+    );
+    Ok(Pass)
+}
+
 fn spawn_into_job() -> TestResult {
     let caps = Job::capabilities();
     if !caps.membership {
@@ -1634,6 +1660,7 @@ fn main() {
         ("kill_by_name", kill_by_name),
         ("job_assign_list_terminate", job_assign_list_terminate),
         ("job_list_names_created_jobs", job_list_names_created_jobs),
+        ("job_of_names_the_job", job_of_names_the_job),
         ("spawn_into_job", spawn_into_job),
         ("job_limits_read_back", job_limits_read_back),
         ("job_cpu_rate", job_cpu_rate),

@@ -52,6 +52,44 @@ mod imp {
         Ok(Pass)
     }
 
+    /// A member assigned to a second job is in both (Windows 8+ nests the second inside
+    /// the first): the outer job lists it, `Job::of` names the inner, and terminating
+    /// the outer kills it.
+    fn nested_job_by_assign() -> TestResult {
+        let outer = t!(Job::create(Some(&name("outer"))));
+        let mut c = t!(child("sleep").job(&outer).spawn());
+        let inner = t!(Job::create(Some(&name("inner"))));
+        if let Err(e) = inner.assign(&c) {
+            let _ = c.kill();
+            let _ = c.wait();
+            if wine_version().is_some() {
+                return Ok(MissingInWine(format!("nested Job Objects: {e}")));
+            }
+            return Err(format!("assign to a second job: {e}"));
+        }
+        let result = (|| -> TestResult {
+            check!(t!(outer.contains(&c)) && t!(inner.contains(&c)));
+            let pids: Vec<u32> = t!(outer.processes())
+                .iter()
+                .map(|p| p.pid().as_raw())
+                .collect();
+            check!(pids == [c.pid().as_raw()], "outer lists {pids:?}");
+            let of = t!(Job::of(&c));
+            check!(
+                of.as_ref().map(|j| j.name.as_str()) == Some(inner.name()),
+                "Job::of says {of:?}"
+            );
+            t!(outer.terminate());
+            let st = t!(c.wait());
+            check!(st == ExitStatus::Exited(9), "{st:?}");
+            check!(t!(inner.is_empty()), "the inner job kept a member");
+            Ok(Pass)
+        })();
+        let _ = c.kill();
+        let _ = c.wait();
+        result
+    }
+
     fn active_process_limit() -> TestResult {
         let job = t!(Job::create(Some(&name("limit"))));
         let e = job.set_active_process_limit(Some(0)).unwrap_err();
@@ -319,6 +357,7 @@ mod imp {
         }
         let tests: &[Test] = &[
             ("kill_on_close", kill_on_close),
+            ("nested_job_by_assign", nested_job_by_assign),
             ("active_process_limit", active_process_limit),
             ("accounting", accounting),
             ("io_rate_names_the_api", io_rate_names_the_api),

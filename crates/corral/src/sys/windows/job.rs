@@ -434,26 +434,7 @@ impl Job {
 
     /// Process counts of the job's lifetime (`JobObjectBasicAccountingInformation`).
     pub(crate) fn process_counts(&self) -> Result<Accounting> {
-        // SAFETY: an all-zero accounting struct is valid (integers).
-        let mut a: JOBOBJECT_BASIC_ACCOUNTING_INFORMATION = unsafe { std::mem::zeroed() };
-        // SAFETY: `a` is live and of the size passed.
-        let ok = unsafe {
-            QueryInformationJobObject(
-                self.raw(),
-                JobObjectBasicAccountingInformation,
-                (&mut a as *mut JOBOBJECT_BASIC_ACCOUNTING_INFORMATION).cast(),
-                std::mem::size_of::<JOBOBJECT_BASIC_ACCOUNTING_INFORMATION>() as u32,
-                std::ptr::null_mut(),
-            )
-        };
-        if ok == 0 {
-            return Err(last_error("read job accounting", None));
-        }
-        Ok(Accounting {
-            total_processes: a.TotalProcesses,
-            active_processes: a.ActiveProcesses,
-            terminated_processes: a.TotalTerminatedProcesses,
-        })
+        process_counts(self.raw())
     }
 
     /// Lays `l` over the limits set before (a `None` keeps a limit) and sends both
@@ -551,11 +532,74 @@ fn commit_of(h: &Handle) -> Option<u64> {
     })
 }
 
-/// Windows offers no way to name the jobs a process is in.
+/// Process counts of a job's lifetime (`JobObjectBasicAccountingInformation`).
+fn process_counts(job: HANDLE) -> Result<Accounting> {
+    // SAFETY: an all-zero accounting struct is valid (integers).
+    let mut a: JOBOBJECT_BASIC_ACCOUNTING_INFORMATION = unsafe { std::mem::zeroed() };
+    // SAFETY: `a` is live and of the size passed; `job` has JOB_OBJECT_QUERY.
+    let ok = unsafe {
+        QueryInformationJobObject(
+            job,
+            JobObjectBasicAccountingInformation,
+            (&mut a as *mut JOBOBJECT_BASIC_ACCOUNTING_INFORMATION).cast(),
+            std::mem::size_of::<JOBOBJECT_BASIC_ACCOUNTING_INFORMATION>() as u32,
+            std::ptr::null_mut(),
+        )
+    };
+    if ok == 0 {
+        return Err(last_error("read job accounting", None));
+    }
+    Ok(Accounting {
+        total_processes: a.TotalProcesses,
+        active_processes: a.ActiveProcesses,
+        terminated_processes: a.TotalTerminatedProcesses,
+    })
+}
+
+/// `JOB_OBJECT_QUERY`.
+const JOB_QUERY: u32 = 0x4;
+
+/// The corral job of the caller's session that `h` is in. Windows names no job of a
+/// process, so each listed job is asked (`IsProcessInJob`); of nested jobs, which all
+/// contain the process, the one with the fewest active processes is the innermost.
 pub(crate) fn job_of(h: &Handle) -> Result<Option<(String, Vec<CgroupMembership>)>> {
-    Err(Error::new(ErrorKind::Unsupported, "find job of process")
-        .with_pid(h.pid)
-        .with_detail("Windows cannot list the jobs a process belongs to"))
+    let op = "find job of process";
+    h.verify(op, true)?;
+    let mut best: Option<(u32, String)> = None;
+    for name in super::job_list::list_jobs()? {
+        let w = wide(&format!("{JOB_PREFIX}{name}"));
+        // SAFETY: `w` is NUL-terminated UTF-16.
+        let raw = unsafe { OpenJobObjectW(JOB_QUERY, FALSE, w.as_ptr()) };
+        if raw.is_null() {
+            continue; // gone since the listing, or not ours to query
+        }
+        // SAFETY: a fresh handle we own.
+        let job = unsafe { OwnedHandle::from_raw_handle(raw as _) };
+        let view = Job {
+            name,
+            h: Arc::new(job),
+            state: Mutex::default(),
+            pump: Mutex::default(),
+        };
+        if !view.contains(h)? {
+            continue;
+        }
+        let active = process_counts(view.raw()).map_or(u32::MAX, |a| a.active_processes);
+        if best.as_ref().is_none_or(|(n, _)| active < *n) {
+            best = Some((active, view.name));
+        }
+    }
+    let dir = super::job_list::own_dir(op)?;
+    Ok(best.map(|(_, name)| {
+        (
+            name,
+            vec![CgroupMembership {
+                hierarchy: 0,
+                controllers: Vec::new(),
+                path: dir,
+            }],
+        )
+    }))
 }
 
 pub(crate) fn job_capabilities() -> crate::job::Capabilities {

@@ -155,10 +155,15 @@ fn own_session(op: &'static str) -> Result<u32> {
     Ok(id)
 }
 
+/// The caller's session's named-object directory.
+pub(crate) fn own_dir(op: &'static str) -> Result<String> {
+    Ok(session_dir(own_session(op)?))
+}
+
 /// corral's jobs in the caller's session: those `Job::open` reaches.
 pub(crate) fn list_jobs() -> Result<Vec<String>> {
     let op = "list jobs";
-    jobs_in(&session_dir(own_session(op)?), op)
+    jobs_in(&own_dir(op)?, op)
 }
 
 /// corral's jobs in every session this process may look into, with the directory each
