@@ -497,6 +497,44 @@ mod imp {
         Ok(outcome)
     }
 
+    /// What Windows does not have is refused as `Unsupported`, saying what it has.
+    fn absent_fields_say_what_windows_has() -> TestResult {
+        use corral::{Resource, Rlimit};
+        let me = t!(Process::current());
+        let errors = [
+            ("nice", me.nice().err(), "priority class"),
+            ("set_nice", me.set_nice(5).err(), "priority class"),
+            ("uids", me.uids().err(), "SID"),
+            ("terminal", me.terminal().err(), "console"),
+            ("cgroups", me.cgroups().err(), "Job Objects"),
+            (
+                "rlimit",
+                me.rlimit(Resource::Nofile).err(),
+                "per-process resource limits",
+            ),
+            (
+                "set_rlimit",
+                me.set_rlimit(
+                    Resource::Nofile,
+                    Rlimit {
+                        soft: None,
+                        hard: None,
+                    },
+                )
+                .err(),
+                "per-process resource limits",
+            ),
+        ];
+        for (what, e, says) in errors {
+            let Some(e) = e else {
+                return Err(format!("{what} answered on Windows"));
+            };
+            check!(e.kind() == ErrorKind::Unsupported, "{what}: {e}");
+            check!(e.to_string().contains(says), "{what}: {e}");
+        }
+        Ok(Pass)
+    }
+
     pub(super) fn main() {
         if let Ok(mode) = std::env::var(CHILD_VAR) {
             child_main(&mode);
@@ -516,6 +554,10 @@ mod imp {
                 trim_memory_empties_the_working_set,
             ),
             ("background_mode", background_mode),
+            (
+                "absent_fields_say_what_windows_has",
+                absent_fields_say_what_windows_has,
+            ),
         ];
         run("windows_process", tests);
     }

@@ -1,8 +1,9 @@
 //! The Windows backend (x86_64-pc-windows-gnu and -msvc): process handles plus creation
 //! times for identity, Toolhelp32 for enumeration, `TerminateProcess` and
-//! `WaitForMultipleObjects` for control, std's `CreateProcessW` with corral's argument
-//! quoting for spawning. What is not implemented yet returns
-//! [`ErrorKind::Unsupported`] with a detail saying so (issue #8 tracks the rest).
+//! `WaitForMultipleObjects` for control, corral's own `CreateProcessW` (argument quoting,
+//! environment block, handle and job lists) for spawning. What Windows does not have (numeric user ids, nice values,
+//! rlimits, terminals, process groups, cgroups) returns [`ErrorKind::Unsupported`] with a
+//! detail saying what it has instead.
 
 mod argv;
 mod console;
@@ -51,9 +52,22 @@ pub(crate) use thread::ThreadHandle;
 pub(crate) use topology::topology;
 pub(crate) use util::{error_kind_of, wine_version};
 
-fn unsupported<T>(op: &'static str) -> Result<T> {
-    Err(Error::new(ErrorKind::Unsupported, op).with_detail("not implemented on Windows yet"))
+/// Windows has no such thing; `why` says what it has instead.
+fn absent<T>(op: &'static str, why: &'static str) -> Result<T> {
+    Err(Error::new(ErrorKind::Unsupported, op).with_detail(why))
 }
+
+pub(super) const NO_TERMINAL: &str = "Windows processes have consoles, not terminals";
+pub(super) const NO_CPU_NUM: &str = "Windows does not report the CPU a process last ran on";
+pub(super) const NO_CGROUPS: &str = "cgroups are Linux's; Windows has Job Objects (see Job::of)";
+pub(super) const NO_NUMERIC_IDS: &str =
+    "Windows identifies users and groups by SID, not by a numeric id";
+pub(super) const NO_NICE: &str =
+    "Windows schedules by priority class, not nice values (see Process::priority_class)";
+pub(super) const NO_GROUPS: &str =
+    "Windows has no process groups or sessions of this kind (a console \
+     process group is reached with os::windows::ProcessExt::send_ctrl_break)";
+const NO_WHO: &str = "Windows sets priorities per process, not per process group or user";
 
 /// The start time of an open process: its creation time.
 pub(crate) fn start_time_of(h: &Handle) -> Result<StartTime> {
@@ -64,11 +78,11 @@ pub(crate) fn start_time_of(h: &Handle) -> Result<StartTime> {
 }
 
 pub(crate) fn account(_: &str) -> Result<Option<crate::system::Account>> {
-    unsupported("look up user")
+    absent("look up user", NO_NUMERIC_IDS)
 }
 
 pub(crate) fn group_id(_: &str) -> Result<Option<u32>> {
-    unsupported("look up group")
+    absent("look up group", NO_NUMERIC_IDS)
 }
 
 /// Fork events (Windows has none; job objects report new members instead).
@@ -91,11 +105,14 @@ pub(crate) fn open_fd_count() -> Option<usize> {
 }
 
 pub(crate) fn raise_fd_limit() -> Result<u64> {
-    unsupported("raise open-file limit")
+    absent(
+        "raise open-file limit",
+        "Windows sets no limit on a process's open handles",
+    )
 }
 
 pub(crate) fn user_id(_: &str) -> Result<Option<u32>> {
-    unsupported("look up user")
+    absent("look up user", NO_NUMERIC_IDS)
 }
 
 pub(crate) fn user_name(_: u32) -> Option<String> {
@@ -109,28 +126,34 @@ pub(crate) fn load_average() -> Result<crate::system::LoadAverage> {
 
 impl Handle {
     pub(crate) fn uids(&self) -> Result<Ids> {
-        unsupported("read uids")
+        absent("read uids", NO_NUMERIC_IDS)
     }
     pub(crate) fn gids(&self) -> Result<Ids> {
-        unsupported("read gids")
+        absent("read gids", NO_NUMERIC_IDS)
     }
     pub(crate) fn terminal(&self) -> Result<Option<String>> {
-        unsupported("read terminal")
+        absent("read terminal", NO_TERMINAL)
     }
     pub(crate) fn cpu_num(&self) -> Result<u32> {
-        unsupported("read cpu_num")
+        absent("read cpu_num", NO_CPU_NUM)
     }
     pub(crate) fn nice(&self) -> Result<i32> {
-        unsupported("read nice")
+        absent("read nice", NO_NICE)
     }
     pub(crate) fn set_nice(&self, _: i32) -> Result<()> {
-        unsupported("set nice")
+        absent("set nice", NO_NICE)
     }
     pub(crate) fn rlimit(&self, _: Resource) -> Result<Rlimit> {
-        unsupported("read rlimit")
+        absent(
+            "read rlimit",
+            "Windows has no per-process resource limits (a Job sets limits)",
+        )
     }
     pub(crate) fn set_rlimit(&self, _: Resource, _: Rlimit) -> Result<()> {
-        unsupported("set rlimit")
+        absent(
+            "set rlimit",
+            "Windows has no per-process resource limits (a Job sets limits)",
+        )
     }
     /// The sum over the process's threads (`SystemProcessInformation`; see `status.rs`).
     pub(crate) fn ctx_switches(&self) -> Result<CtxSwitches> {
@@ -143,13 +166,13 @@ impl Handle {
         Ok(status::process_ctx_switches(rows))
     }
     pub(crate) fn open_files(&self) -> Result<Vec<OpenFile>> {
-        unsupported("read open_files")
+        absent("read open_files", "not implemented on Windows yet")
     }
     pub(crate) fn group_info(&self) -> Result<ProcessGroupInfo> {
-        unsupported("read process group")
+        absent("read process group", NO_GROUPS)
     }
     pub(crate) fn cgroups(&self) -> Result<Vec<CgroupMembership>> {
-        unsupported("read cgroups")
+        absent("read cgroups", NO_CGROUPS)
     }
 }
 
@@ -166,19 +189,19 @@ pub(crate) fn real_uid() -> u32 {
 }
 
 pub(crate) fn who_nice(_: crate::sched::Who, op: &'static str) -> Result<i32> {
-    unsupported(op)
+    absent(op, NO_WHO)
 }
 
 pub(crate) fn set_who_nice(_: crate::sched::Who, _: i32, op: &'static str) -> Result<()> {
-    unsupported(op)
+    absent(op, NO_WHO)
 }
 
 pub(crate) fn who_ionice(_: crate::sched::Who, op: &'static str) -> Result<IoPriority> {
-    unsupported(op)
+    absent(op, NO_WHO)
 }
 
 pub(crate) fn set_who_ionice(_: crate::sched::Who, _: IoPriority, op: &'static str) -> Result<()> {
-    unsupported(op)
+    absent(op, NO_WHO)
 }
 
 /// Breakaway needs no placement on Windows: the spawn passes `CREATE_BREAKAWAY_FROM_JOB`

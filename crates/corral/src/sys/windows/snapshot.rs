@@ -73,10 +73,11 @@ pub(crate) fn pid_count() -> Result<usize> {
     Ok(entries()?.iter().filter(|e| e.pid != 0).count())
 }
 
-fn unsupported<T>(op: &'static str, pid: Pid) -> Option<Result<T>> {
+/// A field Windows does not have; `why` says so.
+fn absent<T>(op: &'static str, pid: Pid, why: &'static str) -> Option<Result<T>> {
     Some(Err(Error::new(ErrorKind::Unsupported, op)
         .with_pid(pid)
-        .with_detail("not implemented on Windows yet")))
+        .with_detail(why)))
 }
 
 /// Runs a snapshot: see [`crate::Snapshot`].
@@ -217,15 +218,17 @@ pub(crate) fn snapshot(
                     row.status = of_threads("read status", pid)
                         .map(|r| r.map(|rows| super::status::process_status(rows)))
                 }
-                Field::Uids => row.uids = unsupported("read uids", pid),
-                Field::Gids => row.gids = unsupported("read gids", pid),
-                Field::Terminal => row.terminal = unsupported("read terminal", pid),
-                Field::Nice => row.nice = unsupported("read nice", pid),
+                Field::Uids => row.uids = absent("read uids", pid, super::NO_NUMERIC_IDS),
+                Field::Gids => row.gids = absent("read gids", pid, super::NO_NUMERIC_IDS),
+                Field::Terminal => row.terminal = absent("read terminal", pid, super::NO_TERMINAL),
+                Field::Nice => row.nice = absent("read nice", pid, super::NO_NICE),
                 Field::PageFaults => {
                     row.page_faults = via_handle!("read page faults", |h: &Handle| h.page_faults())
                 }
-                Field::ProcessGroup => row.group = unsupported("read process group", pid),
-                Field::CpuNum => row.cpu_num = unsupported("read cpu_num", pid),
+                Field::ProcessGroup => {
+                    row.group = absent("read process group", pid, super::NO_GROUPS)
+                }
+                Field::CpuNum => row.cpu_num = absent("read cpu_num", pid, super::NO_CPU_NUM),
                 Field::MemoryPeaks => {
                     row.memory_peaks =
                         via_handle!("read memory peaks", |h: &Handle| h.memory_peaks())
@@ -234,7 +237,7 @@ pub(crate) fn snapshot(
                     row.ctx_switches = of_threads("read context switches", pid)
                         .map(|r| r.map(|rows| super::status::process_ctx_switches(rows)))
                 }
-                Field::Cgroups => row.cgroups = unsupported("read cgroups", pid),
+                Field::Cgroups => row.cgroups = absent("read cgroups", pid, super::NO_CGROUPS),
                 _ => {}
             }
         }
