@@ -457,8 +457,8 @@ impl Job {
     /// # Platform-specific behavior
     ///
     /// Linux: the `corral-*` directories below the caller's v2 cgroup (else its v1
-    /// `freezer`/`pids` cgroup), and this process's own process-group fallback jobs
-    /// (those of other processes cannot be seen).
+    /// `freezer`/`pids` cgroup) and the jobs nested inside them, and this process's own
+    /// process-group fallback jobs (those of other processes cannot be seen).
     ///
     /// Windows: the `corral-*` Job Objects in the caller's session's named-object
     /// directory (`\Sessions\N\BaseNamedObjects`), those [`Job::open`] reaches. A job
@@ -508,17 +508,20 @@ impl Job {
     }
 
     /// Opens an existing job by name (one created by this or another process below the
-    /// same cgroups, or the job the caller itself is in).
+    /// same cgroups, a job nested inside one of those, or the job the caller itself is
+    /// in).
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidInput`] for a bad name or when no such job exists.
+    /// [`ErrorKind::InvalidInput`] for a bad name, when no such job exists, and when
+    /// several jobs hold a nested job of that name (the message names them).
     ///
     /// # Platform-specific behavior
     ///
     /// Linux: looks for the directory `corral-<name>` below the caller's cgroup in each
     /// hierarchy [`Job::create`] uses, else among the ancestors of the caller's cgroup (a
-    /// member opening its own job).
+    /// member opening its own job), else inside the jobs below (through `corral-*`
+    /// directories only, as Windows' job names are one namespace, nested or not).
     /// A process-group fallback job is found only within the process that created it.
     pub fn open(name: &str) -> Result<Job> {
         validate_name(name)?;

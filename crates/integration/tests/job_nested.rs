@@ -82,6 +82,22 @@ fn check(outer: Job) {
         assert!(outer.contains(&pr).unwrap(), "{p}");
     }
     assert!(listed.contains(&owner.pid().as_raw()));
+    // As on Windows, where job names are one namespace: the inner job is listed and
+    // opened by name from outside the outer job, with exactly its own members.
+    let names = Job::list().unwrap();
+    assert!(names.contains(&inner), "{inner} not among {names:?}");
+    let opened = Job::open(&inner).unwrap();
+    let mut got: Vec<u32> = opened
+        .processes()
+        .unwrap()
+        .iter()
+        .map(|p| p.pid().as_raw())
+        .collect();
+    got.sort_unstable();
+    let mut want: Vec<u32> = members.iter().map(|&(p, _)| p).collect();
+    want.sort_unstable();
+    assert_eq!(got, want, "the inner job opened from outside");
+    drop(opened);
     // The outer watcher announces the inner members (a rescan finds them below).
     let mut announced = Vec::new();
     while !members

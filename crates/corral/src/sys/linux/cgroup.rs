@@ -186,6 +186,66 @@ fn enclosing(h: &Hierarchy, dir_name: &str) -> Option<Dir> {
     })
 }
 
+/// The jobs nested inside the jobs below `own_dir`: paths relative to it
+/// (`corral-outer/corral-inner`), each made of `corral-*` components only, two or more,
+/// at most `MAX_NESTING` deep. A job's own sub-cgroups are only nested jobs, so the walk
+/// follows `corral-*` directories alone.
+pub(crate) fn nested_jobs(own_dir: &Path) -> Vec<PathBuf> {
+    fn walk(base: &Path, rel: &Path, out: &mut Vec<PathBuf>) {
+        if rel.components().count() == MAX_NESTING {
+            return;
+        }
+        let Ok(rd) = std::fs::read_dir(base.join(rel)) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let name = e.file_name();
+            let is_job = name
+                .to_str()
+                .is_some_and(|n| n.len() > JOB_PREFIX.len() && n.starts_with(JOB_PREFIX));
+            if is_job && e.file_type().is_ok_and(|t| t.is_dir()) {
+                let r = rel.join(&name);
+                if !rel.as_os_str().is_empty() {
+                    out.push(r.clone());
+                }
+                walk(base, &r, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(own_dir, Path::new(""), &mut out);
+    out
+}
+
+/// The job `dir_name` nested inside a job below the caller's cgroup in `h`: `Ok(None)`
+/// when there is none, an error naming them when several jobs hold one of that name.
+fn nested_dir(h: &Hierarchy, dir_name: &str) -> Result<Option<Dir>> {
+    let found: Vec<PathBuf> = nested_jobs(&h.own_dir)
+        .into_iter()
+        .filter(|r| r.file_name().is_some_and(|n| n == dir_name))
+        .collect();
+    match found.as_slice() {
+        [] => Ok(None),
+        [rel] => Ok(Some(Dir {
+            v2: h.v2,
+            controllers: h.controllers.clone(),
+            cg: child_cg(&h.own_cg, &rel.to_string_lossy()),
+            path: h.own_dir.join(rel),
+        })),
+        many => Err(
+            Error::new(ErrorKind::InvalidInput, "open job").with_detail(format!(
+                "{} jobs hold a job named {}: {}",
+                many.len(),
+                &dir_name[JOB_PREFIX.len()..],
+                many.iter()
+                    .map(|r| h.own_dir.join(r).display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        ),
+    }
+}
+
 fn is_permission(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),
@@ -562,19 +622,19 @@ impl Job {
         let hs = discover()?;
         let dir_name = format!("{JOB_PREFIX}{name}");
         // Below the caller's cgroups, else the job the caller is itself inside (as a
-        // Windows process can open its own job by name).
-        let dirs: Vec<Dir> = hs
-            .iter()
-            .filter(|h| used(h) || limits::on_demand(h))
-            .filter_map(|h| {
-                let d = dir_of(h, &dir_name);
-                if d.path.is_dir() {
-                    Some(d)
-                } else {
-                    enclosing(h, &dir_name).filter(|d| d.path.is_dir())
-                }
-            })
-            .collect();
+        // Windows process can open its own job by name), else a job nested inside one
+        // below (Windows' job names are one namespace, nested or not).
+        let mut dirs: Vec<Dir> = Vec::new();
+        for h in hs.iter().filter(|h| used(h) || limits::on_demand(h)) {
+            let d = dir_of(h, &dir_name);
+            if d.path.is_dir() {
+                dirs.push(d);
+            } else if let Some(d) = enclosing(h, &dir_name).filter(|d| d.path.is_dir()) {
+                dirs.push(d);
+            } else if let Some(d) = nested_dir(h, &dir_name)? {
+                dirs.push(d);
+            }
+        }
         let missing = || {
             Error::new(ErrorKind::InvalidInput, "open job").with_detail(format!(
                 "no job named {name} below this process's cgroups, nor around it"
@@ -1123,6 +1183,50 @@ mod tests {
             enclosing(&h, "corral-x").unwrap().path,
             PathBuf::from("/sys/fs/cgroup/memory/corral-x")
         );
+    }
+
+    /// Nested jobs are found through `corral-*` directories only; a name two jobs hold
+    /// is refused, naming both.
+    #[test]
+    fn jobs_nested_in_jobs() {
+        let root = std::env::temp_dir().join(format!("corral-nested-{}", std::process::id()));
+        for d in [
+            "corral-a/corral-b/corral-c",
+            "corral-a/leaf/corral-hidden",
+            "corral-x/corral-b",
+            "other/corral-d",
+        ] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        let mut found = nested_jobs(&root);
+        found.sort();
+        let want: Vec<PathBuf> = [
+            "corral-a/corral-b",
+            "corral-a/corral-b/corral-c",
+            "corral-x/corral-b",
+        ]
+        .iter()
+        .map(PathBuf::from)
+        .collect();
+        let h = Hierarchy {
+            v2: true,
+            controllers: Vec::new(),
+            own_cg: "/svc".into(),
+            own_dir: root.clone(),
+            read_only: false,
+        };
+        let c = nested_dir(&h, "corral-c");
+        let b = nested_dir(&h, "corral-b");
+        let none = nested_dir(&h, "corral-hidden");
+        std::fs::remove_dir_all(&root).unwrap();
+        assert_eq!(found, want);
+        let c = c.unwrap().unwrap();
+        assert_eq!(c.cg, "/svc/corral-a/corral-b/corral-c");
+        assert_eq!(c.path, root.join("corral-a/corral-b/corral-c"));
+        let e = b.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("2 jobs hold a job named b"), "{e}");
+        assert!(none.unwrap().is_none());
     }
 
     #[test]

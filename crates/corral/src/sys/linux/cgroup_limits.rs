@@ -900,7 +900,15 @@ pub(crate) fn list_jobs() -> Result<Vec<String>> {
                 .map(str::to_owned)
         })
         .collect();
+    // Jobs nested inside those: `Job::open` reaches them too.
+    out.extend(super::nested_jobs(&h.own_dir).iter().filter_map(|r| {
+        r.file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_prefix(JOB_PREFIX))
+            .map(str::to_owned)
+    }));
     out.sort();
+    out.dedup();
     Ok(out)
 }
 
