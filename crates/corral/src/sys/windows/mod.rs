@@ -16,6 +16,7 @@ mod job_limits;
 mod job_list;
 mod memory;
 mod net;
+mod peb;
 mod process;
 mod snapshot;
 mod spawn;

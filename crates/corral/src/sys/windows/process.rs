@@ -39,10 +39,40 @@ use windows_sys::Win32::System::Threading::{
 
 use windows_sys::Wdk::System::Threading::{
     NtQueryInformationProcess, ProcessBasicInformation, ProcessCommandLineInformation,
-    ProcessIoPriority,
+    ProcessIoPriority, ProcessWow64Information,
 };
 use windows_sys::Win32::Foundation::UNICODE_STRING;
 use windows_sys::Win32::System::Diagnostics::Debug::ReadProcessMemory;
+
+/// Another process's memory through a handle with `PROCESS_VM_READ`; a failed read of
+/// a process that exited meanwhile says so.
+struct Remote<'a> {
+    h: &'a Handle,
+    raw: HANDLE,
+    op: &'static str,
+}
+
+impl Memory for Remote<'_> {
+    fn read(&mut self, addr: usize, buf: &mut [u8]) -> Result<()> {
+        let mut got = 0usize;
+        // SAFETY: `buf` is a live buffer of the length passed; ReadProcessMemory writes
+        // at most that many bytes and reports how many.
+        let ok = unsafe {
+            ReadProcessMemory(
+                self.raw,
+                addr as *const _,
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+                &mut got,
+            )
+        };
+        if ok == 0 || got != buf.len() {
+            self.h.verify(self.op, false)?;
+            return Err(last_error(self.op, Some(self.h.pid)));
+        }
+        Ok(())
+    }
+}
 
 /// `PROCESS_BASIC_INFORMATION` (winternl.h), declared here to avoid a feature for it.
 #[repr(C)]
@@ -56,28 +86,7 @@ struct BasicInformation {
     inherited_from_unique_process_id: usize,
 }
 
-/// Offset of `ProcessParameters` in the PEB (of a process of our own bitness; a 32-bit
-/// process read from a 64-bit one is read through its 64-bit PEB, which Windows keeps).
-#[cfg(target_pointer_width = "64")]
-const PEB_PROCESS_PARAMETERS: usize = 0x20;
-#[cfg(target_pointer_width = "32")]
-const PEB_PROCESS_PARAMETERS: usize = 0x10;
-/// Offset of `CurrentDirectory.DosPath` in `RTL_USER_PROCESS_PARAMETERS`.
-#[cfg(target_pointer_width = "64")]
-const PARAMS_CURRENT_DIRECTORY: usize = 0x38;
-#[cfg(target_pointer_width = "32")]
-const PARAMS_CURRENT_DIRECTORY: usize = 0x24;
-/// Offset of `Environment` in `RTL_USER_PROCESS_PARAMETERS`.
-#[cfg(target_pointer_width = "64")]
-const PARAMS_ENVIRONMENT: usize = 0x80;
-#[cfg(target_pointer_width = "32")]
-const PARAMS_ENVIRONMENT: usize = 0x48;
-/// Offset of `CommandLine` in `RTL_USER_PROCESS_PARAMETERS`.
-#[cfg(target_pointer_width = "64")]
-const PARAMS_COMMAND_LINE: usize = 0x70;
-#[cfg(target_pointer_width = "32")]
-const PARAMS_COMMAND_LINE: usize = 0x40;
-
+use super::peb::{self, Layout, Memory};
 use super::util::{ft_duration, ft_u64, last_error, proc_address, win_error};
 use crate::info::*;
 use crate::{Error, ErrorKind, ExitStatus, Pid, PriorityClass, Result, Signal};
@@ -450,7 +459,7 @@ impl Handle {
         let op = "read cmdline";
         let text = match self.query_command_line(op)? {
             Some(t) => t,
-            None => self.read_params_string(PARAMS_COMMAND_LINE, op)?,
+            None => self.read_params_string(|l| l.cmdline, op)?,
         };
         let args = super::argv::split(&text);
         self.verify(op, false)?;
@@ -460,7 +469,7 @@ impl Handle {
     /// The working directory, from the process parameters in its PEB.
     pub(crate) fn cwd(&self) -> Result<PathBuf> {
         let op = "read cwd";
-        let mut text = self.read_params_string(PARAMS_CURRENT_DIRECTORY, op)?;
+        let mut text = self.read_params_string(|l| l.cwd, op)?;
         self.verify(op, false)?;
         // Windows keeps the trailing backslash ("C:\dir\"); drop it but for a root.
         if text.len() > 3 && text.last() == Some(&(b'\\' as u16)) {
@@ -476,8 +485,8 @@ impl Handle {
         let op = "read environ";
         let h = self.with_rights(PROCESS_QUERY_INFORMATION | PROCESS_VM_READ, op)?;
         let raw = h.as_raw_handle() as HANDLE;
-        let params = self.process_parameters(raw, op)?;
-        let env: usize = self.read_remote(raw, params + PARAMS_ENVIRONMENT, op)?;
+        let (layout, params) = self.process_parameters(raw, op)?;
+        let env = layout.environment(&mut Remote { h: self, raw, op }, params)?;
         if env == 0 {
             return Ok(Vec::new());
         }
@@ -507,8 +516,28 @@ impl Handle {
         Ok(split_env_block(&block))
     }
 
-    /// The address of the process's `RTL_USER_PROCESS_PARAMETERS`.
-    fn process_parameters(&self, raw: HANDLE, op: &'static str) -> Result<usize> {
+    /// The layout of the process's parameters and their address: through the 32-bit
+    /// PEB for a WOW64 process (see `peb.rs`), else the native one.
+    fn process_parameters(&self, raw: HANDLE, op: &'static str) -> Result<(Layout, usize)> {
+        let mut mem = Remote { h: self, raw, op };
+        if cfg!(target_pointer_width = "64") {
+            let mut peb32 = 0usize;
+            let mut ret = 0u32;
+            // SAFETY: a live usize of the size passed.
+            let status = unsafe {
+                NtQueryInformationProcess(
+                    raw,
+                    ProcessWow64Information,
+                    (&mut peb32 as *mut usize).cast(),
+                    std::mem::size_of::<usize>() as u32,
+                    &mut ret,
+                )
+            };
+            if status >= 0 && peb32 != 0 {
+                let params = peb::LAYOUT_32.params(&mut mem, peb32)?;
+                return Ok((peb::LAYOUT_32, params));
+            }
+        }
         let mut pbi = BasicInformation::default();
         let mut ret = 0u32;
         // SAFETY: `pbi` is live and of the size passed.
@@ -525,7 +554,8 @@ impl Handle {
             self.verify(op, false)?;
             return Err(self.nt_error(op, status));
         }
-        self.read_remote(raw, pbi.peb_base_address + PEB_PROCESS_PARAMETERS, op)
+        let params = peb::NATIVE.params(&mut mem, pbi.peb_base_address)?;
+        Ok((peb::NATIVE, params))
     }
 
     /// `ProcessCommandLineInformation`; `Ok(None)` where the OS lacks that class (Wine,
@@ -586,40 +616,17 @@ impl Handle {
         ))
     }
 
-    /// Reads a UNICODE_STRING of `RTL_USER_PROCESS_PARAMETERS` at `offset` out of the
-    /// process's memory (PEB → ProcessParameters → the string), 64-bit layout.
-    fn read_params_string(&self, offset: usize, op: &'static str) -> Result<Vec<u16>> {
+    /// Reads a UNICODE_STRING of `RTL_USER_PROCESS_PARAMETERS` (the field `field` picks
+    /// from the layout) out of the process's memory: PEB → ProcessParameters → the string.
+    fn read_params_string(
+        &self,
+        field: fn(&Layout) -> usize,
+        op: &'static str,
+    ) -> Result<Vec<u16>> {
         let h = self.with_rights(PROCESS_QUERY_INFORMATION | PROCESS_VM_READ, op)?;
         let raw = h.as_raw_handle() as HANDLE;
-        let params = self.process_parameters(raw, op)?;
-        let us: UNICODE_STRING = self.read_remote(raw, params + offset, op)?;
-        let mut text = vec![0u16; us.Length as usize / 2];
-        if !text.is_empty() {
-            self.read_remote_into(raw, us.Buffer as usize, &mut text, op)?;
-        }
-        Ok(text)
-    }
-
-    fn read_remote<T: Copy>(&self, h: HANDLE, addr: usize, op: &'static str) -> Result<T> {
-        let mut v = std::mem::MaybeUninit::<T>::uninit();
-        let mut got = 0usize;
-        // SAFETY: `v` has room for one T; ReadProcessMemory writes at most that many
-        // bytes and reports how many.
-        let ok = unsafe {
-            ReadProcessMemory(
-                h,
-                addr as *const _,
-                v.as_mut_ptr().cast(),
-                std::mem::size_of::<T>(),
-                &mut got,
-            )
-        };
-        if ok == 0 || got != std::mem::size_of::<T>() {
-            self.verify(op, false)?;
-            return Err(last_error(op, Some(self.pid)));
-        }
-        // SAFETY: fully written, and T (integers, pointers) is valid for any bytes.
-        Ok(unsafe { v.assume_init() })
+        let (layout, params) = self.process_parameters(raw, op)?;
+        layout.string(&mut Remote { h: self, raw, op }, params, field(&layout))
     }
 
     fn read_remote_into(
