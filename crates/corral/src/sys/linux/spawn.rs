@@ -378,8 +378,8 @@ pub(crate) fn plan_for(opts: &Options, report: RawFd, born_in: Option<&Path>) ->
 }
 
 /// The error of a failed spawn: the step the child reported, if any, names what failed.
-fn spawn_error(e: io::Error, failed_step: Option<usize>) -> Error {
-    let op = "spawn";
+/// The error of `op` ("spawn" or "exec") when the child's hook reported `failed_step`.
+fn step_error(op: &'static str, e: io::Error, failed_step: Option<usize>) -> Error {
     let what = failed_step
         .and_then(|s| STEPS.get(s))
         .copied()
@@ -437,6 +437,12 @@ pub(crate) fn spawn(
             },
         ))
     };
+    let make_plan = |report_fd, born_in: Option<&Path>| {
+        let mut plan = plan_for(opts, report_fd, born_in)?;
+        plan.pty_slave = pty_slave_keep.as_ref().map(|(_, s)| *s);
+        plan.sigmask = mask.map(|g| g.old);
+        Ok::<_, Error>(plan)
+    };
     // Born in the job's v2 cgroup when that is the job's only cgroup (pure cgroup v2):
     // then no migration is left. With v1 cgroups to join by writes anyway, each write
     // pays the migration lock as before and the std path measured no slower.
@@ -453,9 +459,7 @@ pub(crate) fn spawn(
     if let Some(dir) = &born_in {
         let (report_r, report_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
             .map_err(|e| Error::from_io(op, e.into()))?;
-        let mut plan = plan_for(opts, report_w.as_raw_fd(), Some(dir))?;
-        plan.pty_slave = pty_slave_keep.as_ref().map(|(_, s)| *s);
-        plan.sigmask = mask.map(|g| g.old);
+        let plan = make_plan(report_w.as_raw_fd(), Some(dir))?;
         match clone_spawn(spec, &plan, report_w, &report_r, dir) {
             Ok(CloneSpawn::Spawned(mut child)) => {
                 drop(pty_slave_keep);
@@ -463,7 +467,7 @@ pub(crate) fn spawn(
                 return spawned(child);
             }
             Ok(CloneSpawn::Failed(step, e)) => {
-                return Err(spawn_error(e, Some(step as usize)));
+                return Err(step_error(op, e, Some(step as usize)));
             }
             Ok(CloneSpawn::Unavailable) => {}
             Err(e) => return Err(Error::from_io(op, e)),
@@ -473,9 +477,8 @@ pub(crate) fn spawn(
     // The step-report pipe: the child writes the number of a failed step.
     let (report_r, report_w) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
         .map_err(|e| Error::from_io(op, e.into()))?;
-    let mut plan = plan_for(opts, report_w.as_raw_fd(), None)?;
-    plan.pty_slave = pty_slave_keep.as_ref().map(|(_, s)| *s);
-    plan.sigmask = mask.map(|g| g.old);
+    // Built again, not reused: born-in-the-cgroup plans skip the joining writes.
+    let mut plan = make_plan(report_w.as_raw_fd(), None)?;
     let fallback = opts.job.as_ref().and_then(|j| j.fallback.clone());
     if let Some(f) = &fallback {
         // A process-group job: the child carries the job's marker. It stays in the
@@ -507,7 +510,7 @@ pub(crate) fn spawn(
     };
     let mut child = match result {
         Ok(c) => SpawnedChild::from_std(c),
-        Err(e) => return Err(spawn_error(e, failed_step)),
+        Err(e) => return Err(step_error(op, e, failed_step)),
     };
     finish_suspended(opts, &mut child)?;
     spawned(child)
@@ -615,13 +618,11 @@ pub(crate) fn exec(
     let e = cmd.exec();
     drop(report_w);
     let mut step = [0u8; 1];
-    match rustix::io::read(&report_r, &mut step) {
-        Ok(1) => match STEPS.get(step[0] as usize).filter(|s| !s.is_empty()) {
-            Some(s) => Error::from_io("exec", e).with_detail(format!("could not {s}")),
-            None => Error::from_io("exec", e),
-        },
-        _ => Error::from_io("exec", e),
-    }
+    let failed_step = match rustix::io::read(&report_r, &mut step) {
+        Ok(1) => Some(usize::from(step[0])),
+        _ => None,
+    };
+    step_error("exec", e, failed_step)
 }
 
 /// Forwards termination signals received by this process to `child` until the returned
