@@ -675,6 +675,78 @@ mod imp {
         }
     }
 
+    /// A primary token duplicated from this process's own: `user_token` runs a child
+    /// with it (same user, every other option kept: piped output, exit code); a handle
+    /// that is not a token, and a token with a logon too, are refused.
+    fn with_a_token() -> TestResult {
+        use std::os::windows::io::OwnedHandle;
+        use windows_sys::Win32::Security::{
+            DuplicateTokenEx, SecurityImpersonation, TokenPrimary, TOKEN_ALL_ACCESS,
+            TOKEN_DUPLICATE,
+        };
+        use windows_sys::Win32::System::Threading::{GetCurrentProcess, OpenProcessToken};
+        let mut own: HANDLE = std::ptr::null_mut();
+        // SAFETY: our own pseudo-handle; `own` receives a token handle we then close.
+        let ok = unsafe { OpenProcessToken(GetCurrentProcess(), TOKEN_DUPLICATE, &mut own) };
+        check!(ok != 0, "OpenProcessToken failed");
+        // SAFETY: a fresh handle we own.
+        let own = unsafe { OwnedHandle::from_raw_handle(own as _) };
+        let mut dup: HANDLE = std::ptr::null_mut();
+        // SAFETY: `own` has TOKEN_DUPLICATE; `dup` receives a new token handle.
+        let ok = unsafe {
+            DuplicateTokenEx(
+                own.as_raw_handle() as HANDLE,
+                TOKEN_ALL_ACCESS,
+                std::ptr::null(),
+                SecurityImpersonation,
+                TokenPrimary,
+                &mut dup,
+            )
+        };
+        check!(ok != 0, "DuplicateTokenEx failed");
+        // SAFETY: a fresh handle we own.
+        let token = unsafe { OwnedHandle::from_raw_handle(dup as _) };
+        let cmd = child("print:as-token").user_token(token.as_handle());
+        drop(token); // the command holds its own duplicate
+        let out = t!(cmd
+            .stdout(Stdio::piped())
+            .spawn()
+            .and_then(|c| c.wait_with_output()));
+        check!(out.status == ExitStatus::Exited(0), "{:?}", out.status);
+        check!(
+            out.stdout == b"as-token",
+            "{:?}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        // Refused before anything runs.
+        let before = t!(my_children());
+        let e = child("print:x")
+            .user_token(own.as_handle())
+            .logon("u", None, "pw")
+            .spawn()
+            .unwrap_err();
+        check!(e.kind() == ErrorKind::InvalidInput, "{e}");
+        check!(e.to_string().contains("both a logon and a token"), "{e}");
+        // A pipe handle is no token.
+        let (r, _w) = t!(pipe());
+        match child("print:x").user_token(r.as_handle()).spawn() {
+            Err(e) if e.kind() == ErrorKind::InvalidInput => {}
+            Err(e) => return Err(format!("a pipe as token: {e} ({:?})", e.kind())),
+            Ok(mut c) => {
+                let _ = c.kill();
+                let _ = c.wait();
+                if wine_version().is_some() {
+                    return Ok(NotVerifiableUnderWine(
+                        "CreateProcessAsUserW ran a child with a pipe handle as its token".into(),
+                    ));
+                }
+                return Err("a child ran with a pipe handle as its token".into());
+            }
+        }
+        check!(t!(my_children()) == before, "a child was left behind");
+        Ok(Pass)
+    }
+
     pub(super) fn main() {
         if let Ok(mode) = std::env::var(CHILD_VAR) {
             child_main(&mode);
@@ -690,6 +762,7 @@ mod imp {
             ("batch_files", batch_files),
             ("console_modes", console_modes),
             ("another_user", another_user),
+            ("with_a_token", with_a_token),
         ];
         run("windows_spawn", tests);
     }

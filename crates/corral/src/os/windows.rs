@@ -84,6 +84,23 @@ pub trait CommandExt {
     /// [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) where the call is not
     /// implemented (Wine).
     fn logon(self, user: &str, domain: Option<&str>, password: &str) -> Self;
+
+    /// Runs the child with `token`, a primary access token (`CreateProcessAsUserW`): what
+    /// a service does with a token from `LogonUserW`, `WTSQueryUserToken` or
+    /// `DuplicateTokenEx`. The handle is duplicated here; the caller may close its own.
+    /// The child keeps every other option — inherited handles, a job, suspended start —
+    /// and gets the caller's environment unless the command sets one (a user's own
+    /// environment comes from `CreateEnvironmentBlock`).
+    ///
+    /// Windows asks for `SeIncreaseQuotaPrivilege`, and `SeAssignPrimaryTokenPrivilege`
+    /// unless the token is a restricted or duplicated version of the caller's own.
+    ///
+    /// [`Command::spawn`](crate::Command::spawn) fails with
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) when the handle could
+    /// not be duplicated or [`CommandExt::logon`] is given too, and with
+    /// [`ErrorKind::AccessDenied`](crate::ErrorKind::AccessDenied) when Windows refuses
+    /// the token or a privilege is missing.
+    fn user_token(self, token: BorrowedHandle<'_>) -> Self;
 }
 
 /// The console a spawned child gets ([`CommandExt::console`]). It matters for console
@@ -120,6 +137,11 @@ impl CommandExt for crate::Command {
 
     fn logon(mut self, user: &str, domain: Option<&str>, password: &str) -> Self {
         self.platform_mut().set_logon(user, domain, password);
+        self
+    }
+
+    fn user_token(mut self, token: BorrowedHandle<'_>) -> Self {
+        self.platform_mut().set_token(token);
         self
     }
 }

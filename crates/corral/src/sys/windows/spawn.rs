@@ -36,6 +36,8 @@
 //! - **Another user** (`os::windows::CommandExt::logon`): `CreateProcessWithLogonW`
 //!   with `LOGON_WITH_PROFILE`, the standard handles only, no attribute list (a job is
 //!   joined by assignment while suspended); the password is zeroed when the options drop.
+//!   With a token (`os::windows::CommandExt::user_token`): `CreateProcessAsUserW`, the
+//!   same call as `CreateProcessW` otherwise (attribute list, handles, job).
 //! - The priority class is a creation flag and is set again while suspended (Wine ignores
 //!   the flag); the affinity is set while suspended. The child's main thread is then
 //!   resumed unless [`Command::suspended`] asked otherwise.
@@ -53,13 +55,13 @@ use std::os::windows::io::{AsRawHandle, FromRawHandle, OwnedHandle};
 use std::os::windows::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{ChildStderr, ChildStdin, ChildStdout};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use windows_sys::Win32::Foundation::{
     DuplicateHandle, GetHandleInformation, SetLastError, DUPLICATE_SAME_ACCESS,
-    ERROR_CALL_NOT_IMPLEMENTED, ERROR_DIRECTORY, ERROR_FILE_NOT_FOUND, ERROR_LOGON_FAILURE,
-    ERROR_PATH_NOT_FOUND, FALSE, HANDLE, HANDLE_FLAG_INHERIT, INVALID_HANDLE_VALUE, TRUE,
-    WAIT_OBJECT_0,
+    ERROR_BAD_TOKEN_TYPE, ERROR_CALL_NOT_IMPLEMENTED, ERROR_DIRECTORY, ERROR_FILE_NOT_FOUND,
+    ERROR_INVALID_HANDLE, ERROR_LOGON_FAILURE, ERROR_PATH_NOT_FOUND, ERROR_PRIVILEGE_NOT_HELD,
+    FALSE, HANDLE, HANDLE_FLAG_INHERIT, INVALID_HANDLE_VALUE, TRUE, WAIT_OBJECT_0,
 };
 use windows_sys::Win32::Globalization::{CompareStringOrdinal, CSTR_EQUAL, CSTR_LESS_THAN};
 use windows_sys::Win32::System::Console::{
@@ -70,13 +72,14 @@ use windows_sys::Win32::System::JobObjects::IsProcessInJob;
 use windows_sys::Win32::System::Pipes::CreatePipe;
 use windows_sys::Win32::System::SystemInformation::{GetSystemDirectoryW, GetWindowsDirectoryW};
 use windows_sys::Win32::System::Threading::{
-    CreateProcessW, CreateProcessWithLogonW, DeleteProcThreadAttributeList, GetCurrentProcess,
-    GetExitCodeProcess, InitializeProcThreadAttributeList, ResumeThread, TerminateProcess,
-    UpdateProcThreadAttribute, WaitForSingleObject, CREATE_BREAKAWAY_FROM_JOB, CREATE_NEW_CONSOLE,
-    CREATE_NEW_PROCESS_GROUP, CREATE_NO_WINDOW, CREATE_SUSPENDED, CREATE_UNICODE_ENVIRONMENT,
-    DETACHED_PROCESS, EXTENDED_STARTUPINFO_PRESENT, INFINITE, LOGON_WITH_PROFILE,
-    PROCESS_CREATION_FLAGS, PROCESS_INFORMATION, PROC_THREAD_ATTRIBUTE_HANDLE_LIST,
-    PROC_THREAD_ATTRIBUTE_JOB_LIST, STARTF_USESTDHANDLES, STARTUPINFOEXW, STARTUPINFOW,
+    CreateProcessAsUserW, CreateProcessW, CreateProcessWithLogonW, DeleteProcThreadAttributeList,
+    GetCurrentProcess, GetExitCodeProcess, InitializeProcThreadAttributeList, ResumeThread,
+    TerminateProcess, UpdateProcThreadAttribute, WaitForSingleObject, CREATE_BREAKAWAY_FROM_JOB,
+    CREATE_NEW_CONSOLE, CREATE_NEW_PROCESS_GROUP, CREATE_NO_WINDOW, CREATE_SUSPENDED,
+    CREATE_UNICODE_ENVIRONMENT, DETACHED_PROCESS, EXTENDED_STARTUPINFO_PRESENT, INFINITE,
+    LOGON_WITH_PROFILE, PROCESS_CREATION_FLAGS, PROCESS_INFORMATION,
+    PROC_THREAD_ATTRIBUTE_HANDLE_LIST, PROC_THREAD_ATTRIBUTE_JOB_LIST, STARTF_USESTDHANDLES,
+    STARTUPINFOEXW, STARTUPINFOW,
 };
 
 use super::argv;
@@ -103,6 +106,9 @@ pub(crate) struct SpawnExtra {
     console_conflict: Option<(Console, Console)>,
     /// Run as this user (`CreateProcessWithLogonW`).
     logon: Option<Logon>,
+    /// Run with this primary token (`CreateProcessAsUserW`): a duplicate of the
+    /// caller's handle, or why it could not be duplicated.
+    token: Option<Result<Arc<OwnedHandle>, String>>,
 }
 
 /// A user to run as: NUL-terminated UTF-16 strings, checked at spawn.
@@ -161,6 +167,16 @@ impl SpawnExtra {
             domain: domain.map(wide_nul),
             password: Secret(pw),
         });
+    }
+
+    /// Records the token to run with (a duplicate: the caller may close its own).
+    pub(crate) fn set_token(&mut self, token: std::os::windows::io::BorrowedHandle<'_>) {
+        self.token = Some(
+            token
+                .try_clone_to_owned()
+                .map(Arc::new)
+                .map_err(|e| format!("the token handle cannot be duplicated: {e}")),
+        );
     }
 
     /// Records the console mode; a second, different one is a conflict.
@@ -232,6 +248,16 @@ fn check(opts: &Options) -> Result<()> {
         return Err(invalid(format!(
             "two console modes for one child ({a:?} and {b:?}); pick one"
         )));
+    }
+    match &opts.platform.token {
+        Some(Err(why)) => return Err(invalid(why.clone())),
+        Some(Ok(_)) if opts.platform.logon.is_some() => {
+            return Err(invalid(
+                "both a logon and a token to run as; give one (the token already names \
+                 the user)",
+            ))
+        }
+        _ => {}
     }
     if let Some(l) = &opts.platform.logon {
         if body(&l.user).is_empty() {
@@ -809,6 +835,8 @@ struct Launch<'a> {
     job: Option<&'a [HANDLE]>,
     /// Run as this user (`CreateProcessWithLogonW`).
     logon: Option<&'a Logon>,
+    /// Run with this primary token (`CreateProcessAsUserW`).
+    token: Option<HANDLE>,
 }
 
 /// Created process and thread handles, pid.
@@ -855,22 +883,39 @@ fn create(l: &mut Launch) -> io::Result<Created> {
     };
     // SAFETY: all-zero is a valid PROCESS_INFORMATION to be filled in.
     let mut pi: PROCESS_INFORMATION = unsafe { std::mem::zeroed() };
+    // With a token: the same call, made for the token's user.
     // SAFETY: `app` and `line` are NUL-terminated (`line` mutable, as required); `env`
     // is a double-NUL-ended UTF-16 block; `cwd` NUL-terminated; `si` is a
-    // STARTUPINFOEXW whose attribute list and handle arrays outlive the call.
+    // STARTUPINFOEXW whose attribute list and handle arrays outlive the call; `token`
+    // is a live token handle the command keeps open.
     let ok = unsafe {
-        CreateProcessW(
-            l.app.as_ptr(),
-            l.line.as_mut_ptr(),
-            std::ptr::null(),
-            std::ptr::null(),
-            inherit,
-            flags,
-            l.env.map_or(std::ptr::null(), |e| e.as_ptr().cast()),
-            l.cwd.map_or(std::ptr::null(), |c| c.as_ptr()),
-            &si.StartupInfo,
-            &mut pi,
-        )
+        match l.token {
+            Some(token) => CreateProcessAsUserW(
+                token,
+                l.app.as_ptr(),
+                l.line.as_mut_ptr(),
+                std::ptr::null(),
+                std::ptr::null(),
+                inherit,
+                flags,
+                l.env.map_or(std::ptr::null(), |e| e.as_ptr().cast()),
+                l.cwd.map_or(std::ptr::null(), |c| c.as_ptr()),
+                &si.StartupInfo,
+                &mut pi,
+            ),
+            None => CreateProcessW(
+                l.app.as_ptr(),
+                l.line.as_mut_ptr(),
+                std::ptr::null(),
+                std::ptr::null(),
+                inherit,
+                flags,
+                l.env.map_or(std::ptr::null(), |e| e.as_ptr().cast()),
+                l.cwd.map_or(std::ptr::null(), |c| c.as_ptr()),
+                &si.StartupInfo,
+                &mut pi,
+            ),
+        }
     };
     drop(attrs);
     if ok == 0 {
@@ -1021,6 +1066,10 @@ pub(crate) fn spawn(
         only: restrict.then_some(&list[..]),
         job: job_raw.as_ref().map(|j| &j[..]),
         logon: opts.platform.logon.as_ref(),
+        token: match &opts.platform.token {
+            Some(Ok(t)) => Some(t.as_raw_handle() as HANDLE),
+            _ => None,
+        },
     };
     let created = {
         match create(&mut launch) {
@@ -1035,7 +1084,8 @@ pub(crate) fn spawn(
     };
     drop(theirs);
     drop(lock);
-    let created = created.map_err(|e| create_error(e, spec))?;
+    let with_token = launch.token.is_some();
+    let created = created.map_err(|e| create_error(e, spec, with_token))?;
     let pid = Pid::new(created.pid).expect("a child has a positive pid");
     keep_spawned(created.pid, created.process.as_raw_handle() as HANDLE);
     if opts.new_process_group {
@@ -1122,10 +1172,21 @@ fn kept_handle(k: i32) -> Result<HANDLE> {
 }
 
 /// A `CreateProcessW` failure with what it means.
-fn create_error(e: io::Error, spec: &Spec) -> Error {
+fn create_error(e: io::Error, spec: &Spec, with_token: bool) -> Error {
     let code = e.raw_os_error().map(|c| c as u32);
     let err = super::util::win_error("spawn", None, e);
     match code {
+        Some(ERROR_PRIVILEGE_NOT_HELD) if with_token => {
+            return err.with_kind(ErrorKind::AccessDenied).with_detail(
+                "CreateProcessAsUserW needs SeIncreaseQuotaPrivilege, and \
+                 SeAssignPrimaryTokenPrivilege for a token not derived from this process's own",
+            )
+        }
+        Some(ERROR_INVALID_HANDLE | ERROR_BAD_TOKEN_TYPE) if with_token => {
+            return err
+                .with_kind(ErrorKind::InvalidInput)
+                .with_detail("the token is not a primary access token")
+        }
         Some(ERROR_LOGON_FAILURE) => {
             return err
                 .with_kind(ErrorKind::AccessDenied)
