@@ -993,6 +993,63 @@ fn memory_of_a_child() -> TestResult {
     Ok(Pass)
 }
 
+/// The descriptor number `open_files` gives for `f` (Windows: the handle value).
+#[cfg(windows)]
+fn raw_fd(f: &std::fs::File) -> i64 {
+    use std::os::windows::io::AsRawHandle;
+    f.as_raw_handle() as i64
+}
+
+#[cfg(not(windows))]
+fn raw_fd(f: &std::fs::File) -> i64 {
+    use std::os::fd::AsRawFd;
+    i64::from(f.as_raw_fd())
+}
+
+/// This process's own files: one held for reading and writing is listed with the offset
+/// a seek left, mode "r+" and its descriptor (Windows: handle value); once closed, it is
+/// no longer listed.
+fn open_files_own() -> TestResult {
+    use std::io::{Seek, SeekFrom};
+    let path = std::env::temp_dir().join(format!("corral-portable-own-{}.bin", std::process::id()));
+    let mut f = t!(std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path));
+    let want = t!(std::fs::canonicalize(&path));
+    let result = (|| -> TestResult {
+        t!(f.write_all(b"0123456789"));
+        t!(f.seek(SeekFrom::Start(4)));
+        let me = t!(Process::current());
+        let same = |p: &std::path::Path| std::fs::canonicalize(p).is_ok_and(|p| p == want);
+        let files = t!(me.open_files());
+        let mine: Vec<_> = files.iter().filter(|o| same(&o.path)).collect();
+        check!(
+            mine.len() == 1,
+            "{want:?} listed {} times: {files:?}",
+            mine.len()
+        );
+        let o = mine[0];
+        check!(o.position == 4 && o.mode == "r+", "{o:?}");
+        check!(i64::from(o.fd) == raw_fd(&f), "{o:?}");
+        Ok(Pass)
+    })();
+    drop(f);
+    if result.is_ok() {
+        let files = t!(Process::current().and_then(|p| p.open_files()));
+        check!(
+            !files
+                .iter()
+                .any(|o| std::fs::canonicalize(&o.path).is_ok_and(|p| p == want)),
+            "still listed after closing: {files:?}"
+        );
+    }
+    let _ = std::fs::remove_file(&path);
+    result
+}
+
 /// A child's open files: the three it holds, by exact path (canonicalized on both
 /// sides), with the written one's offset at the bytes written and each one's mode; its
 /// pipes and other non-files are not listed. Once the child is gone, a clear error.
@@ -1769,6 +1826,7 @@ fn main() {
         ("memory_full_info_uss_pss", memory_full_info_uss_pss),
         ("memory_maps_own", memory_maps_own),
         ("memory_of_a_child", memory_of_a_child),
+        ("open_files_own", open_files_own),
         ("open_files_of_a_child", open_files_of_a_child),
         ("cpu_topology", cpu_topology),
         ("status_follows_suspend", status_follows_suspend),

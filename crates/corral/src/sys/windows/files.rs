@@ -266,43 +266,48 @@ fn inspect(process: HANDLE, row: Row) -> Option<OpenFile> {
     })
 }
 
-/// Inspects `rows` on worker threads: one that gets no answer for a handle within
-/// `STUCK_AFTER` leaves that handle out and goes on with a fresh worker.
-fn inspect_all(process: Arc<OwnedHandle>, rows: Vec<Row>) -> Vec<OpenFile> {
-    let rows: Arc<[Row]> = rows.into();
+/// `f` of each item, on worker threads: an item `f` does not answer for within
+/// `stuck_after` is left out (its worker is abandoned, to end with the wait it is in)
+/// and a fresh worker goes on with the next ones. In the items' order.
+fn guarded<T, R, F>(items: Vec<T>, stuck_after: Duration, f: F) -> Vec<R>
+where
+    T: Copy + Send + Sync + 'static,
+    R: Send + 'static,
+    F: Fn(T) -> Option<R> + Send + Sync + 'static,
+{
+    let items: Arc<[T]> = items.into();
+    let f = Arc::new(f);
     let mut out = Vec::new();
     let mut next = 0;
-    while next < rows.len() {
-        let (tx, rx) = mpsc::channel::<(usize, Option<OpenFile>)>();
-        let (p, r, start) = (Arc::clone(&process), Arc::clone(&rows), next);
+    while next < items.len() {
+        let (tx, rx) = mpsc::channel::<(usize, Option<R>)>();
+        let (work, g, start) = (Arc::clone(&items), Arc::clone(&f), next);
         let spawned = std::thread::Builder::new()
             .name("corral-open-files".into())
             .spawn(move || {
-                let raw = p.as_raw_handle() as HANDLE;
-                for (i, row) in r.iter().enumerate().skip(start) {
-                    if tx.send((i, inspect(raw, *row))).is_err() {
+                for (i, item) in work.iter().enumerate().skip(start) {
+                    if tx.send((i, g(*item))).is_err() {
                         return;
                     }
                 }
             });
         if spawned.is_err() {
-            // No thread to spare: inspect here, without the guard.
-            let raw = process.as_raw_handle() as HANDLE;
-            out.extend(rows[next..].iter().filter_map(|r| inspect(raw, *r)));
+            // No thread to spare: do the rest here, without the guard.
+            out.extend(items[next..].iter().filter_map(|i| f(*i)));
             break;
         }
         loop {
-            match rx.recv_timeout(STUCK_AFTER) {
-                Ok((i, f)) => {
-                    out.extend(f);
+            match rx.recv_timeout(stuck_after) {
+                Ok((i, r)) => {
+                    out.extend(r);
                     next = i + 1;
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
-                    next = rows.len();
+                    next = items.len();
                     break;
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    // Row `next` is stuck: leave it to its worker and skip it.
+                    // Item `next` is stuck: leave it to its worker and skip it.
                     next += 1;
                     break;
                 }
@@ -327,7 +332,7 @@ impl Handle {
     pub(crate) fn open_files(&self) -> Result<Vec<OpenFile>> {
         let op = "read open_files";
         self.verify(op, false)?;
-        let process = Arc::new(self.with_rights(PROCESS_DUP_HANDLE, op)?);
+        let process = self.with_rights(PROCESS_DUP_HANDLE, op)?;
         // A handle of our own whose type is File, for the type index.
         let probe = std::fs::File::open("NUL").map_err(|e| Error::from_io(op, e))?;
         let probe_value = probe.as_raw_handle() as usize;
@@ -354,7 +359,9 @@ impl Handle {
             .into_iter()
             .filter(|r| r.type_index == file_type)
             .collect();
-        let mut files = inspect_all(process, rows);
+        let mut files = guarded(rows, STUCK_AFTER, move |row| {
+            inspect(process.as_raw_handle() as HANDLE, row)
+        });
         files.sort_by_key(|f| f.fd);
         self.verify(op, false)?;
         Ok(files)
@@ -388,6 +395,35 @@ mod tests {
             "\\\\server\\share\\f.txt"
         );
         assert_eq!(strip_verbatim("C:\\f.txt"), "C:\\f.txt");
+    }
+
+    /// An item whose work blocks is left out after the timeout and the others are still
+    /// done, in order, by a fresh worker.
+    #[test]
+    fn a_stuck_item_is_skipped() {
+        let (release, blocked) = mpsc::channel::<()>();
+        let blocked = std::sync::Mutex::new(blocked);
+        let t0 = std::time::Instant::now();
+        let got = guarded(
+            vec![0u32, 1, 2, 3, 4, 5],
+            Duration::from_millis(300),
+            move |i| {
+                if i == 2 {
+                    // Blocks until the test ends (the sender is dropped).
+                    let _ = blocked.lock().unwrap().recv();
+                }
+                (i != 4).then_some(i * 10)
+            },
+        );
+        assert_eq!(got, vec![0, 10, 30, 50]);
+        assert!(t0.elapsed() >= Duration::from_millis(300));
+        drop(release);
+        // Nothing stuck: every item, no wait.
+        assert_eq!(
+            guarded(vec![1u8, 2, 3], Duration::from_secs(60), Some),
+            vec![1, 2, 3]
+        );
+        assert!(guarded(Vec::<u8>::new(), Duration::from_secs(60), Some).is_empty());
     }
 
     #[test]
