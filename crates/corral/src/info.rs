@@ -322,13 +322,13 @@ impl JobTrimReport {
 pub struct OpenFile {
     /// The file's path as the kernel shows it (may end in ` (deleted)`).
     pub path: PathBuf,
-    /// The descriptor number.
+    /// The descriptor number (Windows: the handle value).
     pub fd: i32,
     /// The file offset.
     pub position: u64,
     /// `"r"`, `"w"`, `"a"`, `"r+"` or `"a+"`, as `fopen` would name the open flags.
     pub mode: &'static str,
-    /// The raw open flags (`O_*`).
+    /// The raw open flags (`O_*`; Windows: the handle's granted access mask).
     pub flags: u32,
 }
 

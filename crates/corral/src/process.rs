@@ -670,6 +670,12 @@ impl Process {
     /// # Errors
     ///
     /// [`ErrorKind::AccessDenied`] for another user's process without privilege.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: the entries of `/proc/PID/fd`. Windows: the number of open handles of every
+    /// kind (`GetProcessHandleCount`: files, pipes, events, keys, threads…), so many
+    /// more than [`Process::open_files`] lists.
     pub fn num_fds(&self) -> Result<usize> {
         self.h.num_fds()
     }
@@ -679,6 +685,26 @@ impl Process {
     /// # Errors
     ///
     /// [`ErrorKind::AccessDenied`] for another user's process without privilege.
+    ///
+    /// # Platform-specific behavior
+    ///
+    /// Linux: the entries of `/proc/PID/fd` that are regular files, with the offset and
+    /// flags of `/proc/PID/fdinfo`.
+    ///
+    /// Windows: the process's handles from the system handle table
+    /// (`NtQuerySystemInformation(SystemExtendedHandleInformation)`) whose object is a
+    /// `File`, each duplicated into the caller (`PROCESS_DUP_HANDLE`, so
+    /// [`ErrorKind::AccessDenied`] where Windows refuses that right) and kept when
+    /// `GetFileType` says it is a disk file and it is not a directory. Pipes, consoles and
+    /// other devices are never asked for a name (such a query on a synchronous pipe can
+    /// block forever, psutil's known hang); a disk file whose queries do not answer
+    /// within 2 seconds (a synchronous handle held by a blocked lock or directory watch)
+    /// is left out. `path` is the drive-letter path (`GetFinalPathNameByHandleW`, without
+    /// the `\\?\` prefix; a UNC path as `\\server\share\…`); `fd` is the handle
+    /// value; `position` the file object's current offset (shared by every handle to it);
+    /// `flags` the handle's granted access mask; `mode` from that mask: write data →
+    /// `"w"` (`"r+"` with read data), append data only → `"a"` (`"a+"` with read data),
+    /// anything else `"r"`.
     pub fn open_files(&self) -> Result<Vec<OpenFile>> {
         self.h.open_files()
     }

@@ -26,6 +26,8 @@ use corral::{
 };
 
 const CHILD_VAR: &str = "CORRAL_PORTABLE_CHILD";
+/// How many bytes the `files` child writes to the file it holds open for writing.
+const FILES_WRITTEN: usize = 12345;
 
 // ---- the child ------------------------------------------------------------------------
 
@@ -134,6 +136,31 @@ fn child_main(mode: &str) -> ! {
                 x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
             }
             std::hint::black_box(x);
+            std::process::exit(0)
+        }
+        "files" => {
+            // Holds files of the directory `arg` open — `written.bin` for writing (12345
+            // bytes written), `read.bin` for reading, `appended.bin` for appending — with a
+            // thread blocked reading stdin, a pipe the test never writes to (a name query
+            // on such a synchronous pipe is what hangs psutil on Windows); prints "ready".
+            let dir = std::path::Path::new(arg);
+            let mut w = std::fs::File::create(dir.join("written.bin")).unwrap();
+            w.write_all(&[7u8; FILES_WRITTEN]).unwrap();
+            let r = std::fs::File::open(dir.join("read.bin")).unwrap();
+            let mut a = std::fs::OpenOptions::new()
+                .append(true)
+                .open(dir.join("appended.bin"))
+                .unwrap();
+            a.write_all(b"more").unwrap();
+            std::thread::spawn(|| {
+                let mut b = [0u8; 1];
+                let _ = std::io::Read::read(&mut std::io::stdin(), &mut b);
+            });
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "ready").unwrap();
+            out.flush().unwrap();
+            std::thread::sleep(Duration::from_secs(30));
+            drop((w, r, a));
             std::process::exit(0)
         }
         _ => std::process::exit(99),
@@ -966,6 +993,129 @@ fn memory_of_a_child() -> TestResult {
     Ok(Pass)
 }
 
+/// The descriptor number `open_files` gives for `f` (Windows: the handle value).
+#[cfg(windows)]
+fn raw_fd(f: &std::fs::File) -> i64 {
+    use std::os::windows::io::AsRawHandle;
+    f.as_raw_handle() as i64
+}
+
+#[cfg(not(windows))]
+fn raw_fd(f: &std::fs::File) -> i64 {
+    use std::os::fd::AsRawFd;
+    i64::from(f.as_raw_fd())
+}
+
+/// This process's own files: one held for reading and writing is listed with the offset
+/// a seek left, mode "r+" and its descriptor (Windows: handle value); once closed, it is
+/// no longer listed.
+fn open_files_own() -> TestResult {
+    use std::io::{Seek, SeekFrom};
+    let path = std::env::temp_dir().join(format!("corral-portable-own-{}.bin", std::process::id()));
+    let mut f = t!(std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&path));
+    let want = t!(std::fs::canonicalize(&path));
+    let result = (|| -> TestResult {
+        t!(f.write_all(b"0123456789"));
+        t!(f.seek(SeekFrom::Start(4)));
+        let me = t!(Process::current());
+        let same = |p: &std::path::Path| std::fs::canonicalize(p).is_ok_and(|p| p == want);
+        let files = t!(me.open_files());
+        let mine: Vec<_> = files.iter().filter(|o| same(&o.path)).collect();
+        check!(
+            mine.len() == 1,
+            "{want:?} listed {} times: {files:?}",
+            mine.len()
+        );
+        let o = mine[0];
+        check!(o.position == 4 && o.mode == "r+", "{o:?}");
+        check!(i64::from(o.fd) == raw_fd(&f), "{o:?}");
+        Ok(Pass)
+    })();
+    drop(f);
+    if result.is_ok() {
+        let files = t!(Process::current().and_then(|p| p.open_files()));
+        check!(
+            !files
+                .iter()
+                .any(|o| std::fs::canonicalize(&o.path).is_ok_and(|p| p == want)),
+            "still listed after closing: {files:?}"
+        );
+    }
+    let _ = std::fs::remove_file(&path);
+    result
+}
+
+/// A child's open files: the three it holds, by exact path (canonicalized on both
+/// sides), with the written one's offset at the bytes written and each one's mode; its
+/// pipes and other non-files are not listed. Once the child is gone, a clear error.
+fn open_files_of_a_child() -> TestResult {
+    use std::io::BufRead;
+    let dir = std::env::temp_dir().join(format!("corral-portable-files-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    t!(std::fs::create_dir_all(&dir));
+    t!(std::fs::write(dir.join("read.bin"), b"hello"));
+    t!(std::fs::write(dir.join("appended.bin"), b"start"));
+    let result = (|| -> TestResult {
+        let mut c = spawn(
+            child(&format!("files:{}", dir.display()))
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped()),
+        )?;
+        let mut out = std::io::BufReader::new(c.take_stdout().ok_or("no stdout")?);
+        let mut line = String::new();
+        t!(out.read_line(&mut line));
+        check!(line.trim() == "ready", "the child said {line:?}");
+        let files = match c.open_files() {
+            Ok(f) => f,
+            Err(e) if wine().is_some() && e.kind() == ErrorKind::Unsupported => {
+                return Ok(MissingInWine(format!(
+                    "the handle table of another process ({e})"
+                )));
+            }
+            Err(e) => return Err(format!("open_files: {e}")),
+        };
+        let canon =
+            |p: &std::path::Path| std::fs::canonicalize(p).map_err(|e| format!("{p:?}: {e}"));
+        let find = |name: &str| -> Result<&corral::OpenFile, String> {
+            let want = canon(&dir.join(name))?;
+            files
+                .iter()
+                .find(|f| canon(&f.path).is_ok_and(|p| p == want))
+                .ok_or_else(|| format!("{want:?} not among {files:?}"))
+        };
+        let w = find("written.bin")?;
+        check!(w.position == FILES_WRITTEN as u64, "{w:?}");
+        check!(w.mode == "w", "{w:?}");
+        let r = find("read.bin")?;
+        check!(r.position == 0 && r.mode == "r", "{r:?}");
+        let a = find("appended.bin")?;
+        check!(a.mode == "a", "{a:?}");
+        check!(w.fd != r.fd && r.fd != a.fd && w.fd != a.fd, "{files:?}");
+        // Regular files only: no pipe, console, device or directory.
+        for f in &files {
+            check!(
+                std::fs::metadata(&f.path).is_ok_and(|m| m.is_file()),
+                "not a regular file: {f:?}"
+            );
+        }
+        t!(c.kill());
+        t!(c.wait());
+        let e = c.open_files().unwrap_err();
+        check!(
+            matches!(e.kind(), ErrorKind::NoSuchProcess | ErrorKind::Zombie),
+            "{e}"
+        );
+        Ok(Pass)
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
 /// The CPU topology agrees with itself and with the per-CPU times.
 fn cpu_topology() -> TestResult {
     let t = t!(system::topology());
@@ -1676,6 +1826,8 @@ fn main() {
         ("memory_full_info_uss_pss", memory_full_info_uss_pss),
         ("memory_maps_own", memory_maps_own),
         ("memory_of_a_child", memory_of_a_child),
+        ("open_files_own", open_files_own),
+        ("open_files_of_a_child", open_files_of_a_child),
         ("cpu_topology", cpu_topology),
         ("status_follows_suspend", status_follows_suspend),
         ("logged_in_users", logged_in_users),

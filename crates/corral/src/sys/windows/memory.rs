@@ -175,7 +175,7 @@ pub(crate) fn dos_path(nt: &str, drives: &[(String, String)]) -> String {
 }
 
 /// Each drive letter with the device it names (`QueryDosDeviceW`).
-fn drive_devices() -> Vec<(String, String)> {
+pub(crate) fn drive_devices() -> Vec<(String, String)> {
     let mut buf = vec![0u16; 512];
     // SAFETY: `buf` has room for the length passed.
     let n = unsafe { GetLogicalDriveStringsW(buf.len() as u32, buf.as_mut_ptr()) } as usize;

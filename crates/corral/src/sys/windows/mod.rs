@@ -8,6 +8,7 @@
 mod argv;
 mod console;
 mod control;
+mod files;
 mod gui;
 mod inspect;
 mod job;
@@ -165,9 +166,6 @@ impl Handle {
             .get(&self.pid.as_raw())
             .ok_or_else(|| Error::new(ErrorKind::NoSuchProcess, op).with_pid(self.pid))?;
         Ok(status::process_ctx_switches(rows))
-    }
-    pub(crate) fn open_files(&self) -> Result<Vec<OpenFile>> {
-        absent("read open_files", "not implemented on Windows yet")
     }
     pub(crate) fn group_info(&self) -> Result<ProcessGroupInfo> {
         absent("read process group", NO_GROUPS)
