@@ -141,6 +141,9 @@ pub fn run(a: KillArgs) -> Result<(), Failure> {
 /// One round of selection and signalling; returns the exit code for it.
 fn once(a: &KillArgs, sig: Signal, grace: Option<Duration>, out: &mut Out) -> Result<u8, Failure> {
     let r = resolve(&a.targets, &a.select, false, a.force)?;
+    for m in &r.missing {
+        eprintln!("corral: no process with pid {m}");
+    }
     for (pid, name, why) in &r.refused {
         eprintln!("corral: not signalling {pid} ({name}): it {why} (use --force)");
     }

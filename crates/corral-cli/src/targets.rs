@@ -41,6 +41,8 @@ pub struct Resolved {
     pub targets: Vec<Target>,
     pub refused: Vec<(Pid, String, &'static str)>,
     pub matched: usize,
+    /// Pids given without other selectors that name no process (any more).
+    pub missing: Vec<ProcessRef>,
 }
 
 pub(crate) fn protected() -> HashSet<Pid> {
@@ -83,9 +85,14 @@ pub fn resolve(
     }
     snap = sel.apply(snap)?;
     let rows = snap.collect().map_err(|e| Failure::fatal(e.to_string()))?;
+    let mut missing = Vec::new();
+    if !sel.any() {
+        out_missing(&refs, &rows, &mut missing);
+    }
     let guard = if force { HashSet::new() } else { protected() };
     let mut out = Resolved {
         matched: rows.len(),
+        missing,
         ..Resolved::default()
     };
     let mut seen: HashSet<(Pid, u64)> = HashSet::new();
@@ -96,6 +103,7 @@ pub fn resolve(
                 Ok(p) if p.start_time().map(|s| s.raw).ok() == Some(row.start.raw) => {}
                 _ => {
                     out.matched -= 1;
+                    out.missing.push(*r);
                     continue;
                 }
             }
@@ -143,4 +151,13 @@ pub fn resolve(
         }
     }
     Ok(out)
+}
+
+/// The tokens whose pid is in no row (the rows of a selection by these pids alone).
+fn out_missing(refs: &[ProcessRef], rows: &[ProcessInfo], missing: &mut Vec<ProcessRef>) {
+    for r in refs {
+        if !rows.iter().any(|row| row.pid == r.pid) && !missing.contains(r) {
+            missing.push(*r);
+        }
+    }
 }
