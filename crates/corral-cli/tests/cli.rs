@@ -1,6 +1,8 @@
 //! The `corral` binary, run for real against testbin children.
 //!
 //! testbin is built by the `integration` package: run these with `cargo test --workspace`.
+// testbin and the integration crate are Linux-only (see Cargo.toml).
+#![cfg(target_os = "linux")]
 
 use std::process::{Command, Output, Stdio};
 

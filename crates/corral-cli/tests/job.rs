@@ -1,5 +1,7 @@
 //! `corral run` with job limits and `corral job …`, run for real (root: cgroups).
 //! Every test checks that its job's cgroups are gone afterwards.
+// testbin and the integration crate are Linux-only (see Cargo.toml).
+#![cfg(target_os = "linux")]
 
 use std::process::{Child, Output, Stdio};
 use std::time::Duration;

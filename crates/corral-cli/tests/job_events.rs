@@ -1,4 +1,6 @@
 //! `corral run --events` and `corral job events NAME`, run for real (root: cgroups).
+// testbin and the integration crate are Linux-only (see Cargo.toml).
+#![cfg(target_os = "linux")]
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;

@@ -1,5 +1,7 @@
 //! `corral find` and `corral kill`, run for real: each selector signals exactly the
 //! processes the test spawned for it, and no decoy.
+// testbin and the integration crate are Linux-only (see Cargo.toml).
+#![cfg(target_os = "linux")]
 
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;

@@ -1,4 +1,6 @@
 //! `corral run`, `suspend`, `resume`, run for real.
+// testbin and the integration crate are Linux-only (see Cargo.toml).
+#![cfg(target_os = "linux")]
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;

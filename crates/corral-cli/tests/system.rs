@@ -1,5 +1,7 @@
 //! `corral system` and `corral topology`, run for real, their JSON checked against
 //! `/proc` and `/sys/devices/system` read here.
+// testbin and the integration crate are Linux-only (see Cargo.toml).
+#![cfg(target_os = "linux")]
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

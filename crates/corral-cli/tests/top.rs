@@ -3,6 +3,8 @@
 //!
 //! Each test starts its own tmux server on a unique socket (`-L`) and kills only that
 //! server. The only process signalled is the test's own `testbin` child.
+// testbin and the integration crate are Linux-only (see Cargo.toml).
+#![cfg(target_os = "linux")]
 
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Output, Stdio};

@@ -1,5 +1,7 @@
 //! `corral threads`, `ps --threads`, `ionice`, `limit`, `trim`, `background`, `affinity`
 //! and `run --node`, run for real against testbin children and checked against /proc.
+// testbin and the integration crate are Linux-only (see Cargo.toml).
+#![cfg(target_os = "linux")]
 
 use std::process::{Command, Output, Stdio};
 

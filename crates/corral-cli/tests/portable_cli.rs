@@ -1,0 +1,796 @@
+//! The `corral` command, run for real: the same source on Linux and on Windows (run under
+//! Wine in CI: `.ci/cargo-win test -p corral-cli --test portable_cli`).
+//!
+//! A `harness = false` test, like `crates/corral/tests/portable.rs`, whose runner and
+//! outcomes it shares: the binary is also the child program the tests spawn (with
+//! `CORRAL_CLI_CHILD` set, `main` plays the child), so no Linux-only helper program is
+//! needed. Where a test must find a child by name, it runs a copy of this binary under a
+//! name of its own (on Windows a process's name is its program's file name).
+//!
+//! Every test ends passed, failed, *not verifiable under Wine* or *missing in Wine* (the
+//! API named), all counted in the summary line; a failure makes the run exit 1.
+
+#[path = "../../corral/tests/harness/mod.rs"]
+#[macro_use]
+mod harness;
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use corral::{Command, ExitStatus, Job, Process, Signal};
+use harness::{run, Outcome::*, Test, TestResult};
+use serde_json::Value;
+
+const CHILD_VAR: &str = "CORRAL_CLI_CHILD";
+
+/// How long any one `corral` command may take before the test fails (and kills it).
+const COMMAND_LIMIT: Duration = Duration::from_secs(60);
+
+// ---- the child ------------------------------------------------------------------------
+
+/// What the child does, by `CORRAL_CLI_CHILD`: `exit:N` exits with N; `sleep:MS` sleeps,
+/// then exits 0; `tick:PATH` appends a byte to PATH every 5 ms.
+fn child_main(mode: &str) -> ! {
+    let (what, arg) = mode.split_once(':').unwrap_or((mode, ""));
+    let n: u64 = arg.parse().unwrap_or(0);
+    match what {
+        "exit" => std::process::exit(n as i32),
+        "sleep" => {
+            std::thread::sleep(Duration::from_millis(n));
+            std::process::exit(0)
+        }
+        "tick" => {
+            // Appends a byte to the file `arg` every 5 ms, for 60 s.
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(arg)
+                .unwrap();
+            for _ in 0..12_000 {
+                f.write_all(b".").unwrap();
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            std::process::exit(0)
+        }
+        _ => std::process::exit(99),
+    }
+}
+
+// ---- helpers --------------------------------------------------------------------------
+
+/// The Wine version, if these tests run under Wine.
+#[cfg(windows)]
+fn wine() -> Option<String> {
+    corral::os::windows::wine_version()
+}
+
+#[cfg(not(windows))]
+fn wine() -> Option<String> {
+    None
+}
+
+fn me() -> PathBuf {
+    std::env::current_exe().expect("current_exe")
+}
+
+/// The `corral` binary. Cargo's layout puts it beside this test's `deps/` directory;
+/// that path is the one a program under Wine can run (`CARGO_BIN_EXE_corral` is the
+/// build machine's path).
+fn corral_exe() -> PathBuf {
+    let exe = format!("corral{}", std::env::consts::EXE_SUFFIX);
+    match me().parent().and_then(Path::parent).map(|d| d.join(&exe)) {
+        Some(p) if p.is_file() => p,
+        _ => PathBuf::from(env!("CARGO_BIN_EXE_corral")),
+    }
+}
+
+/// The directory this run's copies of the test binary go to.
+fn scratch() -> PathBuf {
+    std::env::temp_dir().join(format!("corral-cli-portable-{}", std::process::id()))
+}
+
+/// This binary copied under a name no other process has: `cc<pid><tag>` (at most 15
+/// bytes, Linux's comm length, for tags of up to 4 characters) plus the platform's
+/// executable suffix. The name is what `corral` shows for a process started from it.
+struct NamedExe {
+    path: PathBuf,
+    name: String,
+}
+
+impl Drop for NamedExe {
+    /// Removes the copy (its children are gone by then: declared after it, dropped
+    /// before it). Windows may hold an image a moment after its process exits.
+    fn drop(&mut self) {
+        for _ in 0..50 {
+            if std::fs::remove_file(&self.path).is_ok() || !self.path.exists() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+fn named_exe(tag: &str) -> Result<NamedExe, String> {
+    let name = format!(
+        "cc{}{tag}{}",
+        std::process::id(),
+        std::env::consts::EXE_SUFFIX
+    );
+    let dir = scratch();
+    std::fs::create_dir_all(&dir).map_err(|e| format!("create {dir:?}: {e}"))?;
+    let path = dir.join(&name);
+    std::fs::copy(me(), &path).map_err(|e| format!("copy the test binary to {path:?}: {e}"))?;
+    Ok(NamedExe { path, name })
+}
+
+/// Kills and reaps a child on drop, so a failing test leaves nothing behind.
+struct Reap(corral::Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl std::ops::Deref for Reap {
+    type Target = corral::Child;
+    fn deref(&self) -> &corral::Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Reap {
+    fn deref_mut(&mut self) -> &mut corral::Child {
+        &mut self.0
+    }
+}
+
+/// Starts `program` (this binary or a copy) as a child doing `mode`, with `args`.
+fn spawn(program: &Path, mode: &str, args: &[&str]) -> Result<Reap, String> {
+    Command::new(program)
+        .args(args)
+        .env(CHILD_VAR, mode)
+        .spawn()
+        .map(Reap)
+        .map_err(|e| format!("spawn {program:?}: {e}"))
+}
+
+/// What a finished `corral` command left: its pid, exit code, stdout and stderr.
+struct Ran {
+    pid: u32,
+    code: Option<i32>,
+    out: String,
+    err: String,
+}
+
+impl Ran {
+    fn json(&self) -> Result<Value, String> {
+        serde_json::from_str(self.out.trim()).map_err(|e| format!("bad JSON ({e}): {:?}", self.out))
+    }
+
+    /// For failure messages.
+    fn show(&self) -> String {
+        format!(
+            "exit {:?}\nstdout: {}\nstderr: {}",
+            self.code, self.out, self.err
+        )
+    }
+}
+
+/// Starts `corral ARGS` with no terminal width and no stdin, pipes for its output.
+fn corral_cmd(args: &[&str]) -> std::process::Command {
+    let mut c = std::process::Command::new(corral_exe());
+    c.args(args)
+        .env_remove("COLUMNS")
+        .env_remove(CHILD_VAR)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+/// Reads a pipe to its end on a thread of its own.
+fn drain(r: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut s = String::new();
+        if let Some(mut r) = r {
+            let mut b = Vec::new();
+            let _ = r.read_to_end(&mut b);
+            s = String::from_utf8_lossy(&b).into_owned();
+        }
+        s
+    })
+}
+
+/// Waits for a started `corral` (killed after [`COMMAND_LIMIT`]) and collects its output.
+fn finish(mut c: std::process::Child) -> Result<Ran, String> {
+    let pid = c.id();
+    let (out, err) = (drain(c.stdout.take()), drain(c.stderr.take()));
+    let end = Instant::now() + COMMAND_LIMIT;
+    let st = loop {
+        match c.try_wait() {
+            Ok(Some(st)) => break st,
+            Ok(None) if Instant::now() < end => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) => {
+                let _ = c.kill();
+                let _ = c.wait();
+                return Err(format!("corral did not end within {COMMAND_LIMIT:?}"));
+            }
+            Err(e) => return Err(format!("wait for corral: {e}")),
+        }
+    };
+    Ok(Ran {
+        pid,
+        code: st.code(),
+        out: out.join().unwrap_or_default(),
+        err: err.join().unwrap_or_default(),
+    })
+}
+
+/// Runs `corral ARGS` to its end.
+fn corral(args: &[&str]) -> Result<Ran, String> {
+    let c = corral_cmd(args)
+        .spawn()
+        .map_err(|e| format!("start {:?}: {e}", corral_exe()))?;
+    finish(c)
+}
+
+/// Runs `corral ARGS`, which must exit with `code`.
+fn corral_code(args: &[&str], code: i32) -> Result<Ran, String> {
+    let r = corral(args)?;
+    if r.code != Some(code) {
+        return Err(format!(
+            "corral {args:?}: expected exit {code}\n{}",
+            r.show()
+        ));
+    }
+    if r.err.contains("panicked") {
+        return Err(format!("corral {args:?} panicked\n{}", r.show()));
+    }
+    Ok(r)
+}
+
+/// `corral ARGS` printing one JSON value per line.
+fn json_lines(r: &Ran) -> Result<Vec<Value>, String> {
+    r.out
+        .lines()
+        .map(|l| serde_json::from_str(l).map_err(|e| format!("bad JSON line {l:?}: {e}")))
+        .collect()
+}
+
+fn my_pid() -> u32 {
+    std::process::id()
+}
+
+/// The child's command line as `corral` reads it back: the program path as given, then
+/// the arguments.
+fn argv(program: &Path, args: &[&str]) -> Vec<String> {
+    std::iter::once(program.to_string_lossy().into_owned())
+        .chain(args.iter().map(|a| a.to_string()))
+        .collect()
+}
+
+/// The status of a child ended by `sig` through `corral kill`: killed by the signal on
+/// Linux; on Windows `TerminateProcess` with the signal's number as exit code (the
+/// documented mapping).
+fn ended_by(sig: Signal) -> ExitStatus {
+    if cfg!(windows) {
+        ExitStatus::Exited(sig.number())
+    } else {
+        ExitStatus::Signaled {
+            signal: sig,
+            core_dumped: false,
+        }
+    }
+}
+
+/// A pid that no process has now (Windows pids are multiples of 4; Linux caps them at
+/// 2^22).
+fn missing_pid() -> Result<u32, String> {
+    (0..64)
+        .map(|i| 4_194_300 - 4 * i)
+        .find(|&p| Process::open(corral::Pid::new(p).unwrap()).is_err())
+        .ok_or_else(|| "no free pid found".to_string())
+}
+
+// ---- the tests ------------------------------------------------------------------------
+
+fn ps_json_lists_child() -> TestResult {
+    let exe = named_exe("ps")?;
+    let args = ["alpha", "b c"];
+    let c = spawn(&exe.path, "sleep:60000", &args)?;
+    let r = corral_code(
+        &[
+            "ps",
+            "--name",
+            &exe.name,
+            "-o",
+            "pid,ppid,name,cmd",
+            "--json",
+        ],
+        0,
+    )?;
+    let rows = json_lines(&r)?;
+    check!(rows.len() == 1, "one row expected: {rows:?}");
+    let row = &rows[0];
+    check!(row["pid"] == c.pid().as_raw(), "{row}");
+    check!(row["ppid"] == my_pid(), "{row}");
+    check!(row["name"] == exe.name.as_str(), "{row}");
+    check!(
+        row["cmd"] == argv(&exe.path, &args).join(" ").as_str(),
+        "{row}"
+    );
+    // Every process, default columns: the child is there once, corral itself too.
+    let r = corral_code(&["ps", "--json"], 0)?;
+    let rows = json_lines(&r)?;
+    let pids: Vec<u64> = rows.iter().filter_map(|v| v["pid"].as_u64()).collect();
+    check!(
+        pids.iter()
+            .filter(|&&p| p == c.pid().as_raw() as u64)
+            .count()
+            == 1,
+        "child {} in {pids:?}",
+        c.pid()
+    );
+    check!(
+        pids.contains(&(r.pid as u64)),
+        "corral {} not in {pids:?}",
+        r.pid
+    );
+    // By parent: our children are exactly the sleeper and this corral.
+    let me = my_pid().to_string();
+    let r = corral_code(&["ps", "--parent", &me, "-o", "pid,ppid", "--json"], 0)?;
+    let mut got: Vec<u64> = json_lines(&r)?
+        .iter()
+        .filter_map(|v| v["pid"].as_u64())
+        .collect();
+    got.sort_unstable();
+    let mut want = vec![c.pid().as_raw() as u64, r.pid as u64];
+    want.sort_unstable();
+    check!(got == want, "children of {me}: {got:?}, expected {want:?}");
+    Ok(Pass)
+}
+
+fn find_by_name() -> TestResult {
+    let exe = named_exe("fd")?;
+    let c = spawn(&exe.path, "sleep:60000", &[])?;
+    let decoy = spawn(&me(), "sleep:60000", &[])?;
+    let r = corral_code(&["find", "--name", &exe.name], 0)?;
+    check!(
+        r.out == format!("{}\n", c.pid()),
+        "expected only {}\n{}",
+        c.pid(),
+        r.show()
+    );
+    let r = corral_code(&["find", "-l", "--name", &exe.name], 0)?;
+    check!(
+        r.out == format!("{} {}\n", c.pid(), exe.name),
+        "{}",
+        r.show()
+    );
+    let r = corral_code(&["find", "--count", "--name", &exe.name], 0)?;
+    check!(r.out == "1\n", "{}", r.show());
+    // By the command line: the decoy has the same arguments but another program.
+    let r = corral_code(&["find", "--json", "--full", "--contains", &exe.name], 0)?;
+    let rows = json_lines(&r)?;
+    check!(rows.len() == 1, "{rows:?}");
+    check!(rows[0]["pid"] == c.pid().as_raw(), "{rows:?}");
+    check!(rows[0]["name"] == exe.name.as_str(), "{rows:?}");
+    check!(rows[0]["cmdline"] == serde_json::json!(argv(&exe.path, &[])));
+    // Nothing matches: exit 1, nothing printed.
+    let nothing = format!("{}nope", exe.name);
+    let r = corral_code(&["find", "--name", &nothing], 1)?;
+    check!(r.out.is_empty() && r.err.is_empty(), "{}", r.show());
+    check!(decoy.is_running());
+    Ok(Pass)
+}
+
+fn kill_by_name() -> TestResult {
+    let exe = named_exe("kl")?;
+    let mut c = spawn(&exe.path, "sleep:60000", &[])?;
+    let decoy = spawn(&me(), "sleep:60000", &[])?;
+    let r = corral_code(&["kill", "--name", &exe.name], 0)?;
+    check!(
+        r.out == format!("sent SIGTERM to {} ({})\n", c.pid(), exe.name),
+        "{}",
+        r.show()
+    );
+    let st = t!(c.process().wait(Some(Duration::from_secs(30))));
+    check!(st == ended_by(Signal::Term), "{st:?}");
+    t!(c.wait()); // reaped: no zombie left to match below
+    check!(decoy.is_running(), "the decoy was hit");
+    // Now nothing has the name: exit 1 (nothing matched), nothing signalled.
+    let r = corral_code(&["kill", "--name", &exe.name], 1)?;
+    check!(r.out.is_empty(), "{}", r.show());
+    // KILL, reported as JSON, and waited for.
+    let mut c = spawn(&exe.path, "sleep:60000", &[])?;
+    let r = corral_code(
+        &[
+            "kill", "-s", "KILL", "--wait", "--json", "--name", &exe.name,
+        ],
+        0,
+    )?;
+    let v = r.json()?;
+    check!(v["pid"] == c.pid().as_raw(), "{v}");
+    check!(v["name"] == exe.name.as_str(), "{v}");
+    check!(v["signal"] == "KILL", "{v}");
+    check!(v["result"] == "exited", "{v}");
+    let st = t!(c.wait());
+    check!(st == ended_by(Signal::Kill), "{st:?}");
+    check!(decoy.is_running(), "the decoy was hit");
+    Ok(Pass)
+}
+
+fn kill_bad_input() -> TestResult {
+    let missing = missing_pid()?.to_string();
+    let me = my_pid().to_string();
+    for (args, code, needle) in [
+        (vec!["kill", "0"], 2, "0 is not a process"),
+        (vec!["kill", "abc"], 2, "not a number"),
+        (vec!["kill", "-s", "NOSUCHSIG", &me], 2, "--signal"),
+        (vec!["kill"], 2, "no selector"),
+        (vec!["kill", &missing], 1, "no process with pid"),
+        (vec!["find", &missing], 1, ""),
+        (vec!["info", "0"], 2, "0 is not a process"),
+        (vec!["info", &missing], 1, "no such process"),
+        (vec!["tree", &missing], 1, "no process"),
+        (vec!["ps", "-o", "pid,bogus"], 2, "unknown column \"bogus\""),
+        (vec!["ps", "--regex", "("], 2, "bad regular expression"),
+        // corral never signals its ancestors, this test among them.
+        (vec!["kill", "--dry-run", &me], 1, "ancestor of corral"),
+    ] {
+        let r = corral_code(&args, code)?;
+        check!(r.err.contains(needle), "{args:?}: {}", r.show());
+    }
+    Ok(Pass)
+}
+
+fn info_json_fields() -> TestResult {
+    let exe = named_exe("in")?;
+    let args = ["x y", "z"];
+    let c = spawn(&exe.path, "sleep:60000", &args)?;
+    let pid = c.pid().to_string();
+    let r = corral_code(&["info", &pid, "--json"], 0)?;
+    let v = r.json()?;
+    check!(v["pid"] == c.pid().as_raw(), "{v}");
+    check!(v["ppid"] == my_pid(), "ppid {}", v["ppid"]);
+    check!(v["name"] == exe.name.as_str(), "name {}", v["name"]);
+    check!(
+        v["cmdline"] == serde_json::json!(argv(&exe.path, &args)),
+        "cmdline {}",
+        v["cmdline"]
+    );
+    let got = PathBuf::from(v["exe"].as_str().unwrap_or_default());
+    check!(
+        got.canonicalize().ok() == exe.path.canonicalize().ok() && got.is_file(),
+        "exe {} for {:?}",
+        v["exe"],
+        exe.path
+    );
+    let cwd = PathBuf::from(v["cwd"].as_str().unwrap_or_default());
+    let my_cwd = t!(std::env::current_dir());
+    check!(
+        t!(cwd.canonicalize()) == t!(my_cwd.canonicalize()),
+        "cwd {}",
+        v["cwd"]
+    );
+    check!(v["num_threads"].as_u64() >= Some(1), "{}", v["num_threads"]);
+    check!(
+        v["memory_info"]["rss"].as_u64() > Some(0),
+        "{}",
+        v["memory_info"]
+    );
+    let env = v["environ"].as_array().cloned().unwrap_or_default();
+    check!(
+        env.iter()
+            .any(|kv| kv[0] == CHILD_VAR && kv[1] == "sleep:60000"),
+        "{CHILD_VAR} not in the environment {}",
+        v["environ"]
+    );
+    let start = t!(c.start_time());
+    check!(v["start_time"]["raw"] == start.raw, "{}", v["start_time"]);
+    // The human form names the same process.
+    let r = corral_code(&["info", &pid], 0)?;
+    check!(
+        r.out
+            .lines()
+            .any(|l| l.starts_with("name ") && l.trim_end().ends_with(&exe.name)),
+        "{}",
+        r.show()
+    );
+    Ok(Pass)
+}
+
+fn tree_shows_child() -> TestResult {
+    let exe = named_exe("tr")?;
+    let c = spawn(&exe.path, "sleep:60000", &[])?;
+    let pid = my_pid().to_string();
+    let r = corral_code(&["tree", &pid, "--json"], 0)?;
+    let roots = json_lines(&r)?;
+    check!(roots.len() == 1, "{roots:?}");
+    check!(roots[0]["pid"] == my_pid(), "{}", roots[0]);
+    let kids = roots[0]["children"].as_array().cloned().unwrap_or_default();
+    let mut pids: Vec<u64> = kids.iter().filter_map(|k| k["pid"].as_u64()).collect();
+    pids.sort_unstable();
+    let mut want = vec![c.pid().as_raw() as u64, r.pid as u64];
+    want.sort_unstable();
+    check!(pids == want, "children {pids:?}, expected {want:?}");
+    let child = kids.iter().find(|k| k["pid"] == c.pid().as_raw()).unwrap();
+    check!(child["name"] == exe.name.as_str(), "{child}");
+    check!(child["children"] == serde_json::json!([]), "{child}");
+    // The drawing: this process first, the child one level below it.
+    let r = corral_code(&["tree", "-w", &pid], 0)?;
+    let lines: Vec<&str> = r.out.lines().collect();
+    let mine = me().file_name().unwrap().to_string_lossy().into_owned();
+    check!(
+        lines.first() == Some(&format!("{mine} ({pid})").as_str()),
+        "{}",
+        r.show()
+    );
+    let want_line = format!("{} ({})", exe.name, c.pid());
+    let child_line = lines.iter().find(|l| l.ends_with(&want_line));
+    check!(
+        child_line.is_some_and(|l| l.chars().count() == want_line.chars().count() + 3),
+        "{}",
+        r.show()
+    );
+    check!(lines.len() == 3, "{}", r.show());
+    Ok(Pass)
+}
+
+fn run_passes_exit_code() -> TestResult {
+    let r = finish(t!(corral_cmd(&["run", "--", &me().to_string_lossy()])
+        .env(CHILD_VAR, "exit:7")
+        .spawn()))?;
+    check!(r.code == Some(7), "{}", r.show());
+    let missing = scratch().join("no-such-program");
+    let r = corral_code(&["run", "--", &missing.to_string_lossy()], 3)?;
+    check!(!r.err.is_empty(), "{}", r.show());
+    Ok(Pass)
+}
+
+fn job_run_show_freeze_kill() -> TestResult {
+    let caps = Job::capabilities();
+    if !caps.membership {
+        return Ok(NoJobsHere(caps.notes.join("; ")));
+    }
+    let exe = named_exe("jb")?;
+    let name = format!("cli-portable-{}", my_pid());
+    let ticks = scratch().join("jb-ticks");
+    let run = t!(
+        corral_cmd(&["run", "--job", &name, "--", &exe.path.to_string_lossy()])
+            .env(CHILD_VAR, format!("tick:{}", ticks.display()))
+            .spawn()
+    );
+    let run_pid = run.id();
+    // Kill `corral run` (and so its job) if the test fails half-way.
+    struct KillRun(Option<std::process::Child>);
+    impl Drop for KillRun {
+        fn drop(&mut self) {
+            if let Some(c) = self.0.as_mut() {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+        }
+    }
+    let mut run = KillRun(Some(run));
+    // Wait until the job has its member, named (Wine names a process only once it has
+    // started up: until then its image name reads empty).
+    let end = Instant::now() + Duration::from_secs(20);
+    let shown = loop {
+        let r = corral(&["job", "show", &name, "--json"])?;
+        if r.code == Some(0) {
+            let v = r.json()?;
+            if v["members"]
+                .as_array()
+                .is_some_and(|m| m.iter().any(|m| m["name"] != ""))
+            {
+                break v;
+            }
+        }
+        if Instant::now() > end {
+            return Err(format!("job {name} never showed its member\n{}", r.show()));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    check!(shown["name"] == name.as_str(), "{shown}");
+    check!(shown["frozen"] == false, "{shown}");
+    let members = shown["members"].as_array().unwrap();
+    check!(members.len() == 1, "{shown}");
+    check!(members[0]["name"] == exe.name.as_str(), "{shown}");
+    let member = members[0]["pid"].as_u64().unwrap_or(0) as u32;
+    let p = t!(Process::open(t!(member.to_string().parse())));
+    let ppid = t!(p.ppid()).map(|p| p.as_raw());
+    check!(ppid == Some(run_pid), "ppid {ppid:?}, corral run {run_pid}");
+    // Freeze: the member stops writing; thaw: it writes again. `frozen` as `job show`
+    // reports it: Linux reads the cgroup; on Windows it is a handle's own state (the
+    // documented `Job::is_frozen`), and `job show` is a process of its own.
+    let size = || std::fs::metadata(&ticks).map(|m| m.len()).unwrap_or(0);
+    let grows = |from: u64| {
+        let end = Instant::now() + Duration::from_secs(10);
+        while size() == from && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        size() > from
+    };
+    check!(grows(0), "the member never wrote to {ticks:?}");
+    corral_code(&["job", "freeze", &name], 0)?;
+    let v = corral_code(&["job", "show", &name, "--json"], 0)?.json()?;
+    check!(v["frozen"] == !cfg!(windows), "{v}");
+    std::thread::sleep(Duration::from_millis(100));
+    let held = size();
+    std::thread::sleep(Duration::from_millis(300));
+    check!(
+        size() == held,
+        "the frozen member wrote: {held} -> {}",
+        size()
+    );
+    corral_code(&["job", "thaw", &name], 0)?;
+    check!(grows(held), "the thawed member does not write");
+    let v = corral_code(&["job", "show", &name, "--json"], 0)?.json()?;
+    check!(v["frozen"] == false, "{v}");
+    // Kill the job: the member dies by KILL, `corral run` passes that on.
+    let r = corral_code(&["job", "kill", &name], 0)?;
+    check!(
+        r.err.contains(&format!("job {name}: killed 1 processes")),
+        "{}",
+        r.show()
+    );
+    let ran = finish(run.0.take().unwrap())?;
+    let want = if cfg!(windows) { 9 } else { 128 + 9 };
+    check!(ran.code == Some(want), "corral run: {}", ran.show());
+    check!(
+        p.wait(Some(Duration::from_secs(10))).is_ok(),
+        "the member outlived its job"
+    );
+    // A process object keeps its Job Object alive on Windows, an exited one too.
+    drop(p);
+    // The job is gone with its `corral run` (Wine removes the name a moment later).
+    let t0 = Instant::now();
+    let r = loop {
+        let r = corral(&["job", "show", &name])?;
+        if r.code != Some(0) || t0.elapsed() > Duration::from_secs(10) {
+            break r;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    check!(r.code == Some(2), "{}", r.show());
+    check!(r.err.contains(&name), "{}", r.show());
+    Ok(Pass)
+}
+
+fn top_batch_json() -> TestResult {
+    let exe = named_exe("tp")?;
+    let c = spawn(&exe.path, "sleep:60000", &[])?;
+    let filter = format!("pid:{}", c.pid());
+    let r = corral_code(
+        &[
+            "top",
+            "--batch",
+            "--json",
+            "-i",
+            "2",
+            "-d",
+            "0.1",
+            "--filter",
+            &filter,
+            "-o",
+            "pid,ppid,name",
+        ],
+        0,
+    )?;
+    let its = json_lines(&r)?;
+    check!(its.len() == 2, "{}", r.show());
+    for (n, v) in its.iter().enumerate() {
+        check!(v["iteration"] == n as u64 + 1, "{v}");
+        let procs = v["processes"].as_array().cloned().unwrap_or_default();
+        check!(procs.len() == 1, "{v}");
+        check!(procs[0]["pid"] == c.pid().as_raw(), "{v}");
+        check!(procs[0]["ppid"] == my_pid(), "{v}");
+        check!(procs[0]["name"] == exe.name.as_str(), "{v}");
+        check!(
+            procs[0]["cpu_percent"].as_f64().is_some_and(|x| x >= 0.0),
+            "{v}"
+        );
+        check!(v["tasks"]["total"].as_u64() > Some(2), "{v}");
+        check!(v["memory"]["total"].as_u64() > Some(0), "{v}");
+    }
+    // Text: the header figures, then the child's row.
+    let r = corral_code(
+        &[
+            "top", "--batch", "-d", "0.1", "--filter", &filter, "-o", "pid,name",
+        ],
+        0,
+    )?;
+    let row = format!("{} {}", c.pid(), exe.name);
+    check!(
+        r.out
+            .lines()
+            .any(|l| l.split_whitespace().collect::<Vec<_>>().join(" ") == row),
+        "no row {row:?}\n{}",
+        r.show()
+    );
+    corral_code(&["top", "--batch", "-i", "0"], 2)?;
+    Ok(Pass)
+}
+
+fn system_json() -> TestResult {
+    let r = corral_code(&["system", "--json", "--interval", "100ms"], 0)?;
+    let v = r.json()?;
+    let cpus = t!(corral::system::cpu_times_sample()).per_cpu.len();
+    check!(
+        v["cpu_count"] == cpus,
+        "cpu_count {} vs {cpus}",
+        v["cpu_count"]
+    );
+    check!(v["interval"] == 0.1, "{}", v["interval"]);
+    let mem = t!(corral::system::virtual_memory());
+    check!(
+        v["virtual_memory"]["total"] == mem.total,
+        "{}",
+        v["virtual_memory"]
+    );
+    let boot = t!(corral::system::boot_time())
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|e| e.to_string())?
+        .as_secs_f64();
+    let got = v["boot_time"].as_f64().unwrap_or(0.0);
+    let close = (got - boot).abs() < 2.0;
+    check!(close, "boot_time {got} vs {boot}");
+    check!(
+        v["uptime"].as_f64().is_some_and(|x| x > 0.0),
+        "{}",
+        v["uptime"]
+    );
+    check!(v["pid_count"].as_u64() > Some(2), "{}", v["pid_count"]);
+    // The load average where the OS has one, else the library's error, by kind.
+    match corral::system::load_average() {
+        Ok(_) => check!(
+            v["load_average"]["one"].is_number(),
+            "{}",
+            v["load_average"]
+        ),
+        Err(e) => check!(
+            v["load_average"]["error"] == e.kind().as_str(),
+            "{} vs {e}",
+            v["load_average"]
+        ),
+    }
+    let r = corral_code(&["system"], 0)?;
+    for label in ["Memory", "Uptime", "Processes"] {
+        check!(
+            r.out.lines().any(|l| l.starts_with(label)),
+            "no {label} line\n{}",
+            r.show()
+        );
+    }
+    Ok(Pass)
+}
+
+fn main() {
+    if let Some(mode) = std::env::var_os(CHILD_VAR) {
+        child_main(&mode.to_string_lossy());
+    }
+    if let Some(v) = wine() {
+        println!("running under Wine {v}");
+    }
+    let tests: &[Test] = &[
+        ("ps_json_lists_child", ps_json_lists_child),
+        ("find_by_name", find_by_name),
+        ("kill_by_name", kill_by_name),
+        ("kill_bad_input", kill_bad_input),
+        ("info_json_fields", info_json_fields),
+        ("tree_shows_child", tree_shows_child),
+        ("run_passes_exit_code", run_passes_exit_code),
+        ("job_run_show_freeze_kill", job_run_show_freeze_kill),
+        ("top_batch_json", top_batch_json),
+        ("system_json", system_json),
+    ];
+    // Each copy of this binary is removed at the end of its test; the directory when the
+    // runner returns (it exits at once after a failure).
+    run("portable_cli", tests);
+    let _ = std::fs::remove_dir(scratch());
+}
