@@ -4,8 +4,8 @@
 //! A `harness = false` test, like `crates/corral/tests/portable.rs`, whose runner and
 //! outcomes it shares: the binary is also the child program the tests spawn (with
 //! `CORRAL_CLI_CHILD` set, `main` plays the child), so no Linux-only helper program is
-//! needed. Where a test must find a child by name, it runs a copy of this binary under a
-//! name of its own (on Windows a process's name is its program's file name).
+//! needed. Where a test must find a child by name, it runs a hard link to (Linux) or a
+//! copy of (Windows) this binary under a name of its own (on Windows a process's name is its program's file name).
 //!
 //! Every test ends passed, failed, *not verifiable under Wine* or *missing in Wine* (the
 //! API named), all counted in the summary line; a failure makes the run exit 1.
@@ -31,7 +31,8 @@ const COMMAND_LIMIT: Duration = Duration::from_secs(60);
 // ---- the child ------------------------------------------------------------------------
 
 /// What the child does, by `CORRAL_CLI_CHILD`: `exit:N` exits with N; `sleep:MS` sleeps,
-/// then exits 0; `tick:PATH` appends a byte to PATH every 5 ms.
+/// then exits 0; `tick:PATH` appends a byte to PATH every 5 ms; `tree:N` starts N
+/// sleeping children of its own and sleeps.
 fn child_main(mode: &str) -> ! {
     let (what, arg) = mode.split_once(':').unwrap_or((mode, ""));
     let n: u64 = arg.parse().unwrap_or(0);
@@ -52,6 +53,20 @@ fn child_main(mode: &str) -> ! {
                 f.write_all(b".").unwrap();
                 std::thread::sleep(Duration::from_millis(5));
             }
+            std::process::exit(0)
+        }
+        "tree" => {
+            // N children of its own that sleep, then sleeps too (killed by the test).
+            let kids: Vec<_> = (0..n)
+                .map(|_| {
+                    std::process::Command::new(me())
+                        .env(CHILD_VAR, "sleep:60000")
+                        .spawn()
+                        .unwrap()
+                })
+                .collect();
+            std::thread::sleep(Duration::from_secs(60));
+            drop(kids);
             std::process::exit(0)
         }
         _ => std::process::exit(99),
@@ -86,12 +101,17 @@ fn corral_exe() -> PathBuf {
     }
 }
 
-/// The directory this run's copies of the test binary go to.
+/// The directory this run's copies of the test binary go to: beside it, so that a hard
+/// link can stand for a copy.
 fn scratch() -> PathBuf {
-    std::env::temp_dir().join(format!("corral-cli-portable-{}", std::process::id()))
+    let dir = me()
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(std::env::temp_dir);
+    dir.join(format!("portable_cli-scratch-{}", std::process::id()))
 }
 
-/// This binary copied under a name no other process has: `cc<pid><tag>` (at most 15
+/// This binary linked or copied under a name no other process has: `cc<pid><tag>` (at most 15
 /// bytes, Linux's comm length, for tags of up to 4 characters) plus the platform's
 /// executable suffix. The name is what `corral` shows for a process started from it.
 struct NamedExe {
@@ -121,7 +141,11 @@ fn named_exe(tag: &str) -> Result<NamedExe, String> {
     let dir = scratch();
     std::fs::create_dir_all(&dir).map_err(|e| format!("create {dir:?}: {e}"))?;
     let path = dir.join(&name);
-    std::fs::copy(me(), &path).map_err(|e| format!("copy the test binary to {path:?}: {e}"))?;
+    // A hard link on Linux (a debug test binary is tens of MB); a copy on Windows, where
+    // Wine names a process after the first name of its program's file.
+    if cfg!(windows) || std::fs::hard_link(me(), &path).is_err() {
+        std::fs::copy(me(), &path).map_err(|e| format!("copy the test binary to {path:?}: {e}"))?;
+    }
     Ok(NamedExe { path, name })
 }
 
@@ -608,28 +632,16 @@ fn job_run_show_freeze_kill() -> TestResult {
     // Freeze: the member stops writing; thaw: it writes again. `frozen` as `job show`
     // reports it: Linux reads the cgroup; on Windows it is a handle's own state (the
     // documented `Job::is_frozen`), and `job show` is a process of its own.
-    let size = || std::fs::metadata(&ticks).map(|m| m.len()).unwrap_or(0);
-    let grows = |from: u64| {
-        let end = Instant::now() + Duration::from_secs(10);
-        while size() == from && Instant::now() < end {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        size() > from
-    };
-    check!(grows(0), "the member never wrote to {ticks:?}");
+    check!(grows(&ticks, 0), "the member never wrote to {ticks:?}");
     corral_code(&["job", "freeze", &name], 0)?;
     let v = corral_code(&["job", "show", &name, "--json"], 0)?.json()?;
     check!(v["frozen"] == !cfg!(windows), "{v}");
-    std::thread::sleep(Duration::from_millis(100));
-    let held = size();
-    std::thread::sleep(Duration::from_millis(300));
-    check!(
-        size() == held,
-        "the frozen member wrote: {held} -> {}",
-        size()
-    );
+    holds(&ticks)?;
     corral_code(&["job", "thaw", &name], 0)?;
-    check!(grows(held), "the thawed member does not write");
+    check!(
+        grows(&ticks, size_of(&ticks)),
+        "the thawed member does not write"
+    );
     let v = corral_code(&["job", "show", &name, "--json"], 0)?.json()?;
     check!(v["frozen"] == false, "{v}");
     // Kill the job: the member dies by KILL, `corral run` passes that on.
@@ -770,6 +782,137 @@ fn system_json() -> TestResult {
     Ok(Pass)
 }
 
+/// The size of `path`, 0 while it does not exist.
+fn size_of(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+/// Whether `path` grows beyond `from` within 10 s.
+fn grows(path: &Path, from: u64) -> bool {
+    let end = Instant::now() + Duration::from_secs(10);
+    while size_of(path) <= from && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    size_of(path) > from
+}
+
+/// Whether `path` stays at its size for 300 ms (after 100 ms for a write under way).
+fn holds(path: &Path) -> Result<(), String> {
+    std::thread::sleep(Duration::from_millis(100));
+    let held = size_of(path);
+    std::thread::sleep(Duration::from_millis(300));
+    match size_of(path) {
+        n if n == held => Ok(()),
+        n => Err(format!("{path:?} grew from {held} to {n}")),
+    }
+}
+
+fn kill_tree() -> TestResult {
+    let exe = named_exe("kt")?;
+    let mut c = spawn(&exe.path, "tree:2", &[])?;
+    let t0 = Instant::now();
+    let kids = loop {
+        let kids = t!(c.process().children());
+        if kids.len() >= 2 {
+            break kids;
+        }
+        if t0.elapsed() > Duration::from_secs(20) {
+            return Err(format!("{} of 2 grandchildren after 20 s", kids.len()));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // Whatever happens below, no grandchild outlives the test.
+    struct KillAll(Vec<Process>);
+    impl Drop for KillAll {
+        fn drop(&mut self) {
+            for p in &self.0 {
+                let _ = p.kill();
+            }
+        }
+    }
+    let kids = KillAll(kids);
+    let pid = c.pid().to_string();
+    let r = corral_code(&["kill", "--tree", "--wait", "--json", &pid], 0)?;
+    let mut got: Vec<(u64, String)> = json_lines(&r)?
+        .iter()
+        .map(|v| {
+            (
+                v["pid"].as_u64().unwrap_or(0),
+                v["result"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    got.sort_unstable();
+    let mut want: Vec<(u64, String)> = kids
+        .0
+        .iter()
+        .map(|k| k.pid())
+        .chain([c.pid()])
+        .map(|p| (p.as_raw() as u64, "signalled".to_string()))
+        .collect();
+    want.sort_unstable();
+    check!(got == want, "{got:?}, expected {want:?}\n{}", r.show());
+    for k in &kids.0 {
+        check!(!k.is_running(), "grandchild {} still runs", k.pid());
+    }
+    let st = t!(c.wait());
+    check!(st == ended_by(Signal::Term), "{st:?}");
+    Ok(Pass)
+}
+
+fn suspend_resume() -> TestResult {
+    let ticks = scratch().join("sr-ticks");
+    let c = spawn(&me(), &format!("tick:{}", ticks.display()), &[])?;
+    check!(grows(&ticks, 0), "the child never wrote to {ticks:?}");
+    let pid = c.pid().to_string();
+    let r = corral_code(&["suspend", &pid], 0)?;
+    check!(r.out.is_empty() && r.err.is_empty(), "{}", r.show());
+    holds(&ticks)?;
+    corral_code(&["resume", &pid], 0)?;
+    check!(
+        grows(&ticks, size_of(&ticks)),
+        "the resumed child does not write"
+    );
+    let missing = missing_pid()?.to_string();
+    let r = corral_code(&["suspend", &missing], 1)?;
+    check!(r.err.contains("no such process"), "{}", r.show());
+    corral_code(&["resume", "0"], 2)?;
+    drop(c);
+    let _ = std::fs::remove_file(&ticks);
+    Ok(Pass)
+}
+
+fn nice_priority_class() -> TestResult {
+    let c = spawn(&me(), "sleep:60000", &[])?;
+    let pid = c.pid().to_string();
+    let r = corral_code(&["nice", "--class", "below-normal", "--json", &pid], 0)?;
+    let v = r.json()?;
+    check!(v["pid"] == c.pid().as_raw(), "{v}");
+    check!(v["class"] == "below-normal", "{}", r.show());
+    let class = t!(c.process().priority_class());
+    check!(class == corral::PriorityClass::BelowNormal, "{class:?}");
+    corral_code(&["nice", "--class", "no-such-class", &pid], 2)?;
+    Ok(Pass)
+}
+
+fn threads_json() -> TestResult {
+    let c = spawn(&me(), "sleep:60000", &[])?;
+    let pid = c.pid().to_string();
+    let r = corral_code(&["threads", &pid, "--json"], 0)?;
+    let mut got: Vec<u64> = json_lines(&r)?
+        .iter()
+        .filter_map(|v| v["tid"].as_u64())
+        .collect();
+    got.sort_unstable();
+    let mut want: Vec<u64> = t!(c.process().threads())
+        .iter()
+        .map(|t| t.tid.as_raw() as u64)
+        .collect();
+    want.sort_unstable();
+    check!(!got.is_empty() && got == want, "{got:?} vs {want:?}");
+    Ok(Pass)
+}
+
 fn main() {
     if let Some(mode) = std::env::var_os(CHILD_VAR) {
         child_main(&mode.to_string_lossy());
@@ -784,13 +927,19 @@ fn main() {
         ("kill_bad_input", kill_bad_input),
         ("info_json_fields", info_json_fields),
         ("tree_shows_child", tree_shows_child),
+        ("kill_tree", kill_tree),
+        ("suspend_resume", suspend_resume),
+        ("nice_priority_class", nice_priority_class),
+        ("threads_json", threads_json),
         ("run_passes_exit_code", run_passes_exit_code),
         ("job_run_show_freeze_kill", job_run_show_freeze_kill),
         ("top_batch_json", top_batch_json),
         ("system_json", system_json),
     ];
-    // Each copy of this binary is removed at the end of its test; the directory when the
-    // runner returns (it exits at once after a failure).
+    // Each copy of this binary is removed at the end of its test, the directory when the
+    // runner returns (it exits at once after a failure: what a failed run left, under
+    // Wine's reused pids, goes at the start of the next).
+    let _ = std::fs::remove_dir_all(scratch());
     run("portable_cli", tests);
-    let _ = std::fs::remove_dir(scratch());
+    let _ = std::fs::remove_dir_all(scratch());
 }
