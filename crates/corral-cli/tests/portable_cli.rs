@@ -576,7 +576,7 @@ fn run_passes_exit_code() -> TestResult {
     Ok(Pass)
 }
 
-fn job_run_show_freeze_kill() -> TestResult {
+fn job_run_list_show_freeze_kill() -> TestResult {
     let caps = Job::capabilities();
     if !caps.membership {
         return Ok(NoJobsHere(caps.notes.join("; ")));
@@ -632,6 +632,16 @@ fn job_run_show_freeze_kill() -> TestResult {
     // Freeze: the member stops writing; thaw: it writes again. `frozen` as `job show`
     // reports it: Linux reads the cgroup; on Windows it is a handle's own state (the
     // documented `Job::is_frozen`), and `job show` is a process of its own.
+    // Listed with its one member.
+    let v = corral_code(&["job", "list", "--json"], 0)?.json()?;
+    let listed: Vec<&Value> = v
+        .as_array()
+        .map(|a| a.iter().filter(|j| j["name"] == name.as_str()).collect())
+        .unwrap_or_default();
+    check!(
+        listed.len() == 1 && listed[0]["members"] == 1,
+        "{name} in {v}"
+    );
     check!(grows(&ticks, 0), "the member never wrote to {ticks:?}");
     corral_code(&["job", "freeze", &name], 0)?;
     let v = corral_code(&["job", "show", &name, "--json"], 0)?.json()?;
@@ -932,7 +942,10 @@ fn main() {
         ("nice_priority_class", nice_priority_class),
         ("threads_json", threads_json),
         ("run_passes_exit_code", run_passes_exit_code),
-        ("job_run_show_freeze_kill", job_run_show_freeze_kill),
+        (
+            "job_run_list_show_freeze_kill",
+            job_run_list_show_freeze_kill,
+        ),
         ("top_batch_json", top_batch_json),
         ("system_json", system_json),
     ];
