@@ -347,6 +347,25 @@ fn ps_json_lists_child() -> TestResult {
         row["cmd"] == argv(&exe.path, &args).join(" ").as_str(),
         "{row}"
     );
+    // The table, default columns: the header and the child's row.
+    let r = corral_code(&["ps", "-w", "--name", &exe.name], 0)?;
+    let lines: Vec<&str> = r.out.lines().collect();
+    check!(lines.len() == 2, "{}", r.show());
+    let header: Vec<&str> = lines[0].split_whitespace().collect();
+    check!(
+        header == ["PID", "PPID", "USER", "S", "%CPU", "RSS", "START", "TIME", "COMMAND"],
+        "{}",
+        r.show()
+    );
+    let cells: Vec<&str> = lines[1].split_whitespace().collect();
+    check!(
+        cells.len() >= 9
+            && cells[0] == c.pid().to_string()
+            && cells[1] == my_pid().to_string()
+            && lines[1].ends_with(&argv(&exe.path, &args).join(" ")),
+        "{}",
+        r.show()
+    );
     // Every process, default columns: the child is there once, corral itself too.
     let r = corral_code(&["ps", "--json"], 0)?;
     let rows = json_lines(&r)?;
@@ -792,6 +811,29 @@ fn system_json() -> TestResult {
     Ok(Pass)
 }
 
+fn topology_json() -> TestResult {
+    let v = corral_code(&["topology", "--json"], 0)?.json()?;
+    let t = t!(corral::system::topology());
+    check!(
+        v["logical_cpus"] == t.logical_cpus(),
+        "{}",
+        v["logical_cpus"]
+    );
+    check!(
+        v["physical_cores"] == t.physical_cores(),
+        "{}",
+        v["physical_cores"]
+    );
+    check!(t.logical_cpus() >= 1);
+    let caches = v["caches"].as_array().map_or(0, Vec::len);
+    check!(
+        caches == t.caches.len(),
+        "{caches} caches vs {}",
+        t.caches.len()
+    );
+    Ok(Pass)
+}
+
 /// The size of `path`, 0 while it does not exist.
 fn size_of(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
@@ -948,6 +990,7 @@ fn main() {
         ),
         ("top_batch_json", top_batch_json),
         ("system_json", system_json),
+        ("topology_json", topology_json),
     ];
     // Each copy of this binary is removed at the end of its test, the directory when the
     // runner returns (it exits at once after a failure: what a failed run left, under
