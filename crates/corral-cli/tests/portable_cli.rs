@@ -652,8 +652,8 @@ fn job_run_list_show_freeze_kill() -> TestResult {
     let ppid = t!(p.ppid()).map(|p| p.as_raw());
     check!(ppid == Some(run_pid), "ppid {ppid:?}, corral run {run_pid}");
     // Freeze: the member stops writing; thaw: it writes again. `frozen` as `job show`
-    // reports it: Linux reads the cgroup; on Windows it is a handle's own state (the
-    // documented `Job::is_frozen`), and `job show` is a process of its own.
+    // (a process of its own) reports it: Linux reads the cgroup; Windows sees every
+    // member's threads suspended.
     // Listed with its one member.
     let v = corral_code(&["job", "list", "--json"], 0)?.json()?;
     let listed: Vec<&Value> = v
@@ -667,7 +667,11 @@ fn job_run_list_show_freeze_kill() -> TestResult {
     check!(grows(&ticks, 0), "the member never wrote to {ticks:?}");
     corral_code(&["job", "freeze", &name], 0)?;
     let v = corral_code(&["job", "show", &name, "--json"], 0)?.json()?;
-    check!(v["frozen"] == !cfg!(windows), "{v}");
+    // Under Wine no thread reads as suspended; the library's
+    // `windows_jobs::frozen_seen_by_another_handle` counts that as not verifiable.
+    if wine().is_none() {
+        check!(v["frozen"] == true, "{v}");
+    }
     holds(&ticks)?;
     corral_code(&["job", "thaw", &name], 0)?;
     check!(

@@ -655,7 +655,7 @@ impl Job {
     /// members again after each round until a round finds none left to suspend (a
     /// process created between rounds is caught by the next). A member resumed by
     /// someone else (`NtResumeProcess`, `ResumeThread`) runs again, and
-    /// [`Job::is_frozen`] reports what this handle did, not a job-wide state.
+    /// [`Job::is_frozen`] of this handle reports what it did.
     pub fn freeze(&self) -> Result<()> {
         self.inner.freeze()
     }
@@ -685,7 +685,9 @@ impl Job {
     /// # Platform-specific behavior
     ///
     /// Linux v2: `frozen 1` in `cgroup.events`; v1: `FROZEN` in `freezer.state`.
-    /// Windows: this handle froze the job and every current member is one it suspended.
+    /// Windows: this handle froze the job and every current member is one it suspended;
+    /// for a job this handle did not freeze (another process ran `freeze`), every member
+    /// has all its threads waiting suspended (`SystemProcessInformation` wait reasons).
     pub fn is_frozen(&self) -> Result<bool> {
         self.inner.is_frozen()
     }

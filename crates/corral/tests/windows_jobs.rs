@@ -90,6 +90,34 @@ mod imp {
         result
     }
 
+    /// A job frozen through one handle reads frozen through another (as `corral job
+    /// show` after `corral job freeze`): every member's threads wait suspended.
+    fn frozen_seen_by_another_handle() -> TestResult {
+        let job = t!(Job::create(Some(&name("frozen"))));
+        let mut c = t!(child("sleep").job(&job).spawn());
+        let result = (|| -> TestResult {
+            let other = t!(Job::open(job.name()));
+            check!(!t!(other.is_frozen()), "frozen before the freeze");
+            t!(job.freeze());
+            check!(t!(job.is_frozen()), "the freezing handle says not frozen");
+            let seen = t!(other.is_frozen());
+            t!(job.thaw());
+            check!(!t!(other.is_frozen()), "frozen after the thaw");
+            if !seen {
+                if wine_version().is_some() {
+                    return Ok(NotVerifiableUnderWine(
+                        "thread wait reasons (Wine reports no thread as suspended)".into(),
+                    ));
+                }
+                return Err("another handle does not see the job frozen".into());
+            }
+            Ok(Pass)
+        })();
+        let _ = c.kill();
+        let _ = c.wait();
+        result
+    }
+
     fn active_process_limit() -> TestResult {
         let job = t!(Job::create(Some(&name("limit"))));
         let e = job.set_active_process_limit(Some(0)).unwrap_err();
@@ -358,6 +386,10 @@ mod imp {
         let tests: &[Test] = &[
             ("kill_on_close", kill_on_close),
             ("nested_job_by_assign", nested_job_by_assign),
+            (
+                "frozen_seen_by_another_handle",
+                frozen_seen_by_another_handle,
+            ),
             ("active_process_limit", active_process_limit),
             ("accounting", accounting),
             ("io_rate_names_the_api", io_rate_names_the_api),

@@ -350,16 +350,28 @@ impl Job {
         first_err.map_or(Ok(()), Err)
     }
 
-    /// Whether this handle froze the job and every current member is one it suspended.
+    /// Whether the job is frozen: this handle froze it and every current member is one
+    /// it suspended; or, frozen through another handle (another process's `freeze`),
+    /// every member's threads all wait suspended (`SystemProcessInformation`).
     pub(crate) fn is_frozen(&self) -> Result<bool> {
         let st = self.lock();
-        if st.frozen.is_empty() {
+        let pids = self.pids()?;
+        if !st.frozen.is_empty() {
+            return Ok(pids
+                .iter()
+                .all(|p| st.frozen.iter().any(|h| h.pid.as_raw() == *p)));
+        }
+        drop(st);
+        if pids.is_empty() {
             return Ok(false);
         }
-        let pids = self.pids()?;
-        Ok(pids
-            .iter()
-            .all(|p| st.frozen.iter().any(|h| h.pid.as_raw() == *p)))
+        let threads = super::status::threads()?;
+        Ok(pids.iter().all(|p| {
+            threads.get(p).is_some_and(|rows| {
+                !rows.is_empty()
+                    && super::status::process_status(rows) == crate::info::Status::Stopped
+            })
+        }))
     }
 
     /// Waits on the members' process handles (one `WaitForMultipleObjects` per group of
