@@ -10,8 +10,8 @@
 //!
 //! Every test ends passed, failed, *not verifiable under Wine*, *missing in Wine* (the API
 //! named) or skipped without jobs, all counted in the summary line; a failure makes the
-//! run exit 1. Under Wine 8.0 every test passes: nothing the commands checked here use is
-//! missing or wrong there.
+//! run exit 1. Under Wine 8.0 two count as missing in Wine (it cannot set, or read for
+//! another process, the I/O priority that `ionice` and `background` use); the rest pass.
 
 #[path = "../../corral/tests/harness/mod.rs"]
 #[macro_use]
@@ -34,8 +34,8 @@ const COMMAND_LIMIT: Duration = Duration::from_secs(60);
 // ---- the child ------------------------------------------------------------------------
 
 /// What the child does, by `CORRAL_CLI_CHILD`: `exit:N` exits with N; `sleep:MS` sleeps,
-/// then exits 0; `tick:PATH` appends a byte to PATH every 5 ms; `tree:N` starts N
-/// sleeping children of its own and sleeps.
+/// then exits 0; `tick:PATH` appends a byte to PATH every 5 ms; `touch:N` writes N MiB
+/// and sleeps; `tree:N` starts N sleeping children of its own and sleeps.
 fn child_main(mode: &str) -> ! {
     let (what, arg) = mode.split_once(':').unwrap_or((mode, ""));
     let n: u64 = arg.parse().unwrap_or(0);
@@ -56,6 +56,16 @@ fn child_main(mode: &str) -> ! {
                 f.write_all(b".").unwrap();
                 std::thread::sleep(Duration::from_millis(5));
             }
+            std::process::exit(0)
+        }
+        "touch" => {
+            // Writes N MiB, then sleeps with them (killed by the test).
+            let mut block = vec![0u8; (n as usize) << 20];
+            for i in (0..block.len()).step_by(4096) {
+                block[i] = 1;
+            }
+            std::thread::sleep(Duration::from_secs(60));
+            std::hint::black_box(&block);
             std::process::exit(0)
         }
         "tree" => {
@@ -598,6 +608,134 @@ fn run_passes_exit_code() -> TestResult {
     Ok(Pass)
 }
 
+/// `run --timeout` ends the program with the documented code and says why; `run
+/// --events` prints the job's new process, its exit with the code, and the emptiness.
+fn run_timeout_and_events() -> TestResult {
+    let caps = Job::capabilities();
+    if !caps.membership {
+        return Ok(NoJobsHere(caps.notes.join("; ")));
+    }
+    let prog = me().to_string_lossy().into_owned();
+    let r = finish(t!(corral_cmd(&["run", "--timeout", "1s", "--", &prog])
+        .env(CHILD_VAR, "sleep:60000")
+        .spawn()))?;
+    check!(r.code == Some(124), "{}", r.show());
+    check!(r.err.contains("--timeout"), "{}", r.show());
+    let r = finish(t!(corral_cmd(&["run", "--events", "--", &prog])
+        .env(CHILD_VAR, "exit:5")
+        .spawn()))?;
+    check!(r.code == Some(5), "{}", r.show());
+    let events: Vec<&str> = r.err.lines().filter(|l| l.contains("job:")).collect();
+    let at = |what: &str| events.iter().position(|l| l.contains(what));
+    let (new, exit, empty) = (at("new-process"), at("exited with code 5"), at("empty"));
+    check!(
+        matches!((new, exit, empty), (Some(a), Some(b), Some(c)) if a < b && b < c),
+        "events in order: {events:?}"
+    );
+    Ok(Pass)
+}
+
+/// `affinity` shows a process's CPUs, sets them (read back through the library), and
+/// refuses a CPU the machine lacks or a bad list as usage errors.
+fn affinity_show_and_set() -> TestResult {
+    let c = spawn(&me(), "sleep:60000", &[])?;
+    let pid = c.pid().to_string();
+    let all = t!(c.process().cpu_affinity());
+    let v = corral_code(&["affinity", "--json", &pid], 0)?.json()?;
+    check!(
+        v["result"] == "ok" && v["cpus"] == serde_json::json!(all),
+        "{v} vs {all:?}"
+    );
+    let v = corral_code(&["affinity", "--cpus", "0", "--json", &pid], 0)?.json()?;
+    check!(
+        v["result"] == "changed" && v["cpus"] == serde_json::json!([0]),
+        "{v}"
+    );
+    let now = t!(c.process().cpu_affinity());
+    check!(now == [0], "{now:?}");
+    corral_code(&["affinity", "--cpus", "999", &pid], 2)?;
+    corral_code(&["affinity", "--cpus", "x", &pid], 2)?;
+    Ok(Pass)
+}
+
+/// `trim` reports the resident size before and after for a child holding 64 MiB;
+/// `background` puts it into background mode and back (read through the library), or,
+/// where the system cannot set a process's I/O priority (Wine), fails saying so.
+fn trim_and_background() -> TestResult {
+    const MIB: u64 = 1 << 20;
+    let c = spawn(&me(), "touch:64", &[])?;
+    let pid = c.pid().to_string();
+    let end = Instant::now() + Duration::from_secs(20);
+    while t!(c.process().memory_info()).rss < 64 * MIB {
+        check!(Instant::now() < end, "the child never held 64 MiB");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let v = corral_code(&["trim", "--json", &pid], 0)?.json()?;
+    let n = |k: &str| v[k].as_u64().unwrap_or(0);
+    check!(v["result"] == "changed", "{v}");
+    check!(n("rss_before") >= 64 * MIB, "{v}");
+    check!(
+        n("paged_out") == n("rss_before").saturating_sub(n("rss_after")),
+        "{v}"
+    );
+    let r = corral(&["background", "--json", &pid])?;
+    if r.code == Some(1) && wine().is_some() {
+        let v = r.json()?;
+        check!(v["result"] == "failed", "{v}");
+        check!(
+            v["error"]
+                .as_str()
+                .is_some_and(|e| e.contains("I/O priority")),
+            "{v}"
+        );
+        check!(!t!(c.process().is_background()), "changed though refused");
+        return Ok(MissingInWine(
+            "NtSetInformationProcess(ProcessIoPriority)".into(),
+        ));
+    }
+    check!(r.code == Some(0), "{}", r.show());
+    let v = r.json()?;
+    check!(v["result"] == "changed" && v["background"] == true, "{v}");
+    check!(t!(c.process().is_background()), "not in background mode");
+    let v = corral_code(&["background", "--off", "--json", &pid], 0)?.json()?;
+    check!(v["background"] == false, "{v}");
+    check!(!t!(c.process().is_background()), "still in background mode");
+    Ok(Pass)
+}
+
+/// `ionice` shows the I/O priority and sets the idle class (read back through the
+/// library), where the system can set it.
+fn ionice_show_and_set() -> TestResult {
+    let c = spawn(&me(), "sleep:60000", &[])?;
+    let pid = c.pid().to_string();
+    let r = corral(&["ionice", "--json", &pid])?;
+    if r.code == Some(1) && wine().is_some() {
+        // Wine 8 answers STATUS_INVALID_INFO_CLASS for another process.
+        check!(r.json()?["result"] == "failed", "{}", r.show());
+        return Ok(MissingInWine(
+            "NtQueryInformationProcess(ProcessIoPriority) of another process".into(),
+        ));
+    }
+    check!(r.code == Some(0), "{}", r.show());
+    let v = r.json()?;
+    let now = t!(c.process().ionice());
+    check!(v["result"] == "ok", "{v}");
+    check!(v["ionice"]["level"] == now.level, "{v} vs {now:?}");
+    let r = corral(&["ionice", "--class", "idle", "--json", &pid])?;
+    if r.code == Some(1) && wine().is_some() {
+        check!(r.json()?["result"] == "failed", "{}", r.show());
+        return Ok(MissingInWine(
+            "NtSetInformationProcess(ProcessIoPriority)".into(),
+        ));
+    }
+    check!(r.code == Some(0), "{}", r.show());
+    check!(r.json()?["result"] == "changed", "{}", r.show());
+    let got = t!(c.process().ionice());
+    check!(got.class == corral::IoClass::Idle, "{got:?}");
+    corral_code(&["ionice", "--class", "no-such-class", &pid], 2)?;
+    Ok(Pass)
+}
+
 fn job_run_list_show_freeze_kill() -> TestResult {
     let caps = Job::capabilities();
     if !caps.membership {
@@ -981,6 +1119,10 @@ fn main() {
     }
     let tests: &[Test] = &[
         ("ps_json_lists_child", ps_json_lists_child),
+        ("run_timeout_and_events", run_timeout_and_events),
+        ("affinity_show_and_set", affinity_show_and_set),
+        ("trim_and_background", trim_and_background),
+        ("ionice_show_and_set", ionice_show_and_set),
         ("find_by_name", find_by_name),
         ("kill_by_name", kill_by_name),
         ("kill_bad_input", kill_bad_input),

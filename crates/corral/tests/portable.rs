@@ -1235,7 +1235,7 @@ fn io_priority_round_trip() -> TestResult {
         let want = IoPriority { class, level };
         if let Err(e) = p.set_ionice(want) {
             // Wine 8: STATUS_NOT_IMPLEMENTED for this class.
-            if wine().is_some() && e.to_string().contains("0xc0000002") {
+            if wine().is_some() && e.kind() == ErrorKind::Unsupported {
                 return Ok(MissingInWine(
                     "NtSetInformationProcess(ProcessIoPriority)".into(),
                 ));

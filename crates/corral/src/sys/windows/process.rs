@@ -605,10 +605,11 @@ impl Handle {
     }
 
     fn nt_error(&self, op: &'static str, status: i32) -> Error {
-        let kind = if status as u32 == 0xC000_0022 {
-            ErrorKind::AccessDenied // STATUS_ACCESS_DENIED
-        } else {
-            ErrorKind::Os
+        let kind = match status as u32 {
+            0xC000_0022 => ErrorKind::AccessDenied, // STATUS_ACCESS_DENIED
+            // STATUS_NOT_IMPLEMENTED, STATUS_INVALID_INFO_CLASS: this system lacks it.
+            0xC000_0002 | 0xC000_0003 => ErrorKind::Unsupported,
+            _ => ErrorKind::Os,
         };
         Error::new(kind, op).with_pid(self.pid).with_detail(format!(
             "NtQueryInformationProcess: NTSTATUS {:#x}",
@@ -873,9 +874,13 @@ impl Handle {
         if status < 0 {
             // STATUS_ACCESS_DENIED, STATUS_PRIVILEGE_NOT_HELD.
             let denied = matches!(status as u32, 0xC000_0022 | 0xC000_0061);
+            // STATUS_NOT_IMPLEMENTED, STATUS_INVALID_INFO_CLASS: this system lacks it.
+            let missing = matches!(status as u32, 0xC000_0002 | 0xC000_0003);
             return Err(Error::new(
                 if denied {
                     ErrorKind::AccessDenied
+                } else if missing {
+                    ErrorKind::Unsupported
                 } else {
                     ErrorKind::Os
                 },

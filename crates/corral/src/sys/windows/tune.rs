@@ -64,23 +64,15 @@ impl Handle {
         };
         self.verify(op, false)?;
         if let Err(e) = self.set_ionice(if on { BACKGROUND_IO } else { NORMAL_IO }) {
-            // STATUS_NOT_IMPLEMENTED / STATUS_INVALID_INFO_CLASS: this system has no
-            // per-process I/O priority.
-            let text = e.to_string();
-            return Err(
-                if ["0xc0000002", "0xc0000003"]
-                    .iter()
-                    .any(|s| text.contains(s))
-                {
-                    Error::new(ErrorKind::Unsupported, op)
-                        .with_pid(self.pid)
-                        .with_detail(format!(
-                            "this system cannot set a process's I/O priority ({text})"
-                        ))
-                } else {
-                    e
-                },
-            );
+            return Err(if e.kind() == ErrorKind::Unsupported {
+                Error::new(ErrorKind::Unsupported, op)
+                    .with_pid(self.pid)
+                    .with_detail(format!(
+                        "this system cannot set a process's I/O priority ({e})"
+                    ))
+            } else {
+                e
+            });
         }
         let h = self.with_rights(PROCESS_SET_INFORMATION, op)?;
         let raw = h.as_raw_handle() as HANDLE;
