@@ -32,7 +32,8 @@ pub struct Selection {
     /// Only processes whose full command line matches this regular expression.
     #[arg(long, value_name = "REGEX")]
     pub pattern: Option<String>,
-    /// Only processes of this user (name or uid; the real uid).
+    /// Only processes of this user (name or uid; the real uid; on Windows the account
+    /// name, with or without its domain).
     #[arg(long, short = 'u', value_name = "USER")]
     pub user: Option<String>,
     /// Only children of this pid.
@@ -163,13 +164,16 @@ impl Selection {
             snap = snap.cmdline(NameMatch::Regex(regex_arg(r, "--pattern")?));
         }
         if let Some(u) = &self.user {
-            let uid = match u.parse::<u32>() {
-                Ok(n) => n,
-                Err(_) => corral::system::user_id(u)
-                    .map_err(|e| Failure::fatal(e.to_string()))?
-                    .ok_or_else(|| Failure::usage(format!("--user: no user named {u:?}")))?,
+            snap = match u.parse::<u32>() {
+                Ok(uid) => snap.uid(uid),
+                Err(_) => match corral::system::user_id(u) {
+                    Ok(Some(uid)) => snap.uid(uid),
+                    Ok(None) => return Err(Failure::usage(format!("--user: no user named {u:?}"))),
+                    // No numeric ids (Windows): by the name processes report.
+                    Err(e) if e.kind() == corral::ErrorKind::Unsupported => snap.user_name(u),
+                    Err(e) => return Err(Failure::fatal(e.to_string())),
+                },
             };
-            snap = snap.uid(uid);
         }
         if let Some(p) = &self.parent {
             snap = snap.parent(pid_arg(p, "--parent")?);

@@ -440,6 +440,21 @@ fn find_by_name() -> TestResult {
     let nothing = format!("{}nope", exe.name);
     let r = corral_code(&["find", "--name", &nothing], 1)?;
     check!(r.out.is_empty() && r.err.is_empty(), "{}", r.show());
+    // By user: this process's user (on Windows its account name without the domain,
+    // matched by name as Windows has no numeric ids) with the name finds the child.
+    let user = t!(t!(Process::current()).username());
+    let account = user.rsplit('\\').next().unwrap_or(&user).to_owned();
+    let r = corral_code(&["find", "--user", &account, "--name", &exe.name], 0)?;
+    check!(r.out == format!("{}\n", c.pid()), "{}", r.show());
+    let other = format!("{account}-not");
+    let r = corral(&["find", "--user", &other, "--name", &exe.name])?;
+    // Linux looks the name up (no such user: a usage error); Windows matches names.
+    check!(r.out.is_empty(), "{}", r.show());
+    check!(
+        r.code == Some(if cfg!(windows) { 1 } else { 2 }),
+        "{}",
+        r.show()
+    );
     check!(decoy.is_running());
     Ok(Pass)
 }

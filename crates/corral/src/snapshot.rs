@@ -196,6 +196,8 @@ pub struct Filter {
     pub cmdline: Option<NameMatch>,
     /// Real uid.
     pub uid: Option<u32>,
+    /// User name (see [`Snapshot::user_name`]).
+    pub user_name: Option<String>,
     /// Parent pid.
     pub parent: Option<Pid>,
     /// Session id.
@@ -210,6 +212,20 @@ pub struct Filter {
     pub younger_than: Option<Duration>,
     /// Only processes holding a socket on this port (see [`PortMatch`]).
     pub port: Option<PortMatch>,
+}
+
+/// Whether the user name `got` (as a process reports it) is `want`: equal, or, for a
+/// `DOMAIN\user` name, equal to it or to its account part ignoring ASCII case (Windows
+/// account names are case-insensitive; a name without a domain compares exactly).
+#[cfg_attr(feature = "force-unsupported", allow(dead_code))]
+fn user_matches(got: &str, want: &str) -> bool {
+    if got == want {
+        return true;
+    }
+    match got.rsplit_once('\\') {
+        Some((_, account)) => got.eq_ignore_ascii_case(want) || account.eq_ignore_ascii_case(want),
+        None => false,
+    }
 }
 
 /// Which sockets select a process for [`Filter::port`]: a local or remote port, TCP or
@@ -236,6 +252,9 @@ impl Filter {
         }
         if self.uid.is_some() {
             s.insert(Field::Uids);
+        }
+        if self.user_name.is_some() {
+            s.insert(Field::Username);
         }
         if self.parent.is_some() {
             s.insert(Field::Ppid);
@@ -288,6 +307,11 @@ impl Filter {
         }
         if let Some(uid) = self.uid {
             if get(&row.uids)?.map(|i| i.real) != Some(uid) {
+                return Some(false);
+            }
+        }
+        if let Some(want) = &self.user_name {
+            if !get(&row.username)?.is_some_and(|u| user_matches(u, want)) {
                 return Some(false);
             }
         }
@@ -488,6 +512,16 @@ impl Snapshot {
         self
     }
 
+    /// Only processes of the user named `name`, as [`Process::username`] names it; a
+    /// `DOMAIN\user` name (Windows) also matches by its account name alone, and
+    /// Windows' names match case-insensitively, as Windows compares them.
+    ///
+    /// [`Process::username`]: crate::Process::username
+    pub fn user_name(mut self, name: &str) -> Snapshot {
+        self.filter.user_name = Some(name.to_owned());
+        self
+    }
+
     /// Only children of `parent`.
     pub fn parent(mut self, parent: Pid) -> Snapshot {
         self.filter.parent = Some(parent);
@@ -569,6 +603,18 @@ impl Snapshot {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn user_names_match_as_the_platform_compares_them() {
+        use super::user_matches;
+        assert!(user_matches("alice", "alice"));
+        assert!(!user_matches("alice", "Alice"));
+        assert!(!user_matches("alice", "ali"));
+        assert!(user_matches("HOST\\Alice", "alice"));
+        assert!(user_matches("HOST\\Alice", "host\\ALICE"));
+        assert!(!user_matches("HOST\\Alice", "OTHER\\Alice"));
+        assert!(!user_matches("HOST\\Alice", "HOST"));
+    }
+
     use super::*;
 
     #[test]
