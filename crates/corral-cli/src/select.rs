@@ -186,6 +186,24 @@ impl Selection {
                 .collect::<Result<Vec<_>, _>>()?;
             snap = snap.pids(&pids);
         }
+        if self.pgid.is_some() || self.session.is_some() {
+            // Where processes have no groups (Windows) every process would fail the
+            // filter: say so instead of matching nothing.
+            let opt = if self.pgid.is_some() {
+                "--pgid"
+            } else {
+                "--session"
+            };
+            if let Err(e) = corral::Process::current().and_then(|p| p.process_group()) {
+                if e.kind() == corral::ErrorKind::Unsupported {
+                    return Err(Failure::usage(format!(
+                        "{opt}: {}",
+                        e.detail()
+                            .unwrap_or("process groups are not available here")
+                    )));
+                }
+            }
+        }
         if let Some(g) = &self.pgid {
             snap = snap.pgid(pid_arg(g, "--pgid")?.as_raw());
         }

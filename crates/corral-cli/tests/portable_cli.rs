@@ -508,6 +508,16 @@ fn kill_bad_input() -> TestResult {
         (vec!["info", "0"], 2, "0 is not a process"),
         (vec!["info", &missing], 1, "no such process"),
         (vec!["tree", &missing], 1, "no process"),
+        // Windows has no process groups: a usage error, not "nothing matched".
+        (
+            vec!["find", "--pgid", &missing],
+            if cfg!(windows) { 2 } else { 1 },
+            if cfg!(windows) {
+                "no process groups"
+            } else {
+                ""
+            },
+        ),
         (vec!["ps", "-o", "pid,bogus"], 2, "unknown column \"bogus\""),
         (vec!["ps", "--regex", "("], 2, "bad regular expression"),
         // corral never signals its ancestors, this test among them.
