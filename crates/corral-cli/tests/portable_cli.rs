@@ -17,7 +17,7 @@
 #[macro_use]
 mod harness;
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -45,19 +45,7 @@ fn child_main(mode: &str) -> ! {
             std::thread::sleep(Duration::from_millis(n));
             std::process::exit(0)
         }
-        "tick" => {
-            // Appends a byte to the file `arg` every 5 ms, for 60 s.
-            let mut f = std::fs::OpenOptions::new()
-                .append(true)
-                .create(true)
-                .open(arg)
-                .unwrap();
-            for _ in 0..12_000 {
-                f.write_all(b".").unwrap();
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            std::process::exit(0)
-        }
+        "tick" => harness::tick(arg),
         "touch" => {
             // Writes N MiB, then sleeps with them (killed by the test).
             let mut block = vec![0u8; (n as usize) << 20];

@@ -98,19 +98,7 @@ fn child_main(mode: &str) -> ! {
             std::hint::black_box(&v);
             std::process::exit(0)
         }
-        "tick" => {
-            // Appends a byte to the file `arg` every 5 ms, for 30 s.
-            let mut f = std::fs::OpenOptions::new()
-                .append(true)
-                .create(true)
-                .open(arg)
-                .unwrap();
-            for _ in 0..6000 {
-                f.write_all(b".").unwrap();
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            std::process::exit(0)
-        }
+        "tick" => harness::tick(arg),
         "cpu" => {
             // Spins until this process has used N ms of CPU (user + kernel), however
             // long that takes on a busy machine.

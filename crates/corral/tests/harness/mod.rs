@@ -6,7 +6,8 @@
 //!
 //! Declared with `#[macro_use]` at each test's crate root, before the module using it.
 
-use std::time::Instant;
+use std::io::Write;
+use std::time::{Duration, Instant};
 
 /// How a test ended, apart from failing (`Err`).
 #[allow(dead_code)] // not every suite has every outcome
@@ -113,4 +114,20 @@ pub fn run(suite: &str, tests: &[Test]) {
     if fail > 0 {
         std::process::exit(1);
     }
+}
+
+/// A child program the suites share: appends a byte to the file `path` every 5 ms for
+/// 60 s (until killed, in the tests), then exits 0. What it wrote shows whether it ran.
+#[allow(dead_code)] // not every suite has a ticking child
+pub fn tick(path: &str) -> ! {
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .unwrap();
+    for _ in 0..12_000 {
+        f.write_all(b".").unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::process::exit(0)
 }
