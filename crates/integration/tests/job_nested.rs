@@ -57,9 +57,43 @@ fn dirs_anywhere(name: &str) -> Vec<PathBuf> {
     out
 }
 
+/// When a check fails half-way: terminates the outer job, so that its last handle can
+/// remove its cgroups (its members would keep them otherwise), and removes the inner
+/// job's cgroups left beside it (the v1-only layout's v2 one) once empty.
+struct CleanUpOnUnwind<'a> {
+    outer: &'a Job,
+    inner: std::cell::RefCell<Option<String>>,
+}
+
+impl Drop for CleanUpOnUnwind<'_> {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let _ = self.outer.terminate();
+        if let Some(inner) = self.inner.borrow().as_deref() {
+            for d in dirs_anywhere(inner) {
+                // Its members were killed with the outer job; the kernel may take a
+                // moment to let the cgroup go.
+                for _ in 0..100 {
+                    if std::fs::remove_dir(&d).is_ok() || !d.exists() {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+            }
+        }
+    }
+}
+
 fn check(outer: Job) {
+    let cleanup = CleanUpOnUnwind {
+        outer: &outer,
+        inner: Default::default(),
+    };
     let mut events = outer.events().unwrap();
     let (owner, inner, members) = owner_in(&outer, &[]);
+    *cleanup.inner.borrow_mut() = Some(inner.clone());
     assert_eq!(members.len(), 4, "{members:?}");
     // In each hierarchy of the outer job, the inner job's cgroup is below it.
     let outer_dirs = job_dirs(outer.name());
@@ -98,6 +132,11 @@ fn check(outer: Job) {
     want.sort_unstable();
     assert_eq!(got, want, "the inner job opened from outside");
     drop(opened);
+    // And its name is taken: creating another job of that name is refused.
+    // (Where the outer job has no v2 cgroup, the inner one's sits beside it.)
+    let e = Job::create(Some(&inner)).unwrap_err();
+    assert_eq!(e.kind(), corral::ErrorKind::InvalidInput, "{e}");
+    assert!(e.to_string().contains("exists"), "{e}");
     // The outer watcher announces the inner members (a rescan finds them below).
     let mut announced = Vec::new();
     while !members
@@ -143,6 +182,7 @@ fn check(outer: Job) {
     // (their owner and its guard died in the terminate).
     let name = outer.name().to_owned();
     drop(events);
+    drop(cleanup);
     drop(outer);
     for d in dirs_anywhere(&inner) {
         // Only where the outer job has no cgroup (the v1-only test layout leaves the

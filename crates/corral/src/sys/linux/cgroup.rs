@@ -573,6 +573,19 @@ impl Job {
         };
         let mut denied = Vec::new();
         for h in hs.iter().filter(|h| used(h)) {
+            // Names are one namespace, nested jobs included (as on Windows): a name
+            // `Job::open` would find inside a job is taken.
+            let inside = match nested_dir(h, &dir_name) {
+                Ok(None) => None,
+                Ok(Some(d)) => Some(d.path.display().to_string()),
+                Err(e) => Some(e.detail().unwrap_or_default().to_owned()),
+            };
+            if let Some(where_) = inside {
+                // Dropping `job` removes what was made so far.
+                return Err(Error::new(ErrorKind::InvalidInput, op).with_detail(format!(
+                    "a job named {name} exists inside another job ({where_})"
+                )));
+            }
             let d = dir_of(h, &dir_name);
             if h.read_only {
                 denied.push(format!("{} (read-only)", h.own_dir.display()));
