@@ -254,8 +254,9 @@ impl Job {
     /// # Errors
     ///
     /// [`ErrorKind::InvalidInput`] for a bad name (empty, longer than [`MAX_JOB_NAME`]
-    /// bytes, `.`/`..`, or a byte outside `[A-Za-z0-9._-]`) or a name already in use (use
-    /// [`Job::open`] for that). Nothing is left behind on failure.
+    /// bytes, `.`/`..`, or a byte outside `[A-Za-z0-9._-]`) or a name already in use — by
+    /// a job below the same cgroups or one nested inside such a job, as [`Job::open`]
+    /// would find it (use that). Nothing is left behind on failure.
     ///
     /// # Platform-specific behavior
     ///
