@@ -56,20 +56,7 @@ fn child_main(mode: &str) -> ! {
             std::hint::black_box(&block);
             std::process::exit(0)
         }
-        "tree" => {
-            // N children of its own that sleep, then sleeps too (killed by the test).
-            let kids: Vec<_> = (0..n)
-                .map(|_| {
-                    std::process::Command::new(me())
-                        .env(CHILD_VAR, "sleep:60000")
-                        .spawn()
-                        .unwrap()
-                })
-                .collect();
-            std::thread::sleep(Duration::from_secs(60));
-            drop(kids);
-            std::process::exit(0)
-        }
+        "tree" => harness::tree(n, CHILD_VAR),
         _ => std::process::exit(99),
     }
 }

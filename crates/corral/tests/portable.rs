@@ -73,20 +73,7 @@ fn child_main(mode: &str) -> ! {
             }
             std::process::exit(0)
         }
-        "tree" => {
-            // N grandchildren that sleep, then sleep too (killed by the test).
-            let kids: Vec<_> = (0..n)
-                .map(|_| {
-                    std::process::Command::new(me())
-                        .env(CHILD_VAR, "sleep:30000")
-                        .spawn()
-                        .unwrap()
-                })
-                .collect();
-            std::thread::sleep(Duration::from_secs(30));
-            drop(kids);
-            std::process::exit(0)
-        }
+        "tree" => harness::tree(n, CHILD_VAR),
         "alloc" => {
             // Commits and touches N MiB; exit 3 when the allocation is refused.
             let len = (n as usize) << 20;

@@ -131,3 +131,22 @@ pub fn tick(path: &str) -> ! {
     }
     std::process::exit(0)
 }
+
+/// A child program the suites share: starts `n` children of its own — this program
+/// again, with `child_var` set to `sleep:60000` (every suite's sleeping child) — then
+/// sleeps 60 s with them (killed by the test).
+#[allow(dead_code)] // not every suite starts a tree
+pub fn tree(n: u64, child_var: &str) -> ! {
+    let me = std::env::current_exe().expect("current_exe");
+    let kids: Vec<_> = (0..n)
+        .map(|_| {
+            std::process::Command::new(&me)
+                .env(child_var, "sleep:60000")
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    std::thread::sleep(Duration::from_secs(60));
+    drop(kids);
+    std::process::exit(0)
+}
