@@ -747,6 +747,49 @@ mod imp {
         Ok(Pass)
     }
 
+    /// `user_environment` starts the child from the user's default environment (the
+    /// user's profile variables, none of this process's own), the command's
+    /// changes applied to it; with a logon it is refused.
+    fn user_environment() -> TestResult {
+        let env = t!(child_env(
+            child("env")
+                .user_environment()
+                .env("CORRAL_SET", "1")
+                .env_remove("TEMP")
+        ));
+        let has = |k: &str| env.iter().any(|(n, _)| n.eq_ignore_ascii_case(k));
+        // The user's profile variables (Wine adds SystemRoot to every environment).
+        check!(
+            has("USERPROFILE") && has("APPDATA"),
+            "no profile variables in {env:?}"
+        );
+        check!(
+            has("CORRAL_SET") && has(CHILD_VAR),
+            "the command's variables"
+        );
+        check!(!has("TEMP"), "TEMP was removed");
+        // This test runs under cargo, which gives it CARGO_* variables no user's
+        // default environment has.
+        let own: Vec<String> = std::env::vars_os()
+            .map(|(k, _)| k.to_string_lossy().into_owned())
+            .filter(|k| k.starts_with("CARGO_"))
+            .collect();
+        check!(
+            !own.is_empty(),
+            "no CARGO_ variables here: run this test with cargo"
+        );
+        for k in &own {
+            check!(!has(k), "{k} came from this process's environment");
+        }
+        let e = child("env")
+            .user_environment()
+            .logon("u", None, "pw")
+            .spawn()
+            .unwrap_err();
+        check!(e.kind() == ErrorKind::InvalidInput, "{e}");
+        Ok(Pass)
+    }
+
     pub(super) fn main() {
         if let Ok(mode) = std::env::var(CHILD_VAR) {
             child_main(&mode);
@@ -763,6 +806,7 @@ mod imp {
             ("console_modes", console_modes),
             ("another_user", another_user),
             ("with_a_token", with_a_token),
+            ("user_environment", user_environment),
         ];
         run("windows_spawn", tests);
     }

@@ -101,6 +101,21 @@ pub trait CommandExt {
     /// [`ErrorKind::AccessDenied`](crate::ErrorKind::AccessDenied) when Windows refuses
     /// the token or a privilege is missing.
     fn user_token(self, token: BorrowedHandle<'_>) -> Self;
+
+    /// Starts the child's environment from the default one of the user it runs as —
+    /// the [`user_token`](CommandExt::user_token)'s user, else this process's — as that
+    /// user's own logon would (`CreateEnvironmentBlock`: the system's variables and the
+    /// user's, `USERPROFILE`, `APPDATA` and so on), instead of from this process's
+    /// environment. The command's `env`, `env_remove` and `env_clear` then apply to it.
+    /// What a service starting a program for a user wants: otherwise the child inherits
+    /// the service's environment.
+    ///
+    /// [`Command::spawn`](crate::Command::spawn) fails with
+    /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) together with
+    /// [`CommandExt::logon`] (`CreateProcessWithLogonW` builds the user's environment
+    /// itself when the command changes no variable; with changes, they apply to this
+    /// process's environment).
+    fn user_environment(self) -> Self;
 }
 
 /// The console a spawned child gets ([`CommandExt::console`]). It matters for console
@@ -142,6 +157,11 @@ impl CommandExt for crate::Command {
 
     fn user_token(mut self, token: BorrowedHandle<'_>) -> Self {
         self.platform_mut().set_token(token);
+        self
+    }
+
+    fn user_environment(mut self) -> Self {
+        self.platform_mut().set_user_env();
         self
     }
 }

@@ -64,20 +64,24 @@ use windows_sys::Win32::Foundation::{
     FALSE, HANDLE, HANDLE_FLAG_INHERIT, INVALID_HANDLE_VALUE, TRUE, WAIT_OBJECT_0,
 };
 use windows_sys::Win32::Globalization::{CompareStringOrdinal, CSTR_EQUAL, CSTR_LESS_THAN};
+use windows_sys::Win32::Security::{TOKEN_DUPLICATE, TOKEN_IMPERSONATE, TOKEN_QUERY};
 use windows_sys::Win32::System::Console::{
     GetStdHandle, STD_ERROR_HANDLE, STD_HANDLE, STD_INPUT_HANDLE, STD_OUTPUT_HANDLE,
 };
-use windows_sys::Win32::System::Environment::{FreeEnvironmentStringsW, GetEnvironmentStringsW};
+use windows_sys::Win32::System::Environment::{
+    CreateEnvironmentBlock, DestroyEnvironmentBlock, FreeEnvironmentStringsW,
+    GetEnvironmentStringsW,
+};
 use windows_sys::Win32::System::JobObjects::IsProcessInJob;
 use windows_sys::Win32::System::Pipes::CreatePipe;
 use windows_sys::Win32::System::SystemInformation::{GetSystemDirectoryW, GetWindowsDirectoryW};
 use windows_sys::Win32::System::Threading::{
     CreateProcessAsUserW, CreateProcessW, CreateProcessWithLogonW, DeleteProcThreadAttributeList,
-    GetCurrentProcess, GetExitCodeProcess, InitializeProcThreadAttributeList, ResumeThread,
-    TerminateProcess, UpdateProcThreadAttribute, WaitForSingleObject, CREATE_BREAKAWAY_FROM_JOB,
-    CREATE_NEW_CONSOLE, CREATE_NEW_PROCESS_GROUP, CREATE_NO_WINDOW, CREATE_SUSPENDED,
-    CREATE_UNICODE_ENVIRONMENT, DETACHED_PROCESS, EXTENDED_STARTUPINFO_PRESENT, INFINITE,
-    LOGON_WITH_PROFILE, PROCESS_CREATION_FLAGS, PROCESS_INFORMATION,
+    GetCurrentProcess, GetExitCodeProcess, InitializeProcThreadAttributeList, OpenProcessToken,
+    ResumeThread, TerminateProcess, UpdateProcThreadAttribute, WaitForSingleObject,
+    CREATE_BREAKAWAY_FROM_JOB, CREATE_NEW_CONSOLE, CREATE_NEW_PROCESS_GROUP, CREATE_NO_WINDOW,
+    CREATE_SUSPENDED, CREATE_UNICODE_ENVIRONMENT, DETACHED_PROCESS, EXTENDED_STARTUPINFO_PRESENT,
+    INFINITE, LOGON_WITH_PROFILE, PROCESS_CREATION_FLAGS, PROCESS_INFORMATION,
     PROC_THREAD_ATTRIBUTE_HANDLE_LIST, PROC_THREAD_ATTRIBUTE_JOB_LIST, STARTF_USESTDHANDLES,
     STARTUPINFOEXW, STARTUPINFOW,
 };
@@ -109,6 +113,8 @@ pub(crate) struct SpawnExtra {
     /// Run with this primary token (`CreateProcessAsUserW`): a duplicate of the
     /// caller's handle, or why it could not be duplicated.
     token: Option<Result<Arc<OwnedHandle>, String>>,
+    /// Start from the user's default environment (`CreateEnvironmentBlock`).
+    user_env: bool,
 }
 
 /// A user to run as: NUL-terminated UTF-16 strings, checked at spawn.
@@ -177,6 +183,11 @@ impl SpawnExtra {
                 .map(Arc::new)
                 .map_err(|e| format!("the token handle cannot be duplicated: {e}")),
         );
+    }
+
+    /// Starts the child's environment from its user's default one.
+    pub(crate) fn set_user_env(&mut self) {
+        self.user_env = true;
     }
 
     /// Records the console mode; a second, different one is a conflict.
@@ -258,6 +269,12 @@ fn check(opts: &Options) -> Result<()> {
             ))
         }
         _ => {}
+    }
+    if opts.platform.user_env && opts.platform.logon.is_some() {
+        return Err(invalid(
+            "user_environment with a logon: CreateProcessWithLogonW starts the child from \
+             the user's profile environment itself when the command changes no variable",
+        ));
     }
     if let Some(l) = &opts.platform.logon {
         if body(&l.user).is_empty() {
@@ -540,12 +557,60 @@ fn current_env() -> Vec<(Vec<u16>, Vec<u16>)> {
     if p.is_null() {
         return Vec::new();
     }
+    // SAFETY: GetEnvironmentStringsW returns such a block.
+    let out = unsafe { parse_block(p) };
+    // SAFETY: `p` came from GetEnvironmentStringsW.
+    unsafe { FreeEnvironmentStringsW(p) };
+    out
+}
+
+/// The default environment of the user `token` names (`CreateEnvironmentBlock`, nothing
+/// inherited from this process): what the user's own logon would start with.
+fn user_env(token: HANDLE) -> Result<Vec<(Vec<u16>, Vec<u16>)>> {
+    let mut p: *mut core::ffi::c_void = std::ptr::null_mut();
+    // SAFETY: `token` is a live token handle; `p` receives a block freed below.
+    if unsafe { CreateEnvironmentBlock(&mut p, token, FALSE) } == 0 || p.is_null() {
+        return Err(Error::from_io("spawn", io::Error::last_os_error())
+            .with_detail("the user's environment (CreateEnvironmentBlock) could not be built"));
+    }
+    // SAFETY: CreateEnvironmentBlock returns a Unicode environment block.
+    let out = unsafe { parse_block(p.cast()) };
+    // SAFETY: `p` came from CreateEnvironmentBlock.
+    unsafe { DestroyEnvironmentBlock(p) };
+    Ok(out)
+}
+
+/// This process's token, for `CreateEnvironmentBlock`.
+fn own_token() -> Result<OwnedHandle> {
+    let mut h: HANDLE = std::ptr::null_mut();
+    // SAFETY: our own pseudo-handle; `h` receives a token handle we then own.
+    let ok = unsafe {
+        OpenProcessToken(
+            GetCurrentProcess(),
+            TOKEN_QUERY | TOKEN_DUPLICATE | TOKEN_IMPERSONATE,
+            &mut h,
+        )
+    };
+    if ok == 0 {
+        return Err(Error::from_io("spawn", io::Error::last_os_error())
+            .with_detail("this process's token could not be opened"));
+    }
+    // SAFETY: a fresh handle we own.
+    Ok(unsafe { OwnedHandle::from_raw_handle(h as _) })
+}
+
+/// The (name, value) pairs of an environment block.
+///
+/// # Safety
+///
+/// `p` points to NUL-ended UTF-16 strings ended by an empty one.
+unsafe fn parse_block(p: *const u16) -> Vec<(Vec<u16>, Vec<u16>)> {
     let mut out = Vec::new();
     let mut i = 0usize;
     loop {
         let start = i;
-        // SAFETY: the block is a sequence of NUL-ended strings ended by an empty one;
-        // we read up to and including that final NUL.
+        // SAFETY: the block is a sequence of NUL-ended strings ended by an empty one
+        // (the caller's promise); we read up to and including that final NUL.
         while unsafe { *p.add(i) } != 0 {
             i += 1;
         }
@@ -557,8 +622,6 @@ fn current_env() -> Vec<(Vec<u16>, Vec<u16>)> {
         out.push(split_var(e));
         i += 1;
     }
-    // SAFETY: `p` came from GetEnvironmentStringsW.
-    unsafe { FreeEnvironmentStringsW(p) };
     out
 }
 
@@ -575,15 +638,19 @@ fn split_var(e: &[u16]) -> (Vec<u16>, Vec<u16>) {
 }
 
 /// The environment block for the child (`None`: inherit the caller's as is), and the
-/// child's `PATH` when the block changes it (for the program search).
-fn env_block(spec: &Spec) -> Result<(Option<Vec<u16>>, Option<OsString>)> {
-    if !spec.env_clear && spec.env.is_empty() {
+/// child's `PATH` when the block changes it (for the program search). `base`, if given,
+/// is what the command's changes apply to instead of the caller's environment.
+fn env_block(
+    spec: &Spec,
+    base: Option<Vec<(Vec<u16>, Vec<u16>)>>,
+) -> Result<(Option<Vec<u16>>, Option<OsString>)> {
+    if base.is_none() && !spec.env_clear && spec.env.is_empty() {
         return Ok((None, None));
     }
     let mut vars = if spec.env_clear {
         Vec::new()
     } else {
-        current_env()
+        base.unwrap_or_else(current_env)
     };
     for (k, v) in &spec.env {
         let kw: Vec<u16> = k.encode_wide().collect();
@@ -1022,7 +1089,15 @@ pub(crate) fn spawn(
         Some(cpus) => Some(affinity_mask(cpus, op)?),
         None => None,
     };
-    let (env, child_path) = env_block(spec)?;
+    let base = if opts.platform.user_env {
+        Some(match &opts.platform.token {
+            Some(Ok(t)) => user_env(t.as_raw_handle() as HANDLE)?,
+            _ => user_env(own_token()?.as_raw_handle() as HANDLE)?,
+        })
+    } else {
+        None
+    };
+    let (env, child_path) = env_block(spec, base)?;
     let app = resolve(&spec.program, child_path.as_deref())?;
     let (app_w, line) = command_line(&app, spec)?;
     let cwd_w: Option<Vec<u16>> = match &spec.cwd {
@@ -1251,6 +1326,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn env_block_applies_the_changes_to_a_given_base() {
+        let w = |s: &str| s.encode_utf16().collect::<Vec<u16>>();
+        let spec = Spec {
+            env: vec![
+                ("PATH".into(), Some("C:\\bin".into())),
+                ("temp".into(), None),
+            ],
+            ..Spec::default()
+        };
+        let base = vec![
+            (w("TEMP"), w("C:\\t")),
+            (w("Path"), w("C:\\old")),
+            (w("USERPROFILE"), w("C:\\u")),
+        ];
+        let (blk, path) = env_block(&spec, Some(base)).unwrap();
+        assert_eq!(path, Some("C:\\bin".into()));
+        let text = String::from_utf16(&blk.unwrap()).unwrap();
+        assert_eq!(text, "PATH=C:\\bin\0USERPROFILE=C:\\u\0\0");
+        // A base alone is a block of its own, even with no change.
+        let (blk, _) = env_block(&Spec::default(), Some(vec![(w("A"), w("1"))])).unwrap();
+        assert_eq!(blk.unwrap(), w("A=1\0\0"));
+    }
+
+    #[test]
     fn env_block_is_sorted_case_insensitively_and_double_nul_ended() {
         let spec = Spec {
             env_clear: true,
@@ -1264,7 +1363,7 @@ mod tests {
             ],
             ..Spec::default()
         };
-        let (blk, path) = env_block(&spec).unwrap();
+        let (blk, path) = env_block(&spec, None).unwrap();
         let blk = String::from_utf16(&blk.unwrap()).unwrap();
         assert_eq!(blk, "a=one\0b=2\0Path=C:\\x\0\0");
         assert_eq!(path.unwrap(), "C:\\x");
@@ -1272,7 +1371,7 @@ mod tests {
             env_clear: true,
             ..Spec::default()
         };
-        assert_eq!(env_block(&empty).unwrap().0.unwrap(), vec![0, 0]);
+        assert_eq!(env_block(&empty, None).unwrap().0.unwrap(), vec![0, 0]);
     }
 
     #[test]
@@ -1282,14 +1381,14 @@ mod tests {
                 env: vec![(k.into(), Some(v.into()))],
                 ..Spec::default()
             };
-            let e = env_block(&spec).unwrap_err();
+            let e = env_block(&spec, None).unwrap_err();
             assert_eq!(e.kind(), ErrorKind::InvalidInput, "{k:?}={v:?}: {e}");
         }
         let spec = Spec {
             env: vec![("big".into(), Some("x".repeat(MAX_ENV_VAR).into()))],
             ..Spec::default()
         };
-        let e = env_block(&spec).unwrap_err();
+        let e = env_block(&spec, None).unwrap_err();
         assert!(e.to_string().contains("32767"), "{e}");
     }
 
