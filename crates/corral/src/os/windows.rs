@@ -73,7 +73,9 @@ pub trait CommandExt {
     /// Windows gives such a child a console of its own unless
     /// [`Console::NoWindow`] or [`Console::Detached`] is asked for, and lets it inherit
     /// no handle but the standard ones; it joins a job by being assigned while
-    /// suspended.
+    /// suspended. Its environment is the user's profile environment when the command
+    /// changes no variable; a command that sets, removes or clears variables passes a
+    /// block built from this process's environment instead.
     ///
     /// [`Command::spawn`](crate::Command::spawn) fails with
     /// [`ErrorKind::InvalidInput`](crate::ErrorKind::InvalidInput) for an empty user
