@@ -578,7 +578,8 @@ pub(crate) fn job_of(h: &Handle) -> Result<Option<(String, Vec<CgroupMembership>
     let op = "find job of process";
     h.verify(op, true)?;
     let mut best: Option<(u32, String)> = None;
-    for name in super::job_list::list_jobs()? {
+    let (names, dir) = super::job_list::own_jobs(op)?;
+    for name in names {
         let w = wide(&format!("{JOB_PREFIX}{name}"));
         // SAFETY: `w` is NUL-terminated UTF-16.
         let raw = unsafe { OpenJobObjectW(JOB_QUERY, FALSE, w.as_ptr()) };
@@ -601,17 +602,7 @@ pub(crate) fn job_of(h: &Handle) -> Result<Option<(String, Vec<CgroupMembership>
             best = Some((active, view.name));
         }
     }
-    let dir = super::job_list::own_dir(op)?;
-    Ok(best.map(|(_, name)| {
-        (
-            name,
-            vec![CgroupMembership {
-                hierarchy: 0,
-                controllers: Vec::new(),
-                path: dir,
-            }],
-        )
-    }))
+    Ok(best.map(|(_, name)| (name, vec![super::job_list::place(&dir)])))
 }
 
 pub(crate) fn job_capabilities() -> crate::job::Capabilities {

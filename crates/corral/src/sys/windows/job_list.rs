@@ -155,15 +155,26 @@ fn own_session(op: &'static str) -> Result<u32> {
     Ok(id)
 }
 
-/// The caller's session's named-object directory.
-pub(crate) fn own_dir(op: &'static str) -> Result<String> {
-    Ok(session_dir(own_session(op)?))
+/// corral's jobs in the caller's session (those `Job::open` reaches) and the
+/// session's named-object directory.
+pub(crate) fn own_jobs(op: &'static str) -> Result<(Vec<String>, String)> {
+    let dir = session_dir(own_session(op)?);
+    Ok((jobs_in(&dir, op)?, dir))
 }
 
-/// corral's jobs in the caller's session: those `Job::open` reaches.
+/// corral's jobs in the caller's session.
 pub(crate) fn list_jobs() -> Result<Vec<String>> {
-    let op = "list jobs";
-    jobs_in(&own_dir(op)?, op)
+    Ok(own_jobs("list jobs")?.0)
+}
+
+/// Where a job listed in `dir` is, as the portable membership says it: the directory as
+/// the path (hierarchy 0, no controllers).
+pub(crate) fn place(dir: &str) -> CgroupMembership {
+    CgroupMembership {
+        hierarchy: 0,
+        controllers: Vec::new(),
+        path: dir.to_owned(),
+    }
 }
 
 /// corral's jobs in every session this process may look into, with the directory each
@@ -184,14 +195,7 @@ pub(crate) fn list_all_jobs() -> Result<Vec<(String, CgroupMembership)>> {
     let mut out = Vec::new();
     for dir in dirs {
         for name in jobs_in(&dir, op)? {
-            out.push((
-                name,
-                CgroupMembership {
-                    hierarchy: 0,
-                    controllers: Vec::new(),
-                    path: dir.clone(),
-                },
-            ));
+            out.push((name, place(&dir)));
         }
     }
     Ok(out)
