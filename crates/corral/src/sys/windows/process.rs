@@ -74,6 +74,16 @@ impl Memory for Remote<'_> {
     }
 }
 
+/// The error kind of a failed `NtQueryInformationProcess`/`NtSetInformationProcess`.
+fn nt_kind(status: i32) -> ErrorKind {
+    match status as u32 {
+        0xC000_0022 => ErrorKind::AccessDenied, // STATUS_ACCESS_DENIED
+        // STATUS_NOT_IMPLEMENTED, STATUS_INVALID_INFO_CLASS: this system lacks it.
+        0xC000_0002 | 0xC000_0003 => ErrorKind::Unsupported,
+        _ => ErrorKind::Os,
+    }
+}
+
 /// `PROCESS_BASIC_INFORMATION` (winternl.h), declared here to avoid a feature for it.
 #[repr(C)]
 #[derive(Clone, Copy, Default)]
@@ -605,16 +615,12 @@ impl Handle {
     }
 
     fn nt_error(&self, op: &'static str, status: i32) -> Error {
-        let kind = match status as u32 {
-            0xC000_0022 => ErrorKind::AccessDenied, // STATUS_ACCESS_DENIED
-            // STATUS_NOT_IMPLEMENTED, STATUS_INVALID_INFO_CLASS: this system lacks it.
-            0xC000_0002 | 0xC000_0003 => ErrorKind::Unsupported,
-            _ => ErrorKind::Os,
-        };
-        Error::new(kind, op).with_pid(self.pid).with_detail(format!(
-            "NtQueryInformationProcess: NTSTATUS {:#x}",
-            status as u32
-        ))
+        Error::new(nt_kind(status), op)
+            .with_pid(self.pid)
+            .with_detail(format!(
+                "NtQueryInformationProcess: NTSTATUS {:#x}",
+                status as u32
+            ))
     }
 
     /// Reads a UNICODE_STRING of `RTL_USER_PROCESS_PARAMETERS` (the field `field` picks
@@ -872,22 +878,14 @@ impl Handle {
             )
         };
         if status < 0 {
-            // STATUS_ACCESS_DENIED, STATUS_PRIVILEGE_NOT_HELD.
-            let denied = matches!(status as u32, 0xC000_0022 | 0xC000_0061);
-            // STATUS_NOT_IMPLEMENTED, STATUS_INVALID_INFO_CLASS: this system lacks it.
-            let missing = matches!(status as u32, 0xC000_0002 | 0xC000_0003);
-            return Err(Error::new(
-                if denied {
-                    ErrorKind::AccessDenied
-                } else if missing {
-                    ErrorKind::Unsupported
-                } else {
-                    ErrorKind::Os
-                },
-                op,
-            )
-            .with_pid(self.pid)
-            .with_detail(format!(
+            // STATUS_PRIVILEGE_NOT_HELD too: the high priority's privilege.
+            let kind = if status as u32 == 0xC000_0061 {
+                ErrorKind::AccessDenied
+            } else {
+                nt_kind(status)
+            };
+            let denied = kind == ErrorKind::AccessDenied;
+            return Err(Error::new(kind, op).with_pid(self.pid).with_detail(format!(
                 "NtSetInformationProcess(ProcessIoPriority): NTSTATUS {:#x}{}",
                 status as u32,
                 if denied && prio.class == IoClass::Realtime {
