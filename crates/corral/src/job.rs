@@ -633,7 +633,11 @@ impl Job {
     /// Linux: writes `1` to `cgroup.kill` (v2, 5.14+). Otherwise freezes the job (see
     /// [`Job::freeze`]), sends `SIGKILL` through a pidfd to each member (checked to be a
     /// member after opening), thaws; without any freezer, repeats kill rounds until a
-    /// round finds nobody. Then waits as [`Job::wait_empty`] does.
+    /// round finds nobody. Then waits as [`Job::wait_empty`] does, and where it signalled
+    /// the members itself, on their pidfds too: a killed process leaves its cgroup early in
+    /// its exit, before it is a zombie, so after `cgroup.kill` a member's pid may still
+    /// show as running in `/proc` for a moment, in the kernel's exit path (it runs none of
+    /// its own code again).
     pub fn terminate(&self) -> Result<()> {
         self.inner.terminate()
     }

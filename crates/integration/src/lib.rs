@@ -97,6 +97,8 @@ pub struct Stat {
     pub num_threads: u64,
     /// Field 22, in clock ticks after boot.
     pub start_time: u64,
+    /// Field 9, the kernel's `PF_*` task flags.
+    pub flags: u64,
 }
 
 /// Reads and parses `/proc/<pid>/stat`; `None` when the process is gone.
@@ -126,6 +128,7 @@ fn parse_stat(raw: &[u8]) -> Option<Stat> {
         cpu_ticks: field(14)?.parse::<u64>().ok()? + field(15)?.parse::<u64>().ok()?,
         num_threads: field(20)?.parse().ok()?,
         start_time: field(22)?.parse().ok()?,
+        flags: field(9)?.parse().ok()?,
     })
 }
 
@@ -135,11 +138,21 @@ pub fn cpu_ticks(pid: u32) -> u64 {
     read_stat(pid).expect("process alive").cpu_ticks
 }
 
-/// True when `pid` is gone, or a zombie, or a different process (start time changed).
+/// `PF_EXITING`: the task is in the kernel's exit path and never runs its own code again.
+const PF_EXITING: u64 = 0x4;
+
+/// True when `pid` is gone, a zombie, a different process (start time changed), or in
+/// the kernel's exit path (`PF_EXITING`: a killed process leaves its cgroup, so a job's
+/// "empty", before it turns zombie).
 pub fn is_dead(pid: u32, start_time: u64) -> bool {
     match read_stat(pid) {
         None => true,
-        Some(s) => s.start_time != start_time || s.state == 'Z' || s.state == 'X',
+        Some(s) => {
+            s.start_time != start_time
+                || s.state == 'Z'
+                || s.state == 'X'
+                || s.flags & PF_EXITING != 0
+        }
     }
 }
 

@@ -808,23 +808,29 @@ impl Job {
     }
 
     /// Signals every member with `SIGKILL` through its pidfd, after checking that the
-    /// opened process is a member (so a pid reused meanwhile is never hit).
-    fn kill_members(&self) -> Result<usize> {
-        let mut n = 0;
+    /// opened process is a member (so a pid reused meanwhile is never hit); returns the
+    /// handles it signalled.
+    fn kill_members(&self) -> Result<Vec<Handle>> {
+        let mut killed = Vec::new();
         for pid in self.pids()? {
             let Some(pid) = Pid::new(pid) else { continue };
             let Ok(h) = Handle::open(pid) else { continue };
             if matches!(self.contains(&h), Ok(true)) {
                 match h.send_signal(crate::Signal::Kill) {
-                    Ok(()) => n += 1,
+                    Ok(()) => killed.push(h),
                     Err(e) if e.kind() == ErrorKind::NoSuchProcess => {}
                     Err(e) => return Err(e),
                 }
             }
         }
-        Ok(n)
+        Ok(killed)
     }
 
+    /// Kills every member and returns once the job is empty. A process leaves its cgroup
+    /// early in its exit (before it is a zombie): where corral signalled the members one
+    /// by one it also waits on their pidfds, so on return each is a zombie or reaped;
+    /// after `cgroup.kill` a member may still be finishing its exit in the kernel for a
+    /// moment (it runs none of its own code again).
     pub(crate) fn terminate(&self) -> Result<()> {
         let op = "terminate job";
         if let Some(d) = self.v2() {
@@ -834,22 +840,28 @@ impl Job {
                 return self.wait_empty(None);
             }
         }
+        let mut killed = Vec::new();
         if self.v2().is_some() || self.v1_freezer().is_some() {
             self.freeze()?;
             let r = self.kill_members();
             let t = self.thaw();
-            r?;
+            killed = r?;
             t?;
-            return self.wait_empty(None);
-        }
-        // No freezer at all: kill until a round finds nobody (forks between listing and
-        // killing show up in the next round).
-        loop {
-            if self.kill_members()? == 0 && self.pids()?.is_empty() {
-                return Ok(());
+        } else {
+            // No freezer at all: kill until a round finds nobody (forks between listing
+            // and killing show up in the next round).
+            loop {
+                let round = self.kill_members()?;
+                if round.is_empty() && self.pids()?.is_empty() {
+                    break;
+                }
+                killed.extend(round);
+                self.wait_empty(Some(Duration::from_millis(100))).ok();
             }
-            self.wait_empty(Some(Duration::from_millis(100))).ok();
         }
+        self.wait_empty(None)?;
+        let refs: Vec<&Handle> = killed.iter().collect();
+        super::wait_many(&refs, None, |_| true)
     }
 
     pub(crate) fn freeze(&self) -> Result<()> {
