@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
-use corral::{Job, JobAccounting, JobLimits};
+use corral::{Job, JobAccounting, JobBackend, JobLimits};
 use serde_json::{json, Value};
 
 use crate::output::Out;
@@ -21,7 +21,8 @@ pub const EXIT_TIMEOUT: u8 = 124;
 #[derive(Args, Debug)]
 #[command(after_help = "\
 A job is a group of processes confined together (Linux: a cgroup named corral-NAME
-below this process's own cgroup in each hierarchy). `corral run --job NAME` makes one.
+below this process's own cgroup in each hierarchy; Windows: a Job Object named
+corral-NAME in the session's named objects). `corral run --job NAME` makes one.
 Exit status: 0 success; 2 bad name or no such job; 3 the cgroups could not be read or
 written.")]
 pub struct JobArgs {
@@ -48,8 +49,8 @@ pub enum JobCmd {
 
 #[derive(Args, Debug)]
 pub struct ListArgs {
-    /// Every corral job on the machine (name and cgroup), not only those below this
-    /// process's cgroups; read-only.
+    /// Every corral job on the machine (name and cgroup; Windows: name and named-object
+    /// directory), not only those below this process's cgroups; read-only.
     #[arg(long)]
     pub all: bool,
     /// Print JSON.
@@ -101,18 +102,25 @@ pub fn run(a: JobArgs) -> Result<(), Failure> {
 fn list(a: ListArgs) -> Result<(), Failure> {
     if a.all {
         let jobs = Job::list_all().map_err(|e| Failure::from_error(&e))?;
+        // Where a job lives: its cgroup on Linux, the named-object directory of its
+        // session (e.g. `\Sessions\1\BaseNamedObjects`) for a Windows Job Object.
+        let (header, key) = if Job::capabilities().backend == JobBackend::JobObject {
+            ("DIRECTORY", "directory")
+        } else {
+            ("CGROUP", "cgroup")
+        };
         let mut out = Out::new();
         if a.json {
             let v: Vec<Value> = jobs
                 .iter()
-                .map(|j| json!({"name": j.name, "cgroup": j.cgroups.first().map(|c| &c.path)}))
+                .map(|j| json!({"name": j.name, key: j.cgroups.first().map(|c| &c.path)}))
                 .collect();
             out.json(&Value::Array(v))?;
         } else {
-            out.line(&format!("{:<24} CGROUP", "NAME"))?;
+            out.line(&format!("{:<24} {header}", "NAME"))?;
             for j in &jobs {
-                let cg = j.cgroups.first().map_or("", |c| c.path.as_str());
-                out.line(&format!("{:<24} {cg}", j.name))?;
+                let at = j.cgroups.first().map_or("", |c| c.path.as_str());
+                out.line(&format!("{:<24} {at}", j.name))?;
             }
         }
         out.flush()?;

@@ -16,6 +16,8 @@ use crate::Failure;
 #[derive(Args, Debug)]
 #[command(after_help = "\
 Output: one line per event: seconds since the start, the event, the pid, details.
+Once the watch is set up (no later event can be missed), stderr says so with the
+number of members.
 Events: new-process, exit, abnormal-exit (killed by a signal), process-limit,
 memory-limit, oom-kill, empty. Exits carry the exit code or signal where the system
 tells it. cpu-time-limit is never seen here: the --cpu-time budget is enforced by the
@@ -104,6 +106,11 @@ pub fn events(a: EventsArgs) -> Result<(), Failure> {
 
 fn follow(job: &Job, a: &EventsArgs) -> Result<(), Failure> {
     let mut evs = job.events().map_err(|e| Failure::from_error(&e))?;
+    // On stderr, once the events are subscribed: from here on nothing is missed.
+    let members = job
+        .processes()
+        .map_or_else(|_| "?".to_owned(), |p| p.len().to_string());
+    eprintln!("corral: watching job {}: {members} member(s)", a.name);
     let t0 = Instant::now();
     let mut out = Out::new();
     let mut emit = |ev: &JobEvent| -> Result<(), Failure> {

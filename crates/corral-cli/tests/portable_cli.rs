@@ -35,7 +35,8 @@ const COMMAND_LIMIT: Duration = Duration::from_secs(60);
 
 /// What the child does, by `CORRAL_CLI_CHILD`: `exit:N` exits with N; `sleep:MS` sleeps,
 /// then exits 0; `tick:PATH` appends a byte to PATH every 5 ms; `touch:N` writes N MiB
-/// and sleeps; `tree:N` starts N sleeping children of its own and sleeps.
+/// and sleeps; `tree:N` starts N sleeping children of its own and sleeps; `stdin:N` reads
+/// its stdin to the end, then exits with N.
 fn child_main(mode: &str) -> ! {
     let (what, arg) = mode.split_once(':').unwrap_or((mode, ""));
     let n: u64 = arg.parse().unwrap_or(0);
@@ -57,6 +58,10 @@ fn child_main(mode: &str) -> ! {
             std::process::exit(0)
         }
         "tree" => harness::tree(n, CHILD_VAR),
+        "stdin" => {
+            let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+            std::process::exit(n as i32)
+        }
         _ => std::process::exit(99),
     }
 }
@@ -635,6 +640,70 @@ fn run_timeout_and_events() -> TestResult {
     Ok(Pass)
 }
 
+/// `corral job events NAME` follows a job another process made: once it says it watches
+/// (on stderr), the member's exit with its code, then the emptiness, and it ends with 0.
+/// On Windows the watcher holds the job's one completion port: this process's own watch
+/// is then refused, saying why.
+fn job_events_follows_a_named_job() -> TestResult {
+    let caps = Job::capabilities();
+    if !caps.membership {
+        return Ok(NoJobsHere(caps.notes.join("; ")));
+    }
+    let name = format!("pcli-ev-{}", my_pid());
+    let job = t!(Job::builder().name(&name).kill_on_close(true).create());
+    let mut member = Reap(t!(Command::new(me())
+        .env(CHILD_VAR, "stdin:3")
+        .stdin(corral::Stdio::piped())
+        .job(&job)
+        .spawn()));
+    let member_pid = member.pid().as_raw();
+    let mut cli = t!(corral_cmd(&["job", "events", &name, "--json"]).spawn());
+    // Lines of its stderr as they come.
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    let err = cli.stderr.take().expect("piped stderr");
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let first = rx.recv_timeout(Duration::from_secs(20));
+    let ready = format!("corral: watching job {name}: 1 member(s)");
+    if first.as_deref() != Ok(ready.as_str()) {
+        let _ = cli.kill();
+        let _ = cli.wait();
+        return Err(format!("expected {ready:?} on stderr, got {first:?}"));
+    }
+    if cfg!(windows) {
+        let e = job.events().err();
+        check!(
+            e.as_ref()
+                .is_some_and(|e| e.to_string().contains("completion port")),
+            "a second watch of the job: {e:?}"
+        );
+    }
+    drop(member.take_stdin()); // the member exits 3
+    let r = finish(cli)?;
+    check!(r.code == Some(0), "{}", r.show());
+    let rest: Vec<String> = rx.try_iter().collect();
+    check!(!rest.iter().any(|l| l.contains("panicked")), "{rest:?}");
+    let evs = json_lines(&r)?;
+    check!(evs.len() == 2, "{}", r.show());
+    check!(evs[0]["event"] == "exit", "{}", r.show());
+    check!(evs[0]["pid"] == member_pid, "{}", r.show());
+    check!(evs[0]["status"]["code"] == 3, "{}", r.show());
+    check!(evs[1]["event"] == "empty", "{}", r.show());
+    // Already empty: says so at once.
+    let r = corral_code(&["job", "events", &name], 0)?;
+    check!(r.out.contains("empty"), "{}", r.show());
+    // A job that does not exist: exit 1, named.
+    let r = corral_code(&["job", "events", &format!("{name}-none")], 1)?;
+    check!(r.err.contains(&format!("{name}-none")), "{}", r.show());
+    Ok(Pass)
+}
+
 /// `affinity` shows a process's CPUs, sets them (read back through the library), and
 /// refuses a CPU the machine lacks or a bad list as usage errors.
 fn affinity_show_and_set() -> TestResult {
@@ -801,6 +870,28 @@ fn job_run_list_show_freeze_kill() -> TestResult {
     check!(
         listed.len() == 1 && listed[0]["members"] == 1,
         "{name} in {v}"
+    );
+    // `--all` says where the job lives: its cgroup (Linux), the named-object directory of
+    // its session (Windows).
+    let v = corral_code(&["job", "list", "--all", "--json"], 0)?.json()?;
+    let all: Vec<&Value> = v
+        .as_array()
+        .map(|a| a.iter().filter(|j| j["name"] == name.as_str()).collect())
+        .unwrap_or_default();
+    check!(all.len() == 1, "{name} in {v}");
+    if cfg!(windows) {
+        let dir = all[0]["directory"].as_str().unwrap_or_default();
+        check!(dir.ends_with("\\BaseNamedObjects"), "{v}");
+    } else {
+        let cg = all[0]["cgroup"].as_str().unwrap_or_default();
+        check!(cg.ends_with(&format!("/corral-{name}")), "{v}");
+    }
+    let r = corral_code(&["job", "list", "--all"], 0)?;
+    let header = if cfg!(windows) { "DIRECTORY" } else { "CGROUP" };
+    check!(
+        r.out.lines().next().is_some_and(|h| h.ends_with(header)),
+        "{}",
+        r.show()
     );
     check!(grows(&ticks, 0), "the member never wrote to {ticks:?}");
     corral_code(&["job", "freeze", &name], 0)?;
@@ -1120,6 +1211,10 @@ fn main() {
     let tests: &[Test] = &[
         ("ps_json_lists_child", ps_json_lists_child),
         ("run_timeout_and_events", run_timeout_and_events),
+        (
+            "job_events_follows_a_named_job",
+            job_events_follows_a_named_job,
+        ),
         ("affinity_show_and_set", affinity_show_and_set),
         ("trim_and_background", trim_and_background),
         ("ionice_show_and_set", ionice_show_and_set),
