@@ -23,6 +23,8 @@ memory-limit, oom-kill, empty. Exits carry the exit code or signal where the sys
 tells it. cpu-time-limit is never seen here: the --cpu-time budget is enforced by the
 corral process that set it (`corral run --cpu-time T --events` prints it). Which events
 are exact and which best-effort is documented in the library (corral::job_events).
+Windows: a job has one watcher at a time (its completion port; `corral run --events`
+is one): another is refused until it ends.
 
 Exit status: 0 once the job is empty; 1 when no such job exists; 2 for a bad name;
 3 when the job's events cannot be read.")]

@@ -24,10 +24,12 @@
 //! [`JobEvent::MemoryLimit`] stands for both `JOB_MEMORY_LIMIT` and
 //! `PROCESS_MEMORY_LIMIT`, and [`JobEvent::CpuTimeLimit`] for both `END_OF_JOB_TIME` and
 //! `END_OF_PROCESS_TIME` (the member's exit follows). A Job Object takes one completion
-//! port for its whole life: all [`Job::events`] streams of one `Job` handle share it
-//! (each sees every event), and `events()` through another handle or process fails
-//! with [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported). Wine 8 posts
-//! new-process, exit and empty messages only.
+//! port at a time: all [`Job::events`] streams of one `Job` handle share it (each sees
+//! every event), and `events()` through another handle or process fails with
+//! [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) while it is held. The port
+//! is given back when that `Job` handle and its streams are all dropped (Windows 8 and
+//! later; a watcher killed first, or Wine 8, leaves it associated until the job is
+//! gone). Wine 8 posts new-process, exit and empty messages only.
 //!
 //! Linux without a writable cgroup (the process-group fallback, see [`Job`]):
 //! everything is best-effort. The watcher waits on the pidfds of the members it knows and
@@ -249,10 +251,11 @@ impl Job {
     /// (otherwise), and an eventfd this handle's CPU-time watcher writes to before it
     /// terminates the job ([`JobEvent::CpuTimeLimit`]). No timer-driven polling.
     /// Windows: the job's I/O completion port, read by one thread per `Job` handle and
-    /// shared by all its streams; a job takes one port for life, so `events()` through
+    /// shared by all its streams; a job takes one port at a time, so `events()` through
     /// a second handle (or process) fails with
-    /// [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported). The port stays
-    /// associated after the streams are gone (Windows cannot undo it).
+    /// [`ErrorKind::Unsupported`](crate::ErrorKind::Unsupported) until the handle
+    /// holding it and all its streams are dropped (then the port is given back: Windows
+    /// 8 and later; not under Wine 8, nor when the holder is killed).
     pub fn events(&self) -> Result<JobEvents> {
         let inner = imp::JobWatch::new(self.inner_job())?;
         if let Some(r) = inner.cpu_limit_raiser() {

@@ -540,6 +540,30 @@ fn affinity() -> TestResult {
     Ok(Pass)
 }
 
+/// `set_numa_node` keeps a process on its node's CPUs (the topology's); a node the
+/// machine lacks is refused naming the nodes there are, the affinity unchanged.
+fn numa_node_binding() -> TestResult {
+    let t = t!(system::topology());
+    let Some(node) = t.numa_nodes.iter().find(|n| !n.cpus.is_empty()) else {
+        return Err(format!("no NUMA node with CPUs in {t:?}"));
+    };
+    let c = spawn(child("sleep:20000"))?;
+    let before = t!(c.cpu_affinity());
+    let missing = t.numa_nodes.iter().map(|n| n.id).max().unwrap_or(0) + 1000;
+    let e = c.set_numa_node(missing).unwrap_err();
+    check!(e.kind() == ErrorKind::InvalidInput, "{e}");
+    check!(
+        e.to_string()
+            .contains(&format!("nodes: {}", t.numa_nodes[0].id)),
+        "{e}"
+    );
+    check!(t!(c.cpu_affinity()) == before);
+    t!(c.set_numa_node(node.id));
+    let want: Vec<usize> = node.cpus.iter().map(|&c| c as usize).collect();
+    check!(t!(c.cpu_affinity()) == want, "node {node:?}");
+    Ok(Pass)
+}
+
 fn child_cpu_times() -> TestResult {
     let c = spawn(child("burn:30000"))?;
     let first = t!(c.cpu_times());
@@ -1796,6 +1820,7 @@ fn main() {
         ("wait_any_first", wait_any_first),
         ("priority_class", priority_class),
         ("affinity", affinity),
+        ("numa_node_binding", numa_node_binding),
         ("child_cpu_times", child_cpu_times),
         ("system_figures", system_figures),
         ("spawn_errors_are_clear", spawn_errors_are_clear),

@@ -514,7 +514,7 @@ impl Job {
             .filter_map(|pid| Handle::open(pid).ok())
             .filter(|h| self.contains(h).unwrap_or(false))
             .collect();
-        let new = Arc::new(Pump::start(self.raw(), members)?);
+        let new = Arc::new(Pump::start(Arc::clone(&self.h), members)?);
         *p = Some(Arc::clone(&new));
         Ok(new)
     }

@@ -1,12 +1,15 @@
 //! Job events from the job's I/O completion port
 //! (`JobObjectAssociateCompletionPortInformation`).
 //!
-//! A Job Object takes one completion port for its whole life. The first
-//! [`crate::Job::events`] of a `Job` handle creates the port and a pump thread that
-//! blocks in `GetQueuedCompletionStatus`, turns each message into a [`JobEvent`] and
-//! hands it to every watcher of that handle (each gets every event). Later `events()`
-//! calls on the same handle subscribe to the same pump. The pump stops (a posted
-//! message wakes it) when the handle and all its watchers are gone.
+//! A Job Object takes one completion port at a time. The first [`crate::Job::events`]
+//! of a `Job` handle creates the port and a pump thread that blocks in
+//! `GetQueuedCompletionStatus`, turns each message into a [`JobEvent`] and hands it to
+//! every watcher of that handle (each gets every event). Later `events()` calls on the
+//! same handle subscribe to the same pump; another handle's (another process's) are
+//! refused while the port is held. The pump stops (a posted message wakes it) when the
+//! handle and all its watchers are gone, and gives the port back (Windows 8 and later)
+//! so the job can be watched again; a watcher that is killed keeps it associated until
+//! the job is gone.
 //!
 //! The pump opens each new member's process when `JOB_OBJECT_MSG_NEW_PROCESS` arrives
 //! (and the members present when watching starts), so the exit message can carry the
@@ -58,6 +61,8 @@ type Subs = Arc<Mutex<Vec<Sender<Msg>>>>;
 /// A job's completion port and the thread that reads it.
 #[derive(Debug)]
 pub(crate) struct Pump {
+    /// The job, to give the port back when the pump stops.
+    job: Arc<OwnedHandle>,
     port: Arc<OwnedHandle>,
     subs: Subs,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -66,7 +71,7 @@ pub(crate) struct Pump {
 impl Pump {
     /// Creates the port, associates it with `job`, and starts the thread. `members`: the
     /// processes in the job now (their exits are reported, their arrival is not).
-    pub(crate) fn start(job: HANDLE, members: Vec<Handle>) -> Result<Pump> {
+    pub(crate) fn start(job: Arc<OwnedHandle>, members: Vec<Handle>) -> Result<Pump> {
         let op = "watch job events";
         // SAFETY: a new port, not tied to a file; one concurrent thread.
         let p = unsafe { CreateIoCompletionPort(INVALID_HANDLE_VALUE, std::ptr::null_mut(), 0, 1) };
@@ -81,22 +86,15 @@ impl Pump {
         };
         // SAFETY: `assoc` is live and of the size passed; a job handle with
         // JOB_OBJECT_SET_ATTRIBUTES.
-        let ok = unsafe {
-            SetInformationJobObject(
-                job,
-                JobObjectAssociateCompletionPortInformation,
-                (&assoc as *const JOBOBJECT_ASSOCIATE_COMPLETION_PORT).cast(),
-                std::mem::size_of::<JOBOBJECT_ASSOCIATE_COMPLETION_PORT>() as u32,
-            )
-        };
+        let ok = unsafe { associate(job.as_raw_handle() as HANDLE, &assoc) };
         if ok == 0 {
             let e = last_error(op, None);
             // ERROR_INVALID_PARAMETER: the job already has a port.
             if e.raw_os_error() == Some(87) {
                 return Err(Error::new(ErrorKind::Unsupported, op).with_detail(
                     "the job already has a completion port (another process or another \
-                     handle of this job watches it): Windows allows one per job, for its \
-                     whole life",
+                     handle of this job watches it, or a watcher ended without giving it \
+                     back): Windows allows one per job at a time",
                 ));
             }
             return Err(e.with_detail(
@@ -110,6 +108,7 @@ impl Pump {
             .spawn(move || pump(&port2, &subs2, members))
             .map_err(|e| Error::from_io("start job event thread", e))?;
         Ok(Pump {
+            job,
             port,
             subs,
             thread: Some(thread),
@@ -141,6 +140,31 @@ impl Drop for Pump {
                 let _ = t.join();
             }
         }
+        // Give the port back, so another watcher (another process's, say) can watch the
+        // job: a null port removes the association (Windows 8 and later; Wine 8 refuses
+        // it, and there the job keeps this port until it is gone).
+        let none = JOBOBJECT_ASSOCIATE_COMPLETION_PORT {
+            CompletionKey: std::ptr::null_mut(),
+            CompletionPort: std::ptr::null_mut(),
+        };
+        // SAFETY: `none` is live; the job handle is ours.
+        let _ = unsafe { associate(self.job.as_raw_handle() as HANDLE, &none) };
+    }
+}
+
+/// `SetInformationJobObject(JobObjectAssociateCompletionPortInformation)`.
+///
+/// # Safety
+/// `job` must be a job handle with `JOB_OBJECT_SET_ATTRIBUTES`.
+unsafe fn associate(job: HANDLE, assoc: &JOBOBJECT_ASSOCIATE_COMPLETION_PORT) -> i32 {
+    // SAFETY: `assoc` is live and of the size passed; the caller's handle.
+    unsafe {
+        SetInformationJobObject(
+            job,
+            JobObjectAssociateCompletionPortInformation,
+            (assoc as *const JOBOBJECT_ASSOCIATE_COMPLETION_PORT).cast(),
+            std::mem::size_of::<JOBOBJECT_ASSOCIATE_COMPLETION_PORT>() as u32,
+        )
     }
 }
 
