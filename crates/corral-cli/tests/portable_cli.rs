@@ -38,7 +38,7 @@ const COMMAND_LIMIT: Duration = Duration::from_secs(60);
 /// What the child does, by `CORRAL_CLI_CHILD`: `exit:N` exits with N; `sleep:MS` sleeps,
 /// then exits 0; `tick:PATH` appends a byte to PATH every 5 ms; `touch:N` writes N MiB
 /// and sleeps; `tree:N` starts N sleeping children of its own and sleeps; `stdin:N` reads
-/// its stdin to the end, then exits with N.
+/// its stdin to the end, then exits with N; `touchfile:PATH` creates PATH and exits 0.
 fn child_main(mode: &str) -> ! {
     let (what, arg) = mode.split_once(':').unwrap_or((mode, ""));
     let n: u64 = arg.parse().unwrap_or(0);
@@ -60,6 +60,10 @@ fn child_main(mode: &str) -> ! {
             std::process::exit(0)
         }
         "tree" => harness::tree(n, CHILD_VAR),
+        "touchfile" => {
+            let _ = std::fs::write(arg, b"ran");
+            std::process::exit(0)
+        }
         "stdin" => {
             let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
             std::process::exit(n as i32)
@@ -713,6 +717,55 @@ fn job_events_follows_a_named_job() -> TestResult {
     Ok(Pass)
 }
 
+/// `run` with job limits runs the program under them and passes its exit code on;
+/// `--stats --json` ends stderr with the job's accounting (the exit code, none left);
+/// bad limits are usage errors, and nothing runs.
+fn run_with_limits_and_stats() -> TestResult {
+    let caps = Job::capabilities();
+    if !caps.membership {
+        return Ok(NoJobsHere(caps.notes.join("; ")));
+    }
+    let prog = me().to_string_lossy().into_owned();
+    let r = finish(t!(corral_cmd(&[
+        "run",
+        "--memory",
+        "256M",
+        "--max-procs",
+        "8",
+        "--stats",
+        "--json",
+        "--",
+        &prog
+    ])
+    .env(CHILD_VAR, "exit:4")
+    .spawn()))?;
+    check!(r.code == Some(4), "{}", r.show());
+    let last = r.err.lines().last().unwrap_or_default();
+    let v: Value = t!(serde_json::from_str(last));
+    check!(v["exit_code"] == 4, "{v}");
+    check!(v["active_processes"] == 0, "{v}");
+    // Counted where the system keeps the count (Windows; Linux with the proc connector).
+    check!(
+        v["total_processes"].is_null() || v["total_processes"] == 1,
+        "{v}"
+    );
+    for bad in [
+        ["--memory", "12XB"],
+        ["--max-procs", "0"],
+        ["--memory", "-5"],
+    ] {
+        let marker = scratch().join(format!("ran-{}", my_pid()));
+        let _ = std::fs::remove_file(&marker);
+        let r = finish(t!(corral_cmd(&["run", bad[0], bad[1], "--", &prog])
+            .env(CHILD_VAR, format!("touchfile:{}", marker.display()))
+            .spawn()))?;
+        check!(r.code == Some(2), "{bad:?}: {}", r.show());
+        check!(r.err.contains(bad[0]), "{bad:?}: {}", r.show());
+        check!(!marker.exists(), "{bad:?} ran the program");
+    }
+    Ok(Pass)
+}
+
 /// `affinity` shows a process's CPUs, sets them (read back through the library), and
 /// refuses a CPU the machine lacks or a bad list as usage errors.
 fn affinity_show_and_set() -> TestResult {
@@ -1264,6 +1317,7 @@ fn main() {
         ("nice_priority_class", nice_priority_class),
         ("threads_json", threads_json),
         ("run_passes_exit_code", run_passes_exit_code),
+        ("run_with_limits_and_stats", run_with_limits_and_stats),
         ("limit_set_or_refused", limit_set_or_refused),
         (
             "job_run_list_show_freeze_kill",
