@@ -11,9 +11,9 @@
 //! Every test ends passed, failed, *not verifiable under Wine*, *missing in Wine* (the API
 //! named) or skipped without jobs, all counted in the summary line; a failure makes the
 //! run exit 1. Under Wine 8.0 two count as missing in Wine (it cannot set, or read for
-//! another process, the I/O priority that `ionice` and `background` use) and one as not
+//! another process, the I/O priority that `ionice` and `background` use) and two as not
 //! verifiable (a second `job events` of one job: Wine cannot take a job's completion port
-//! back); the rest pass.
+//! back; `--port`: Wine names no socket's owner); the rest pass.
 
 #[path = "../../corral/tests/harness/mod.rs"]
 #[macro_use]
@@ -38,7 +38,8 @@ const COMMAND_LIMIT: Duration = Duration::from_secs(60);
 /// What the child does, by `CORRAL_CLI_CHILD`: `exit:N` exits with N; `sleep:MS` sleeps,
 /// then exits 0; `tick:PATH` appends a byte to PATH every 5 ms; `touch:N` writes N MiB
 /// and sleeps; `tree:N` starts N sleeping children of its own and sleeps; `stdin:N` reads
-/// its stdin to the end, then exits with N; `touchfile:PATH` creates PATH and exits 0.
+/// its stdin to the end, then exits with N; `touchfile:PATH` creates PATH and exits 0;
+/// `listen:PATH` listens on a free loopback TCP port, writes it to PATH and sleeps.
 fn child_main(mode: &str) -> ! {
     let (what, arg) = mode.split_once(':').unwrap_or((mode, ""));
     let n: u64 = arg.parse().unwrap_or(0);
@@ -60,6 +61,17 @@ fn child_main(mode: &str) -> ! {
             std::process::exit(0)
         }
         "tree" => harness::tree(n, CHILD_VAR),
+        "listen" => {
+            // A TCP listener on a free loopback port, the port written to PATH.
+            let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            let port = l.local_addr().expect("local_addr").port();
+            let tmp = format!("{arg}.tmp");
+            std::fs::write(&tmp, port.to_string()).expect("write port");
+            std::fs::rename(&tmp, arg).expect("rename port file");
+            std::thread::sleep(Duration::from_secs(60));
+            std::hint::black_box(&l);
+            std::process::exit(0)
+        }
         "touchfile" => {
             let _ = std::fs::write(arg, b"ran");
             std::process::exit(0)
@@ -478,6 +490,60 @@ fn kill_by_name() -> TestResult {
     let st = t!(c.wait());
     check!(st == ended_by(Signal::Kill), "{st:?}");
     check!(decoy.is_running(), "the decoy was hit");
+    Ok(Pass)
+}
+
+/// Starts a `listen:` child and returns it with its port.
+fn listener(tag: &str) -> Result<(Reap, u16), String> {
+    let file = scratch().join(format!("port-{tag}-{}", my_pid()));
+    let _ = std::fs::remove_file(&file);
+    let c = spawn(&me(), &format!("listen:{}", file.display()), &[])?;
+    let end = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(s) = std::fs::read_to_string(&file) {
+            let _ = std::fs::remove_file(&file);
+            return Ok((c, t!(s.parse())));
+        }
+        if Instant::now() > end {
+            return Err(format!("the listener never wrote {file:?}"));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `find --port` selects exactly the process listening there (never pid 0, which owns
+/// Windows' `TIME_WAIT` rows), `kill --port` kills it and not a listener on another
+/// port; a bad port is a usage error.
+fn kill_by_port() -> TestResult {
+    let (mut c, port) = listener("a")?;
+    let (decoy, decoy_port) = listener("b")?;
+    check!(port != decoy_port);
+    let p = port.to_string();
+    let r = corral(&["find", "--json", "--port", &p])?;
+    let rows = json_lines(&r)?;
+    check!(rows.iter().all(|r| r["pid"] != 0), "{}", r.show());
+    if wine().is_some() && r.code == Some(1) {
+        // Wine 8 names pid 0 as every socket's owner.
+        return Ok(NotVerifiableUnderWine(
+            "owner pids of GetExtendedTcpTable (Wine reports 0)".into(),
+        ));
+    }
+    check!(r.code == Some(0), "{}", r.show());
+    check!(
+        rows.len() == 1 && rows[0]["pid"] == c.pid().as_raw(),
+        "{}",
+        r.show()
+    );
+    let r = corral_code(&["kill", "-s", "KILL", "--wait", "--json", "--port", &p], 0)?;
+    let v = r.json()?;
+    check!(v["pid"] == c.pid().as_raw(), "{v}");
+    check!(v["result"] == "exited", "{v}");
+    let st = t!(c.wait());
+    check!(st == ended_by(Signal::Kill), "{st:?}");
+    check!(decoy.is_running(), "the decoy was hit");
+    for bad in ["0", "70000", "http"] {
+        corral_code(&["kill", "--port", bad], 2)?;
+    }
     Ok(Pass)
 }
 
@@ -1310,6 +1376,7 @@ fn main() {
         ("find_by_name", find_by_name),
         ("kill_by_name", kill_by_name),
         ("kill_bad_input", kill_bad_input),
+        ("kill_by_port", kill_by_port),
         ("info_json_fields", info_json_fields),
         ("tree_shows_child", tree_shows_child),
         ("kill_tree", kill_tree),

@@ -41,7 +41,9 @@ pub(crate) fn sockets(kind: ConnectionKind) -> Result<Vec<Owned>> {
 }
 
 /// The pids with a TCP/UDP socket whose local or remote port is `port` (`kind`: only
-/// TCP, only UDP, or both).
+/// TCP, only UDP, or both). Rows owned by pid 0 are no process's: Windows gives a
+/// `TIME_WAIT` connection (closed, its owner maybe gone) that pid, and selecting the
+/// System Idle Process by it would be wrong.
 pub(crate) fn pids_on_port(port: u16, kind: Option<SocketType>) -> Result<Vec<u32>> {
     let which = match kind {
         Some(SocketType::Stream) => ConnectionKind::Tcp,
@@ -57,6 +59,7 @@ pub(crate) fn pids_on_port(port: u16, kind: Option<SocketType>) -> Result<Vec<u3
                 .any(|e| matches!(e, Endpoint::Inet(a) if a.port() == port))
         })
         .map(|s| s.pid)
+        .filter(|&pid| pid != 0)
         .collect();
     pids.sort_unstable();
     pids.dedup();
