@@ -773,10 +773,13 @@ impl Job {
     /// with `corral-`, in the v2 hierarchy or a v1 `freezer`/`pids`/`memory`/`cpuacct`/`blkio`
     /// one.
     ///
-    /// Windows: no call names a process's jobs, so each `corral-*` job of the caller's
-    /// session ([`Job::list`]) is asked (`IsProcessInJob`); a process in nested jobs is in
-    /// all of them, and the one with the fewest active processes — the innermost — is
-    /// returned. Jobs of other sessions and Job Objects not made by corral are not seen.
+    /// Windows: no call names a process's jobs, so each `corral-*` job is asked
+    /// (`IsProcessInJob`): those of the process's own session first, then the caller's,
+    /// then every other session whose named objects this process may read (each opened
+    /// as `Global\…` or `Session\N\…`); a process in nested jobs is in all of them, and
+    /// the one with the fewest active processes — the innermost — is returned, with its
+    /// session's named-object directory as the path. Job Objects not made by corral are
+    /// not seen.
     pub fn of(process: &Process) -> Result<Option<JobRef>> {
         Ok(imp::job_of(process.handle())?.map(|(name, cgroups)| JobRef { name, cgroups }))
     }

@@ -16,6 +16,7 @@ use windows_sys::Win32::System::JobObjects::{
     JOB_OBJECT_LIMIT_ACTIVE_PROCESS, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
 };
 use windows_sys::Win32::System::ProcessStatus::{K32GetProcessMemoryInfo, PROCESS_MEMORY_COUNTERS};
+use windows_sys::Win32::System::RemoteDesktop::ProcessIdToSessionId;
 use windows_sys::Win32::System::Threading::{
     PROCESS_QUERY_INFORMATION, PROCESS_SET_QUOTA, PROCESS_TERMINATE, PROCESS_VM_READ,
 };
@@ -577,32 +578,52 @@ const JOB_QUERY: u32 = 0x4;
 pub(crate) fn job_of(h: &Handle) -> Result<Option<(String, Vec<CgroupMembership>)>> {
     let op = "find job of process";
     h.verify(op, true)?;
-    let mut best: Option<(u32, String)> = None;
-    let (names, dir) = super::job_list::own_jobs(op)?;
-    for name in names {
-        let w = wide(&format!("{JOB_PREFIX}{name}"));
-        // SAFETY: `w` is NUL-terminated UTF-16.
-        let raw = unsafe { OpenJobObjectW(JOB_QUERY, FALSE, w.as_ptr()) };
-        if raw.is_null() {
-            continue; // gone since the listing, or not ours to query
-        }
-        // SAFETY: a fresh handle we own.
-        let job = unsafe { OwnedHandle::from_raw_handle(raw as _) };
-        let view = Job {
-            name,
-            h: Arc::new(job),
-            state: Mutex::default(),
-            pump: Mutex::default(),
-        };
-        if !view.contains(h)? {
-            continue;
-        }
-        let active = process_counts(view.raw()).map_or(u32::MAX, |a| a.active_processes);
-        if best.as_ref().is_none_or(|(n, _)| active < *n) {
-            best = Some((active, view.name));
+    let mut best: Option<(u32, String, String)> = None;
+    // The process's own session's jobs first (where a job it was started into usually
+    // is), then the caller's, then every other session this process may read.
+    let mut session = 0u32;
+    // SAFETY: a live u32 receives the id.
+    let target =
+        (unsafe { ProcessIdToSessionId(h.pid.as_raw(), &mut session) } != 0).then_some(session);
+    let own = super::job_list::own_session(op)?;
+    for (session, dir, names) in super::job_list::jobs_by_session(target, op)? {
+        for name in names {
+            let full = if session == own {
+                format!("{JOB_PREFIX}{name}")
+            } else {
+                super::job_list::name_in_session(session, &name)
+            };
+            let Some(view) = open_query(&name, &full) else {
+                continue; // gone since the listing, or not ours to query
+            };
+            if !view.contains(h)? {
+                continue;
+            }
+            let active = process_counts(view.raw()).map_or(u32::MAX, |a| a.active_processes);
+            if best.as_ref().is_none_or(|(n, _, _)| active < *n) {
+                best = Some((active, view.name, dir.clone()));
+            }
         }
     }
-    Ok(best.map(|(_, name)| (name, vec![super::job_list::place(&dir)])))
+    Ok(best.map(|(_, name, dir)| (name, vec![super::job_list::place(&dir)])))
+}
+
+/// Opens job `name` for queries by its Win32 object name `full`; `None` if it cannot be.
+fn open_query(name: &str, full: &str) -> Option<Job> {
+    let w = wide(full);
+    // SAFETY: `w` is NUL-terminated UTF-16.
+    let raw = unsafe { OpenJobObjectW(JOB_QUERY, FALSE, w.as_ptr()) };
+    if raw.is_null() {
+        return None;
+    }
+    // SAFETY: a fresh handle we own.
+    let job = unsafe { OwnedHandle::from_raw_handle(raw as _) };
+    Some(Job {
+        name: name.to_owned(),
+        h: Arc::new(job),
+        state: Mutex::default(),
+        pump: Mutex::default(),
+    })
 }
 
 pub(crate) fn job_capabilities() -> crate::job::Capabilities {
@@ -650,5 +671,43 @@ impl JobWatch {
     /// handle).
     pub(crate) fn new(job: &Job) -> Result<JobWatch> {
         Ok(JobWatch::subscribe(job.pump()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::job_list::{name_in_session, own_session, place};
+    use super::*;
+
+    /// A job in session 0's named objects (`Global\`, another session's unless this
+    /// test runs in session 0) is opened by its any-session name, and `job_of` finds it
+    /// for a process in it, naming that session's directory.
+    #[test]
+    fn job_of_looks_into_other_sessions() {
+        let name = format!("unit-global-{}", std::process::id());
+        let w = wide(&format!(r"Global\{JOB_PREFIX}{name}"));
+        // SAFETY: `w` is NUL-terminated UTF-16; default security.
+        let raw = unsafe { CreateJobObjectW(std::ptr::null(), w.as_ptr()) };
+        assert!(!raw.is_null(), "{}", last_error("create job", None));
+        // SAFETY: a fresh handle we own.
+        let job = unsafe { OwnedHandle::from_raw_handle(raw as _) };
+        assert!(open_query(&name, &name_in_session(0, &name)).is_some());
+        if own_session("test").unwrap() != 0 {
+            // Not in this session's directory: the plain name does not reach it.
+            assert!(open_query(&name, &format!("{JOB_PREFIX}{name}")).is_none());
+        }
+        let mut child = crate::Command::new(std::env::current_exe().unwrap())
+            .arg("--list")
+            .suspended(true)
+            .spawn()
+            .unwrap();
+        assign(job.as_raw_handle() as HANDLE, child.process().handle()).unwrap();
+        let found = job_of(child.process().handle());
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(
+            found.unwrap(),
+            Some((name, vec![place(r"\BaseNamedObjects")]))
+        );
     }
 }

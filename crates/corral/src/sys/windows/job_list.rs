@@ -146,7 +146,7 @@ fn jobs_in(path: &str, op: &'static str) -> Result<Vec<String>> {
 }
 
 /// The caller's session id.
-fn own_session(op: &'static str) -> Result<u32> {
+pub(crate) fn own_session(op: &'static str) -> Result<u32> {
     let mut id = 0u32;
     // SAFETY: a live u32 receives the id.
     if unsafe { ProcessIdToSessionId(GetCurrentProcessId(), &mut id) } == 0 {
@@ -155,16 +155,10 @@ fn own_session(op: &'static str) -> Result<u32> {
     Ok(id)
 }
 
-/// corral's jobs in the caller's session (those `Job::open` reaches) and the
-/// session's named-object directory.
-pub(crate) fn own_jobs(op: &'static str) -> Result<(Vec<String>, String)> {
-    let dir = session_dir(own_session(op)?);
-    Ok((jobs_in(&dir, op)?, dir))
-}
-
-/// corral's jobs in the caller's session.
+/// corral's jobs in the caller's session (those `Job::open` reaches).
 pub(crate) fn list_jobs() -> Result<Vec<String>> {
-    Ok(own_jobs("list jobs")?.0)
+    let op = "list jobs";
+    jobs_in(&session_dir(own_session(op)?), op)
 }
 
 /// Where a job listed in `dir` is, as the portable membership says it: the directory as
@@ -177,21 +171,62 @@ pub(crate) fn place(dir: &str) -> CgroupMembership {
     }
 }
 
-/// corral's jobs in every session this process may look into, with the directory each
-/// is in as the membership's path.
-pub(crate) fn list_all_jobs() -> Result<Vec<(String, CgroupMembership)>> {
-    let op = "list all jobs";
-    let mut dirs = vec![session_dir(0)];
+/// The session ids whose named-object directories exist (0 first), or just 0 where
+/// `\Sessions` may not be read.
+fn sessions(op: &'static str) -> Result<Vec<u32>> {
+    let mut ids = vec![0];
     if let Some(sessions) = open_dir(r"\Sessions", op)? {
-        let mut ids: Vec<u32> = entries(&sessions, r"\Sessions", op)?
+        let mut more: Vec<u32> = entries(&sessions, r"\Sessions", op)?
             .into_iter()
             .filter(|(_, ty)| ty.eq_ignore_ascii_case("Directory"))
             .filter_map(|(name, _)| name.parse().ok())
             .filter(|&id| id != 0)
             .collect();
-        ids.sort_unstable();
-        dirs.extend(ids.into_iter().map(session_dir));
+        more.sort_unstable();
+        ids.extend(more);
     }
+    Ok(ids)
+}
+
+/// The Win32 name that opens job `name` (without the prefix) of session `session` from
+/// any session: `Global\` reaches session 0's named objects, `Session\N\` session N's.
+pub(crate) fn name_in_session(session: u32, name: &str) -> String {
+    if session == 0 {
+        format!(r"Global\{JOB_PREFIX}{name}")
+    } else {
+        format!(r"Session\{session}\{JOB_PREFIX}{name}")
+    }
+}
+
+/// corral's jobs by session, the sessions ordered as `first`, then the caller's, then
+/// the others this process may look into: `(session, directory, names)`.
+pub(crate) fn jobs_by_session(
+    first: Option<u32>,
+    op: &'static str,
+) -> Result<Vec<(u32, String, Vec<String>)>> {
+    let mut order: Vec<u32> = first.into_iter().collect();
+    let own = own_session(op)?;
+    for id in std::iter::once(own).chain(sessions(op)?) {
+        if !order.contains(&id) {
+            order.push(id);
+        }
+    }
+    let mut out = Vec::new();
+    for id in order {
+        let dir = session_dir(id);
+        let names = jobs_in(&dir, op)?;
+        if !names.is_empty() {
+            out.push((id, dir, names));
+        }
+    }
+    Ok(out)
+}
+
+/// corral's jobs in every session this process may look into, with the directory each
+/// is in as the membership's path.
+pub(crate) fn list_all_jobs() -> Result<Vec<(String, CgroupMembership)>> {
+    let op = "list all jobs";
+    let dirs: Vec<String> = sessions(op)?.into_iter().map(session_dir).collect();
     let mut out = Vec::new();
     for dir in dirs {
         for name in jobs_in(&dir, op)? {
@@ -209,6 +244,12 @@ mod tests {
     fn session_directories() {
         assert_eq!(session_dir(0), r"\BaseNamedObjects");
         assert_eq!(session_dir(3), r"\Sessions\3\BaseNamedObjects");
+    }
+
+    #[test]
+    fn names_reach_any_session() {
+        assert_eq!(name_in_session(0, "a"), r"Global\corral-a");
+        assert_eq!(name_in_session(2, "b"), r"Session\2\corral-b");
     }
 
     #[test]
