@@ -524,6 +524,11 @@ impl Job {
     /// member opening its own job), else inside the jobs below (through `corral-*`
     /// directories only, as Windows' job names are one namespace, nested or not).
     /// A process-group fallback job is found only within the process that created it.
+    ///
+    /// Windows: the Job Object `corral-<name>` of the caller's session; where that has
+    /// none, the one another session's named objects hold (a service's job, say, opened
+    /// as `Global\…` or `Session\N\…`), and an error naming the sessions where several
+    /// do.
     pub fn open(name: &str) -> Result<Job> {
         validate_name(name)?;
         imp::Job::open(name).map(Job::wrap)

@@ -164,7 +164,6 @@ impl Job {
             .with_detail("cgroup hierarchies exist on Linux only"))
     }
 
-    /// Opens the Job Object `corral-<name>`.
     /// The process-group fallback exists on Linux only.
     pub(crate) fn create_fallback(_: Option<&str>) -> Result<Job> {
         Err(Error::new(ErrorKind::Unsupported, "create job")
@@ -175,28 +174,43 @@ impl Job {
         crate::JobBackend::JobObject
     }
 
+    /// Opens the Job Object `corral-<name>` of the caller's session or, where that has
+    /// none, of the one other session whose named objects hold it (`Global\…`,
+    /// `Session\N\…`); held by several other sessions, the name is ambiguous.
     pub(crate) fn open(name: &str) -> Result<Job> {
         let op = "open job";
-        let w = wide(&format!("{JOB_PREFIX}{name}"));
-        // SAFETY: `w` is NUL-terminated UTF-16.
-        let h = unsafe { OpenJobObjectW(JOB_ALL_ACCESS, FALSE, w.as_ptr()) };
-        if h.is_null() {
-            let e = last_error(op, None);
-            // ERROR_FILE_NOT_FOUND
-            if e.raw_os_error() == Some(2) {
-                return Err(e
-                    .with_kind(ErrorKind::InvalidInput)
-                    .with_detail(format!("no job named {name:?}")));
+        let job = match open_as(name, &format!("{JOB_PREFIX}{name}"), JOB_ALL_ACCESS, op) {
+            Err(e) if e.raw_os_error() == Some(2) => {
+                // ERROR_FILE_NOT_FOUND: not in this session's named objects.
+                let own = super::job_list::own_session(op)?;
+                let holders: Vec<u32> = super::job_list::jobs_by_session(None, op)?
+                    .into_iter()
+                    .filter(|(s, _, names)| *s != own && names.iter().any(|n| n == name))
+                    .map(|(s, _, _)| s)
+                    .collect();
+                match holders[..] {
+                    [] => {
+                        return Err(e
+                            .with_kind(ErrorKind::InvalidInput)
+                            .with_detail(format!("no job named {name:?}")))
+                    }
+                    [s] => open_as(
+                        name,
+                        &super::job_list::name_in_session(s, name),
+                        JOB_ALL_ACCESS,
+                        op,
+                    )?,
+                    _ => {
+                        let list: Vec<String> = holders.iter().map(u32::to_string).collect();
+                        return Err(Error::new(ErrorKind::InvalidInput, op).with_detail(format!(
+                            "job {name:?} is not in this session (session {own}) but in \
+                                 sessions {}: run corral in the session whose job you mean",
+                            list.join(", ")
+                        )));
+                    }
+                }
             }
-            return Err(e);
-        }
-        // SAFETY: a fresh handle we own.
-        let h = unsafe { OwnedHandle::from_raw_handle(h as _) };
-        let job = Job {
-            name: name.to_owned(),
-            h: Arc::new(h),
-            state: Mutex::default(),
-            pump: Mutex::default(),
+            r => r?,
         };
         // Start from the limits the job has (Wine reads them as zeros: then from none).
         {
@@ -608,22 +622,27 @@ pub(crate) fn job_of(h: &Handle) -> Result<Option<(String, Vec<CgroupMembership>
     Ok(best.map(|(_, name, dir)| (name, vec![super::job_list::place(&dir)])))
 }
 
-/// Opens job `name` for queries by its Win32 object name `full`; `None` if it cannot be.
-fn open_query(name: &str, full: &str) -> Option<Job> {
+/// Opens job `name` by its Win32 object name `full` with `access`.
+fn open_as(name: &str, full: &str, access: u32, op: &'static str) -> Result<Job> {
     let w = wide(full);
     // SAFETY: `w` is NUL-terminated UTF-16.
-    let raw = unsafe { OpenJobObjectW(JOB_QUERY, FALSE, w.as_ptr()) };
+    let raw = unsafe { OpenJobObjectW(access, FALSE, w.as_ptr()) };
     if raw.is_null() {
-        return None;
+        return Err(last_error(op, None));
     }
     // SAFETY: a fresh handle we own.
-    let job = unsafe { OwnedHandle::from_raw_handle(raw as _) };
-    Some(Job {
+    let h = unsafe { OwnedHandle::from_raw_handle(raw as _) };
+    Ok(Job {
         name: name.to_owned(),
-        h: Arc::new(job),
+        h: Arc::new(h),
         state: Mutex::default(),
         pump: Mutex::default(),
     })
+}
+
+/// Opens job `name` for queries by its Win32 object name `full`; `None` if it cannot be.
+fn open_query(name: &str, full: &str) -> Option<Job> {
+    open_as(name, full, JOB_QUERY, "find job of process").ok()
 }
 
 pub(crate) fn job_capabilities() -> crate::job::Capabilities {
@@ -680,8 +699,8 @@ mod tests {
     use super::*;
 
     /// A job in session 0's named objects (`Global\`, another session's unless this
-    /// test runs in session 0) is opened by its any-session name, and `job_of` finds it
-    /// for a process in it, naming that session's directory.
+    /// test runs in session 0) is opened by its any-session name, `job_of` finds it for
+    /// a process in it, naming that session's directory, and `open` by its plain name.
     #[test]
     fn job_of_looks_into_other_sessions() {
         let name = format!("unit-global-{}", std::process::id());
@@ -703,11 +722,16 @@ mod tests {
             .unwrap();
         assign(job.as_raw_handle() as HANDLE, child.process().handle()).unwrap();
         let found = job_of(child.process().handle());
+        // `open` reaches it by its plain name when no job of this session has it.
+        let opened = Job::open(&name).map(|j| j.contains(child.process().handle()));
         let _ = child.kill();
         let _ = child.wait();
         assert_eq!(
             found.unwrap(),
-            Some((name, vec![place(r"\BaseNamedObjects")]))
+            Some((name.clone(), vec![place(r"\BaseNamedObjects")]))
         );
+        assert!(opened.unwrap().unwrap());
+        let e = Job::open(&format!("{name}-none")).unwrap_err();
+        assert!(e.to_string().contains("no job named"), "{e}");
     }
 }
