@@ -177,8 +177,13 @@ pub enum StopOutcome {
 ///
 /// Windows: for `TERM`, a process with top-level windows is asked to close them
 /// (`WM_CLOSE` posted to each, as `taskkill` without `/F` does) and given the grace
-/// period; one without windows (a console program) is terminated at once with exit code
-/// 15, as [`Process::send_signal`](crate::Process::send_signal) maps `TERM`. Waits use
+/// period; a console program that roots a process group corral spawned on this
+/// process's console ([`Command::new_process_group`](crate::Command::new_process_group))
+/// gets Ctrl-Break (as
+/// [`ProcessExt::send_ctrl_break`](crate::os::windows::ProcessExt::send_ctrl_break):
+/// every process of its group does) and the grace period; any other console program is
+/// terminated at once with exit code 15, as
+/// [`Process::send_signal`](crate::Process::send_signal) maps `TERM`. Waits use
 /// `WaitForMultipleObjects`.
 pub fn stop(procs: &[Process], signal: Signal, grace: Duration) -> Vec<StopOutcome> {
     let mut out: Vec<Option<StopOutcome>> = vec![None; procs.len()];

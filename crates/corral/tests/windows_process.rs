@@ -93,7 +93,8 @@ mod imp {
 
     /// Run with a console of its own: checks the refusals that need a console, then
     /// sends Ctrl-Break to a new group it spawned and reports (`refused-new KIND`,
-    /// `sent ok` or `sent ERROR`, `target STATUS`).
+    /// `sent ok` or `sent ERROR`, `target STATUS`), then stops another such root
+    /// gracefully (`stop OUTCOME`).
     fn break_sender() -> ! {
         let mut out = std::io::stdout().lock();
         // A group root with its own console: not on ours, refused.
@@ -116,6 +117,17 @@ mod imp {
         }
         let st = target.process().wait(Some(Duration::from_secs(20)));
         writeln!(out, "target {st:?}").unwrap();
+        let _ = target.kill();
+        let _ = target.wait();
+        // A graceful stop of such a root: Ctrl-Break first (its handler exits 0), where
+        // the console can send it; else terminated (exit 15).
+        let mut target = ready_child(child("break-target").new_process_group(true)).unwrap();
+        let stopped = corral::control::stop(
+            &[Process::open(target.pid()).unwrap()],
+            corral::Signal::Term,
+            Duration::from_secs(20),
+        );
+        writeln!(out, "stop {:?}", stopped[0]).unwrap();
         let _ = target.kill();
         let _ = target.wait();
         out.flush().unwrap();
@@ -422,9 +434,20 @@ mod imp {
         );
         let sent = line("sent ");
         let target = line("target ");
+        let stop = line("stop ");
         if sent == "ok" && target == "Ok(Exited(0))" {
+            // The graceful stop went by Ctrl-Break too: the handler's exit, not 15.
+            check!(
+                stop == "Exited(Exited(0))",
+                "stop of a group root: {text:?}"
+            );
             return Ok(Pass);
         }
+        // Where the event cannot be sent, the stop still ends it (terminated).
+        check!(
+            stop == "Exited(Exited(15))",
+            "stop of a group root: {text:?}"
+        );
         if wine_version().is_some() {
             return Ok(MissingInWine(format!(
                 "GenerateConsoleCtrlEvent (sent: {sent}; the group's root: {target})"

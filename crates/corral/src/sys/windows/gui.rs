@@ -51,8 +51,10 @@ pub(crate) fn window_owner(hwnd: isize) -> Result<u32> {
 }
 
 /// The first step of a graceful stop: for `TERM`, `WM_CLOSE` to every top-level window
-/// the process has (when it has one); otherwise — and for a process without windows —
-/// the signal as [`Handle::send_signal`] maps it (`TerminateProcess` for `TERM`).
+/// the process has (when it has one), else Ctrl-Break when it is a console process group
+/// root corral spawned on this console (`send_ctrl_break`; the whole group gets it);
+/// otherwise — and where neither can be sent — the signal as [`Handle::send_signal`]
+/// maps it (`TerminateProcess` for `TERM`).
 pub(crate) fn request_stop(h: &Handle, sig: Signal) -> Result<()> {
     if sig == Signal::Term {
         h.verify("stop", false)?;
@@ -65,6 +67,11 @@ pub(crate) fn request_stop(h: &Handle, sig: Signal) -> Result<()> {
             }
         }
         if posted > 0 {
+            return Ok(());
+        }
+        // Refused for any process not known to root a group on our console, and failing
+        // where the console cannot send it (Wine 8): then terminated as before.
+        if h.send_ctrl_break().is_ok() {
             return Ok(());
         }
     }
