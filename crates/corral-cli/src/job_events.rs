@@ -16,8 +16,8 @@ use crate::Failure;
 #[derive(Args, Debug)]
 #[command(after_help = "\
 Output: one line per event: seconds since the start, the event, the pid, details.
-Once the watch is set up (no later event can be missed), stderr says so with the
-number of members.
+Once the watch is set up on a job with members (no later event can be missed), stderr
+says so with the number of members.
 Events: new-process, exit, abnormal-exit (killed by a signal), process-limit,
 memory-limit, oom-kill, empty. Exits carry the exit code or signal where the system
 tells it. cpu-time-limit is never seen here: the --cpu-time budget is enforced by the
@@ -108,11 +108,6 @@ pub fn events(a: EventsArgs) -> Result<(), Failure> {
 
 fn follow(job: &Job, a: &EventsArgs) -> Result<(), Failure> {
     let mut evs = job.events().map_err(|e| Failure::from_error(&e))?;
-    // On stderr, once the events are subscribed: from here on nothing is missed.
-    let members = job
-        .processes()
-        .map_or_else(|_| "?".to_owned(), |p| p.len().to_string());
-    eprintln!("corral: watching job {}: {members} member(s)", a.name);
     let t0 = Instant::now();
     let mut out = Out::new();
     let mut emit = |ev: &JobEvent| -> Result<(), Failure> {
@@ -125,14 +120,31 @@ fn follow(job: &Job, a: &EventsArgs) -> Result<(), Failure> {
         out.flush()?;
         Ok(())
     };
+    let next = |evs: &mut corral::JobEvents, wait: Option<Duration>| {
+        evs.next_timeout(wait)
+            .map_err(|e| Failure::fatal(e.to_string()))
+    };
     if job.is_empty().map_err(|e| Failure::from_error(&e))? {
+        // Empty already, or emptied as the watch began: what the watch caught, then
+        // the emptiness, once.
+        while let Some(ev) = next(&mut evs, Some(Duration::ZERO))? {
+            if ev == JobEvent::JobEmpty {
+                break;
+            }
+            emit(&ev)?;
+        }
         return emit(&JobEvent::JobEmpty);
     }
+    // On stderr, once the events are subscribed and the job has members: every event
+    // from here on is printed.
+    let members = job
+        .processes()
+        .map_or_else(|_| "?".to_owned(), |p| p.len().to_string());
+    eprintln!("corral: watching job {}: {members} member(s)", a.name);
     loop {
-        let ev = evs
-            .next_timeout(None)
-            .map_err(|e| Failure::fatal(e.to_string()))?;
-        let Some(ev) = ev else { continue };
+        let Some(ev) = next(&mut evs, None)? else {
+            continue;
+        };
         emit(&ev)?;
         if ev == JobEvent::JobEmpty {
             return Ok(());
