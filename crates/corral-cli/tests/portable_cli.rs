@@ -999,8 +999,16 @@ fn job_run_list_show_freeze_kill() -> TestResult {
                 break v;
             }
         }
-        if Instant::now() > end {
-            return Err(format!("job {name} never showed its member\n{}", r.show()));
+        // `corral run` ended early (it could not start the job or the program): why.
+        let ended = run.0.as_mut().and_then(|c| c.try_wait().ok().flatten());
+        if ended.is_some() || Instant::now() > end {
+            let _ = run.0.as_mut().map(std::process::Child::kill);
+            let ran = finish(run.0.take().expect("corral run"))?;
+            return Err(format!(
+                "job {name} never showed its member\n{}\ncorral run: {}",
+                r.show(),
+                ran.show()
+            ));
         }
         std::thread::sleep(Duration::from_millis(50));
     };

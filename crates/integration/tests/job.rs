@@ -422,3 +422,56 @@ fn a_handle_in_another_process_keeps_the_empty_job_until_it_goes() {
         assert!(dirs_of(&name).is_empty(), "{:?}", dirs_of(&name));
     }
 }
+
+/// Another process watching for a job by name (`corral job show NAME` in a loop, say)
+/// opens and drops it while its creator is still making it: the opener's drop must not
+/// remove the new, empty job under its creator. Here a thread opens and drops the name
+/// as fast as it can while the main thread creates the job, spawns into it, and drops
+/// it, many times over.
+#[test]
+fn opening_a_job_while_it_is_created_never_removes_it() {
+    integration::require_root!("creates cgroups");
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let name = unique_name("race");
+    let stop = Arc::new(AtomicBool::new(false));
+    let opened = Arc::new(AtomicUsize::new(0));
+    let opener = {
+        let (name, stop, opened) = (name.clone(), Arc::clone(&stop), Arc::clone(&opened));
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                if let Ok(j) = Job::open(&name) {
+                    opened.fetch_add(1, Ordering::Relaxed);
+                    drop(j);
+                }
+            }
+        })
+    };
+    struct Stop(Arc<AtomicBool>);
+    impl Drop for Stop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    let _stop = Stop(Arc::clone(&stop));
+    for trial in 0..150 {
+        let job = Guard::new(Job::create(Some(&name)).unwrap());
+        let mut c = Command::new(testbin_path())
+            .args(["--exit", "0"])
+            .job(&job)
+            .spawn()
+            .unwrap_or_else(|e| panic!("trial {trial}: spawn into the new job: {e}"));
+        c.wait().unwrap();
+        drop(job);
+        // Removed by this drop, or by the opener's if it held a handle just then.
+        assert!(
+            integration::wait_until(Duration::from_secs(5), || dirs_of(&name).is_empty()),
+            "trial {trial}: left {:?}",
+            dirs_of(&name)
+        );
+    }
+    stop.store(true, Ordering::Relaxed);
+    opener.join().unwrap();
+    // The opener did race the creations (else this checked nothing).
+    assert!(opened.load(Ordering::Relaxed) > 0);
+}

@@ -46,6 +46,27 @@ struct Hierarchy {
     read_only: bool,
 }
 
+/// How well a hierarchy answers "who is in the job" (lowest first): v2, then the v1
+/// freezer, then v1 pids, then any other.
+fn primary_rank(v2: bool, controllers: &[String]) -> u8 {
+    let has = |c: &str| controllers.iter().any(|x| x == c);
+    if v2 {
+        0
+    } else if has("freezer") {
+        1
+    } else if has("pids") {
+        2
+    } else {
+        3
+    }
+}
+
+/// The primary of a job's cgroups: the lowest [`primary_rank`], the first of equals.
+fn primary_of(dirs: &[Dir]) -> Option<&Dir> {
+    dirs.iter()
+        .min_by_key(|d| primary_rank(d.v2, &d.controllers))
+}
+
 /// One cgroup of a job.
 #[derive(Debug, Clone)]
 pub(crate) struct Dir {
@@ -562,7 +583,33 @@ impl Job {
         Err(Error::new(ErrorKind::Os, op).with_detail("could not find an unused job name"))
     }
 
+    /// Creates the job's cgroups, the primary one first, and takes the handle's lock on
+    /// it as soon as it exists. Every handle holds a shared lock on the primary cgroup
+    /// and only the last one removes an empty job: a `Job::open` of the name while the
+    /// job is being made (another process watching for it, say) must find that lock
+    /// held, or its drop would remove the new job under its creator. The creator holds
+    /// it exclusively until all the job's cgroups are made, so an open waits and then
+    /// finds them all (and `open` makes sure it locked the primary: made first, removed
+    /// last). Should an open take the lock in the moment between `mkdir` and the
+    /// creator's lock, the creator finds the directory gone once it holds the lock, and
+    /// starts again.
     fn try_create(hs: &[Hierarchy], name: &str) -> Result<Result<Job>> {
+        let mut order: Vec<&Hierarchy> = hs.iter().filter(|h| used(h)).collect();
+        order.sort_by_key(|h| primary_rank(h.v2, &h.controllers));
+        for _ in 0..8 {
+            if let Some(r) = Job::try_create_once(&order, name)? {
+                return Ok(r);
+            }
+        }
+        Err(Error::new(ErrorKind::Os, "create job").with_detail(format!(
+            "job {name}: its new cgroup was removed by another handle's last drop, again \
+             and again"
+        )))
+    }
+
+    /// One attempt of [`Job::try_create`]; `None` when its primary cgroup was removed
+    /// before this handle could lock it (nothing is left made).
+    fn try_create_once(order: &[&Hierarchy], name: &str) -> Result<Option<Result<Job>>> {
         let op = "create job";
         let dir_name = format!("{JOB_PREFIX}{name}");
         let mut job = Job {
@@ -572,7 +619,7 @@ impl Job {
             lock: None,
         };
         let mut denied = Vec::new();
-        for h in hs.iter().filter(|h| used(h)) {
+        for &h in order {
             // Names are one namespace, nested jobs included (as on Windows): a name
             // `Job::open` would find inside a job is taken.
             let inside = match nested_dir(h, &dir_name) {
@@ -607,6 +654,18 @@ impl Job {
             }
             let is_cpuset = !h.v2 && h.controllers.iter().any(|c| c == "cpuset");
             job.dirs.push(d);
+            if job.lock.is_none() {
+                // The first made is the primary (the hierarchies come in its order).
+                // Locked exclusively until every cgroup is made: an open waits, and
+                // then finds them all.
+                let primary = &job.dirs[0].path;
+                job.lock = lock(primary, rustix::fs::FlockOperation::LockExclusive);
+                if !locks_dir(job.lock.as_ref(), primary) {
+                    job.dirs.clear();
+                    job.lock = None;
+                    return Ok(None);
+                }
+            }
             if is_cpuset {
                 let d = job.dirs.last().expect("just pushed");
                 init_cpuset(&h.own_dir, &d.path).map_err(|e| io_err(op, &d.path, e))?;
@@ -618,57 +677,80 @@ impl Job {
             } else {
                 ErrorKind::AccessDenied
             };
-            return Ok(Err(Error::new(kind, op).with_detail(
+            return Ok(Some(Err(Error::new(kind, op).with_detail(
                 if denied.is_empty() {
                     "no cgroup hierarchy is mounted".to_owned()
                 } else {
                     format!("no cgroup hierarchy is writable: {}", denied.join("; "))
                 },
-            )));
+            ))));
         }
-        job.lock = lock_shared(&job.primary().path);
-        Ok(Ok(job))
+        // Made: from now on one handle among others (shared).
+        if let Some(fd) = &job.lock {
+            rustix::fs::flock(fd, rustix::fs::FlockOperation::LockShared)
+                .map_err(|e| Error::from_io(op, e.into()))?;
+        }
+        Ok(Some(Ok(job)))
     }
 
     /// Finds an existing `corral-<name>` below the caller's cgroups.
+    ///
+    /// Locks the job's primary cgroup (see [`Job::try_create`]), then looks again: a job
+    /// being made gains its cgroups in primary order, so a better one found the second
+    /// time (the scan ran while it was made) means the lock is on the wrong one, and the
+    /// open starts over.
     pub(crate) fn open(name: &str) -> Result<Job> {
         let hs = discover()?;
         let dir_name = format!("{JOB_PREFIX}{name}");
-        // Below the caller's cgroups, else the job the caller is itself inside (as a
-        // Windows process can open its own job by name), else a job nested inside one
-        // below (Windows' job names are one namespace, nested or not).
-        let mut dirs: Vec<Dir> = Vec::new();
-        for h in hs.iter().filter(|h| used(h) || limits::on_demand(h)) {
-            let d = dir_of(h, &dir_name);
-            if d.path.is_dir() {
-                dirs.push(d);
-            } else if let Some(d) = enclosing(h, &dir_name).filter(|d| d.path.is_dir()) {
-                dirs.push(d);
-            } else if let Some(d) = nested_dir(h, &dir_name)? {
-                dirs.push(d);
-            }
-        }
         let missing = || {
             Error::new(ErrorKind::InvalidInput, "open job").with_detail(format!(
                 "no job named {name} below this process's cgroups, nor around it"
             ))
         };
-        if dirs.is_empty() {
-            return Err(missing());
-        }
-        let mut job = Job {
-            name: name.to_owned(),
-            dirs,
-            no_kill: false,
-            lock: None,
+        // Below the caller's cgroups, else the job the caller is itself inside (as a
+        // Windows process can open its own job by name), else a job nested inside one
+        // below (Windows' job names are one namespace, nested or not).
+        let find = || -> Result<Vec<Dir>> {
+            let mut dirs: Vec<Dir> = Vec::new();
+            for h in hs.iter().filter(|h| used(h) || limits::on_demand(h)) {
+                let d = dir_of(h, &dir_name);
+                if d.path.is_dir() {
+                    dirs.push(d);
+                } else if let Some(d) = enclosing(h, &dir_name).filter(|d| d.path.is_dir()) {
+                    dirs.push(d);
+                } else if let Some(d) = nested_dir(h, &dir_name)? {
+                    dirs.push(d);
+                }
+            }
+            Ok(dirs)
         };
-        job.lock = lock_shared(&job.primary().path);
-        // The last handle's drop may have removed it while we waited for the lock.
-        if !job.primary().path.is_dir() {
-            job.dirs.clear();
-            return Err(missing());
+        for _ in 0..8 {
+            let dirs = find()?;
+            let Some(primary) = primary_of(&dirs).map(|d| d.path.clone()) else {
+                return Err(missing());
+            };
+            let lock = lock_shared(&primary);
+            // The last handle's drop may have removed it while we waited for the lock
+            // (and a new job of the name may be there now: then look again).
+            if !primary.is_dir() {
+                return Err(missing());
+            }
+            if !locks_dir(lock.as_ref(), &primary) {
+                continue;
+            }
+            let again = find()?;
+            if primary_of(&again).is_some_and(|d| d.path == primary) {
+                return Ok(Job {
+                    name: name.to_owned(),
+                    dirs: again,
+                    no_kill: false,
+                    lock,
+                });
+            }
         }
-        Ok(job)
+        Err(Error::new(ErrorKind::Os, "open job").with_detail(format!(
+            "job {name}: its cgroups kept changing while it was opened"
+        )))
     }
 
     pub(crate) fn name(&self) -> &str {
@@ -678,20 +760,7 @@ impl Job {
     /// The cgroup that answers "who is in the job": v2, else v1 freezer, else pids, else
     /// the first one.
     pub(crate) fn primary(&self) -> &Dir {
-        self.dirs
-            .iter()
-            .find(|d| d.v2)
-            .or_else(|| {
-                self.dirs
-                    .iter()
-                    .find(|d| d.controllers.iter().any(|c| c == "freezer"))
-            })
-            .or_else(|| {
-                self.dirs
-                    .iter()
-                    .find(|d| d.controllers.iter().any(|c| c == "pids"))
-            })
-            .unwrap_or(&self.dirs[0])
+        primary_of(&self.dirs).expect("a job has a cgroup")
     }
 
     pub(crate) fn v2(&self) -> Option<&Dir> {
@@ -991,11 +1060,15 @@ impl Drop for Job {
         // waits and then finds the job gone.
         let _last = match self.lock.take() {
             Some(ours) => {
-                drop(ours);
-                match lock_exclusive_now(&self.primary().path) {
-                    Some(fd) => Some(fd),
-                    None => return,
+                let Some(ours) = upgrade_now(ours) else {
+                    return;
+                };
+                // Our cgroup may be gone (another last handle removed it) and a new job
+                // of the same name stand at its path: that one is not ours to remove.
+                if !locks_dir(Some(&ours), &self.primary().path) {
+                    return;
                 }
+                Some(ours)
             }
             None => None,
         };
@@ -1005,8 +1078,24 @@ impl Drop for Job {
     }
 }
 
-/// `dir` opened and shared-locked (waits while a last handle is removing the job).
+/// Whether `lock` is held on the directory now at `dir` (not on one removed since it
+/// was opened, whose path a new job of the same name may have taken).
+fn locks_dir(lock: Option<&OwnedFd>, dir: &Path) -> bool {
+    let Some(fd) = lock else { return false };
+    match (rustix::fs::fstat(fd), rustix::fs::stat(dir)) {
+        (Ok(a), Ok(b)) => a.st_dev == b.st_dev && a.st_ino == b.st_ino,
+        _ => false,
+    }
+}
+
+/// `dir` opened and shared-locked (waits while a last handle is removing the job, or
+/// its creator is making it).
 fn lock_shared(dir: &Path) -> Option<OwnedFd> {
+    lock(dir, rustix::fs::FlockOperation::LockShared)
+}
+
+/// `dir` opened and locked with `how`, waiting for it.
+fn lock(dir: &Path, how: rustix::fs::FlockOperation) -> Option<OwnedFd> {
     let fd = rustix::fs::open(
         dir,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
@@ -1014,7 +1103,7 @@ fn lock_shared(dir: &Path) -> Option<OwnedFd> {
     )
     .ok()?;
     loop {
-        match rustix::fs::flock(&fd, rustix::fs::FlockOperation::LockShared) {
+        match rustix::fs::flock(&fd, how) {
             Ok(()) => return Some(fd),
             Err(rustix::io::Errno::INTR) => continue,
             Err(_) => return None,
@@ -1022,40 +1111,28 @@ fn lock_shared(dir: &Path) -> Option<OwnedFd> {
     }
 }
 
-/// `dir` opened and exclusively locked if no other handle holds it; `None` if one does.
-/// A directory already gone (or that cannot be locked) counts as free: the removal that
-/// follows finds out.
+/// This handle's shared lock turned exclusive if no other handle holds one; `None` if
+/// one does (or the lock cannot be taken: then nothing may be removed either). The lock
+/// is converted on the handle's own open file, so it stays on this job's cgroup even if
+/// that was removed and a new job of the name made at its path meanwhile.
 ///
 /// A lock can also be held for a moment by a child another thread of some process (this
-/// one included) has forked and not yet `exec`ed: it shares the parent's descriptors
+/// one included) has forked and not yet `exec`ed: it shares that process's descriptors
 /// until `exec` closes them. So a refusal is retried for up to ~100 ms before it is
 /// taken to mean another handle.
-fn lock_exclusive_now(dir: &Path) -> Option<Option<OwnedFd>> {
+fn upgrade_now(fd: OwnedFd) -> Option<OwnedFd> {
     let mut nap = Duration::from_millis(1);
     let deadline = Instant::now() + Duration::from_millis(100);
     loop {
-        match try_lock_exclusive(dir) {
-            None if Instant::now() < deadline => {
+        match rustix::fs::flock(&fd, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => return Some(fd),
+            Err(rustix::io::Errno::WOULDBLOCK) if Instant::now() < deadline => {
                 std::thread::sleep(nap);
                 nap = (nap * 2).min(Duration::from_millis(20));
             }
-            r => return r,
+            Err(rustix::io::Errno::INTR) => {}
+            Err(_) => return None,
         }
-    }
-}
-
-fn try_lock_exclusive(dir: &Path) -> Option<Option<OwnedFd>> {
-    let Ok(fd) = rustix::fs::open(
-        dir,
-        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
-        Mode::empty(),
-    ) else {
-        return Some(None);
-    };
-    match rustix::fs::flock(&fd, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Some(Some(fd)),
-        Err(rustix::io::Errno::WOULDBLOCK) => None,
-        Err(_) => Some(None),
     }
 }
 
