@@ -320,6 +320,14 @@ impl Command {
     }
 
     /// Restricts the child to these CPUs.
+    ///
+    /// A bad list (empty, a CPU beyond the machine) makes `spawn` fail with
+    /// `InvalidInput` before anything starts. Windows: the affinity is set while the child
+    /// is suspended, as [`Process::set_cpu_affinity`](crate::Process::set_cpu_affinity)
+    /// does; on a machine with several processor groups and CPUs of one group, the
+    /// child's first thread is created in that group
+    /// (`PROC_THREAD_ATTRIBUTE_GROUP_AFFINITY`), which makes it the process's group
+    /// (compiles; the group mapping is unit-tested).
     pub fn cpu_affinity(mut self, cpus: &[usize]) -> Command {
         self.opts.affinity = Some(cpus.to_vec());
         self

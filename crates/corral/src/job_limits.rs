@@ -191,6 +191,11 @@ impl JobLimits {
         self
     }
     /// CPUs members may run on.
+    ///
+    /// Windows: `JOBOBJECT_BASIC_LIMIT_INFORMATION.Affinity` is one processor group's
+    /// mask, so on a machine with several groups the CPUs must lie in one group (else
+    /// `InvalidInput` saying so), and that group is given to the job first
+    /// (`JobObjectGroupInformation`; compiles, the group mapping is unit-tested).
     pub fn affinity(mut self, cpus: &[usize]) -> JobLimits {
         self.affinity = Some(cpus.to_vec());
         self

@@ -390,6 +390,17 @@ impl Process {
     /// # Platform-specific behavior
     ///
     /// Linux: `sched_getaffinity` of the main thread, checked against pid reuse.
+    ///
+    /// Windows: CPU numbers run 0..N over the whole machine, across processor groups
+    /// (as [`system::topology`](crate::system::topology) numbers them). On one group
+    /// (up to 64 CPUs): the process affinity mask (`GetProcessAffinityMask`). On several
+    /// groups: the process's default CPU sets when it has some
+    /// (`GetProcessDefaultCpuSetMasks`, Windows 11 / Server 2022; what
+    /// [`Process::set_cpu_affinity`] sets across groups), else the groups its threads
+    /// run in (`GetProcessGroupAffinity`): in one group, the process mask there; in
+    /// several, the union of those groups' CPUs (Windows keeps no per-group process mask
+    /// then). Several groups: compiles; the group mapping is unit-tested (no machine
+    /// with several groups here).
     pub fn cpu_affinity(&self) -> Result<Vec<usize>> {
         self.h.affinity()
     }
@@ -407,6 +418,18 @@ impl Process {
     ///
     /// Linux: `sched_setaffinity` on each thread in `/proc/PID/task` (threads started
     /// later inherit from their creator), checked against pid reuse before and after.
+    ///
+    /// Windows: a CPU beyond the machine (numbered 0..N across processor groups) is
+    /// `InvalidInput` naming the range. On one group: `SetProcessAffinityMask`. On
+    /// several groups, `SetProcessAffinityMask` sets a mask within the group the
+    /// process's threads run in (before Windows 11 each new process gets one primary
+    /// group, round-robin; a thread's group is its own): CPUs all in that group are set
+    /// so (clearing any default CPU sets, so the mask is what applies); CPUs in other or
+    /// several groups become the process's default CPU sets
+    /// (`SetProcessDefaultCpuSetMasks`, looked up at run time: Windows 11 / Server 2022),
+    /// which the threads without CPU sets of their own follow; without that call,
+    /// `Unsupported` naming it. Several groups: compiles; the group mapping is
+    /// unit-tested (no machine with several groups here).
     pub fn set_cpu_affinity(&self, cpus: &[usize]) -> Result<()> {
         self.h.set_affinity(cpus)
     }

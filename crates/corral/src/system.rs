@@ -722,8 +722,11 @@ pub struct Cache {
 /// shared_cpu_list}` and `/sys/devices/system/node/nodeN/{cpulist,meminfo}`. A CPU that
 /// goes offline while this runs can make it fail; call it again.
 ///
-/// Windows: one `GetLogicalProcessorInformationEx(RelationAll)`; a logical CPU's number
-/// is `group × 64 + bit`. Windows names neither packages nor cores: package ids are
+/// Windows: one `GetLogicalProcessorInformationEx(RelationAll)`. CPU numbers are
+/// corral's portable ones, the same the affinity calls take: the active logical CPUs
+/// numbered 0..N across processor groups (group 0's first, then group 1's, each in bit
+/// order), so on a machine with more than 64 CPUs group 1's first CPU follows group 0's
+/// last (on one group, the number is the bit). Windows names neither packages nor cores: package ids are
 /// their order in that answer and core ids count within their package. `offline` is
 /// empty; `possible` counts up to `GetMaximumProcessorCount`; NUMA nodes carry free
 /// memory (`GetNumaAvailableMemoryNodeEx`) but no total.

@@ -267,6 +267,11 @@ impl Thread {
     /// # Platform-specific behavior
     ///
     /// Linux: `sched_getaffinity(tid)`.
+    ///
+    /// Windows: CPU numbers run 0..N across processor groups. One group: the mask of
+    /// `NtQueryInformationThread(ThreadBasicInformation)`; several: `GetThreadGroupAffinity`
+    /// (the thread's group and its mask there; compiles, the group mapping is
+    /// unit-tested: no machine with several groups here).
     pub fn cpu_affinity(&self) -> Result<Vec<usize>> {
         self.h.affinity()
     }
@@ -275,11 +280,18 @@ impl Thread {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::InvalidInput`] for an empty list or CPUs that do not exist.
+    /// [`ErrorKind::InvalidInput`] for an empty list or CPUs that do not exist; on
+    /// Windows also for CPUs in two processor groups.
     ///
     /// # Platform-specific behavior
     ///
     /// Linux: `sched_setaffinity(tid)`.
+    ///
+    /// Windows: `SetThreadGroupAffinity` (CPU numbers run 0..N across processor groups).
+    /// A Windows thread runs in one processor group, so CPUs of two groups are
+    /// `InvalidInput` saying so; CPUs of another group than the thread's move it there
+    /// (that group becomes its primary group). One group (Wine): verified; several:
+    /// compiles, the group mapping is unit-tested.
     pub fn set_cpu_affinity(&self, cpus: &[usize]) -> Result<()> {
         self.h.set_affinity(cpus)
     }

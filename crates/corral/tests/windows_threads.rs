@@ -205,6 +205,62 @@ mod imp {
         Ok(Pass)
     }
 
+    /// corral's CPU numbers run 0..N over the whole machine (across processor groups),
+    /// the same in the topology and every affinity call; CPU N is refused everywhere
+    /// with the valid range named, before anything changes; the last CPU round-trips.
+    fn affinity_across_the_machine() -> TestResult {
+        let topo = t!(corral::system::topology());
+        let n = topo.online.len();
+        check!(n > 0);
+        check!(
+            topo.online == (0..n as u32).collect::<Vec<_>>(),
+            "online CPUs {:?} are not 0..{n}",
+            topo.online
+        );
+        let range = format!("CPU {n} is beyond this machine's CPUs (0..{n})");
+        let k = t!(kid("threads:1", 2));
+        let all = t!(k.c.cpu_affinity());
+        check!(
+            !all.is_empty() && all.iter().all(|&c| c < n),
+            "process affinity {all:?} outside 0..{n}"
+        );
+        let e = k.c.set_cpu_affinity(&[0, n]).unwrap_err();
+        check!(e.kind() == ErrorKind::InvalidInput, "{e}");
+        check!(e.to_string().contains(&range), "{e}");
+        check!(
+            t!(k.c.cpu_affinity()) == all,
+            "a refused list changed the affinity"
+        );
+        let th = t!(k.c.thread(k.tids[0]));
+        let e = th.set_cpu_affinity(&[n]).unwrap_err();
+        check!(e.kind() == ErrorKind::InvalidInput, "{e}");
+        check!(e.to_string().contains(&range), "{e}");
+        let e = Command::new(std::env::current_exe().unwrap())
+            .cpu_affinity(&[n])
+            .spawn()
+            .unwrap_err();
+        check!(e.kind() == ErrorKind::InvalidInput, "{e}");
+        check!(e.to_string().contains(&range), "{e}");
+        // The job's portable check counts the topology's CPUs.
+        let e = corral::Job::create_with_limits(None, &corral::JobLimits::new().affinity(&[n]))
+            .unwrap_err();
+        check!(e.kind() == ErrorKind::InvalidInput, "{e}");
+        check!(
+            e.to_string()
+                .contains(&format!("CPU {n} does not exist ({n} CPUs)")),
+            "{e}"
+        );
+        // The highest CPU the process may use, for the process and then one thread.
+        let last = *all.last().unwrap();
+        t!(k.c.set_cpu_affinity(&[last]));
+        let got = t!(k.c.cpu_affinity());
+        check!(got == [last], "set [{last}], read {got:?}");
+        t!(th.set_cpu_affinity(&[last]));
+        let got = t!(th.cpu_affinity());
+        check!(got == [last], "thread: set [{last}], read {got:?}");
+        Ok(Pass)
+    }
+
     fn suspend_resume() -> TestResult {
         let mut k = t!(kid("ticker", 1));
         let th = t!(k.c.thread(k.tids[0]));
@@ -321,6 +377,7 @@ mod imp {
             ("threads_listed", threads_listed),
             ("priority_levels", priority_levels),
             ("thread_affinity", thread_affinity),
+            ("affinity_across_the_machine", affinity_across_the_machine),
             ("suspend_resume", suspend_resume),
             ("exited_thread", exited_thread),
             ("states_and_switches", states_and_switches),

@@ -11,12 +11,12 @@ use windows_sys::Win32::Foundation::HANDLE;
 use windows_sys::Win32::System::JobObjects::{
     JobObjectBasicAccountingInformation, JobObjectBasicAndIoAccountingInformation,
     JobObjectCpuRateControlInformation, JobObjectExtendedLimitInformation,
-    QueryInformationJobObject, SetInformationJobObject, TerminateJobObject,
-    JOBOBJECT_BASIC_ACCOUNTING_INFORMATION, JOBOBJECT_BASIC_AND_IO_ACCOUNTING_INFORMATION,
-    JOBOBJECT_CPU_RATE_CONTROL_INFORMATION, JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
-    JOB_OBJECT_CPU_RATE_CONTROL_ENABLE, JOB_OBJECT_CPU_RATE_CONTROL_HARD_CAP,
-    JOB_OBJECT_CPU_RATE_CONTROL_WEIGHT_BASED, JOB_OBJECT_LIMIT_ACTIVE_PROCESS,
-    JOB_OBJECT_LIMIT_AFFINITY, JOB_OBJECT_LIMIT_BREAKAWAY_OK,
+    JobObjectGroupInformation, QueryInformationJobObject, SetInformationJobObject,
+    TerminateJobObject, JOBOBJECT_BASIC_ACCOUNTING_INFORMATION,
+    JOBOBJECT_BASIC_AND_IO_ACCOUNTING_INFORMATION, JOBOBJECT_CPU_RATE_CONTROL_INFORMATION,
+    JOBOBJECT_EXTENDED_LIMIT_INFORMATION, JOB_OBJECT_CPU_RATE_CONTROL_ENABLE,
+    JOB_OBJECT_CPU_RATE_CONTROL_HARD_CAP, JOB_OBJECT_CPU_RATE_CONTROL_WEIGHT_BASED,
+    JOB_OBJECT_LIMIT_ACTIVE_PROCESS, JOB_OBJECT_LIMIT_AFFINITY, JOB_OBJECT_LIMIT_BREAKAWAY_OK,
     JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION, JOB_OBJECT_LIMIT_JOB_MEMORY,
     JOB_OBJECT_LIMIT_JOB_TIME, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
     JOB_OBJECT_LIMIT_PRESERVE_JOB_TIME, JOB_OBJECT_LIMIT_PRIORITY_CLASS,
@@ -24,7 +24,8 @@ use windows_sys::Win32::System::JobObjects::{
 };
 use windows_sys::Win32::System::Threading::{GetActiveProcessorCount, ALL_PROCESSOR_GROUPS};
 
-use super::process::{affinity_mask, class_to_win};
+use super::groups::GroupTable;
+use super::process::class_to_win;
 use super::util::{last_error, proc_address, ticks_duration, wine_version};
 use crate::job_limits::{Enforcement, Limit, LimitSupport};
 use crate::{Error, ErrorKind, JobAccounting, JobLimits, PriorityClass, Result};
@@ -79,6 +80,9 @@ pub(crate) struct Native {
     pub(crate) ext: JOBOBJECT_EXTENDED_LIMIT_INFORMATION,
     /// `None`: no CPU rate control (disabled, or never set).
     pub(crate) cpu: Option<JOBOBJECT_CPU_RATE_CONTROL_INFORMATION>,
+    /// On a machine with several processor groups: the group the affinity limit's mask
+    /// is in, assigned to the job with `JobObjectGroupInformation` before the limits.
+    pub(crate) group: Option<u16>,
 }
 
 impl std::fmt::Debug for Native {
@@ -95,7 +99,11 @@ impl Default for Native {
     fn default() -> Native {
         let mut ext = JOBOBJECT_EXTENDED_LIMIT_INFORMATION::default();
         ext.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION;
-        Native { ext, cpu: None }
+        Native {
+            ext,
+            cpu: None,
+            group: None,
+        }
     }
 }
 
@@ -131,6 +139,7 @@ pub(crate) fn build(old: &Native, l: &JobLimits) -> Result<Native> {
             usize::try_from(m).map_err(|_| bad(format!("process memory {m}")))?;
         n.ext.BasicLimitInformation.LimitFlags |= JOB_OBJECT_LIMIT_PROCESS_MEMORY;
     }
+    let mut group = n.group;
     let b = &mut n.ext.BasicLimitInformation;
     if let Some(p) = l.max_processes {
         b.ActiveProcessLimit = u32::try_from(p).map_err(|_| {
@@ -184,8 +193,16 @@ pub(crate) fn build(old: &Native, l: &JobLimits) -> Result<Native> {
         b.LimitFlags |= JOB_OBJECT_LIMIT_PRIORITY_CLASS;
     }
     if let Some(a) = &l.affinity {
-        b.Affinity = affinity_mask(a, "set job limits")?;
+        let groups = GroupTable::machine();
+        let m = groups.one_group(
+            a,
+            "set job limits",
+            "a Job Object's affinity limit (JOBOBJECT_BASIC_LIMIT_INFORMATION.Affinity) is \
+             one processor group's mask",
+        )?;
+        b.Affinity = m.mask as usize;
         b.LimitFlags |= JOB_OBJECT_LIMIT_AFFINITY;
+        group = (!groups.is_single()).then_some(m.group);
     }
     // Like Windows' own flags (and corral's Linux mark): set or cleared by every call.
     if l.breakaway_ok {
@@ -193,6 +210,7 @@ pub(crate) fn build(old: &Native, l: &JobLimits) -> Result<Native> {
     } else {
         b.LimitFlags &= !JOB_OBJECT_LIMIT_BREAKAWAY_OK;
     }
+    n.group = group;
     let rate = match (l.cpu_rate, l.cpus) {
         (Some(r), _) => Some(r),
         (None, Some(c)) => {
@@ -280,6 +298,15 @@ fn query_info<T: Default>(job: HANDLE, class: i32) -> std::io::Result<T> {
 /// Applies `new` (the CPU rate control only when it is set or changes from `old`), all
 /// or nothing: if the second call fails, the first is undone.
 pub(crate) fn apply(job: HANDLE, old: &Native, new: &Native) -> Result<()> {
+    if let Some(g) = new.group.filter(|_| new.group != old.group) {
+        // Several processor groups: the affinity mask is this group's.
+        set_info(
+            job,
+            JobObjectGroupInformation,
+            &g,
+            "JobObjectGroupInformation",
+        )?;
+    }
     set_info(
         job,
         JobObjectExtendedLimitInformation,
@@ -363,7 +390,11 @@ pub(crate) fn read_native(job: HANDLE) -> Option<Native> {
     )
     .ok()
     .filter(|c| c.ControlFlags & JOB_OBJECT_CPU_RATE_CONTROL_ENABLE != 0);
-    Some(Native { ext, cpu })
+    Some(Native {
+        ext,
+        cpu,
+        group: None,
+    })
 }
 
 /// The limits the job keeps, read back from the OS (`QueryInformationJobObject` of the
@@ -405,11 +436,14 @@ pub(crate) fn read(job: HANDLE, hint: &JobLimits) -> Result<JobLimits> {
     }
     l.breakaway_ok = has(JOB_OBJECT_LIMIT_BREAKAWAY_OK);
     if has(JOB_OBJECT_LIMIT_AFFINITY) {
-        l.affinity = Some(
-            (0..usize::BITS as usize)
-                .filter(|i| b.Affinity & (1 << i) != 0)
-                .collect(),
-        );
+        let groups = GroupTable::machine();
+        // Several groups: the mask is in the job's group when it has exactly one.
+        let group = if groups.is_single() {
+            groups.groups().first().map_or(0, |g| g.number)
+        } else {
+            query_info::<u16>(job, JobObjectGroupInformation).unwrap_or(0)
+        };
+        l.affinity = Some(groups.cpus_in(group, b.Affinity as u64));
     }
     if let Ok(cpu) = query_info::<JOBOBJECT_CPU_RATE_CONTROL_INFORMATION>(
         job,

@@ -9,6 +9,7 @@ mod argv;
 mod console;
 mod control;
 mod files;
+mod groups;
 mod gui;
 mod inspect;
 mod job;

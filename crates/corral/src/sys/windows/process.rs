@@ -30,8 +30,9 @@ use windows_sys::Win32::System::Threading::{
     SetProcessAffinityMask, TerminateProcess, WaitForSingleObject, ABOVE_NORMAL_PRIORITY_CLASS,
     BELOW_NORMAL_PRIORITY_CLASS, HIGH_PRIORITY_CLASS, IDLE_PRIORITY_CLASS, INFINITE,
     NORMAL_PRIORITY_CLASS, PROCESS_ACCESS_RIGHTS, PROCESS_NAME_WIN32, PROCESS_QUERY_INFORMATION,
-    PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_SET_INFORMATION, PROCESS_SUSPEND_RESUME,
-    PROCESS_SYNCHRONIZE, PROCESS_TERMINATE, PROCESS_VM_READ, REALTIME_PRIORITY_CLASS,
+    PROCESS_QUERY_LIMITED_INFORMATION, PROCESS_SET_INFORMATION, PROCESS_SET_LIMITED_INFORMATION,
+    PROCESS_SUSPEND_RESUME, PROCESS_SYNCHRONIZE, PROCESS_TERMINATE, PROCESS_VM_READ,
+    REALTIME_PRIORITY_CLASS,
 };
 use windows_sys::Win32::System::Threading::{
     GetProcessHandleCount, GetProcessIoCounters, OpenProcessToken, IO_COUNTERS,
@@ -96,6 +97,7 @@ struct BasicInformation {
     inherited_from_unique_process_id: usize,
 }
 
+use super::groups::{self, GroupMask, GroupTable};
 use super::peb::{self, Layout, Memory};
 use super::util::{ft_duration, ft_u64, last_error, proc_address, win_error};
 use crate::info::*;
@@ -973,7 +975,13 @@ impl Handle {
         Ok(())
     }
 
-    /// The CPUs of the process affinity mask (the first processor group).
+    /// The CPUs the process may run on. One processor group (every machine up to 64
+    /// CPUs): the process affinity mask (`GetProcessAffinityMask`). Several groups: the
+    /// process's default CPU sets where it has some (`GetProcessDefaultCpuSetMasks`,
+    /// Windows 11 / Server 2022: what [`Handle::set_affinity`] sets across groups), else
+    /// the groups its threads are in (`GetProcessGroupAffinity`): one group, that group's
+    /// process mask; several, the union of those groups' CPUs (Windows keeps no process
+    /// mask then: `GetProcessAffinityMask` answers zero).
     pub(crate) fn affinity(&self) -> Result<Vec<usize>> {
         let op = "read cpu_affinity";
         let (mut p, mut s) = (0usize, 0usize);
@@ -982,20 +990,118 @@ impl Handle {
         if ok == 0 {
             return Err(last_error(op, Some(self.pid)));
         }
+        let table = GroupTable::machine();
+        let cpus = match table.groups() {
+            [only] => table.cpus_in(only.number, p as u64),
+            _ => self.affinity_across_groups(table, p as u64, op)?,
+        };
         self.verify(op, false)?;
-        Ok((0..usize::BITS as usize)
-            .filter(|i| p & (1 << i) != 0)
-            .collect())
+        Ok(cpus)
     }
 
-    /// Sets the process affinity mask (`SetProcessAffinityMask`).
+    /// [`Handle::affinity`] on a machine with several processor groups; `mask` is what
+    /// `GetProcessAffinityMask` answered.
+    fn affinity_across_groups(
+        &self,
+        table: &GroupTable,
+        mask: u64,
+        op: &'static str,
+    ) -> Result<Vec<usize>> {
+        let err = |e| win_error(op, Some(self.pid), e);
+        if let Some(sets) = groups::default_cpu_set_masks(self.raw()) {
+            let sets = sets.map_err(err)?;
+            if !sets.is_empty() {
+                return Ok(groups::union(table, &sets));
+            }
+        }
+        let in_groups = groups::process_groups(self.raw()).map_err(err)?;
+        Ok(match in_groups[..] {
+            [g] if mask != 0 => table.cpus_in(g, mask),
+            _ => {
+                let masks: Vec<GroupMask> = in_groups
+                    .iter()
+                    .filter_map(|&g| table.groups().iter().find(|t| t.number == g))
+                    .map(|g| GroupMask {
+                        group: g.number,
+                        mask: g.active,
+                    })
+                    .collect();
+                groups::union(table, &masks)
+            }
+        })
+    }
+
+    /// Sets the CPUs the process may run on. One processor group: the process affinity
+    /// mask (`SetProcessAffinityMask`). Several groups: CPUs all in the one group the
+    /// process's threads are in, its affinity mask the same way (and any default CPU
+    /// sets cleared, so the mask is what applies); anything else, the process's default
+    /// CPU sets (`SetProcessDefaultCpuSetMasks`, Windows 11 / Server 2022), else
+    /// `Unsupported` naming that call.
     pub(crate) fn set_affinity(&self, cpus: &[usize]) -> Result<()> {
         let op = "set cpu_affinity";
-        let mask = affinity_mask(cpus, op)?;
+        let table = GroupTable::machine();
+        let masks = table.masks(cpus, op)?;
         self.verify(op, false)?;
+        if table.is_single() {
+            return self.set_mask(masks[0].mask, cpus, op);
+        }
+        let err = |e| win_error(op, Some(self.pid), e);
+        let in_groups = groups::process_groups(self.raw()).map_err(err)?;
+        if let [m] = masks[..] {
+            if in_groups == [m.group] {
+                self.set_mask(m.mask, cpus, op)?;
+                if let Some(Ok(sets)) = groups::default_cpu_set_masks(self.raw()) {
+                    if !sets.is_empty() {
+                        let h = self.with_rights(PROCESS_SET_LIMITED_INFORMATION, op)?;
+                        if let Some(r) =
+                            groups::set_default_cpu_set_masks(h.as_raw_handle() as HANDLE, &[])
+                        {
+                            r.map_err(err)?;
+                        }
+                    }
+                }
+                return Ok(());
+            }
+        }
+        let h = self.with_rights(PROCESS_SET_LIMITED_INFORMATION, op)?;
+        match groups::set_default_cpu_set_masks(h.as_raw_handle() as HANDLE, &masks) {
+            Some(r) => r.map_err(err),
+            None => {
+                let list = |g: &mut dyn Iterator<Item = u16>| {
+                    g.map(|g| g.to_string()).collect::<Vec<_>>().join(", ")
+                };
+                let why = if let [m] = masks[..] {
+                    format!(
+                        "CPUs {cpus:?} are in processor group {}, but the process's threads \
+                         run in group(s) {}: SetProcessAffinityMask sets a mask within the \
+                         process's own group",
+                        m.group,
+                        list(&mut in_groups.iter().copied())
+                    )
+                } else {
+                    format!(
+                        "CPUs {cpus:?} span processor groups {}: SetProcessAffinityMask takes \
+                         one group's mask",
+                        list(&mut masks.iter().map(|m| m.group))
+                    )
+                };
+                Err(Error::new(ErrorKind::Unsupported, op)
+                    .with_pid(self.pid)
+                    .with_detail(format!(
+                        "{why}, and CPUs of another group take the process's default CPU \
+                         sets, set with SetProcessDefaultCpuSetMasks (Windows 11 / Server \
+                         2022), which this Windows lacks; this machine's groups: {}",
+                        table.describe()
+                    )))
+            }
+        }
+    }
+
+    /// `SetProcessAffinityMask` with `mask` (of the process's group).
+    fn set_mask(&self, mask: u64, cpus: &[usize], op: &'static str) -> Result<()> {
         let h = self.with_rights(PROCESS_SET_INFORMATION, op)?;
         // SAFETY: `h` has PROCESS_SET_INFORMATION.
-        let ok = unsafe { SetProcessAffinityMask(h.as_raw_handle() as HANDLE, mask) };
+        let ok = unsafe { SetProcessAffinityMask(h.as_raw_handle() as HANDLE, mask as usize) };
         if ok == 0 {
             let e = last_error(op, Some(self.pid));
             return Err(if e.kind() == ErrorKind::NoSuchProcess {
@@ -1025,24 +1131,6 @@ pub(crate) fn split_env_block(block: &[u16]) -> Vec<(OsString, OsString)> {
             (OsString::from_wide(&e[..eq]), OsString::from_wide(value))
         })
         .collect()
-}
-
-/// A CPU list as an affinity mask of the first processor group.
-pub(crate) fn affinity_mask(cpus: &[usize], op: &'static str) -> Result<usize> {
-    if cpus.is_empty() {
-        return Err(Error::new(ErrorKind::InvalidInput, op).with_detail("the CPU list is empty"));
-    }
-    let mut mask = 0usize;
-    for &c in cpus {
-        if c >= usize::BITS as usize {
-            return Err(Error::new(ErrorKind::InvalidInput, op).with_detail(format!(
-                "CPU {c} is beyond the first processor group (0..{})",
-                usize::BITS
-            )));
-        }
-        mask |= 1 << c;
-    }
-    Ok(mask)
 }
 
 /// The creation flag / `SetPriorityClass` value of a class.

@@ -39,7 +39,10 @@
 //!   With a token (`os::windows::CommandExt::user_token`): `CreateProcessAsUserW`, the
 //!   same call as `CreateProcessW` otherwise (attribute list, handles, job).
 //! - The priority class is a creation flag and is set again while suspended (Wine ignores
-//!   the flag); the affinity is set while suspended. The child's main thread is then
+//!   the flag); the affinity is set while suspended (`Handle::set_affinity`). On a
+//!   machine with several processor groups and CPUs in one group, the first thread is
+//!   also created in that group (`PROC_THREAD_ATTRIBUTE_GROUP_AFFINITY`), which makes it
+//!   the process's group, so the process mask set next is that group's. The child's main thread is then
 //!   resumed unless [`Command::suspended`] asked otherwise.
 //!
 //! Options Windows has no equivalent for are refused with `Unsupported`, naming the
@@ -74,7 +77,9 @@ use windows_sys::Win32::System::Environment::{
 };
 use windows_sys::Win32::System::JobObjects::IsProcessInJob;
 use windows_sys::Win32::System::Pipes::CreatePipe;
-use windows_sys::Win32::System::SystemInformation::{GetSystemDirectoryW, GetWindowsDirectoryW};
+use windows_sys::Win32::System::SystemInformation::{
+    GetSystemDirectoryW, GetWindowsDirectoryW, GROUP_AFFINITY,
+};
 use windows_sys::Win32::System::Threading::{
     CreateProcessAsUserW, CreateProcessW, CreateProcessWithLogonW, DeleteProcThreadAttributeList,
     GetCurrentProcess, GetExitCodeProcess, InitializeProcThreadAttributeList, OpenProcessToken,
@@ -82,13 +87,14 @@ use windows_sys::Win32::System::Threading::{
     CREATE_BREAKAWAY_FROM_JOB, CREATE_NEW_CONSOLE, CREATE_NEW_PROCESS_GROUP, CREATE_NO_WINDOW,
     CREATE_SUSPENDED, CREATE_UNICODE_ENVIRONMENT, DETACHED_PROCESS, EXTENDED_STARTUPINFO_PRESENT,
     INFINITE, LOGON_WITH_PROFILE, PROCESS_CREATION_FLAGS, PROCESS_INFORMATION,
-    PROC_THREAD_ATTRIBUTE_HANDLE_LIST, PROC_THREAD_ATTRIBUTE_JOB_LIST, STARTF_USESTDHANDLES,
-    STARTUPINFOEXW, STARTUPINFOW,
+    PROC_THREAD_ATTRIBUTE_GROUP_AFFINITY, PROC_THREAD_ATTRIBUTE_HANDLE_LIST,
+    PROC_THREAD_ATTRIBUTE_JOB_LIST, STARTF_USESTDHANDLES, STARTUPINFOEXW, STARTUPINFOW,
 };
 
 use super::argv;
 use super::console;
-use super::process::{affinity_mask, class_to_win, Handle};
+use super::groups::GroupTable;
+use super::process::{class_to_win, Handle};
 use crate::command::{Options, Spec, StdioKind};
 use crate::os::windows::Console;
 use crate::{Error, ErrorKind, Pid, Result};
@@ -862,15 +868,25 @@ impl AttrList {
 
     /// Sets `attr` to the array `value`, which must outlive the list's use.
     fn set(&mut self, attr: u32, value: &[HANDLE]) -> io::Result<()> {
+        self.set_bytes(attr, value.as_ptr().cast(), std::mem::size_of_val(value))
+    }
+
+    /// Sets `attr` to the structure `value`, which must outlive the list's use.
+    fn set_value<T>(&mut self, attr: u32, value: &T) -> io::Result<()> {
+        self.set_bytes(attr, (value as *const T).cast(), std::mem::size_of::<T>())
+    }
+
+    /// Sets `attr` to the `size` bytes at `value`, which must outlive the list's use.
+    fn set_bytes(&mut self, attr: u32, value: *const c_void, size: usize) -> io::Result<()> {
         // SAFETY: an initialized list; `value` stays alive until CreateProcessW returns
-        // (the caller keeps it); the size is the array's size in bytes.
+        // (the caller keeps it); `size` is its size in bytes.
         let ok = unsafe {
             UpdateProcThreadAttribute(
                 self.ptr(),
                 0,
                 attr as usize,
-                value.as_ptr().cast(),
-                std::mem::size_of_val(value),
+                value,
+                size,
                 std::ptr::null_mut(),
                 std::ptr::null(),
             )
@@ -900,6 +916,8 @@ struct Launch<'a> {
     /// `Some`: inherit only these (`PROC_THREAD_ATTRIBUTE_HANDLE_LIST`).
     only: Option<&'a [HANDLE]>,
     job: Option<&'a [HANDLE]>,
+    /// Start the first thread in this processor group (`PROC_THREAD_ATTRIBUTE_GROUP_AFFINITY`).
+    group: Option<&'a GROUP_AFFINITY>,
     /// Run as this user (`CreateProcessWithLogonW`).
     logon: Option<&'a Logon>,
     /// Run with this primary token (`CreateProcessAsUserW`).
@@ -918,7 +936,8 @@ fn create(l: &mut Launch) -> io::Result<Created> {
         return create_with_logon(l, logon);
     }
     let only = l.only.filter(|h| !h.is_empty());
-    let count = u32::from(only.is_some()) + u32::from(l.job.is_some());
+    let count =
+        u32::from(only.is_some()) + u32::from(l.job.is_some()) + u32::from(l.group.is_some());
     let mut attrs = if count > 0 {
         Some(AttrList::new(count)?)
     } else {
@@ -929,6 +948,9 @@ fn create(l: &mut Launch) -> io::Result<Created> {
     }
     if let (Some(a), Some(j)) = (attrs.as_mut(), l.job) {
         a.set(PROC_THREAD_ATTRIBUTE_JOB_LIST, j)?;
+    }
+    if let (Some(a), Some(g)) = (attrs.as_mut(), l.group) {
+        a.set_value(PROC_THREAD_ATTRIBUTE_GROUP_AFFINITY, g)?;
     }
     // SAFETY: all-zero is a valid STARTUPINFOEXW (null pointers, no flags).
     let mut si: STARTUPINFOEXW = unsafe { std::mem::zeroed() };
@@ -1085,8 +1107,15 @@ pub(crate) fn spawn(
 ) -> Result<(SpawnedChild, Spawned)> {
     let op = "spawn";
     check(opts)?;
-    let mask = match &opts.affinity {
-        Some(cpus) => Some(affinity_mask(cpus, op)?),
+    // Bad CPU lists are refused before anything starts.
+    let group_affinity = match &opts.affinity {
+        Some(cpus) => {
+            let table = GroupTable::machine();
+            match table.masks(cpus, op)?[..] {
+                [m] if !table.is_single() => Some(m.to_win()),
+                _ => None,
+            }
+        }
         None => None,
     };
     let base = if opts.platform.user_env {
@@ -1130,7 +1159,7 @@ pub(crate) fn spawn(
     list.dedup();
     let restrict = opts.keep_fds.is_some();
     let job_raw = opts.job.as_ref().map(|j| [j.raw()]);
-    let post_setup = opts.job.is_some() || mask.is_some() || opts.priority_class.is_some();
+    let post_setup = opts.job.is_some() || opts.affinity.is_some() || opts.priority_class.is_some();
     let mut launch = Launch {
         app: &app_w,
         line,
@@ -1140,6 +1169,7 @@ pub(crate) fn spawn(
         stdio,
         only: restrict.then_some(&list[..]),
         job: job_raw.as_ref().map(|j| &j[..]),
+        group: group_affinity.as_ref(),
         logon: opts.platform.logon.as_ref(),
         token: match &opts.platform.token {
             Some(Ok(t)) => Some(t.as_raw_handle() as HANDLE),

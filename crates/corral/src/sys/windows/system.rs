@@ -1,5 +1,6 @@
 //! Machine-wide figures on Windows: `GlobalMemoryStatusEx`, `GetSystemTimes`,
-//! `NtQuerySystemInformation(SystemProcessorPerformanceInformation)`, `GetTickCount64`.
+//! `NtQuerySystemInformation(SystemProcessorPerformanceInformation)` (per processor
+//! group with `NtQuerySystemInformationEx` on a machine with several), `GetTickCount64`.
 
 use std::time::{Duration, SystemTime};
 
@@ -130,8 +131,80 @@ fn cpu_times_from(
 }
 
 /// One record per logical processor of the `NtQuerySystemInformation` class `class`
-/// (`T` is the record's layout).
+/// (`T` is the record's layout), in corral's CPU order. `NtQuerySystemInformation`
+/// answers for the calling thread's processor group only: on a machine with several
+/// groups each group is asked in turn with `NtQuerySystemInformationEx` (the group
+/// number as input), and the groups' records follow one another as the CPU numbers do.
 fn per_processor<T: Default + Clone>(
+    class: windows_sys::Wdk::System::SystemInformation::SYSTEM_INFORMATION_CLASS,
+    op: &'static str,
+) -> Result<Vec<T>> {
+    let table = super::groups::GroupTable::machine();
+    if table.is_single() {
+        return per_processor_in(class, op);
+    }
+    let mut all = Vec::new();
+    for g in table.groups() {
+        all.extend(per_processor_of_group::<T>(class, g.number, op)?);
+    }
+    Ok(all)
+}
+
+fn ntstatus_error(
+    class: windows_sys::Wdk::System::SystemInformation::SYSTEM_INFORMATION_CLASS,
+    call: &str,
+    status: i32,
+    op: &'static str,
+) -> Error {
+    Error::new(ErrorKind::Os, op).with_detail(format!(
+        "{call} (class {class}): NTSTATUS {:#x}",
+        status as u32
+    ))
+}
+
+/// The records of group `group` (`NtQuerySystemInformationEx`, looked up in ntdll).
+fn per_processor_of_group<T: Default + Clone>(
+    class: windows_sys::Wdk::System::SystemInformation::SYSTEM_INFORMATION_CLASS,
+    group: u16,
+    op: &'static str,
+) -> Result<Vec<T>> {
+    type QueryEx = unsafe extern "system" fn(i32, *const u16, u32, *mut u8, u32, *mut u32) -> i32;
+    let Some(f) = super::util::proc_address("ntdll.dll", b"NtQuerySystemInformationEx\0") else {
+        return Err(Error::new(ErrorKind::Unsupported, op)
+            .with_detail("ntdll lacks NtQuerySystemInformationEx (per-group processor figures)"));
+    };
+    // SAFETY: ntdll's export of that name has this signature (class, input buffer and
+    // length, output buffer and length, returned length).
+    let f: QueryEx = unsafe { std::mem::transmute(f) };
+    // A group has at most 64 processors.
+    let mut per = vec![T::default(); 64];
+    let mut ret = 0u32;
+    // SAFETY: `group` is the 2-byte input the class takes; `per` is a live buffer of the
+    // stated size, of the layout Windows writes for this class.
+    let status = unsafe {
+        f(
+            class,
+            &group,
+            2,
+            per.as_mut_ptr().cast(),
+            (per.len() * std::mem::size_of::<T>()) as u32,
+            &mut ret,
+        )
+    };
+    if status < 0 {
+        return Err(ntstatus_error(
+            class,
+            "NtQuerySystemInformationEx",
+            status,
+            op,
+        ));
+    }
+    per.truncate(ret as usize / std::mem::size_of::<T>());
+    Ok(per)
+}
+
+/// The records of the calling thread's group (every CPU on a one-group machine).
+fn per_processor_in<T: Default + Clone>(
     class: windows_sys::Wdk::System::SystemInformation::SYSTEM_INFORMATION_CLASS,
     op: &'static str,
 ) -> Result<Vec<T>> {
@@ -151,10 +224,12 @@ fn per_processor<T: Default + Clone>(
         )
     };
     if status < 0 {
-        return Err(Error::new(ErrorKind::Os, op).with_detail(format!(
-            "NtQuerySystemInformation (class {class}): NTSTATUS {:#x}",
-            status as u32
-        )));
+        return Err(ntstatus_error(
+            class,
+            "NtQuerySystemInformation",
+            status,
+            op,
+        ));
     }
     per.truncate(ret as usize / std::mem::size_of::<T>());
     Ok(per)

@@ -6,7 +6,10 @@
 //! Per thread: the name (`GetThreadDescription`, looked up at run time: Windows 10
 //! 1607+), CPU times and creation time from `GetThreadTimes`, the priority level from
 //! `GetThreadPriority` (Windows' own levels: [`ThreadPriority`] maps one to one), the
-//! affinity mask from `NtQueryInformationThread(ThreadBasicInformation)`. Windows has no
+//! affinity mask from `NtQueryInformationThread(ThreadBasicInformation)` on a machine with
+//! one processor group, else `GetThreadGroupAffinity` (the thread's group and mask in
+//! it); the affinity is set with `SetThreadGroupAffinity` (one group per thread, as
+//! Windows runs a thread in one group). Windows has no
 //! per-thread nice value, scheduling policy or I/O priority of the Linux kind (those are
 //! `Unsupported`); the last CPU and context switches are not read yet (`None`, zero).
 
@@ -19,15 +22,17 @@ use windows_sys::Win32::Foundation::{
 use windows_sys::Win32::System::Diagnostics::ToolHelp::{
     CreateToolhelp32Snapshot, Thread32First, Thread32Next, TH32CS_SNAPTHREAD, THREADENTRY32,
 };
+use windows_sys::Win32::System::SystemInformation::GROUP_AFFINITY;
 use windows_sys::Win32::System::Threading::{
-    GetCurrentProcess, GetProcessIdOfThread, GetThreadPriority, GetThreadTimes, OpenThread,
-    ResumeThread, SetThreadAffinityMask, SetThreadPriority, SuspendThread, WaitForSingleObject,
-    THREAD_ACCESS_RIGHTS, THREAD_QUERY_INFORMATION, THREAD_QUERY_LIMITED_INFORMATION,
-    THREAD_SET_INFORMATION, THREAD_SET_LIMITED_INFORMATION, THREAD_SUSPEND_RESUME,
-    THREAD_SYNCHRONIZE,
+    GetCurrentProcess, GetProcessIdOfThread, GetThreadGroupAffinity, GetThreadPriority,
+    GetThreadTimes, OpenThread, ResumeThread, SetThreadGroupAffinity, SetThreadPriority,
+    SuspendThread, WaitForSingleObject, THREAD_ACCESS_RIGHTS, THREAD_QUERY_INFORMATION,
+    THREAD_QUERY_LIMITED_INFORMATION, THREAD_SET_INFORMATION, THREAD_SET_LIMITED_INFORMATION,
+    THREAD_SUSPEND_RESUME, THREAD_SYNCHRONIZE,
 };
 
-use super::process::{affinity_mask, Handle};
+use super::groups::{GroupMask, GroupTable};
+use super::process::Handle;
 use super::status::{thread_status, ThreadRow};
 use super::util::{ft_duration, ft_u64, last_error, proc_address, ticks_to_system_time};
 use crate::info::{CtxSwitches, StartTime, Status};
@@ -129,12 +134,6 @@ fn level_of_base(base: i32, class: Option<PriorityClass>) -> ThreadPriority {
         15 | 31 => ThreadPriority::TimeCritical,
         b => level_of(b - class_base),
     }
-}
-
-fn cpus_of(mask: usize) -> Vec<usize> {
-    (0..usize::BITS as usize)
-        .filter(|i| mask & (1 << i) != 0)
-        .collect()
 }
 
 impl ThreadHandle {
@@ -305,7 +304,7 @@ impl ThreadHandle {
         let row = rows.iter().find(|r| r.tid == self.tid.as_raw());
         let (start, user, system) = times(self.raw(), op).map_err(|e| e.with_pid(self.pid))?;
         let priority = self.priority_level(op)?;
-        let affinity = self.basic(op).map(|b| cpus_of(b.affinity_mask))?;
+        let affinity = self.affinity_in(op)?;
         Ok(ThreadInfo {
             tid: self.tid,
             name: self.name(),
@@ -371,17 +370,43 @@ impl ThreadHandle {
 
     /// The thread's affinity mask as CPUs.
     pub(crate) fn affinity(&self) -> Result<Vec<usize>> {
-        self.basic("read thread affinity")
-            .map(|b| cpus_of(b.affinity_mask))
+        self.affinity_in("read thread affinity")
     }
 
-    /// `SetThreadAffinityMask` (the first processor group).
+    /// One processor group: the mask of `ThreadBasicInformation` (group 0's). Several:
+    /// `GetThreadGroupAffinity`, the thread's (primary) group and its mask there.
+    fn affinity_in(&self, op: &'static str) -> Result<Vec<usize>> {
+        let table = GroupTable::machine();
+        if let [only] = table.groups() {
+            return self
+                .basic(op)
+                .map(|b| table.cpus_in(only.number, b.affinity_mask as u64));
+        }
+        let mut g = GROUP_AFFINITY::default();
+        // SAFETY: our handle has THREAD_QUERY_LIMITED_INFORMATION; `g` is live.
+        if unsafe { GetThreadGroupAffinity(self.raw(), &mut g) } == 0 {
+            return Err(last_error(op, Some(self.pid)));
+        }
+        let m = GroupMask::from_win(&g);
+        Ok(table.cpus_in(m.group, m.mask))
+    }
+
+    /// `SetThreadGroupAffinity`: the CPUs must lie in one processor group (a Windows
+    /// thread runs in one group), which becomes the thread's group.
     pub(crate) fn set_affinity(&self, cpus: &[usize]) -> Result<()> {
         let op = "set thread affinity";
-        let mask = affinity_mask(cpus, op)?;
+        let m = GroupTable::machine().one_group(
+            cpus,
+            op,
+            "a Windows thread runs in one processor group",
+        )?;
         let h = self.with_rights(THREAD_SET_INFORMATION | THREAD_QUERY_INFORMATION, op)?;
-        // SAFETY: `h` has THREAD_SET_INFORMATION and THREAD_QUERY_INFORMATION.
-        if unsafe { SetThreadAffinityMask(h.as_raw_handle() as HANDLE, mask) } == 0 {
+        let g = m.to_win();
+        // SAFETY: `h` has THREAD_SET_INFORMATION; `g` is a live GROUP_AFFINITY with its
+        // reserved words zero; no previous affinity is asked for.
+        if unsafe { SetThreadGroupAffinity(h.as_raw_handle() as HANDLE, &g, std::ptr::null_mut()) }
+            == 0
+        {
             let e = last_error(op, Some(self.pid));
             return Err(if e.raw_os_error() == Some(87) {
                 e.with_kind(ErrorKind::InvalidInput).with_detail(format!(

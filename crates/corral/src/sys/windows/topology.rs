@@ -1,17 +1,19 @@
 //! CPU topology on Windows: one `GetLogicalProcessorInformationEx(RelationAll)` call, whose
 //! variable-length records describe packages, cores, NUMA nodes and caches as processor
-//! group masks. A logical CPU's number is `group * 64 + bit`, the numbering corral's
-//! affinity calls use for group 0.
+//! group masks. A logical CPU's number is the portable one of [`super::groups`]: the
+//! active CPUs numbered 0..N across processor groups, as the affinity calls take them.
 
 use std::collections::BTreeMap;
 
 use windows_sys::Win32::System::SystemInformation::{
-    GetLogicalProcessorInformationEx, RelationAll, SYSTEM_LOGICAL_PROCESSOR_INFORMATION_EX,
+    GetLogicalProcessorInformationEx, RelationAll, LOGICAL_PROCESSOR_RELATIONSHIP,
+    SYSTEM_LOGICAL_PROCESSOR_INFORMATION_EX,
 };
 use windows_sys::Win32::System::Threading::{
     GetActiveProcessorCount, GetMaximumProcessorCount, GetNumaAvailableMemoryNodeEx,
 };
 
+use super::groups::GroupTable;
 use super::util::last_error;
 use crate::system::{Cache, CacheKind, Core, LogicalCpu, NumaNode, Package, Topology};
 use crate::{Error, ErrorKind, Result};
@@ -25,8 +27,8 @@ const ALL_GROUPS: u16 = 0xffff;
 
 /// The machine's topology: see [`crate::system::topology`].
 pub(crate) fn topology() -> Result<Topology> {
-    let buf = read_records()?;
-    let mut t = parse(&buf);
+    let buf = read_records(RelationAll)?;
+    let mut t = parse(&buf, GroupTable::machine());
     // SAFETY: plain calls with a constant argument.
     let (active, max) = unsafe {
         (
@@ -52,8 +54,9 @@ pub(crate) fn topology() -> Result<Topology> {
     Ok(t)
 }
 
-/// The raw records (as `u64`s, so they are aligned).
-fn read_records() -> Result<Vec<u64>> {
+/// The raw records of `relation` (as `u64`s, so they are aligned; the last word is their
+/// length in bytes, see [`record_bytes`]).
+pub(crate) fn read_records(relation: LOGICAL_PROCESSOR_RELATIONSHIP) -> Result<Vec<u64>> {
     let op = "read CPU topology";
     let mut len: u32 = 0;
     let mut buf: Vec<u64> = Vec::new();
@@ -62,7 +65,7 @@ fn read_records() -> Result<Vec<u64>> {
         // at most `len` bytes and sets `len` to what it needs.
         let ok = unsafe {
             GetLogicalProcessorInformationEx(
-                RelationAll,
+                relation,
                 if buf.is_empty() {
                     std::ptr::null_mut()
                 } else {
@@ -101,33 +104,39 @@ fn u64_at(b: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_ne_bytes(b.get(at..at + 8)?.try_into().ok()?))
 }
 
-/// The logical CPUs of `count` GROUP_AFFINITY entries (16 bytes each: a 64-bit mask, a
-/// group number, padding) starting at `at`.
-fn group_cpus(b: &[u8], at: usize, count: u16) -> Vec<u32> {
+/// The logical CPUs (portable numbers, through `groups`) of `count` GROUP_AFFINITY
+/// entries (16 bytes each: a 64-bit mask, a group number, padding) starting at `at`.
+fn group_cpus(b: &[u8], at: usize, count: u16, groups: &GroupTable) -> Vec<u32> {
     let mut cpus = Vec::new();
     for i in 0..usize::from(count) {
         let g = at + i * 16;
         let (Some(mask), Some(group)) = (u64_at(b, g), u16_at(b, g + 8)) else {
             break;
         };
-        for bit in 0..64 {
-            if mask & (1 << bit) != 0 {
-                cpus.push(u32::from(group) * 64 + bit);
-            }
-        }
+        cpus.extend(groups.cpus_in(group, mask).into_iter().map(|c| c as u32));
     }
     cpus.sort_unstable();
     cpus
 }
 
-/// Builds the topology from the records (`buf`'s last word is their length in bytes).
-fn parse(buf: &[u64]) -> Topology {
+/// The bytes of records as [`read_records`] returns them (`buf`'s last word is their
+/// length in bytes).
+pub(crate) fn record_bytes(buf: &[u64]) -> &[u8] {
     let Some((&len, words)) = buf.split_last() else {
-        return Topology::default();
+        return &[];
     };
     // SAFETY: viewing initialised u64s as bytes.
     let all = unsafe { std::slice::from_raw_parts(words.as_ptr().cast::<u8>(), words.len() * 8) };
-    let b = &all[..(len as usize).min(all.len())];
+    &all[..(len as usize).min(all.len())]
+}
+
+/// Builds the topology from the records (`buf`'s last word is their length in bytes),
+/// numbering CPUs through `groups`.
+fn parse(buf: &[u64], groups: &GroupTable) -> Topology {
+    let b = record_bytes(buf);
+    if b.is_empty() {
+        return Topology::default();
+    }
     let mut cores: Vec<Vec<u32>> = Vec::new();
     let mut packages: Vec<Vec<u32>> = Vec::new();
     let mut nodes: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
@@ -145,7 +154,7 @@ fn parse(buf: &[u64]) -> Topology {
             // GroupCount u16, GroupMask[].
             RELATION_CORE | RELATION_PACKAGE => {
                 let n = u16_at(r, body + 22).unwrap_or(0);
-                let cpus = group_cpus(r, body + 24, n);
+                let cpus = group_cpus(r, body + 24, n, groups);
                 if rel == RELATION_CORE {
                     cores.push(cpus);
                 } else {
@@ -161,7 +170,7 @@ fn parse(buf: &[u64]) -> Topology {
                 nodes
                     .entry(id)
                     .or_default()
-                    .extend(group_cpus(r, body + 24, n));
+                    .extend(group_cpus(r, body + 24, n, groups));
             }
             // CACHE_RELATIONSHIP: Level u8, Associativity u8, LineSize u16, CacheSize u32,
             // Type u32, Reserved [u8; 18], GroupCount u16, GroupMask[].
@@ -184,7 +193,7 @@ fn parse(buf: &[u64]) -> Topology {
                     line_size: (line > 0).then_some(u64::from(line)),
                     // 0xff means fully associative.
                     ways: (ways > 0 && ways != 0xff).then_some(u64::from(ways)),
-                    shared_cpus: group_cpus(r, body + 32, n),
+                    shared_cpus: group_cpus(r, body + 32, n, groups),
                 });
             }
             _ => {}
@@ -320,7 +329,7 @@ mod tests {
             .map(|c| u64::from_ne_bytes(c.try_into().unwrap()))
             .collect();
         words.push(len as u64);
-        let t = parse(&words);
+        let t = parse(&words, &GroupTable::from_counts(&[4]));
         assert_eq!(t.online, vec![0, 1, 2, 3]);
         assert_eq!(t.physical_cores(), 2);
         assert_eq!(t.packages.len(), 1);
@@ -334,5 +343,50 @@ mod tests {
         assert_eq!(t.caches[0].size, Some(1 << 20));
         assert_eq!(t.caches[0].ways, Some(8));
         assert_eq!(t.caches[0].shared_cpus, vec![0, 1]);
+    }
+
+    fn words(mut raw: Vec<u8>) -> Vec<u64> {
+        let len = raw.len();
+        raw.resize(len.div_ceil(8) * 8, 0);
+        let mut words: Vec<u64> = raw
+            .chunks(8)
+            .map(|c| u64::from_ne_bytes(c.try_into().unwrap()))
+            .collect();
+        words.push(len as u64);
+        words
+    }
+
+    /// A PROCESSOR_RELATIONSHIP over several groups' masks.
+    fn processor_in(masks: &[(u64, u16)]) -> Vec<u8> {
+        let mut b = vec![0u8; 22];
+        b.extend_from_slice(&(masks.len() as u16).to_ne_bytes());
+        for &(m, g) in masks {
+            b.extend(group(m, g));
+        }
+        b
+    }
+
+    #[test]
+    fn cpus_of_later_groups_follow_on_from_the_earlier_groups() {
+        // Two groups of 40 and 24 CPUs: group 1's bit 0 is CPU 40.
+        let groups = GroupTable::from_counts(&[40, 24]);
+        let mut raw = Vec::new();
+        raw.extend(record(RELATION_CORE, &processor_in(&[(0b11, 0)])));
+        raw.extend(record(RELATION_CORE, &processor_in(&[(0b11, 1)])));
+        raw.extend(record(RELATION_CORE, &processor_in(&[(0b11 << 22, 1)])));
+        // A package over both groups.
+        raw.extend(record(
+            RELATION_PACKAGE,
+            &processor_in(&[(0b11, 0), (0b11 | 0b11 << 22, 1)]),
+        ));
+        let t = parse(&words(raw), &groups);
+        assert_eq!(t.online, vec![0, 1, 40, 41, 62, 63]);
+        assert_eq!(t.packages.len(), 1);
+        assert_eq!(t.packages[0].cores.len(), 3);
+        assert_eq!(t.packages[0].cores[1].cpus, vec![40, 41]);
+        assert_eq!(t.cpus.iter().map(|c| c.cpu).collect::<Vec<_>>(), t.online);
+        // Every CPU maps back to its group and bit.
+        assert_eq!(groups.locate(41), Some((1, 1)));
+        assert_eq!(groups.locate(62), Some((1, 22)));
     }
 }
