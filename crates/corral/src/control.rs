@@ -180,7 +180,7 @@ pub enum StopOutcome {
 /// period; a console program that roots a process group corral spawned on this
 /// process's console ([`Command::new_process_group`](crate::Command::new_process_group))
 /// gets Ctrl-Break (as
-/// [`ProcessExt::send_ctrl_break`](crate::os::windows::ProcessExt::send_ctrl_break):
+/// `os::windows::ProcessExt::send_ctrl_break`:
 /// every process of its group does) and the grace period; any other console program is
 /// terminated at once with exit code 15, as
 /// [`Process::send_signal`](crate::Process::send_signal) maps `TERM`. Waits use
