@@ -68,6 +68,21 @@ fn guard_exited(pid: u32) -> bool {
     }
 }
 
+/// What the guard `pid` is doing, for a failure message: exited, or its state, kernel
+/// wait channel and kernel stack.
+fn guard_state(pid: u32) -> String {
+    if guard_exited(pid) {
+        return "guard exited".into();
+    }
+    let read = |f: &str| std::fs::read_to_string(format!("/proc/{pid}/{f}")).unwrap_or_default();
+    let state = integration::read_stat(pid).map_or('?', |s| s.state);
+    format!(
+        "guard {pid} alive: state {state}, wchan {:?}, stack {:?}",
+        read("wchan"),
+        read("stack")
+    )
+}
+
 #[test]
 fn owner_sigkill_kills_every_member_and_removes_the_job_100_trials() {
     integration::require_root!("creates cgroups");
@@ -107,7 +122,7 @@ fn owner_sigkill_kills_every_member_and_removes_the_job_100_trials() {
             job_dirs(&o.job).is_empty() && guard_exited(o.guard)
         });
         if !gone {
-            left.push((trial, job_dirs(&o.job), guard_exited(o.guard)));
+            left.push((trial, job_dirs(&o.job), guard_state(o.guard)));
         }
     }
     assert!(survivors.is_empty(), "survivors: {survivors:?}");
