@@ -688,10 +688,7 @@ fn run_passes_exit_code() -> TestResult {
 /// `run --timeout` ends the program with the documented code and says why; `run
 /// --events` prints the job's new process, its exit with the code, and the emptiness.
 fn run_timeout_and_events() -> TestResult {
-    let caps = Job::capabilities();
-    if !caps.membership {
-        return Ok(NoJobsHere(caps.notes.join("; ")));
-    }
+    require_jobs!();
     let prog = me().to_string_lossy().into_owned();
     let r = finish(t!(corral_cmd(&["run", "--timeout", "1s", "--", &prog])
         .env(CHILD_VAR, "sleep:60000")
@@ -717,10 +714,7 @@ fn run_timeout_and_events() -> TestResult {
 /// On Windows the watcher holds the job's one completion port: this process's own watch
 /// is then refused, saying why.
 fn job_events_follows_a_named_job() -> TestResult {
-    let caps = Job::capabilities();
-    if !caps.membership {
-        return Ok(NoJobsHere(caps.notes.join("; ")));
-    }
+    require_jobs!();
     let name = format!("pcli-ev-{}", my_pid());
     let job = t!(Job::builder().name(&name).kill_on_close(true).create());
     let mut member = Reap(t!(Command::new(me())
@@ -787,10 +781,7 @@ fn job_events_follows_a_named_job() -> TestResult {
 /// `--stats --json` ends stderr with the job's accounting (the exit code, none left);
 /// bad limits are usage errors, and nothing runs.
 fn run_with_limits_and_stats() -> TestResult {
-    let caps = Job::capabilities();
-    if !caps.membership {
-        return Ok(NoJobsHere(caps.notes.join("; ")));
-    }
+    require_jobs!();
     let prog = me().to_string_lossy().into_owned();
     let r = finish(t!(corral_cmd(&[
         "run",
@@ -961,10 +952,7 @@ fn limit_set_or_refused() -> TestResult {
 }
 
 fn job_run_list_show_freeze_kill() -> TestResult {
-    let caps = Job::capabilities();
-    if !caps.membership {
-        return Ok(NoJobsHere(caps.notes.join("; ")));
-    }
+    require_jobs!();
     let exe = named_exe("jb")?;
     let name = format!("cli-portable-{}", my_pid());
     let ticks = scratch().join("jb-ticks");

@@ -1357,10 +1357,7 @@ fn killed(st: ExitStatus) -> bool {
 }
 
 fn job_assign_list_terminate() -> TestResult {
-    let caps = Job::capabilities();
-    if !caps.membership {
-        return Ok(NoJobsHere(caps.notes.join("; ")));
-    }
+    require_jobs!();
     let job = t!(Job::create(Some(&unique_job_name("assign"))));
     let mut a = spawn(child("sleep:20000"))?;
     let mut b = spawn(child("sleep:20000"))?;
@@ -1397,10 +1394,7 @@ fn job_assign_list_terminate() -> TestResult {
 
 /// `Job::list` and `Job::list_all` name a job while it exists, and not after.
 fn job_list_names_created_jobs() -> TestResult {
-    let caps = Job::capabilities();
-    if !caps.membership {
-        return Ok(NoJobsHere(caps.notes.join("; ")));
-    }
+    require_jobs!();
     let empty = unique_job_name("listed-empty");
     let job = t!(Job::create(Some(&empty)));
     let listed = t!(Job::list());
@@ -1446,10 +1440,7 @@ fn job_list_names_created_jobs() -> TestResult {
 /// `Job::of` names the job a member is in; a process outside every job is where its
 /// parent is.
 fn job_of_names_the_job() -> TestResult {
-    let caps = Job::capabilities();
-    if !caps.membership {
-        return Ok(NoJobsHere(caps.notes.join("; ")));
-    }
+    require_jobs!();
     let name = unique_job_name("of");
     let job = t!(Job::create(Some(&name)));
     let inside = spawn(child("sleep:20000").job(&job))?;
@@ -1470,10 +1461,7 @@ fn job_of_names_the_job() -> TestResult {
 }
 
 fn spawn_into_job() -> TestResult {
-    let caps = Job::capabilities();
-    if !caps.membership {
-        return Ok(NoJobsHere(caps.notes.join("; ")));
-    }
+    require_jobs!();
     let job = t!(Job::create(Some(&unique_job_name("spawn"))));
     let mut c = spawn(child("exit:4").job(&job))?;
     // In the job from the start: still there while it runs or just exited.
@@ -1503,10 +1491,7 @@ fn settable(limit: corral::Limit) -> bool {
 fn breakaway_outside_a_job() -> TestResult {
     let mut c = spawn(child("exit:7").breakaway_from_job(true))?;
     check!(t!(c.wait()) == ExitStatus::Exited(7));
-    let caps = Job::capabilities();
-    if !caps.membership {
-        return Ok(NoJobsHere(caps.notes.join("; ")));
-    }
+    require_jobs!();
     let job = t!(Job::create(Some(&unique_job_name("brk"))));
     let e = child("exit:0")
         .job(&job)
@@ -1578,10 +1563,7 @@ fn job_limits_read_back() -> TestResult {
 }
 
 fn job_cpu_rate() -> TestResult {
-    let caps = Job::capabilities();
-    if !caps.membership {
-        return Ok(NoJobsHere(caps.notes.join("; ")));
-    }
+    require_jobs!();
     use corral::{JobLimits, Limit};
     let job = Job::create(Some(&unique_job_name("rate")));
     let mut job = t!(job);
@@ -1611,10 +1593,7 @@ fn job_cpu_rate() -> TestResult {
 }
 
 fn job_memory_limit_stops_allocation() -> TestResult {
-    let caps = Job::capabilities();
-    if !caps.membership {
-        return Ok(NoJobsHere(caps.notes.join("; ")));
-    }
+    require_jobs!();
     use corral::{JobLimits, Limit};
     if !settable(Limit::JobMemory) {
         return Ok(NoJobsHere("no job memory limit here".into()));
@@ -1646,10 +1625,7 @@ fn job_memory_limit_stops_allocation() -> TestResult {
 }
 
 fn job_accounting_after_burn() -> TestResult {
-    let caps = Job::capabilities();
-    if !caps.membership {
-        return Ok(NoJobsHere(caps.notes.join("; ")));
-    }
+    require_jobs!();
     let job = t!(Job::create(Some(&unique_job_name("acct"))));
     // The child spins until it has used 500 ms of CPU by its own count; the job must
     // count at least 90% of that (tick-sampled process times vs exact cgroup/job sums).
@@ -1721,10 +1697,7 @@ fn job_freeze_thaw() -> TestResult {
 }
 
 fn job_events_stream() -> TestResult {
-    let caps = Job::capabilities();
-    if !caps.membership {
-        return Ok(NoJobsHere(caps.notes.join("; ")));
-    }
+    require_jobs!();
     use corral::JobEvent;
     let job = t!(Job::create(Some(&unique_job_name("events"))));
     let mut a = spawn(child("sleep:700").job(&job))?;

@@ -45,6 +45,18 @@ macro_rules! t {
     };
 }
 
+/// Ends the test as skipped without jobs where this machine offers none, saying why
+/// (Linux without a writable cgroup hierarchy).
+#[allow(unused_macros)]
+macro_rules! require_jobs {
+    () => {
+        let caps = corral::Job::capabilities();
+        if !caps.membership {
+            return Ok(harness::Outcome::NoJobsHere(caps.notes.join("; ")));
+        }
+    };
+}
+
 /// Fails the test unless the condition holds.
 macro_rules! check {
     ($cond:expr) => {
