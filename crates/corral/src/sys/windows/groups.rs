@@ -20,6 +20,7 @@ use windows_sys::Win32::System::Threading::{
     GetActiveProcessorCount, GetActiveProcessorGroupCount, GetProcessGroupAffinity,
 };
 
+use super::topology::{u16_at, u64_at};
 use super::util::proc_address;
 use crate::{Error, ErrorKind, Result};
 
@@ -357,20 +358,10 @@ fn low_bits(n: u32) -> u64 {
 /// (`MaximumProcessorCount: u8, ActiveProcessorCount: u8, Reserved: [u8; 38],
 /// ActiveProcessorMask: u64`), group `i` at index `i`.
 pub(crate) fn parse_group_records(buf: &[u64]) -> Vec<Group> {
-    let b = super::topology::record_bytes(buf);
-    let mut out = Vec::new();
-    let mut at = 0;
-    while let (Some(rel), Some(size)) = (u32_at(b, at), u32_at(b, at + 4)) {
-        let size = size as usize;
-        if size < 8 || at + size > b.len() {
-            break;
-        }
-        if rel == RelationGroup as u32 {
-            out.extend(parse_group_relationship(&b[at + 8..at + size]));
-        }
-        at += size;
-    }
-    out
+    super::topology::records(buf)
+        .filter(|&(rel, _)| rel == RelationGroup as u32)
+        .flat_map(|(_, r)| parse_group_relationship(&r[8..]))
+        .collect()
 }
 
 /// The groups of one `GROUP_RELATIONSHIP` body (see [`parse_group_records`]).
@@ -386,16 +377,6 @@ fn parse_group_relationship(r: &[u8]) -> Vec<Group> {
             })
         })
         .collect()
-}
-
-fn u16_at(b: &[u8], at: usize) -> Option<u16> {
-    Some(u16::from_ne_bytes(b.get(at..at + 2)?.try_into().ok()?))
-}
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
-}
-fn u64_at(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_ne_bytes(b.get(at..at + 8)?.try_into().ok()?))
 }
 
 #[cfg(test)]
@@ -588,14 +569,9 @@ mod tests {
         let mut raw = (RelationGroup as u32).to_ne_bytes().to_vec();
         raw.extend_from_slice(&((8 + body.len()) as u32).to_ne_bytes());
         raw.extend(body);
-        let len = raw.len();
-        raw.resize(len.div_ceil(8) * 8, 0);
-        let mut words: Vec<u64> = raw
-            .chunks(8)
-            .map(|c| u64::from_ne_bytes(c.try_into().unwrap()))
-            .collect();
-        words.push(len as u64);
-        let t = GroupTable::new(parse_group_records(&words));
+        let t = GroupTable::new(parse_group_records(&super::super::topology::tests::words(
+            raw,
+        )));
         assert_eq!(t, GroupTable::from_counts(&[40, 24]));
         // A truncated record yields what it holds.
         assert_eq!(parse_group_records(&[0]), Vec::new());

@@ -94,13 +94,13 @@ fn bytes_len(mut buf: Vec<u64>, len: usize) -> Vec<u64> {
     buf
 }
 
-fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+pub(crate) fn u16_at(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_ne_bytes(b.get(at..at + 2)?.try_into().ok()?))
 }
-fn u32_at(b: &[u8], at: usize) -> Option<u32> {
+pub(crate) fn u32_at(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_ne_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
-fn u64_at(b: &[u8], at: usize) -> Option<u64> {
+pub(crate) fn u64_at(b: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_ne_bytes(b.get(at..at + 8)?.try_into().ok()?))
 }
 
@@ -119,9 +119,25 @@ fn group_cpus(b: &[u8], at: usize, count: u16, groups: &GroupTable) -> Vec<u32> 
     cpus
 }
 
+/// The `(relationship, record)` pairs of records as [`read_records`] returns them, each
+/// record whole (its 8-byte header first); one whose size does not fit ends them.
+pub(crate) fn records(buf: &[u64]) -> impl Iterator<Item = (u32, &[u8])> {
+    let b = record_bytes(buf);
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        let (rel, size) = (u32_at(b, at)?, u32_at(b, at + 4)? as usize);
+        if size < 8 || at + size > b.len() {
+            return None;
+        }
+        let r = &b[at..at + size];
+        at += size;
+        Some((rel, r))
+    })
+}
+
 /// The bytes of records as [`read_records`] returns them (`buf`'s last word is their
 /// length in bytes).
-pub(crate) fn record_bytes(buf: &[u64]) -> &[u8] {
+fn record_bytes(buf: &[u64]) -> &[u8] {
     let Some((&len, words)) = buf.split_last() else {
         return &[];
     };
@@ -133,21 +149,14 @@ pub(crate) fn record_bytes(buf: &[u64]) -> &[u8] {
 /// Builds the topology from the records (`buf`'s last word is their length in bytes),
 /// numbering CPUs through `groups`.
 fn parse(buf: &[u64], groups: &GroupTable) -> Topology {
-    let b = record_bytes(buf);
-    if b.is_empty() {
+    if record_bytes(buf).is_empty() {
         return Topology::default();
     }
     let mut cores: Vec<Vec<u32>> = Vec::new();
     let mut packages: Vec<Vec<u32>> = Vec::new();
     let mut nodes: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
     let mut caches = Vec::new();
-    let mut at = 0;
-    while let (Some(rel), Some(size)) = (u32_at(b, at), u32_at(b, at + 4)) {
-        let size = size as usize;
-        if size < 8 || at + size > b.len() {
-            break;
-        }
-        let r = &b[at..at + size];
+    for (rel, r) in records(buf) {
         let body = 8;
         match rel {
             // PROCESSOR_RELATIONSHIP: Flags u8, EfficiencyClass u8, Reserved [u8; 20],
@@ -198,7 +207,6 @@ fn parse(buf: &[u64], groups: &GroupTable) -> Topology {
             }
             _ => {}
         }
-        at += size;
     }
     build(cores, packages, nodes, caches)
 }
@@ -278,7 +286,7 @@ fn build(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// One record as Windows lays it out.
@@ -322,14 +330,7 @@ mod tests {
         cache.extend_from_slice(&1u16.to_ne_bytes());
         cache.extend(group(0b0011, 0));
         raw.extend(record(RELATION_CACHE, &cache));
-        let len = raw.len();
-        raw.resize(len.div_ceil(8) * 8, 0);
-        let mut words: Vec<u64> = raw
-            .chunks(8)
-            .map(|c| u64::from_ne_bytes(c.try_into().unwrap()))
-            .collect();
-        words.push(len as u64);
-        let t = parse(&words, &GroupTable::from_counts(&[4]));
+        let t = parse(&words(raw), &GroupTable::from_counts(&[4]));
         assert_eq!(t.online, vec![0, 1, 2, 3]);
         assert_eq!(t.physical_cores(), 2);
         assert_eq!(t.packages.len(), 1);
@@ -345,7 +346,8 @@ mod tests {
         assert_eq!(t.caches[0].shared_cpus, vec![0, 1]);
     }
 
-    fn words(mut raw: Vec<u8>) -> Vec<u64> {
+    /// Records as bytes packed as [`read_records`] returns them (the length last).
+    pub(crate) fn words(mut raw: Vec<u8>) -> Vec<u64> {
         let len = raw.len();
         raw.resize(len.div_ceil(8) * 8, 0);
         let mut words: Vec<u64> = raw
