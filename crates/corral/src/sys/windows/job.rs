@@ -16,7 +16,6 @@ use windows_sys::Win32::System::JobObjects::{
     JOB_OBJECT_LIMIT_ACTIVE_PROCESS, JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE,
 };
 use windows_sys::Win32::System::ProcessStatus::{K32GetProcessMemoryInfo, PROCESS_MEMORY_COUNTERS};
-use windows_sys::Win32::System::RemoteDesktop::ProcessIdToSessionId;
 use windows_sys::Win32::System::Threading::{
     PROCESS_QUERY_INFORMATION, PROCESS_SET_QUOTA, PROCESS_TERMINATE, PROCESS_VM_READ,
 };
@@ -183,7 +182,7 @@ impl Job {
             Err(e) if e.raw_os_error() == Some(2) => {
                 // ERROR_FILE_NOT_FOUND: not in this session's named objects.
                 let own = super::job_list::own_session(op)?;
-                let holders: Vec<u32> = super::job_list::jobs_by_session(None, op)?
+                let holders: Vec<u32> = super::job_list::jobs_by_session(None, own, op)?
                     .into_iter()
                     .filter(|(s, _, names)| *s != own && names.iter().any(|n| n == name))
                     .map(|(s, _, _)| s)
@@ -595,12 +594,9 @@ pub(crate) fn job_of(h: &Handle) -> Result<Option<(String, Vec<CgroupMembership>
     let mut best: Option<(u32, String, String)> = None;
     // The process's own session's jobs first (where a job it was started into usually
     // is), then the caller's, then every other session this process may read.
-    let mut session = 0u32;
-    // SAFETY: a live u32 receives the id.
-    let target =
-        (unsafe { ProcessIdToSessionId(h.pid.as_raw(), &mut session) } != 0).then_some(session);
+    let target = super::job_list::session_of(h.pid.as_raw(), op).ok();
     let own = super::job_list::own_session(op)?;
-    for (session, dir, names) in super::job_list::jobs_by_session(target, op)? {
+    for (session, dir, names) in super::job_list::jobs_by_session(target, own, op)? {
         for name in names {
             let full = if session == own {
                 format!("{JOB_PREFIX}{name}")

@@ -145,14 +145,20 @@ fn jobs_in(path: &str, op: &'static str) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// The caller's session id.
-pub(crate) fn own_session(op: &'static str) -> Result<u32> {
+/// The session id of process `pid`.
+pub(crate) fn session_of(pid: u32, op: &'static str) -> Result<u32> {
     let mut id = 0u32;
     // SAFETY: a live u32 receives the id.
-    if unsafe { ProcessIdToSessionId(GetCurrentProcessId(), &mut id) } == 0 {
+    if unsafe { ProcessIdToSessionId(pid, &mut id) } == 0 {
         return Err(last_error(op, None));
     }
     Ok(id)
+}
+
+/// The caller's session id.
+pub(crate) fn own_session(op: &'static str) -> Result<u32> {
+    // SAFETY: no arguments.
+    session_of(unsafe { GetCurrentProcessId() }, op)
 }
 
 /// corral's jobs in the caller's session (those `Job::open` reaches).
@@ -198,14 +204,14 @@ pub(crate) fn name_in_session(session: u32, name: &str) -> String {
     }
 }
 
-/// corral's jobs by session, the sessions ordered as `first`, then the caller's, then
-/// the others this process may look into: `(session, directory, names)`.
+/// corral's jobs by session, the sessions ordered as `first`, then the caller's (`own`),
+/// then the others this process may look into: `(session, directory, names)`.
 pub(crate) fn jobs_by_session(
     first: Option<u32>,
+    own: u32,
     op: &'static str,
 ) -> Result<Vec<(u32, String, Vec<String>)>> {
     let mut order: Vec<u32> = first.into_iter().collect();
-    let own = own_session(op)?;
     for id in std::iter::once(own).chain(sessions(op)?) {
         if !order.contains(&id) {
             order.push(id);

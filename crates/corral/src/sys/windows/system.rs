@@ -150,16 +150,23 @@ fn per_processor<T: Default + Clone>(
     Ok(all)
 }
 
-fn ntstatus_error(
+/// The records `call` wrote into `per` (`ret` bytes), or its failure `status`.
+fn filled<T>(
+    mut per: Vec<T>,
+    ret: u32,
+    status: i32,
     class: windows_sys::Wdk::System::SystemInformation::SYSTEM_INFORMATION_CLASS,
     call: &str,
-    status: i32,
     op: &'static str,
-) -> Error {
-    Error::new(ErrorKind::Os, op).with_detail(format!(
-        "{call} (class {class}): NTSTATUS {:#x}",
-        status as u32
-    ))
+) -> Result<Vec<T>> {
+    if status < 0 {
+        return Err(Error::new(ErrorKind::Os, op).with_detail(format!(
+            "{call} (class {class}): NTSTATUS {:#x}",
+            status as u32
+        )));
+    }
+    per.truncate(ret as usize / std::mem::size_of::<T>());
+    Ok(per)
 }
 
 /// The records of group `group` (`NtQuerySystemInformationEx`, looked up in ntdll).
@@ -191,16 +198,7 @@ fn per_processor_of_group<T: Default + Clone>(
             &mut ret,
         )
     };
-    if status < 0 {
-        return Err(ntstatus_error(
-            class,
-            "NtQuerySystemInformationEx",
-            status,
-            op,
-        ));
-    }
-    per.truncate(ret as usize / std::mem::size_of::<T>());
-    Ok(per)
+    filled(per, ret, status, class, "NtQuerySystemInformationEx", op)
 }
 
 /// The records of the calling thread's group (every CPU on a one-group machine).
@@ -223,16 +221,7 @@ fn per_processor_in<T: Default + Clone>(
             &mut ret,
         )
     };
-    if status < 0 {
-        return Err(ntstatus_error(
-            class,
-            "NtQuerySystemInformation",
-            status,
-            op,
-        ));
-    }
-    per.truncate(ret as usize / std::mem::size_of::<T>());
-    Ok(per)
+    filled(per, ret, status, class, "NtQuerySystemInformation", op)
 }
 
 /// `SYSTEM_INTERRUPT_INFORMATION`: one per logical processor.
